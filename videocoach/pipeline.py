@@ -1,0 +1,401 @@
+"""The lesson pipeline, read as a recipe: ingest → audio → transcribe → diarize → levels → roles → metrics →
+faces → render → audit.
+
+Each stage's output is saved in the store as soon as it finishes (JSON in ``stages``, sealed media files), so a
+re-run resumes at the first unfinished stage and Ctrl-C or a crash loses nothing finished.  One model is in memory at
+a time.  Plaintext media exists only as transient working files (``Store.media_plaintext``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Callable, Sequence
+
+import numpy as np
+
+from videocoach import serialize
+from videocoach.model import (
+    AudioLevels,
+    Diarization,
+    LessonAnalysis,
+    MediaInfo,
+    Progress,
+    RoleAssignment,
+    Span,
+    Transcript,
+    no_progress,
+)
+from videocoach.store import Lesson, Store, User
+
+AUDIO_STAGES = ("audio", "transcribe", "diarize", "levels", "roles", "metrics")
+VIDEO_STAGES = ("faces", "render", "audit")
+STAGES = ("probe",) + AUDIO_STAGES + VIDEO_STAGES
+
+
+class PipelineError(RuntimeError):
+    """A stage failed; the message is for the user.  Finished stages are kept."""
+
+
+@dataclass(frozen=True)
+class AnalyseOptions:
+    asr_engine: str = "faster-whisper"
+    asr_model: str = "base"
+    teacher_sample: Span | None = None  # a stretch of this lesson where only the teacher speaks
+    teacher_sample_file: str | None = None  # an audio file of the teacher's voice, kept per teacher
+    num_speakers: int | None = None
+    redact: bool = True
+
+
+# -- ingest --------------------------------------------------------------------------------------------------------------
+def ingest_file(
+    store: Store, owner: User, path: Path, *, title: str = "", policy_name: str | None = None,
+    options: AnalyseOptions = AnalyseOptions(),
+) -> Lesson:
+    """Check a user's file (hardened probe) and store it sealed.  Bad input raises MediaError and stores nothing."""
+    from videocoach import media, policy
+
+    path = Path(path)
+    info = media.probe(path, _limits(store))
+    pol = policy.load_policy(policy_name)  # refuses a bad policy before anything is stored
+    lesson = store.create_lesson(owner, title or path.stem, path.name, pol.name, settings=_options_to_settings(options))
+    try:
+        store.put_media_file(lesson.id, "original", path)
+        store.save_stage(lesson.id, "probe", serialize.dumps(info))
+        store.update_lesson(lesson.id, duration_s=info.duration_s, policy_version=pol.version)
+    except BaseException:
+        store.delete_lesson(None, lesson.id, "ingest failed")
+        raise
+    return store.lesson(lesson.id)
+
+
+def ingest_stream(
+    store: Store, owner: User, stream: BinaryIO, original_name: str, *, title: str = "", policy_name: str | None = None,
+    options: AnalyseOptions = AnalyseOptions(),
+) -> Lesson:
+    """An upload: streamed to a transient file under the store's work dir (size-limited), then :func:`ingest_file`."""
+    suffix = "".join(c for c in Path(original_name).suffix[:8] if c.isalnum() or c == ".")
+    fd, tmp = tempfile.mkstemp(prefix="upload-", suffix=suffix, dir=store.work_dir)
+    try:
+        size = 0
+        with open(fd, "wb") as out:
+            while block := stream.read(1024 * 1024):
+                size += len(block)
+                if size > store.settings.max_upload_bytes:
+                    from videocoach.media import MediaError
+
+                    raise MediaError(
+                        f"{original_name}: the file is larger than the limit of "
+                        f"{store.settings.max_upload_bytes / 1024**3:.1f} GiB"
+                    )
+                out.write(block)
+        lesson = ingest_file(store, owner, Path(tmp), title=title or Path(original_name).stem,
+                             policy_name=policy_name, options=options)
+        # the file name the user gave is kept as text only; the stored file has a server-generated name
+        with store.transaction() as db:
+            db.execute("UPDATE lessons SET original_name=? WHERE id=?", (original_name[:255], lesson.id))
+        return store.lesson(lesson.id)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            Path(tmp).unlink()
+
+
+def _limits(store: Store):
+    from videocoach.media import MediaLimits
+
+    s = store.settings
+    return MediaLimits(max_bytes=s.max_upload_bytes, max_duration_s=s.max_duration_s, max_width=s.max_width,
+                       max_height=s.max_height)
+
+
+def _options_to_settings(options: AnalyseOptions) -> dict:
+    return json.loads(serialize.dumps(options))
+
+
+def options_of(lesson: Lesson) -> AnalyseOptions:
+    return serialize.from_plain(AnalyseOptions, lesson.settings) if lesson.settings else AnalyseOptions()
+
+
+# -- loading stored results ------------------------------------------------------------------------------------------------
+def load_info(store: Store, lesson_id: str) -> MediaInfo:
+    return _load(store, lesson_id, "probe", MediaInfo)
+
+
+def _load(store: Store, lesson_id: str, stage: str, cls):
+    text = store.stage(lesson_id, stage)
+    if text is None:
+        raise PipelineError(f"stage {stage!r} has not run for this lesson")
+    return serialize.loads(cls, text)
+
+
+def load_analysis(store: Store, lesson_id: str) -> LessonAnalysis:
+    info = load_info(store, lesson_id)
+    return LessonAnalysis(
+        duration_s=info.duration_s,
+        transcript=_load(store, lesson_id, "transcribe", Transcript),
+        diarization=_load(store, lesson_id, "diarize", Diarization),
+        roles=_load(store, lesson_id, "roles", RoleAssignment),
+        levels=_load(store, lesson_id, "levels", AudioLevels) if store.stage(lesson_id, "levels") else None,
+    )
+
+
+def load_metrics(store: Store, lesson_id: str):
+    """The lesson's metrics (recomputed from the stored analysis if the cached copy is missing)."""
+    from videocoach.metrics import LessonMetrics, compute_metrics
+
+    text = store.stage(lesson_id, "metrics")
+    if text is not None:
+        try:
+            return serialize.loads(LessonMetrics, text)
+        except (TypeError, ValueError, KeyError):
+            pass  # an older shape: recompute below
+    metrics = compute_metrics(load_analysis(store, lesson_id))
+    store.save_stage(lesson_id, "metrics", serialize.dumps(metrics))
+    return metrics
+
+
+def load_audio(store: Store, lesson_id: str) -> np.ndarray:
+    import soundfile as sf
+
+    path = store.media_path(lesson_id, "audio")
+    if path is None:
+        raise PipelineError("the lesson's audio has not been extracted yet")
+    data, rate = sf.read(io.BytesIO(store.vault.read_bytes(path)), dtype="float32")
+    if rate != 16000:
+        raise PipelineError(f"stored audio has rate {rate}, expected 16000")
+    return data if data.ndim == 1 else data.mean(axis=1)
+
+
+# -- the stages --------------------------------------------------------------------------------------------------------------
+StageFn = Callable[[Store, Lesson, AnalyseOptions, Progress], None]
+
+
+def _stage_audio(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
+    from videocoach import media
+
+    info = load_info(store, lesson.id)
+    if not info.has_audio:
+        raise PipelineError("this video has no audio track, so there is nothing to transcribe")
+    with store.media_plaintext(lesson.id, "original") as plain, tempfile.TemporaryDirectory(dir=store.work_dir) as tmp:
+        wav = Path(tmp) / "audio.wav"
+        media.extract_audio(plain, wav, info, limits=_limits(store), progress=lambda s, f: progress("audio", f))
+        store.put_media_file(lesson.id, "audio", wav)
+    store.save_stage(lesson.id, "audio", json.dumps({"sample_rate": 16000}))
+
+
+def _stage_transcribe(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
+    from videocoach.transcribe import AsrConfig, load_asr
+
+    audio = load_audio(store, lesson.id)
+    model = load_asr(AsrConfig(engine=options.asr_engine, model=options.asr_model))  # type: ignore[arg-type]
+    transcript = model.transcribe(audio, progress=lambda s, f: progress("transcribe", f))
+    store.save_stage(lesson.id, "transcribe", serialize.dumps(transcript))
+
+
+def _stage_diarize(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
+    from videocoach.diarize import DiarizeConfig, load_diarizer
+
+    audio = load_audio(store, lesson.id)
+    diarizer = load_diarizer(DiarizeConfig(num_speakers=options.num_speakers))
+    diarization = diarizer.diarize(audio, progress=lambda s, f: progress("diarize", f))
+    times, embeddings = diarizer.embed_windows(audio)
+    buf = io.BytesIO()
+    np.savez(buf, times=np.asarray(times, dtype=np.float64), embeddings=np.asarray(embeddings, dtype=np.float32))
+    store.put_media_bytes(lesson.id, "voice_windows", buf.getvalue())  # voice embeddings are personal data: sealed
+    store.save_stage(lesson.id, "diarize", serialize.dumps(diarization))
+
+
+def _stage_levels(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
+    from videocoach.levels import compute_levels
+
+    levels = compute_levels(load_audio(store, lesson.id))
+    store.save_stage(lesson.id, "levels", serialize.dumps(levels))
+
+
+def _voice_windows(store: Store, lesson_id: str) -> tuple[np.ndarray, np.ndarray]:
+    path = store.media_path(lesson_id, "voice_windows")
+    if path is None:
+        raise PipelineError("voice embeddings missing: re-run diarisation")
+    with np.load(io.BytesIO(store.vault.read_bytes(path))) as npz:
+        return npz["times"], npz["embeddings"]
+
+
+def _stage_roles(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
+    from videocoach import roles
+
+    diarization = _load(store, lesson.id, "diarize", Diarization)
+    times, embeddings = _voice_windows(store, lesson.id)
+    teacher_voice = None
+    if options.teacher_sample is not None:
+        audio = load_audio(store, lesson.id)
+        teacher_voice = roles.enrol_teacher(roles.teacher_sample_from_span(audio, options.teacher_sample))
+        store.save_teacher_voice(lesson.owner_id, serialize.dumps(teacher_voice))
+    elif options.teacher_sample_file:
+        from videocoach import media
+
+        sample_path = Path(options.teacher_sample_file)
+        with tempfile.TemporaryDirectory(dir=store.work_dir) as tmp:
+            wav = media.extract_audio(sample_path, Path(tmp) / "teacher.wav", media.probe(sample_path, _limits(store)))
+            teacher_voice = roles.enrol_teacher(media.load_wav(wav))
+        store.save_teacher_voice(lesson.owner_id, serialize.dumps(teacher_voice))
+    else:
+        kept = store.teacher_voice(lesson.owner_id)
+        if kept is not None:
+            teacher_voice = serialize.loads(roles.TeacherVoice, kept)
+    assignment = roles.assign_roles(diarization, times, embeddings, teacher_voice)
+    store.save_stage(lesson.id, "roles", serialize.dumps(assignment))
+
+
+def _stage_metrics(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
+    from videocoach.metrics import compute_metrics
+
+    metrics = compute_metrics(load_analysis(store, lesson.id))
+    store.save_stage(lesson.id, "metrics", serialize.dumps(metrics))
+
+
+def _stage_faces(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
+    from videocoach import policy, redact
+
+    info = load_info(store, lesson.id)
+    pol = policy.load_policy(lesson.policy_name)
+    with store.media_plaintext(lesson.id, "original") as plain:
+        tracks = redact.detect_faces(plain, info, pol, progress=lambda s, f: progress("faces", f))
+    store.save_stage(lesson.id, "faces", serialize.dumps(tracks))
+
+
+def _stage_render(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
+    from videocoach import policy, redact
+
+    info = load_info(store, lesson.id)
+    pol = policy.load_policy(lesson.policy_name)
+    tracks = _load(store, lesson.id, "faces", redact.FaceTracks)
+    visible = frozenset(store.face_marks(lesson.id))
+    with store.media_plaintext(lesson.id, "original") as plain, tempfile.TemporaryDirectory(dir=store.work_dir) as tmp:
+        out = Path(tmp) / "redacted.mp4"
+        report = redact.render_redacted(plain, info, tracks, pol, visible, out,
+                                        progress=lambda s, f: progress("render", f))
+        store.put_media_file(lesson.id, "redacted", out)
+    store.update_lesson(lesson.id, policy_name=pol.name, policy_version=pol.version)
+    store.save_stage(lesson.id, "render", serialize.dumps(report))
+
+
+def _stage_audit(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
+    from videocoach import policy, redact
+
+    pol = policy.load_policy(lesson.policy_name)
+    tracks = _load(store, lesson.id, "faces", redact.FaceTracks)
+    visible = frozenset(store.face_marks(lesson.id))
+    with store.media_plaintext(lesson.id, "redacted", suffix=".mp4") as plain:
+        report = redact.audit(plain, tracks, visible, pol, progress=lambda s, f: progress("audit", f))
+    store.save_stage(lesson.id, "audit", serialize.dumps(report))
+
+
+STAGE_FUNCTIONS: dict[str, StageFn] = {
+    "audio": _stage_audio,
+    "transcribe": _stage_transcribe,
+    "diarize": _stage_diarize,
+    "levels": _stage_levels,
+    "roles": _stage_roles,
+    "metrics": _stage_metrics,
+    "faces": _stage_faces,
+    "render": _stage_render,
+    "audit": _stage_audit,
+}
+
+
+def pending_stages(store: Store, lesson_id: str, options: AnalyseOptions | None = None) -> list[str]:
+    lesson = store.lesson(lesson_id)
+    options = options or options_of(lesson)
+    info = load_info(store, lesson_id)
+    wanted = list(AUDIO_STAGES) if info.has_audio else []
+    if options.redact and info.has_video:
+        wanted += list(VIDEO_STAGES)
+    done = set(store.finished_stages(lesson_id))
+    return [s for s in wanted if s not in done]
+
+
+def run(store: Store, lesson_id: str, *, progress: Progress = no_progress, stages: Sequence[str] | None = None) -> Lesson:
+    """Run every unfinished stage of a lesson, in order; resumable; raises PipelineError with a user message."""
+    lesson = store.lesson(lesson_id)
+    options = options_of(lesson)
+    todo = list(stages) if stages is not None else pending_stages(store, lesson_id, options)
+    store.update_lesson(lesson_id, status="processing", error=None)
+    try:
+        for name in todo:
+            progress(name, 0.0)
+            STAGE_FUNCTIONS[name](store, store.lesson(lesson_id), options, progress)
+            progress(name, 1.0)
+    except Exception as exc:
+        message = _user_message(exc)
+        store.update_lesson(lesson_id, status="failed", error=message)
+        raise PipelineError(message) from exc
+    except BaseException:  # Ctrl-C: finished stages are kept; the lesson can be resumed
+        store.update_lesson(lesson_id, status="interrupted", error="interrupted; run again to resume")
+        raise
+    return _settle_status(store, lesson_id)
+
+
+def _settle_status(store: Store, lesson_id: str) -> Lesson:
+    """ready, or blocked while the redaction audit has unreviewed findings (nothing plays then)."""
+    status = "ready"
+    audit_text = store.stage(lesson_id, "audit")
+    if audit_text is not None:
+        findings = json.loads(audit_text).get("findings") or []
+        reviewed = store.lesson(lesson_id).settings.get("audit_cleared_at")
+        if findings and not reviewed:
+            status = "blocked"
+    if pending_stages(store, lesson_id):
+        status = "processing"
+    return store.update_lesson(lesson_id, status=status)
+
+
+def _user_message(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300] if len(text) > 2000 else text[:2000]
+
+
+# -- corrections that recompute -------------------------------------------------------------------------------------------
+def set_teacher_speakers(store: Store, user: User, lesson_id: str, speakers: Sequence[str]):
+    """A reviewer says which diarisation speakers are the teacher; metrics recompute, ASR is not re-run."""
+    from videocoach.metrics import compute_metrics
+
+    store.require_access(user, lesson_id, "roles.correct")
+    diarization = _load(store, lesson_id, "diarize", Diarization)
+    unknown = set(speakers) - set(diarization.speakers)
+    if unknown:
+        raise ValueError(f"unknown speakers: {sorted(unknown)}")
+    assignment = RoleAssignment(frozenset(speakers), 1.0, "manual")
+    store.save_stage(lesson_id, "roles", serialize.dumps(assignment))
+    metrics = compute_metrics(load_analysis(store, lesson_id))
+    store.save_stage(lesson_id, "metrics", serialize.dumps(metrics))
+    store.audit(user.id, "roles.correct", lesson_id, f"teacher={','.join(sorted(speakers))}")
+    return metrics
+
+
+def rerender(store: Store, lesson_id: str, *, policy_name: str | None = None, progress: Progress = no_progress) -> Lesson:
+    """Render the redacted rendition again (after a face mark or a policy change), then audit it again."""
+    if policy_name is not None:
+        from videocoach import policy
+
+        pol = policy.load_policy(policy_name)
+        store.update_lesson(lesson_id, policy_name=pol.name, policy_version=pol.version)
+        store.clear_stages(lesson_id, ["faces"])  # detection settings live in the policy
+    settings = dict(store.lesson(lesson_id).settings)
+    settings.pop("audit_cleared_at", None)
+    store.update_lesson(lesson_id, settings=settings)
+    store.clear_stages(lesson_id, ["render", "audit"])
+    return run(store, lesson_id, progress=progress)
+
+
+def analyse(
+    store: Store, owner: User, path: Path, *, title: str = "", policy_name: str | None = None,
+    options: AnalyseOptions = AnalyseOptions(), progress: Progress = no_progress,
+) -> Lesson:
+    lesson = ingest_file(store, owner, path, title=title, policy_name=policy_name, options=options)
+    return run(store, lesson.id, progress=progress)
+
+

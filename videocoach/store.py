@@ -1,0 +1,822 @@
+"""The store: SQLite (WAL) for lessons, stage results, users, shares, bookmarks, meeting records and the audit log;
+media files sealed by :mod:`videocoach.vault` under ``data_dir/media/<lesson id>/`` with server-generated names.
+
+Access rule, checked here and nowhere else: a lesson is visible to its owner (a teacher) and to the coaches the owner
+shares it with.  Every refusal is written to the append-only audit log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import shutil
+import sqlite3
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Iterator, Literal, Sequence
+
+from videocoach.config import Settings
+from videocoach.vault import Vault, VaultError, load_or_create_key
+
+UserRole = Literal["teacher", "coach", "admin"]
+SCHEMA_VERSION = 1
+DAY_S = 24 * 3600
+
+
+class AccessDenied(PermissionError):
+    """The user may not see or change this lesson (or it does not exist: the two are not told apart)."""
+
+
+class NotFound(KeyError):
+    pass
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    display_name: str
+    role: UserRole
+
+
+@dataclass(frozen=True)
+class Lesson:
+    id: str
+    owner_id: int
+    title: str
+    original_name: str
+    created_at: float
+    status: str  # "uploaded" | "processing" | "ready" | "failed" | "blocked" (audit findings)
+    duration_s: float = 0.0
+    policy_name: str = "blur-all-pupils"
+    policy_version: int = 0
+    meeting_at: float | None = None
+    expires_at: float | None = None
+    error: str | None = None
+    settings: dict = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class Bookmark:
+    id: int
+    lesson_id: str
+    author_id: int
+    author_name: str
+    start_s: float
+    end_s: float
+    note: str
+    tags: tuple[str, ...]
+    trigger: str
+    outcome: str
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class ReplayNote:
+    id: int
+    bookmark_id: int
+    author_id: int
+    author_name: str
+    note: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class MeetingRecord:
+    """The coaching-conversation record (seeds' guide): follow-up, successes, challenges, focus, action steps, next."""
+
+    lesson_id: str
+    follow_up: str = ""
+    successes: str = ""
+    challenges: str = ""
+    focus: str = ""
+    action_steps: tuple[tuple[str, str], ...] = ()  # (step, due date ISO)
+    next_meeting: str = ""
+    updated_by: int | None = None
+    updated_at: float | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: float
+    actor_id: int | None
+    action: str
+    lesson_id: str | None
+    detail: str
+    allowed: bool
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    lesson_id: str
+    kind: str
+    status: str  # "queued" | "running" | "done" | "failed"
+    stage: str
+    progress: float
+    message: str
+    created_at: float
+    updated_at: float
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS users (
+    id INTEGER PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    display_name TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('teacher', 'coach', 'admin')),
+    password_hash TEXT,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS lessons (
+    id TEXT PRIMARY KEY,
+    owner_id INTEGER NOT NULL REFERENCES users(id),
+    title TEXT NOT NULL,
+    original_name TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    status TEXT NOT NULL,
+    duration_s REAL NOT NULL DEFAULT 0,
+    policy_name TEXT NOT NULL DEFAULT 'blur-all-pupils',
+    policy_version INTEGER NOT NULL DEFAULT 0,
+    meeting_at REAL,
+    expires_at REAL,
+    error TEXT,
+    settings TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS shares (
+    lesson_id TEXT NOT NULL REFERENCES lessons(id) ON DELETE CASCADE,
+    coach_id INTEGER NOT NULL REFERENCES users(id),
+    created_at REAL NOT NULL,
+    PRIMARY KEY (lesson_id, coach_id)
+);
+CREATE TABLE IF NOT EXISTS media (
+    lesson_id TEXT NOT NULL REFERENCES lessons(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    relpath TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (lesson_id, kind)
+);
+CREATE TABLE IF NOT EXISTS stages (
+    lesson_id TEXT NOT NULL REFERENCES lessons(id) ON DELETE CASCADE,
+    stage TEXT NOT NULL,
+    result TEXT NOT NULL,
+    finished_at REAL NOT NULL,
+    PRIMARY KEY (lesson_id, stage)
+);
+CREATE TABLE IF NOT EXISTS bookmarks (
+    id INTEGER PRIMARY KEY,
+    lesson_id TEXT NOT NULL REFERENCES lessons(id) ON DELETE CASCADE,
+    author_id INTEGER NOT NULL REFERENCES users(id),
+    start_s REAL NOT NULL,
+    end_s REAL NOT NULL,
+    note TEXT NOT NULL DEFAULT '',
+    tags TEXT NOT NULL DEFAULT '[]',
+    trigger TEXT NOT NULL DEFAULT '',
+    outcome TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    CHECK (0 <= start_s AND start_s <= end_s)
+);
+CREATE TABLE IF NOT EXISTS replay_notes (
+    id INTEGER PRIMARY KEY,
+    bookmark_id INTEGER NOT NULL REFERENCES bookmarks(id) ON DELETE CASCADE,
+    author_id INTEGER NOT NULL REFERENCES users(id),
+    note TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meeting_records (
+    lesson_id TEXT PRIMARY KEY REFERENCES lessons(id) ON DELETE CASCADE,
+    record TEXT NOT NULL,
+    updated_by INTEGER REFERENCES users(id),
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS teacher_voices (
+    user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+    voice TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS face_marks (
+    lesson_id TEXT NOT NULL REFERENCES lessons(id) ON DELETE CASCADE,
+    track_id INTEGER NOT NULL,
+    label TEXT NOT NULL CHECK (label IN ('teacher', 'consented')),
+    marked_by INTEGER REFERENCES users(id),
+    created_at REAL NOT NULL,
+    PRIMARY KEY (lesson_id, track_id)
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY,
+    lesson_id TEXT NOT NULL REFERENCES lessons(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    stage TEXT NOT NULL DEFAULT '',
+    progress REAL NOT NULL DEFAULT 0,
+    message TEXT NOT NULL DEFAULT '',
+    params TEXT NOT NULL DEFAULT '{}',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    actor_id INTEGER,
+    action TEXT NOT NULL,
+    lesson_id TEXT,
+    detail TEXT NOT NULL DEFAULT '',
+    allowed INTEGER NOT NULL
+);
+-- the audit log is append-only: no code path may change or remove a row
+CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE INDEX IF NOT EXISTS bookmarks_lesson ON bookmarks(lesson_id);
+CREATE INDEX IF NOT EXISTS audit_lesson ON audit_log(lesson_id);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
+"""
+
+
+class Store:
+    """One deployment's database and media.  Cheap to open; open one per thread/process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.data_dir = Path(settings.data_dir)
+        self.media_dir = self.data_dir / "media"
+        self.work_dir = self.data_dir / "work"  # transient plaintext working files only
+        for d in (self.data_dir, self.media_dir, self.work_dir):
+            d.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.vault = Vault(load_or_create_key(settings.key_file, self.data_dir), work_dir=self.work_dir)
+        self.db_path = self.data_dir / "videocoach.sqlite3"
+        self._db = sqlite3.connect(self.db_path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db.executescript(_SCHEMA)
+        self._db.execute(
+            "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+        )
+
+    @staticmethod
+    def open_default() -> "Store":
+        return Store(Settings.from_env())
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT: writers queue on the WAL lock instead of failing or losing updates."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        else:
+            self._db.execute("COMMIT")
+
+    # -- users ----------------------------------------------------------------------------------------------------------
+    def add_user(self, username: str, role: UserRole, password_hash: str | None, display_name: str = "") -> User:
+        username = username.strip().lower()
+        if not username or len(username) > 64 or not all(c.isalnum() or c in "._-@" for c in username):
+            raise ValueError("a user name is 1-64 letters, digits or . _ - @")
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO users(username, display_name, role, password_hash, created_at) VALUES (?,?,?,?,?)",
+                (username, display_name or username, role, password_hash, time.time()),
+            )
+            user = User(int(cur.lastrowid), username, display_name or username, role)
+        self.audit(user.id, "user.create", None, f"role={role}")
+        return user
+
+    def user(self, user_id: int) -> User:
+        row = self._db.execute("SELECT * FROM users WHERE id=?", (user_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no user {user_id}")
+        return _user(row)
+
+    def user_by_name(self, username: str) -> User | None:
+        row = self._db.execute("SELECT * FROM users WHERE username=?", (username.strip().lower(),)).fetchone()
+        return _user(row) if row else None
+
+    def password_hash(self, user_id: int) -> str | None:
+        row = self._db.execute("SELECT password_hash FROM users WHERE id=?", (user_id,)).fetchone()
+        return row["password_hash"] if row else None
+
+    def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE users SET password_hash=? WHERE id=?", (password_hash, user_id))
+        self.audit(user_id, "user.password", None, "")
+
+    def users(self, role: UserRole | None = None) -> list[User]:
+        if role:
+            rows = self._db.execute("SELECT * FROM users WHERE role=? ORDER BY username", (role,)).fetchall()
+        else:
+            rows = self._db.execute("SELECT * FROM users ORDER BY username").fetchall()
+        return [_user(r) for r in rows]
+
+    # -- lessons and access -------------------------------------------------------------------------------------------
+    def create_lesson(
+        self, owner: User, title: str, original_name: str, policy_name: str = "blur-all-pupils", settings: dict | None = None
+    ) -> Lesson:
+        if owner.role != "teacher":
+            raise AccessDenied("only a teacher can own a lesson")
+        lesson_id = uuid.uuid4().hex
+        now = time.time()
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO lessons(id, owner_id, title, original_name, created_at, status, policy_name, expires_at,"
+                " settings) VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    lesson_id,
+                    owner.id,
+                    _clean_text(title, 200) or "Untitled lesson",
+                    _clean_text(original_name, 255),
+                    now,
+                    "uploaded",
+                    policy_name,
+                    None,
+                    json.dumps(settings or {}),
+                ),
+            )
+        self.audit(owner.id, "lesson.create", lesson_id, _clean_text(original_name, 255))
+        return self.lesson(lesson_id)
+
+    def lesson(self, lesson_id: str) -> Lesson:
+        row = self._db.execute("SELECT * FROM lessons WHERE id=?", (lesson_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no lesson {lesson_id}")
+        return _lesson(row)
+
+    def all_lessons(self) -> list[Lesson]:
+        """Every lesson: for operator commands (CLI, purge), never for a user-facing page."""
+        return [_lesson(r) for r in self._db.execute("SELECT * FROM lessons ORDER BY created_at").fetchall()]
+
+    def lessons_for(self, user: User) -> list[Lesson]:
+        """The lessons this user may see: their own, and those shared with them."""
+        rows = self._db.execute(
+            "SELECT * FROM lessons WHERE owner_id=? OR id IN (SELECT lesson_id FROM shares WHERE coach_id=?)"
+            " ORDER BY created_at DESC",
+            (user.id, user.id),
+        ).fetchall()
+        return [_lesson(r) for r in rows]
+
+    def can_access(self, user: User | None, lesson_id: str) -> bool:
+        if user is None:
+            return False
+        row = self._db.execute(
+            "SELECT 1 FROM lessons WHERE id=? AND (owner_id=? OR id IN (SELECT lesson_id FROM shares WHERE coach_id=?))",
+            (lesson_id, user.id, user.id),
+        ).fetchone()
+        return row is not None
+
+    def require_access(self, user: User | None, lesson_id: str, action: str, *, owner_only: bool = False) -> Lesson:
+        """The lesson, if ``user`` may do ``action`` on it; otherwise the refusal is logged and AccessDenied raised."""
+        allowed = self.can_access(user, lesson_id)
+        lesson = None
+        if allowed:
+            lesson = self.lesson(lesson_id)
+            if owner_only and lesson.owner_id != user.id:  # type: ignore[union-attr]
+                allowed = False
+        if not allowed:
+            self.audit(user.id if user else None, action, lesson_id if _is_lesson_id(lesson_id) else None,
+                       "refused", allowed=False)
+            raise AccessDenied("no such lesson, or you may not open it")
+        return lesson  # type: ignore[return-value]
+
+    def shared_with(self, lesson_id: str) -> list[User]:
+        rows = self._db.execute(
+            "SELECT u.* FROM users u JOIN shares s ON s.coach_id=u.id WHERE s.lesson_id=? ORDER BY u.username",
+            (lesson_id,),
+        ).fetchall()
+        return [_user(r) for r in rows]
+
+    def share(self, owner: User, lesson_id: str, coach: User) -> None:
+        self.require_access(owner, lesson_id, "lesson.share", owner_only=True)
+        if coach.role != "coach":
+            raise ValueError(f"{coach.username} is not a coach")
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO shares VALUES (?,?,?)", (lesson_id, coach.id, time.time()))
+        self.audit(owner.id, "lesson.share", lesson_id, f"coach={coach.username}")
+
+    def unshare(self, owner: User, lesson_id: str, coach: User) -> None:
+        self.require_access(owner, lesson_id, "lesson.unshare", owner_only=True)
+        with self.transaction() as db:
+            db.execute("DELETE FROM shares WHERE lesson_id=? AND coach_id=?", (lesson_id, coach.id))
+        self.audit(owner.id, "lesson.unshare", lesson_id, f"coach={coach.username}")
+
+    def update_lesson(self, lesson_id: str, **values: Any) -> Lesson:
+        allowed = {"title", "status", "duration_s", "policy_name", "policy_version", "meeting_at", "expires_at", "error",
+                   "settings"}
+        if not values or set(values) - allowed:
+            raise ValueError(f"cannot update {sorted(set(values) - allowed)}")
+        if "settings" in values:
+            values["settings"] = json.dumps(values["settings"])
+        cols = ", ".join(f"{k}=?" for k in values)
+        with self.transaction() as db:
+            db.execute(f"UPDATE lessons SET {cols} WHERE id=?", (*values.values(), lesson_id))
+        return self.lesson(lesson_id)
+
+    # -- media ----------------------------------------------------------------------------------------------------------
+    def _new_media_path(self, lesson_id: str) -> Path:
+        if not _is_lesson_id(lesson_id):
+            raise ValueError("bad lesson id")
+        return self.media_dir / lesson_id / f"{secrets.token_hex(16)}.vcm"
+
+    def put_media_file(self, lesson_id: str, kind: str, src: Path) -> int:
+        """Seal ``src`` as the lesson's ``kind`` media (replacing an earlier one); returns the plaintext size."""
+        dst = self._new_media_path(lesson_id)
+        size = self.vault.seal_file(src, dst)
+        self._register_media(lesson_id, kind, dst, size)
+        return size
+
+    def put_media_stream(self, lesson_id: str, kind: str, src: BinaryIO, max_bytes: int | None = None) -> int:
+        dst = self._new_media_path(lesson_id)
+        size = self.vault.seal_stream(src, dst, max_bytes=max_bytes)
+        self._register_media(lesson_id, kind, dst, size)
+        return size
+
+    def put_media_bytes(self, lesson_id: str, kind: str, data: bytes) -> None:
+        dst = self._new_media_path(lesson_id)
+        self.vault.write_bytes(dst, data)
+        self._register_media(lesson_id, kind, dst, len(data))
+
+    def _register_media(self, lesson_id: str, kind: str, path: Path, size: int) -> None:
+        old = self.media_path(lesson_id, kind)
+        try:
+            with self.transaction() as db:
+                db.execute(
+                    "INSERT OR REPLACE INTO media(lesson_id, kind, relpath, size_bytes, created_at) VALUES (?,?,?,?,?)",
+                    (lesson_id, kind, str(path.relative_to(self.data_dir)), size, time.time()),
+                )
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            raise
+        if old is not None and old != path:
+            with contextlib.suppress(FileNotFoundError):
+                old.unlink()
+
+    def media_path(self, lesson_id: str, kind: str) -> Path | None:
+        row = self._db.execute("SELECT relpath FROM media WHERE lesson_id=? AND kind=?", (lesson_id, kind)).fetchone()
+        return self.data_dir / row["relpath"] if row else None
+
+    def media_kinds(self, lesson_id: str) -> dict[str, int]:
+        rows = self._db.execute("SELECT kind, size_bytes FROM media WHERE lesson_id=?", (lesson_id,)).fetchall()
+        return {r["kind"]: int(r["size_bytes"]) for r in rows}
+
+    def delete_media(self, lesson_id: str, kind: str) -> None:
+        path = self.media_path(lesson_id, kind)
+        with self.transaction() as db:
+            db.execute("DELETE FROM media WHERE lesson_id=? AND kind=?", (lesson_id, kind))
+        if path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    @contextlib.contextmanager
+    def media_plaintext(self, lesson_id: str, kind: str, suffix: str = "") -> Iterator[Path]:
+        """A transient decrypted copy of a media file for ffmpeg; removed afterwards, also on failure."""
+        path = self.media_path(lesson_id, kind)
+        if path is None:
+            raise NotFound(f"lesson {lesson_id} has no {kind} media")
+        with self.vault.plaintext(path, suffix=suffix) as plain:
+            yield plain
+
+    def open_media(self, lesson_id: str, kind: str):
+        """A random-access reader of decrypted media (for range requests).  Callers check access first."""
+        path = self.media_path(lesson_id, kind)
+        if path is None:
+            raise NotFound(f"lesson {lesson_id} has no {kind} media")
+        return self.vault.open(path)
+
+    # -- stage results --------------------------------------------------------------------------------------------------
+    def save_stage(self, lesson_id: str, stage: str, result_json: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO stages(lesson_id, stage, result, finished_at) VALUES (?,?,?,?)",
+                (lesson_id, stage, result_json, time.time()),
+            )
+
+    def stage(self, lesson_id: str, stage: str) -> str | None:
+        row = self._db.execute("SELECT result FROM stages WHERE lesson_id=? AND stage=?", (lesson_id, stage)).fetchone()
+        return row["result"] if row else None
+
+    def finished_stages(self, lesson_id: str) -> list[str]:
+        rows = self._db.execute(
+            "SELECT stage FROM stages WHERE lesson_id=? ORDER BY finished_at", (lesson_id,)
+        ).fetchall()
+        return [r["stage"] for r in rows]
+
+    def clear_stages(self, lesson_id: str, stages: Sequence[str]) -> None:
+        with self.transaction() as db:
+            db.executemany("DELETE FROM stages WHERE lesson_id=? AND stage=?", [(lesson_id, s) for s in stages])
+
+    # -- teacher voices -------------------------------------------------------------------------------------------------
+    def save_teacher_voice(self, user_id: int, voice_json: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO teacher_voices VALUES (?,?,?)", (user_id, voice_json, time.time()))
+
+    def teacher_voice(self, user_id: int) -> str | None:
+        row = self._db.execute("SELECT voice FROM teacher_voices WHERE user_id=?", (user_id,)).fetchone()
+        return row["voice"] if row else None
+
+    # -- face marks (who stays visible) --------------------------------------------------------------------------------
+    def mark_face(self, user: User, lesson_id: str, track_id: int, label: str | None) -> None:
+        self.require_access(user, lesson_id, "faces.mark")
+        with self.transaction() as db:
+            db.execute("DELETE FROM face_marks WHERE lesson_id=? AND track_id=?", (lesson_id, track_id))
+            if label is not None:
+                db.execute(
+                    "INSERT INTO face_marks VALUES (?,?,?,?,?)", (lesson_id, int(track_id), label, user.id, time.time())
+                )
+        self.audit(user.id, "faces.mark", lesson_id, f"track={track_id} label={label}")
+
+    def face_marks(self, lesson_id: str) -> dict[int, str]:
+        rows = self._db.execute("SELECT track_id, label FROM face_marks WHERE lesson_id=?", (lesson_id,)).fetchall()
+        return {int(r["track_id"]): r["label"] for r in rows}
+
+    # -- bookmarks ------------------------------------------------------------------------------------------------------
+    def add_bookmark(
+        self, user: User, lesson_id: str, start_s: float, end_s: float, note: str = "", tags: Sequence[str] = (),
+        trigger: str = "", outcome: str = "",
+    ) -> Bookmark:
+        lesson = self.require_access(user, lesson_id, "bookmark.add")
+        start_s, end_s = _clamp_range(start_s, end_s, lesson.duration_s)
+        now = time.time()
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO bookmarks(lesson_id, author_id, start_s, end_s, note, tags, trigger, outcome, created_at,"
+                " updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (lesson_id, user.id, start_s, end_s, _clean_text(note, 5000), json.dumps(_clean_tags(tags)),
+                 _clean_text(trigger, 2000), _clean_text(outcome, 2000), now, now),
+            )
+            bookmark_id = int(cur.lastrowid)
+        self.audit(user.id, "bookmark.add", lesson_id, f"bookmark={bookmark_id}")
+        return self.bookmark(bookmark_id)
+
+    def bookmark(self, bookmark_id: int) -> Bookmark:
+        row = self._db.execute(
+            "SELECT b.*, u.display_name AS author_name FROM bookmarks b JOIN users u ON u.id=b.author_id WHERE b.id=?",
+            (bookmark_id,),
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no bookmark {bookmark_id}")
+        return _bookmark(row)
+
+    def bookmarks(self, user: User, lesson_id: str) -> list[Bookmark]:
+        self.require_access(user, lesson_id, "bookmark.list")
+        rows = self._db.execute(
+            "SELECT b.*, u.display_name AS author_name FROM bookmarks b JOIN users u ON u.id=b.author_id"
+            " WHERE b.lesson_id=? ORDER BY b.start_s, b.id",
+            (lesson_id,),
+        ).fetchall()
+        return [_bookmark(r) for r in rows]
+
+    def update_bookmark(self, user: User, bookmark_id: int, **values: Any) -> Bookmark:
+        bm = self.bookmark(bookmark_id)
+        lesson = self.require_access(user, bm.lesson_id, "bookmark.edit")
+        start_s, end_s = _clamp_range(values.pop("start_s", bm.start_s), values.pop("end_s", bm.end_s), lesson.duration_s)
+        fields = {
+            "note": _clean_text(values.pop("note", bm.note), 5000),
+            "tags": json.dumps(_clean_tags(values.pop("tags", bm.tags))),
+            "trigger": _clean_text(values.pop("trigger", bm.trigger), 2000),
+            "outcome": _clean_text(values.pop("outcome", bm.outcome), 2000),
+        }
+        if values:
+            raise ValueError(f"cannot update {sorted(values)}")
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE bookmarks SET start_s=?, end_s=?, note=?, tags=?, trigger=?, outcome=?, updated_at=? WHERE id=?",
+                (start_s, end_s, fields["note"], fields["tags"], fields["trigger"], fields["outcome"], time.time(),
+                 bookmark_id),
+            )
+        self.audit(user.id, "bookmark.edit", bm.lesson_id, f"bookmark={bookmark_id}")
+        return self.bookmark(bookmark_id)
+
+    def delete_bookmark(self, user: User, bookmark_id: int) -> None:
+        bm = self.bookmark(bookmark_id)
+        self.require_access(user, bm.lesson_id, "bookmark.delete")
+        with self.transaction() as db:
+            db.execute("DELETE FROM bookmarks WHERE id=?", (bookmark_id,))
+        self.audit(user.id, "bookmark.delete", bm.lesson_id, f"bookmark={bookmark_id}")
+
+    def add_replay_note(self, user: User, bookmark_id: int, note: str) -> ReplayNote:
+        bm = self.bookmark(bookmark_id)
+        self.require_access(user, bm.lesson_id, "bookmark.replay_note")
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO replay_notes(bookmark_id, author_id, note, created_at) VALUES (?,?,?,?)",
+                (bookmark_id, user.id, _clean_text(note, 5000), time.time()),
+            )
+            note_id = int(cur.lastrowid)
+        self.audit(user.id, "bookmark.replay_note", bm.lesson_id, f"bookmark={bookmark_id}")
+        return next(n for n in self.replay_notes(user, bookmark_id) if n.id == note_id)
+
+    def replay_notes(self, user: User, bookmark_id: int) -> list[ReplayNote]:
+        bm = self.bookmark(bookmark_id)
+        self.require_access(user, bm.lesson_id, "bookmark.replay_notes")
+        rows = self._db.execute(
+            "SELECT r.*, u.display_name AS author_name FROM replay_notes r JOIN users u ON u.id=r.author_id"
+            " WHERE r.bookmark_id=? ORDER BY r.id",
+            (bookmark_id,),
+        ).fetchall()
+        return [ReplayNote(r["id"], r["bookmark_id"], r["author_id"], r["author_name"], r["note"], r["created_at"])
+                for r in rows]
+
+    # -- meeting record -------------------------------------------------------------------------------------------------
+    def save_meeting_record(self, user: User, record: MeetingRecord) -> MeetingRecord:
+        self.require_access(user, record.lesson_id, "meeting.save")
+        payload = {
+            "follow_up": _clean_text(record.follow_up, 10000),
+            "successes": _clean_text(record.successes, 10000),
+            "challenges": _clean_text(record.challenges, 10000),
+            "focus": _clean_text(record.focus, 2000),
+            "action_steps": [[_clean_text(s, 1000), _clean_text(d, 40)] for s, d in record.action_steps],
+            "next_meeting": _clean_text(record.next_meeting, 40),
+        }
+        now = time.time()
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO meeting_records VALUES (?,?,?,?)",
+                (record.lesson_id, json.dumps(payload), user.id, now),
+            )
+        self.audit(user.id, "meeting.save", record.lesson_id, "")
+        return self.meeting_record(user, record.lesson_id)  # type: ignore[return-value]
+
+    def meeting_record(self, user: User, lesson_id: str) -> MeetingRecord | None:
+        self.require_access(user, lesson_id, "meeting.view")
+        row = self._db.execute("SELECT * FROM meeting_records WHERE lesson_id=?", (lesson_id,)).fetchone()
+        if row is None:
+            return None
+        data = json.loads(row["record"])
+        return MeetingRecord(
+            lesson_id=lesson_id,
+            follow_up=data["follow_up"],
+            successes=data["successes"],
+            challenges=data["challenges"],
+            focus=data["focus"],
+            action_steps=tuple((s, d) for s, d in data["action_steps"]),
+            next_meeting=data["next_meeting"],
+            updated_by=row["updated_by"],
+            updated_at=row["updated_at"],
+        )
+
+    # -- jobs (background processing) -----------------------------------------------------------------------------------
+    def enqueue_job(self, lesson_id: str, kind: str, params: dict | None = None) -> int:
+        now = time.time()
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO jobs(lesson_id, kind, status, params, created_at, updated_at) VALUES (?,?,?,?,?,?)",
+                (lesson_id, kind, "queued", json.dumps(params or {}), now, now),
+            )
+        return int(cur.lastrowid)
+
+    def claim_job(self) -> tuple[Job, dict] | None:
+        """Take the oldest queued job (atomically: two workers never take the same one)."""
+        with self.transaction() as db:
+            row = db.execute("SELECT * FROM jobs WHERE status='queued' ORDER BY id LIMIT 1").fetchone()
+            if row is None:
+                return None
+            db.execute("UPDATE jobs SET status='running', updated_at=? WHERE id=?", (time.time(), row["id"]))
+        return self.job(int(row["id"])), json.loads(row["params"])
+
+    def update_job(self, job_id: int, **values: Any) -> None:
+        allowed = {"status", "stage", "progress", "message"}
+        if set(values) - allowed:
+            raise ValueError(f"cannot update {sorted(set(values) - allowed)}")
+        values["updated_at"] = time.time()
+        cols = ", ".join(f"{k}=?" for k in values)
+        with self.transaction() as db:
+            db.execute(f"UPDATE jobs SET {cols} WHERE id=?", (*values.values(), job_id))
+
+    def job(self, job_id: int) -> Job:
+        row = self._db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no job {job_id}")
+        return _job(row)
+
+    def jobs_for_lesson(self, lesson_id: str) -> list[Job]:
+        rows = self._db.execute("SELECT * FROM jobs WHERE lesson_id=? ORDER BY id", (lesson_id,)).fetchall()
+        return [_job(r) for r in rows]
+
+    def requeue_stale_jobs(self, older_than_s: float = 0.0) -> int:
+        """Jobs left 'running' by a killed worker go back to the queue (the pipeline resumes from its last stage)."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "UPDATE jobs SET status='queued', message='resumed after interruption' WHERE status='running'"
+                " AND updated_at <= ?",
+                (time.time() - older_than_s,),
+            )
+        return cur.rowcount
+
+    # -- audit ----------------------------------------------------------------------------------------------------------
+    def audit(self, actor_id: int | None, action: str, lesson_id: str | None, detail: str = "", *, allowed: bool = True) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO audit_log(at, actor_id, action, lesson_id, detail, allowed) VALUES (?,?,?,?,?,?)",
+                (time.time(), actor_id, action, lesson_id, _clean_text(detail, 500), 1 if allowed else 0),
+            )
+
+    def audit_entries(self, lesson_id: str | None = None, limit: int = 1000) -> list[AuditEntry]:
+        if lesson_id:
+            rows = self._db.execute(
+                "SELECT * FROM audit_log WHERE lesson_id=? ORDER BY id DESC LIMIT ?", (lesson_id, limit)
+            ).fetchall()
+        else:
+            rows = self._db.execute("SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [AuditEntry(r["id"], r["at"], r["actor_id"], r["action"], r["lesson_id"], r["detail"], bool(r["allowed"]))
+                for r in rows]
+
+    # -- erasure --------------------------------------------------------------------------------------------------------
+    def delete_lesson(self, user: User | None, lesson_id: str, reason: str) -> None:
+        """Erase a lesson: media files, stage results, bookmarks, records, jobs.  ``user`` None = operator/purge."""
+        if user is not None:
+            self.require_access(user, lesson_id, "lesson.delete", owner_only=True)
+        lesson_dir = self.media_dir / lesson_id
+        with self.transaction() as db:
+            db.execute("DELETE FROM lessons WHERE id=?", (lesson_id,))  # cascades to every child table
+        if _is_lesson_id(lesson_id) and lesson_dir.is_dir():
+            shutil.rmtree(lesson_dir)
+        self.audit(user.id if user else None, "lesson.erase", lesson_id, reason)
+
+    def expired_lessons(self, now: float | None = None) -> list[Lesson]:
+        now = time.time() if now is None else now
+        rows = self._db.execute(
+            "SELECT * FROM lessons WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,)
+        ).fetchall()
+        return [_lesson(r) for r in rows]
+
+    def set_meeting_date(self, user: User, lesson_id: str, meeting_at: float) -> Lesson:
+        self.require_access(user, lesson_id, "meeting.date")
+        expires = meeting_at + self.settings.retention_days_after_meeting * DAY_S
+        return self.update_lesson(lesson_id, meeting_at=meeting_at, expires_at=expires)
+
+
+def _user(row: sqlite3.Row) -> User:
+    return User(int(row["id"]), row["username"], row["display_name"], row["role"])
+
+
+def _lesson(row: sqlite3.Row) -> Lesson:
+    return Lesson(
+        id=row["id"], owner_id=int(row["owner_id"]), title=row["title"], original_name=row["original_name"],
+        created_at=row["created_at"], status=row["status"], duration_s=float(row["duration_s"]),
+        policy_name=row["policy_name"], policy_version=int(row["policy_version"]), meeting_at=row["meeting_at"],
+        expires_at=row["expires_at"], error=row["error"], settings=json.loads(row["settings"] or "{}"),
+    )
+
+
+def _bookmark(row: sqlite3.Row) -> Bookmark:
+    return Bookmark(
+        id=int(row["id"]), lesson_id=row["lesson_id"], author_id=int(row["author_id"]), author_name=row["author_name"],
+        start_s=float(row["start_s"]), end_s=float(row["end_s"]), note=row["note"], tags=tuple(json.loads(row["tags"])),
+        trigger=row["trigger"], outcome=row["outcome"], created_at=row["created_at"], updated_at=row["updated_at"],
+    )
+
+
+def _job(row: sqlite3.Row) -> Job:
+    return Job(int(row["id"]), row["lesson_id"], row["kind"], row["status"], row["stage"], float(row["progress"]),
+               row["message"], row["created_at"], row["updated_at"])
+
+
+def _is_lesson_id(value: str) -> bool:
+    return isinstance(value, str) and len(value) == 32 and all(c in "0123456789abcdef" for c in value)
+
+
+def _clean_text(value: Any, limit: int) -> str:
+    text = "" if value is None else str(value)
+    text = "".join(c for c in text if c in "\n\t" or c.isprintable())
+    return text[:limit]
+
+
+def _clean_tags(tags: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for t in tags:
+        t = _clean_text(t, 60).strip()
+        if t and t not in out:
+            out.append(t)
+    return out[:20]
+
+
+def _clamp_range(start_s: float, end_s: float, duration_s: float) -> tuple[float, float]:
+    start_s, end_s = float(start_s), float(end_s)
+    if end_s < start_s:
+        start_s, end_s = end_s, start_s
+    start_s = max(0.0, start_s)
+    if duration_s > 0:
+        start_s, end_s = min(start_s, duration_s), min(end_s, duration_s)
+    return start_s, max(start_s, end_s)
+
