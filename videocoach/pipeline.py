@@ -9,6 +9,7 @@ a time.  Plaintext media exists only as transient working files (``Store.media_p
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import tempfile
@@ -62,7 +63,9 @@ def ingest_file(
     path = Path(path)
     info = media.probe(path, _limits(store))
     pol = policy.load_policy(policy_name)  # refuses a bad policy before anything is stored
-    lesson = store.create_lesson(owner, title or path.stem, path.name, pol.name, settings=_options_to_settings(options))
+    settings = _options_to_settings(options)
+    settings["sha256"] = file_sha256(path)
+    lesson = store.create_lesson(owner, title or path.stem, path.name, pol.name, settings=settings)
     try:
         store.put_media_file(lesson.id, "original", path)
         store.save_stage(lesson.id, "probe", serialize.dumps(info))
@@ -104,6 +107,23 @@ def ingest_stream(
             Path(tmp).unlink()
 
 
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1024 * 1024):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def find_same_upload(store: Store, owner: User, path: Path) -> Lesson | None:
+    """An earlier lesson of this owner made from the same file (so a re-run resumes instead of duplicating)."""
+    sha = file_sha256(path)
+    for lesson in store.lessons_for(owner):
+        if lesson.owner_id == owner.id and lesson.settings.get("sha256") == sha:
+            return lesson
+    return None
+
+
 def _limits(store: Store):
     from videocoach.media import MediaLimits
 
@@ -117,7 +137,8 @@ def _options_to_settings(options: AnalyseOptions) -> dict:
 
 
 def options_of(lesson: Lesson) -> AnalyseOptions:
-    return serialize.from_plain(AnalyseOptions, lesson.settings) if lesson.settings else AnalyseOptions()
+    known = {k: v for k, v in lesson.settings.items() if k in AnalyseOptions.__dataclass_fields__}
+    return serialize.from_plain(AnalyseOptions, known)
 
 
 # -- loading stored results ------------------------------------------------------------------------------------------------

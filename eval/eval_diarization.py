@@ -1,0 +1,244 @@
+"""Diarisation and role accuracy on the reference data in ../shared/data (never copied into the repository).
+
+    python eval/eval_diarization.py                      # DER table + teacher/pupil/silence seconds
+    python eval/eval_diarization.py --set hop_s=0.4      # try a DiarizeConfig change
+    python eval/eval_diarization.py --skip-roles
+
+DER is pyannote.metrics' DiarizationErrorRate(collar=0.25, skip_overlap=False) inside each clip's .uem.
+The AMI debug clips are split as their .lst files say: development (dev*), train (trn*), test (tst*).  Settings
+were tuned on dev + train only; the test rows are the held-out check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from pyannote.core import Annotation, Segment, Timeline  # noqa: E402
+from pyannote.metrics.diarization import DiarizationErrorRate  # noqa: E402
+
+from videocoach.diarize import DiarizeConfig, load_diarizer  # noqa: E402
+from videocoach.model import Diarization, Span  # noqa: E402
+from videocoach.roles import assign_roles, enrol_teacher, teacher_sample_from_span  # noqa: E402
+
+DATA = Path(os.environ.get("VIDEOCOACH_SHARED_DATA", REPO.parent / "shared" / "data"))
+SPEECH = DATA / "speech"
+AMI = SPEECH / "ami_debug"
+SAMPLE = SPEECH / "pyannote_sample"
+SPLITS = {"dev": "development", "trn": "train", "tst": "test"}
+
+
+def read_rttm(path: Path) -> dict[str, Annotation]:
+    out: dict[str, Annotation] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if len(parts) < 8 or parts[0] != "SPEAKER":
+            continue
+        uri, start, dur, who = parts[1], float(parts[3]), float(parts[4]), parts[7]
+        out.setdefault(uri, Annotation(uri=uri))[Segment(start, start + dur)] = who
+    return out
+
+
+def read_uem(path: Path) -> dict[str, Timeline]:
+    out: dict[str, Timeline] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if len(parts) >= 4:
+            out.setdefault(parts[0], Timeline(uri=parts[0])).add(Segment(float(parts[2]), float(parts[3])))
+    return out
+
+
+def to_annotation(diarization: Diarization, uri: str) -> Annotation:
+    ann = Annotation(uri=uri)
+    for i, t in enumerate(diarization.turns):
+        ann[Segment(t.start, t.end), i] = t.speaker
+    return ann
+
+
+def load_audio(path: Path) -> np.ndarray:
+    audio, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    if sr != 16000:
+        raise ValueError(f"{path}: expected 16 kHz, got {sr}")
+    return audio.mean(axis=1)
+
+
+def ami_clips() -> list[tuple[str, str]]:
+    """(clip, split) for every AMI debug clip that has audio (the .lst files also name one without a .wav)."""
+    clips = []
+    for prefix, split in SPLITS.items():
+        for wav in sorted(AMI.glob(f"{prefix}*.wav")):
+            clips.append((wav.stem, split))
+    return clips
+
+
+def der_table(config: DiarizeConfig, verbose: bool = True) -> dict[str, float]:
+    diarizer = load_diarizer(config)
+    rows = []
+    refs: dict[str, Annotation] = {}
+    uems: dict[str, Timeline] = {}
+    for split in SPLITS.values():
+        refs.update(read_rttm(AMI / f"debug.{split}.rttm"))
+        uems.update(read_uem(AMI / f"debug.{split}.uem"))
+    refs.update(read_rttm(SAMPLE / "sample.rttm"))
+    uems["sample"] = Timeline([Segment(0, 30.0)], uri="sample")
+    items = [("sample", "sample", SAMPLE / "sample.wav")] + [(c, s, AMI / f"{c}.wav") for c, s in ami_clips()]
+    for uri, split, wav in items:
+        audio = load_audio(wav)
+        t0 = time.perf_counter()
+        diar = diarizer.diarize(audio)
+        wall = time.perf_counter() - t0
+        metric = DiarizationErrorRate(collar=0.25, skip_overlap=False)
+        ref = refs.get(uri, Annotation(uri=uri))
+        detail = metric(ref, to_annotation(diar, uri), uem=uems[uri], detailed=True)
+        total = max(detail["total"], 1e-9)
+        rows.append(
+            dict(
+                uri=uri,
+                split=split,
+                der=detail["diarization error rate"],
+                miss=detail["missed detection"] / total,
+                fa=detail["false alarm"] / total,
+                conf=detail["confusion"] / total,
+                ref_s=detail["total"],
+                found=len(diar.speakers),
+                true=len(ref.labels()),
+                xrt=(audio.size / 16000) / max(wall, 1e-9),
+            )
+        )
+    if verbose:
+        print(f"{'clip':8} {'split':11} {'DER':>6} {'miss':>6} {'FA':>6} {'conf':>6} {'ref s':>6} "
+              f"{'spk':>7} {'x RT':>6}")
+        for r in rows:
+            print(f"{r['uri']:8} {r['split']:11} {r['der']:6.3f} {r['miss']:6.3f} {r['fa']:6.3f} {r['conf']:6.3f} "
+                  f"{r['ref_s']:6.1f} {r['found']:>3}/{r['true']:<3} {r['xrt']:6.1f}")
+    ami = [r for r in rows if r["split"] != "sample"]
+    summary = {
+        "sample": rows[0]["der"],
+        "ami_mean_all13": float(np.mean([r["der"] for r in ami])),
+        "ami_mean_dev_trn": float(np.mean([r["der"] for r in ami if r["split"] != "test"])),
+        "ami_mean_tst": float(np.mean([r["der"] for r in ami if r["split"] == "test"])),
+        "speaker_count_right": sum(r["found"] == r["true"] for r in ami),
+        "xrt_median": float(np.median([r["xrt"] for r in rows])),
+    }
+    if verbose:
+        print(f"pyannote_sample DER {summary['sample']:.3f} | AMI mean DER over {len(ami)} clips "
+              f"{summary['ami_mean_all13']:.3f} (dev+trn {summary['ami_mean_dev_trn']:.3f}, "
+              f"tst {summary['ami_mean_tst']:.3f}) | speaker count right {summary['speaker_count_right']}/{len(ami)}"
+              f" | median x real time {summary['xrt_median']:.1f}")
+    return summary
+
+
+def _union_s(spans: list[tuple[float, float]]) -> float:
+    total, cur_s, cur_e = 0.0, None, None
+    for s, e in sorted(spans):
+        if cur_e is None or s > cur_e:
+            if cur_e is not None:
+                total += cur_e - cur_s
+            cur_s, cur_e = s, e
+        else:
+            cur_e = max(cur_e, e)
+    if cur_e is not None:
+        total += cur_e - cur_s
+    return total
+
+
+def role_seconds(config: DiarizeConfig, verbose: bool = True) -> dict[str, tuple[float, float]]:
+    """Teacher / pupil / silence seconds on pyannote_sample; the first speaker in sample.rttm is the teacher.
+
+    teacher_s = time where the teacher speaks; pupil_s = time where any pupil speaks (overlap counts for both);
+    silence_s = time where nobody speaks.  All over the whole 30 s file.
+    """
+    ref = read_rttm(SAMPLE / "sample.rttm")["sample"]
+    rows = sorted(ref.itertracks(yield_label=True), key=lambda r: r[0].start)
+    teacher_label = rows[0][2]
+    audio = load_audio(SAMPLE / "sample.wav")
+    duration = audio.size / 16000
+    teacher_ref = [(s.start, s.end) for s, _, lab in rows if lab == teacher_label]
+    pupil_ref = [(s.start, s.end) for s, _, lab in rows if lab != teacher_label]
+    ref_t, ref_p = _union_s(teacher_ref), _union_s(pupil_ref)
+    ref_sil = duration - _union_s(teacher_ref + pupil_ref)
+
+    # enrolment: the teacher's first 4 s of speech that no other speaker overlaps
+    solo = Timeline([Segment(s, e) for s, e in teacher_ref]).support()
+    other = Timeline([Segment(s, e) for s, e in pupil_ref]).support()
+    solo = solo.extrude(other)
+    sample_spans: list[Span] = []
+    need = 4.0
+    for seg in solo:
+        take = min(seg.duration, need)
+        sample_spans.append(Span(seg.start, seg.start + take))
+        need -= take
+        if need <= 1e-6:
+            break
+
+    diarizer = load_diarizer(config)
+    result = diarizer.run(audio)
+    sample_audio = np.concatenate([teacher_sample_from_span(audio, sp) for sp in sample_spans])
+    teacher = enrol_teacher(diarizer, sample_audio)
+    out = {}
+    for label, voice in (("enrolment", teacher), ("auto", None)):
+        roles = assign_roles(result.diarization, result.windows.spans, result.windows.embeddings, voice)
+        hyp_t = [(t.start, t.end) for t in result.diarization.turns if t.speaker in roles.teacher_speakers]
+        hyp_p = [(t.start, t.end) for t in result.diarization.turns if t.speaker not in roles.teacher_speakers]
+        got = (_union_s(hyp_t), _union_s(hyp_p), duration - _union_s(hyp_t + hyp_p))
+        out[label] = got
+        if verbose:
+            print(f"\nroles by {label} (method {roles.method}, confidence {roles.confidence:.2f}, "
+                  f"teacher = {sorted(roles.teacher_speakers)}); enrolled from "
+                  f"{', '.join(f'{s.start:.2f}-{s.end:.2f}' for s in sample_spans)} s")
+            print(f"{'':10} {'reference':>9} {'found':>7} {'error':>7}")
+            for name, r, g in zip(("teacher_s", "pupil_s", "silence_s"), (ref_t, ref_p, ref_sil), got):
+                print(f"{name:10} {r:9.2f} {g:7.2f} {100 * (g - r) / r:+6.1f}%")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="DiarizeConfig override")
+    parser.add_argument("--skip-roles", action="store_true")
+    parser.add_argument("--skip-der", action="store_true")
+    args = parser.parse_args(argv)
+    if not SPEECH.is_dir():
+        print(f"reference data not found at {SPEECH} (set VIDEOCOACH_SHARED_DATA)", file=sys.stderr)
+        return 2
+    import torch
+
+    torch.set_num_threads(1)
+    overrides = {}
+    fields = {f.name: f for f in dataclasses.fields(DiarizeConfig)}
+    for item in args.set:
+        name, _, value = item.partition("=")
+        if name not in fields:
+            parser.error(f"unknown DiarizeConfig field {name!r}")
+        default = getattr(DiarizeConfig(), name)
+        if value == "None":
+            overrides[name] = None
+        elif isinstance(default, bool):
+            overrides[name] = value.lower() in ("1", "true", "yes")
+        elif isinstance(default, int) or name == "num_speakers":
+            overrides[name] = int(value)
+        elif isinstance(default, float):
+            overrides[name] = float(value)
+        else:
+            overrides[name] = value
+    config = DiarizeConfig(**overrides)
+    print(f"config: {config}")
+    if not args.skip_der:
+        der_table(config)
+    if not args.skip_roles:
+        role_seconds(config)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,530 @@
+"""The `videocoach` command line.  Operator commands on the server: they act on the data directory directly.
+
+Errors a user can act on (bad file, unknown lesson, refused access) print one line and exit 2 — never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from videocoach.config import Settings
+from videocoach.model import Span
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_LESSON = REPO_ROOT / "sample_media" / "lesson.mp4"
+SAMPLE_SCRIPT = REPO_ROOT / "sample_media" / "lesson_script.json"
+EXIT_USER_ERROR = 2
+
+
+class CliError(Exception):
+    """Printed as one line; exit code 2."""
+
+
+# -- helpers -------------------------------------------------------------------------------------------------------------
+def _store():
+    from videocoach.store import Store
+
+    return Store(Settings.from_env())
+
+
+def _tqdm_progress(disable: bool = False):
+    """Adapt the (stage, fraction) progress callback to one tqdm bar per stage."""
+    from tqdm import tqdm
+
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, fraction: float) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            for other in bars.values():
+                other.close()
+            bar = bars[stage] = tqdm(total=100, desc=f"{stage:>10}", unit="%", disable=disable,
+                                     bar_format="{desc} |{bar}| {n:3.0f}% [{elapsed}<{remaining}]")
+        bar.n = round(100 * min(max(fraction, 0.0), 1.0), 1)
+        bar.refresh()
+        if fraction >= 1.0:
+            bar.close()
+
+    def close() -> None:
+        for bar in bars.values():
+            bar.close()
+
+    progress.close = close  # type: ignore[attr-defined]
+    return progress
+
+
+def _find_lesson(store, ref: str):
+    ref = ref.strip().lower()
+    matches = [l for l in store.all_lessons() if l.id.startswith(ref)] if len(ref) >= 4 else []
+    if not matches:
+        raise CliError(f"no lesson {ref!r} (see `videocoach lessons`)")
+    if len(matches) > 1:
+        raise CliError(f"{ref!r} matches {len(matches)} lessons; give more of the id")
+    return matches[0]
+
+
+def _user(store, name: str, role: str | None = None, create: bool = False):
+    user = store.user_by_name(name)
+    if user is None:
+        if not create:
+            raise CliError(f"no user {name!r} (create one with `videocoach user add {name} --role ...`)")
+        user = store.add_user(name, role or "teacher", None)
+        print(f"created {user.role} account {user.username!r} without a password "
+              f"(set one with `videocoach user passwd {user.username}`)", file=sys.stderr)
+    if role and user.role != role:
+        raise CliError(f"{name!r} is a {user.role}, not a {role}")
+    return user
+
+
+def _parse_teacher_sample(value: str | None) -> tuple[Span | None, str | None]:
+    if not value:
+        return None, None
+    if os.path.exists(value):
+        return None, str(Path(value).resolve())
+    parts = value.replace("–", "-").split("-")
+    if len(parts) == 2:
+        try:
+            start, end = (_parse_time(p) for p in parts)
+        except ValueError:
+            pass
+        else:
+            if end - start < 2.0:
+                raise CliError("a teacher sample needs at least 2 seconds of the teacher's voice")
+            return Span(start, end), None
+    raise CliError(f"--teacher-sample {value!r}: give START-END in seconds or m:ss (e.g. 12-18 or 0:12-0:18), "
+                   "or an audio file of the teacher's voice")
+
+
+def _parse_time(text: str) -> float:
+    text = text.strip()
+    if ":" in text:
+        fields = [float(x) for x in text.split(":")]
+        seconds = 0.0
+        for f in fields:
+            seconds = seconds * 60 + f
+        return seconds
+    return float(text)
+
+
+def _fmt_time(seconds: float) -> str:
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m}:{s:02d}"
+
+
+def print_summary(store, lesson_id: str, out=sys.stdout) -> None:
+    from videocoach import pipeline
+    from videocoach.exports import flatten
+
+    lesson = store.lesson(lesson_id)
+    print(f"Lesson {lesson.id[:8]}  {lesson.title!r}  {_fmt_time(lesson.duration_s)}  status: {lesson.status}", file=out)
+    if lesson.error:
+        print(f"  error: {lesson.error}", file=out)
+    if store.stage(lesson_id, "roles") is None:
+        return
+    analysis = pipeline.load_analysis(store, lesson_id)
+    roles = analysis.roles
+    print(f"  speakers: {', '.join(analysis.diarization.speakers) or 'none'};  teacher: "
+          f"{', '.join(sorted(roles.teacher_speakers)) or 'none'} ({roles.method}, confidence {roles.confidence:.2f})",
+          file=out)
+    metrics = pipeline.load_metrics(store, lesson_id)
+    flat = flatten(metrics)
+    talk = {k.split(".", 1)[1]: v for k, v in flat.items() if k.startswith("talk.") and "share" in k}
+    if talk:
+        print("  talk share: " + ", ".join(f"{k.replace('_share', '')} {v:.0%}" for k, v in talk.items()
+                                          if isinstance(v, float)), file=out)
+    questions = getattr(metrics, "questions", ())
+    if questions:
+        by = {}
+        for q in questions:
+            key = f"{q.role} {q.qtype}"
+            by[key] = by.get(key, 0) + 1
+        print(f"  questions: {len(questions)} (" + ", ".join(f"{v} {k}" for k, v in sorted(by.items())) + ")", file=out)
+    activities = getattr(metrics, "activities", ())
+    if activities:
+        print("  activities: " + ", ".join(f"{a.label} {_fmt_time(a.start)}-{_fmt_time(a.end)}" for a in activities),
+              file=out)
+    render = store.stage(lesson_id, "render")
+    if render:
+        audit = json.loads(store.stage(lesson_id, "audit") or "{}")
+        print(f"  redacted with policy {lesson.policy_name} v{lesson.policy_version}; audit findings: "
+              f"{len(audit.get('findings') or [])}", file=out)
+
+
+# -- commands ------------------------------------------------------------------------------------------------------------
+def cmd_analyse(args) -> int:
+    from videocoach import pipeline
+
+    path = Path(args.lesson)
+    if not path.is_file():
+        raise CliError(f"{args.lesson}: no such file")
+    sample_span, sample_file = _parse_teacher_sample(args.teacher_sample)
+    options = pipeline.AnalyseOptions(
+        asr_engine=args.asr, asr_model=args.model, teacher_sample=sample_span, teacher_sample_file=sample_file,
+        num_speakers=args.num_speakers, redact=not args.no_redact,
+    )
+    store = _store()
+    owner = _user(store, args.owner, "teacher", create=True)
+    progress = _tqdm_progress(disable=args.quiet)
+    lesson = pipeline.find_same_upload(store, owner, path)
+    try:
+        if lesson is not None:
+            print(f"resuming lesson {lesson.id[:8]} (same file analysed before)", file=sys.stderr)
+            if pipeline.options_of(lesson) != options:
+                store.update_lesson(lesson.id, settings={**lesson.settings, **pipeline._options_to_settings(options)})
+                _invalidate_for_options(store, lesson, options)
+        else:
+            lesson = pipeline.ingest_file(store, owner, path, title=args.title or "", policy_name=args.policy,
+                                          options=options)
+        pipeline.run(store, lesson.id, progress=progress)
+    finally:
+        progress.close()  # type: ignore[attr-defined]
+    print_summary(store, lesson.id)
+    return 0
+
+
+def _invalidate_for_options(store, lesson, new) -> None:
+    """Options changed on a re-run: drop the stages they affect so they run again (the rest is reused)."""
+    stages = {"roles", "metrics"}  # cheap, and a new teacher sample changes them
+    transcript = store.stage(lesson.id, "transcribe")
+    if transcript and not json.loads(transcript).get("engine", "").startswith(f"{new.asr_engine}:{new.asr_model}"):
+        stages.add("transcribe")
+    if new.num_speakers is not None:
+        stages.add("diarize")
+    store.clear_stages(lesson.id, sorted(stages))
+
+
+def cmd_lessons(args) -> int:
+    store = _store()
+    lessons = store.all_lessons()
+    if not lessons:
+        print("no lessons stored")
+        return 0
+    for l in lessons:
+        owner = store.user(l.owner_id).username
+        print(f"{l.id[:8]}  {time.strftime('%Y-%m-%d %H:%M', time.localtime(l.created_at))}  {_fmt_time(l.duration_s):>6}"
+              f"  {l.status:<11} {owner:<12} {l.title}")
+    return 0
+
+
+def cmd_show(args) -> int:
+    store = _store()
+    print_summary(store, _find_lesson(store, args.lesson).id)
+    return 0
+
+
+def cmd_export(args) -> int:
+    from videocoach import exports, pipeline
+
+    store = _store()
+    lesson = _find_lesson(store, args.lesson)
+    if store.stage(lesson.id, "roles") is None:
+        raise CliError(f"lesson {lesson.id[:8]} has not been analysed yet (run `videocoach analyse`)")
+    analysis = pipeline.load_analysis(store, lesson.id)
+    fmt = args.format
+    if fmt == "vtt":
+        text = exports.to_webvtt(analysis.utterances())
+    elif fmt == "srt":
+        text = exports.to_srt(analysis.utterances())
+    elif fmt == "rttm":
+        text = exports.to_rttm(analysis, uri=lesson.id[:8])
+    elif fmt == "json":
+        text = exports.to_json(analysis, pipeline.load_metrics(store, lesson.id),
+                               lesson={"id": lesson.id, "title": lesson.title, "duration_s": lesson.duration_s})
+    else:
+        text = exports.to_csv(pipeline.load_metrics(store, lesson.id))
+    store.audit(None, "export", lesson.id, f"format={fmt} via cli")
+    if args.output in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_roles(args) -> int:
+    from videocoach import pipeline
+
+    store = _store()
+    lesson = _find_lesson(store, args.lesson)
+    owner = store.user(lesson.owner_id)
+    speakers = [s.strip() for s in args.teacher.split(",") if s.strip()]
+    try:
+        pipeline.set_teacher_speakers(store, owner, lesson.id, speakers)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    print_summary(store, lesson.id)
+    return 0
+
+
+def cmd_redact(args) -> int:
+    from videocoach import pipeline
+
+    store = _store()
+    lesson = _find_lesson(store, args.lesson)
+    progress = _tqdm_progress(disable=args.quiet)
+    try:
+        pipeline.rerender(store, lesson.id, policy_name=args.policy, progress=progress)
+    finally:
+        progress.close()  # type: ignore[attr-defined]
+    print_summary(store, lesson.id)
+    return 0
+
+
+def cmd_user(args) -> int:
+    from videocoach import auth
+
+    store = _store()
+    if args.user_cmd == "list":
+        for u in store.users():
+            print(f"{u.username:<20} {u.role}")
+        return 0
+    password = _read_password(args)
+    try:
+        if args.user_cmd == "add":
+            user = auth.create_user(store, args.name, args.role, password, args.display_name or "")
+            print(f"created {user.role} {user.username!r}")
+        else:
+            user = _user(store, args.name)
+            store.set_password_hash(user.id, auth.hash_password(password))
+            print(f"password set for {user.username!r}")
+    except (auth.AuthError, ValueError) as exc:
+        raise CliError(str(exc)) from exc
+    return 0
+
+
+def _read_password(args) -> str:
+    if getattr(args, "password_env", None):
+        value = os.environ.get(args.password_env)
+        if not value:
+            raise CliError(f"environment variable {args.password_env} is empty")
+        return value
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("password: ")
+    if first != getpass.getpass("again: "):
+        raise CliError("the passwords differ")
+    return first
+
+
+def cmd_share(args) -> int:
+    store = _store()
+    lesson = _find_lesson(store, args.lesson)
+    owner = store.user(lesson.owner_id)
+    coach = _user(store, args.coach, "coach")
+    if args.withdraw:
+        store.unshare(owner, lesson.id, coach)
+        print(f"lesson {lesson.id[:8]} no longer shared with {coach.username}")
+    else:
+        store.share(owner, lesson.id, coach)
+        print(f"lesson {lesson.id[:8]} shared with {coach.username}")
+    return 0
+
+
+def cmd_delete(args) -> int:
+    store = _store()
+    lesson = _find_lesson(store, args.lesson)
+    store.delete_lesson(None, lesson.id, "deleted by operator (cli)")
+    print(f"lesson {lesson.id[:8]} erased")
+    return 0
+
+
+def cmd_worker(args) -> int:
+    from videocoach import worker
+
+    settings = Settings.from_env()
+    if args.once:
+        worker.work(settings, once=True)
+        return 0
+    return worker.serve(settings)
+
+
+def cmd_app(args) -> int:
+    from videocoach import worker
+
+    settings = Settings.from_env()
+    _store().close()  # creates the data dir, key and schema before anything else touches them
+    worker.ensure_worker(settings)
+    argv = [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app.py"), "--server.port", str(args.port),
+            "--server.address", args.address, "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    env = dict(os.environ, VIDEOCOACH_DATA=str(settings.data_dir), VIDEOCOACH_KEY_FILE=str(settings.key_file))
+    print(f"videocoach: open http://{args.address}:{args.port}", file=sys.stderr)
+    return subprocess.call(argv, env=env, cwd=REPO_ROOT)
+
+
+def cmd_demo(args) -> int:
+    """Analyse the bundled sample lesson into demo accounts (once), then open the app."""
+    from videocoach import auth, pipeline
+
+    store = _store()
+    teacher = store.user_by_name("teacher")
+    if teacher is None:
+        teacher = auth.create_user(store, "teacher", "teacher", "teacher-demo", "Ms Rivera (demo teacher)")
+        print("created demo teacher: user 'teacher', password 'teacher-demo'", file=sys.stderr)
+    coach = store.user_by_name("coach")
+    if coach is None:
+        coach = auth.create_user(store, "coach", "coach", "coach-demo", "Mr Okafor (demo coach)")
+        print("created demo coach: user 'coach', password 'coach-demo'", file=sys.stderr)
+    lesson = pipeline.find_same_upload(store, teacher, SAMPLE_LESSON)
+    if lesson is None:
+        script = json.loads(SAMPLE_SCRIPT.read_text()) if SAMPLE_SCRIPT.exists() else {}
+        sample = script.get("teacher_sample")
+        options = pipeline.AnalyseOptions(teacher_sample=Span(sample["start"], sample["end"]) if sample else None)
+        lesson = pipeline.ingest_file(store, teacher, SAMPLE_LESSON, title="Sample lesson: melting ice",
+                                      options=options)
+        store.share(teacher, lesson.id, coach)
+    if pipeline.pending_stages(store, lesson.id):
+        progress = _tqdm_progress(disable=args.quiet)
+        try:
+            pipeline.run(store, lesson.id, progress=progress)
+        finally:
+            progress.close()  # type: ignore[attr-defined]
+    print_summary(store, lesson.id)
+    if args.no_app:
+        return 0
+    return cmd_app(args)
+
+
+def cmd_purge(args) -> int:
+    from videocoach import retention
+
+    store = _store()
+    erased = retention.purge_expired(store, now=time.time())
+    print(f"erased {len(erased)} expired lesson(s)")
+    return 0
+
+
+def cmd_export_my_data(args) -> int:
+    from videocoach import retention
+
+    store = _store()
+    user = _user(store, args.user)
+    out = retention.export_user_data(store, user, Path(args.output))
+    print(f"wrote {out}")
+    return 0
+
+
+# -- parser ------------------------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="videocoach", description="Private, offline video review of lessons for coaching.")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    a = sub.add_parser("analyse", aliases=["analyze"], help="store and analyse a lesson video (resumable)")
+    a.add_argument("lesson", help="the lesson video file")
+    a.add_argument("--teacher-sample", help="START-END of this lesson where only the teacher speaks, or an audio file")
+    a.add_argument("--asr", choices=["faster-whisper", "openai-whisper"], default="faster-whisper")
+    a.add_argument("--model", choices=["base", "tiny.en"], default="base")
+    a.add_argument("--num-speakers", type=int, help="the number of speakers, if known")
+    a.add_argument("--owner", default=os.environ.get("VIDEOCOACH_USER", "teacher"), help="the teacher who owns it")
+    a.add_argument("--title", help="a title (default: the file name)")
+    a.add_argument("--policy", help="consent policy name or TOML path (default: blur-all-pupils)")
+    a.add_argument("--no-redact", action="store_true", help="skip face redaction (nothing will be playable)")
+    a.set_defaults(func=cmd_analyse)
+
+    sub.add_parser("lessons", help="list stored lessons").set_defaults(func=cmd_lessons)
+    s = sub.add_parser("show", help="a lesson's summary")
+    s.add_argument("lesson")
+    s.set_defaults(func=cmd_show)
+
+    e = sub.add_parser("export", help="export a transcript, turns, metrics")
+    e.add_argument("lesson")
+    e.add_argument("--format", choices=["vtt", "srt", "rttm", "json", "csv"], required=True)
+    e.add_argument("-o", "--output", help="output file (default: stdout)")
+    e.set_defaults(func=cmd_export)
+
+    r = sub.add_parser("roles", help="correct which speaker is the teacher; metrics recompute")
+    r.add_argument("lesson")
+    r.add_argument("--teacher", required=True, help="diarisation speaker label(s), comma-separated")
+    r.set_defaults(func=cmd_roles)
+
+    d = sub.add_parser("redact", help="render the redacted video again (e.g. with another policy)")
+    d.add_argument("lesson")
+    d.add_argument("--policy")
+    d.set_defaults(func=cmd_redact)
+
+    u = sub.add_parser("user", help="accounts")
+    usub = u.add_subparsers(dest="user_cmd", required=True)
+    ua = usub.add_parser("add", help="create an account (the first-run command); password from a prompt or stdin")
+    ua.add_argument("name")
+    ua.add_argument("--role", choices=["teacher", "coach", "admin"], required=True)
+    ua.add_argument("--display-name")
+    ua.add_argument("--password-env", help="read the password from this environment variable")
+    up = usub.add_parser("passwd", help="set a password")
+    up.add_argument("name")
+    up.add_argument("--password-env")
+    usub.add_parser("list")
+    u.set_defaults(func=cmd_user)
+
+    sh = sub.add_parser("share", help="share a lesson with a coach (or --withdraw)")
+    sh.add_argument("lesson")
+    sh.add_argument("--coach", required=True)
+    sh.add_argument("--withdraw", action="store_true")
+    sh.set_defaults(func=cmd_share)
+
+    de = sub.add_parser("delete", help="erase a lesson and everything derived from it")
+    de.add_argument("lesson")
+    de.set_defaults(func=cmd_delete)
+
+    sub.add_parser("purge", help="erase lessons past their retention date").set_defaults(func=cmd_purge)
+    ex = sub.add_parser("export-my-data", help="everything held about a teacher's lessons, as a zip")
+    ex.add_argument("user")
+    ex.add_argument("-o", "--output", required=True)
+    ex.set_defaults(func=cmd_export_my_data)
+
+    w = sub.add_parser("worker", help="run background jobs for the app")
+    w.add_argument("--once", action="store_true", help="run queued jobs, then exit")
+    w.set_defaults(func=cmd_worker)
+
+    for name, func, help_ in (("app", cmd_app, "open the review app"),
+                              ("demo", cmd_demo, "analyse the bundled sample lesson, then open the app")):
+        ap = sub.add_parser(name, help=help_)
+        ap.add_argument("--port", type=int, default=int(os.environ.get("VIDEOCOACH_PORT", "8501")))
+        ap.add_argument("--address", default="127.0.0.1")
+        if name == "demo":
+            ap.add_argument("--no-app", action="store_true", help="only analyse and print the summary")
+        ap.set_defaults(func=func)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # belt and braces: nothing here may reach a model hub
+    args = build_parser().parse_args(argv)
+    from videocoach.store import AccessDenied, NotFound
+
+    user_errors: tuple[type[BaseException], ...] = (CliError, AccessDenied, NotFound, FileNotFoundError)
+    try:
+        from videocoach.media import MediaError
+        from videocoach.pipeline import PipelineError
+        from videocoach.vault import VaultError
+
+        user_errors += (MediaError, PipelineError, VaultError)
+        try:
+            from videocoach.policy import PolicyError
+
+            user_errors += (PolicyError,)
+        except ImportError:
+            pass
+    except ImportError:
+        pass
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("\ninterrupted: finished stages are kept; run the same command again to resume", file=sys.stderr)
+        return 130
+    except user_errors as exc:
+        message = str(exc).strip() or type(exc).__name__
+        print(f"videocoach: {message}", file=sys.stderr)
+        return EXIT_USER_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

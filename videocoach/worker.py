@@ -1,0 +1,141 @@
+"""The background worker: runs queued jobs (analysis, re-rendering) in its own process, never inside a Streamlit
+script run.  The app enqueues jobs in the store and polls their progress.
+
+A killed worker leaves its job 'running'; the next worker start puts it back in the queue and the pipeline resumes at
+the first unfinished stage.  One worker per data directory (a lock file), so models are loaded once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from videocoach import pipeline
+from videocoach.config import Settings
+from videocoach.store import Store
+
+JOB_KINDS = ("analyse", "rerender")
+
+
+def run_job(store: Store, job_id: int, kind: str, lesson_id: str, params: dict) -> None:
+    last = {"t": 0.0}
+
+    def progress(stage: str, fraction: float) -> None:
+        now = time.monotonic()
+        if fraction in (0.0, 1.0) or now - last["t"] > 0.5:  # throttle database writes
+            last["t"] = now
+            store.update_job(job_id, stage=stage, progress=float(min(max(fraction, 0.0), 1.0)))
+
+    try:
+        if kind == "analyse":
+            pipeline.run(store, lesson_id, progress=progress)
+        elif kind == "rerender":
+            pipeline.rerender(store, lesson_id, policy_name=params.get("policy"), progress=progress)
+        else:
+            raise ValueError(f"unknown job kind {kind!r}")
+    except Exception as exc:  # the job fails, the worker goes on; the lesson records the user-facing message
+        store.update_job(job_id, status="failed", message=str(exc)[:2000])
+        return
+    store.update_job(job_id, status="done", progress=1.0, message="")
+
+
+def work(settings: Settings, *, once: bool = False, poll_s: float = 1.0, max_idle_s: float | None = None) -> int:
+    """Process jobs until told to stop (or, with ``once``, until the queue is empty).  Returns jobs run."""
+    store = Store(settings)
+    store.requeue_stale_jobs()
+    done = 0
+    idle_since = time.monotonic()
+    try:
+        while True:
+            claimed = store.claim_job()
+            if claimed is None:
+                if once or (max_idle_s is not None and time.monotonic() - idle_since > max_idle_s):
+                    return done
+                time.sleep(poll_s)
+                continue
+            job, params = claimed
+            run_job(store, job.id, job.kind, job.lesson_id, params)
+            done += 1
+            idle_since = time.monotonic()
+    finally:
+        store.close()
+
+
+def _lock_path(settings: Settings) -> Path:
+    return Path(settings.data_dir) / "worker.lock"
+
+
+@contextlib.contextmanager
+def worker_lock(settings: Settings):
+    """Held for a worker's lifetime; a second worker on the same data directory exits at once."""
+    path = _lock_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fh = open(path, "a+")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.close()
+        yield False
+        return
+    try:
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        yield True
+    finally:
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        fh.close()
+
+
+def worker_running(settings: Settings) -> bool:
+    path = _lock_path(settings)
+    if not path.exists():
+        return False
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        return False
+
+
+def ensure_worker(settings: Settings) -> None:
+    """Start a detached worker process for this data directory unless one is running."""
+    if worker_running(settings):
+        return
+    env = dict(os.environ)
+    env["VIDEOCOACH_DATA"] = str(settings.data_dir)
+    env["VIDEOCOACH_KEY_FILE"] = str(settings.key_file)
+    env["VIDEOCOACH_RETENTION_DAYS"] = str(settings.retention_days_after_meeting)
+    log = open(Path(settings.data_dir) / "worker.log", "ab")
+    subprocess.Popen(
+        [sys.executable, "-m", "videocoach.cli", "worker"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+    )
+
+
+def serve(settings: Settings) -> int:
+    """`videocoach worker`: the long-running loop, stopping cleanly on SIGTERM."""
+    stop = {"now": False}
+
+    def _term(signum, frame):  # finish nothing half-way: the pipeline keeps finished stages; the job is requeued
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _term)
+    with worker_lock(settings) as got:
+        if not got:
+            print("a worker is already running for this data directory", file=sys.stderr)
+            return 0
+        try:
+            work(settings)
+        except KeyboardInterrupt:
+            stop["now"] = True
+    return 0
