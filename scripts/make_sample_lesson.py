@@ -216,7 +216,7 @@ def synthesise(voice: Voice, text: str, workdir: Path) -> np.ndarray:
     samples, sr = soundfile.read(str(wav), dtype="float64")
     if sr != ESPEAK_RATE:
         raise RuntimeError(f"espeak-ng wrote {sr} Hz, expected {ESPEAK_RATE}")
-    samples = resample_poly(samples, 160, 441)  # 22050 * 160 / 441 = 16000
+    samples = resample_poly(samples, 320, 441)  # 22050 * 320 / 441 = 16000
     loud = np.flatnonzero(np.abs(samples) > TRIM_THRESHOLD * np.abs(samples).max())
     samples = samples[loud[0] : loud[-1] + 1]
     return scale_to_dbfs(samples, voice.level_dbfs)
