@@ -61,3 +61,35 @@ def no_network(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("PYANNOTE_METRICS_ENABLED", "0")
     yield
+
+
+@pytest.fixture(scope="session")
+def analysed_sample(tmp_path_factory):
+    """The bundled sample lesson analysed ONCE per test session by the real pipeline (real models, real ffmpeg),
+    into a temporary store, with a teacher (owner) and a coach it is shared with.  Tests must not change it."""
+    import json
+
+    from videocoach import auth, pipeline
+    from videocoach.config import Settings
+    from videocoach.model import Span
+    from videocoach.store import Store
+
+    lesson_mp4 = SAMPLE_MEDIA / "lesson.mp4"
+    if not lesson_mp4.exists():
+        pytest.skip("sample_media/lesson.mp4 is missing (scripts/make_sample_lesson.py makes it)")
+    root = tmp_path_factory.mktemp("sample-store")
+    settings = Settings(data_dir=root / "data", key_file=root / "keys" / "media.key")
+    store = Store(settings)
+    teacher = auth.create_user(store, "rivera", "teacher", "teacher-password", "Ms Rivera")
+    coach = auth.create_user(store, "okafor", "coach", "coach-password", "Mr Okafor")
+    auth.create_user(store, "other", "teacher", "other-password", "Mr Other")
+    script = json.loads((SAMPLE_MEDIA / "lesson_script.json").read_text())
+    sample = script["teacher_sample"]
+    options = pipeline.AnalyseOptions(teacher_sample=Span(sample["start"], sample["end"]))
+    lesson = pipeline.ingest_file(store, teacher, lesson_mp4, title="Sample lesson", options=options)
+    store.share(teacher, lesson.id, coach)
+    pipeline.run(store, lesson.id)
+    store.close()
+    return {"settings": settings, "lesson_id": lesson.id, "teacher": "rivera", "coach": "okafor", "other": "other",
+            "passwords": {"rivera": "teacher-password", "okafor": "coach-password", "other": "other-password"},
+            "script": script}

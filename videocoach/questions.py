@@ -77,10 +77,13 @@ _WH_ALONE = frozenset(
         "somebody", "someone", "what else", "why not", "how come", "how so", "like what", "such as", "and then what",
         "then what", "how many", "how much", "which one", "what now", "who else", "anyone else", "anybody else",
         "somebody else", "someone else", "what about", "is it", "is that", "are you", "any questions", "yes or no",
-        "who else", "what happened", "what then", "how about",
+        "what happened", "what then", "how about", "right", "excuse me", "pardon", "pardon me", "beg your pardon",
+        "understand", "questions", "ready", "and then", "nobody", "true or false", "agree", "disagree", "sorry",
     }
 )
-_TAG_LAST = frozenset({"right", "okay", "ok", "huh", "what", "agree", "else", "think", "correct"})
+# back-channels that contain a wh-ish word but are not questions
+_NOT_QUESTION = frozenset({"uh huh", "um hum", "mm hmm", "uh hum", "hm mm", "mhm", "mm hm", "all right", "alright"})
+_TAG_LAST = frozenset({"right", "okay", "ok", "huh", "what", "agree", "else", "think", "ready", "understand"})
 # "right" closes many statements that are not tags: "that's right", "all right", "on the right", "right here"
 _NOT_BEFORE_RIGHT = frozenset(
     "the thats is its exactly all were be youre to your my on that theyre was absolutely yes yeah quite".split()
@@ -92,9 +95,22 @@ _TAG_END2 = frozenset(
         "would you", "didnt it", "didnt they", "isnt that", "doesnt that", "wasnt that", "cant we", "cant you",
         "shouldnt we", "or not", "or no", "yes or", "agree or", "you think", "you agree", "is that", "that right",
         "you see", "is it", "are they", "will you", "can you", "could you", "did you", "do you", "or what",
+        "how much", "how many", "which one", "equal to", "or false", "and then", "is what", "be what",
     }
 )
-_YOU_VERBS = frozenset("think want agree understand remember all mean like wanna disagree guys".split())
+_YOU_VERBS = frozenset("think want agree understand remember all mean like wanna disagree get".split())
+_WH_END = frozenset("what who where why how which whom".split())  # "and that gives you what"
+_PREPOSITIONS = frozenset("in by to for of from at on with about into".split())
+_DO_SUBJECT = frozenset(
+    "you we they i he she anyone anybody someone somebody everyone everybody yall u ya people any some all".split()
+)
+_EVERYBODY_ASKS = frozenset(
+    "agree agrees understand understands ready get got see know remember done finished with have".split()
+)
+_ANY_ASKS = frozenset(
+    """questions question other ideas idea thoughts comments volunteers more one body guesses predictions of
+    takers""".split()
+)
 _MID_AUX = frozenset("can could would do does did will are have".split())
 _MID_SUBJ = frozenset("you we anyone anybody somebody someone everyone everybody yall".split())
 _NOT_BEFORE_MID_AUX = _PRONOUN_SUBJECT | frozenset(
@@ -132,56 +148,77 @@ def detect_question(text: str, use_punctuation: bool = True) -> QuestionCue:
     if use_punctuation and "?" in text:
         return QuestionCue(True, "question_mark")
     w = words_of(text)
-    if not w:
+    if not w or " ".join(w) in _NOT_QUESTION:
         return QuestionCue(False, "none")
     core = _strip_fillers(w)
     first = core[0]
     second = core[1] if len(core) > 1 else None
     third = core[2] if len(core) > 2 else None
-    joined = " ".join(core)
-    if joined in _WH_ALONE or " ".join(w) in _WH_ALONE:
+    if " ".join(core) in _WH_ALONE or " ".join(w) in _WH_ALONE:
         return QuestionCue(True, "wh_alone")
-    if first in _WH and second is not None:
-        statement = False
-        if first == "what" and second in _STATEMENT_AFTER_WHAT:
-            # "what were you doing" is a question, "what we're going to do" (apostrophe gone: "were") is not
-            statement = not (second == "were" and third in _PRONOUN_SUBJECT)
-        elif first in ("when", "where") and second in _STATEMENT_AFTER_WHEN:
-            statement = True
-        elif first == "which":
-            # "which means ...", "which is why ..." continue a statement
-            statement = second in ("means", "meant", "makes", "gives", "was", "he", "she", "they", "we") or (
-                second == "is" and third in ("why", "what", "how", "where", "when")
-            )
-        if not statement:
-            return QuestionCue(True, "wh_start")
+    if first in _PREPOSITIONS and second in _WH:  # "in what way", "by how much"
+        return QuestionCue(True, "wh_start")
+    if first in _WH and second is not None and not _wh_opens_statement(first, second, third):
+        return QuestionCue(True, "wh_start")
     if first in _AUX and second is not None:
-        if first not in ("do", "dont", "have") or second in _PRONOUN_SUBJECT:
-            if second in _SUBJECT or first not in ("do", "dont", "have", "had", "must", "may"):
+        if first in ("do", "dont", "have", "havent"):
+            if second in _DO_SUBJECT:  # "do you ...", not "do it again" / "have a seat"
                 return QuestionCue(True, "aux_inversion")
-    if first in ("anyone", "anybody", "someone", "somebody"):
+        elif first not in ("must", "may", "had", "might") or second in _PRONOUN_SUBJECT:
+            return QuestionCue(True, "aux_inversion")
+    if first in ("anyone", "anybody", "someone", "somebody", "everybody", "everyone") and (
+        first not in ("everybody", "everyone") or second in _EVERYBODY_ASKS
+    ):
         return QuestionCue(True, "anyone")
-    if first == "any" and second in ("questions", "question", "other", "ideas", "idea", "thoughts", "comments",
-                                     "volunteers", "more", "one", "body", "guesses", "predictions", "of"):
+    if first == "any" and second in _ANY_ASKS:
         return QuestionCue(True, "anyone")
-    if first == "you" and second in _YOU_VERBS:
+    if first in ("you", "youve", "yall") and second in _YOU_VERBS:
         return QuestionCue(True, "you_verb")
-    if len(w) >= 2:
-        last, before = w[-1], w[-2]
-        if " ".join(w[-2:]) in _TAG_END2:
-            return QuestionCue(True, "tag")
-        if last in _TAG_LAST:
-            if last == "right" and before in _NOT_BEFORE_RIGHT:
-                pass
-            elif last in ("okay", "ok") and before in ("is", "its", "thats", "be", "was", "were", "all", "are"):
-                pass
-            elif last == "think" and before not in ("you", "we", "they", "yall", "guys", "people"):
-                pass
-            else:
-                return QuestionCue(True, "tag")
+    if len(w) >= 2 and _ends_with_tag(w):
+        return QuestionCue(True, "tag")
     for j in range(1, len(w) - 2):
-        if w[j] in _WH and w[j + 1] in _AUX and (w[j + 2] in _SUBJECT):
+        if w[j] in _WH and w[j + 1] in _AUX and w[j + 2] in _SUBJECT:
             return QuestionCue(True, "wh_mid")
         if w[j] in _MID_AUX and w[j + 1] in _MID_SUBJ and w[j - 1] not in _NOT_BEFORE_MID_AUX:
             return QuestionCue(True, "aux_mid")
     return QuestionCue(False, "none")
+
+
+def _wh_opens_statement(first: str, second: str, third: str | None) -> bool:
+    """ "what we are going to do is ...", "when you finish ...", "which means ...", "why don't you ..." """
+    if first == "what":
+        if second in ("a", "an"):  # "what a nice folder"
+            return True
+        if second in _STATEMENT_AFTER_WHAT:
+            # "what were you doing" is a question, "what we're going to do" (apostrophe gone: "were") is not
+            return not (second == "were" and third in _PRONOUN_SUBJECT)
+        return False
+    if first in ("when", "where", "whenever", "wherever"):
+        return second in _STATEMENT_AFTER_WHEN
+    if first == "which":
+        return second in ("means", "meant", "makes", "gives", "was", "he", "she", "they", "we") or (
+            second == "is" and third in ("why", "what", "how", "where", "when")
+        )
+    if first in ("why", "whyd") and second in ("dont", "not") and third in ("you", "we", "yall"):
+        return True  # a suggestion: "why don't you show us" (mostly written with "." in TalkMoves)
+    if first == "how" and second == "to":
+        return True  # "how to say it is a little difficult"
+    return False
+
+
+def _ends_with_tag(w: list[str]) -> bool:
+    last, before = w[-1], w[-2]
+    if " ".join(w[-2:]) in _TAG_END2 or last in _WH_END:
+        return True
+    if last not in _TAG_LAST:
+        return False
+    core = _strip_fillers(w[:-1])
+    if len(core) == 1 and core[0] in _FILLERS:  # "well okay", "yeah right"
+        return False
+    if last == "right":
+        return before not in _NOT_BEFORE_RIGHT
+    if last in ("okay", "ok"):
+        return before not in ("is", "its", "thats", "be", "was", "were", "all", "are", "say", "said")
+    if last == "think":
+        return before in ("you", "we", "they", "yall", "guys", "people")
+    return True
