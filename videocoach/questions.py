@@ -94,11 +94,22 @@ _TAG_END2 = frozenset(
         "wasnt it", "doesnt it", "wont it", "wouldnt it", "wouldnt we", "wouldnt they", "would they", "would it",
         "would you", "didnt it", "didnt they", "isnt that", "doesnt that", "wasnt that", "cant we", "cant you",
         "shouldnt we", "or not", "or no", "yes or", "agree or", "you think", "you agree", "is that", "that right",
-        "you see", "is it", "are they", "will you", "can you", "could you", "did you", "do you", "or what",
+        "you see", "or what", "gives you", "gives us", "get what",
         "how much", "how many", "which one", "equal to", "or false", "and then", "is what", "be what",
     }
 )
-_YOU_VERBS = frozenset("think want agree understand remember all mean like wanna disagree get".split())
+_YOU_VERBS = frozenset("think want agree understand remember all mean like wanna disagree get see".split())
+_MODAL_START = frozenset("is are was can could would will should shall isnt arent wasnt".split())
+# after "is/can/..." these words show a statement with its subject dropped ("is correct", "can't always")
+_NOT_SUBJECT_AFTER_AUX = frozenset(
+    """correct right wrong true false good fine not also always never just still really so very too going gonna
+    be been being done made called""".split()
+)
+_TAG_SUBJECT = frozenset("i you we they he she it yall ya there".split())
+_EXCLAIM = frozenset("neat nice cool interesting weird amazing funny great wonderful fun exciting clever sweet".split())
+_WHICH_STATEMENT = frozenset(
+    "means meant makes made gives gave enables shows tells helps allows leaves was he she they we you i".split()
+)
 _WH_END = frozenset("what who where why how which whom".split())  # "and that gives you what"
 _PREPOSITIONS = frozenset("in by to for of from at on with about into".split())
 _DO_SUBJECT = frozenset(
@@ -154,7 +165,9 @@ def detect_question(text: str, use_punctuation: bool = True) -> QuestionCue:
     first = core[0]
     second = core[1] if len(core) > 1 else None
     third = core[2] if len(core) > 2 else None
-    if " ".join(core) in _WH_ALONE or " ".join(w) in _WH_ALONE:
+    if " ".join(core) in _NOT_QUESTION:
+        return QuestionCue(False, "none")
+    if (" ".join(core) in _WH_ALONE and core != ["right"]) or " ".join(w) in _WH_ALONE:
         return QuestionCue(True, "wh_alone")
     if first in _PREPOSITIONS and second in _WH:  # "in what way", "by how much"
         return QuestionCue(True, "wh_start")
@@ -164,7 +177,10 @@ def detect_question(text: str, use_punctuation: bool = True) -> QuestionCue:
         if first in ("do", "dont", "have", "havent"):
             if second in _DO_SUBJECT:  # "do you ...", not "do it again" / "have a seat"
                 return QuestionCue(True, "aux_inversion")
-        elif first not in ("must", "may", "had", "might") or second in _PRONOUN_SUBJECT:
+        elif first == "were":  # "were you ..." asks; "we're going to ..." (apostrophe gone) tells
+            if second in ("you", "they", "there", "those", "these", "all", "any", "we", "yall"):
+                return QuestionCue(True, "aux_inversion")
+        elif second in _SUBJECT or (first in _MODAL_START and second not in _NOT_SUBJECT_AFTER_AUX):
             return QuestionCue(True, "aux_inversion")
     if first in ("anyone", "anybody", "someone", "somebody", "everybody", "everyone") and (
         first not in ("everybody", "everyone") or second in _EVERYBODY_ASKS
@@ -178,7 +194,8 @@ def detect_question(text: str, use_punctuation: bool = True) -> QuestionCue:
         return QuestionCue(True, "tag")
     for j in range(1, len(w) - 2):
         if w[j] in _WH and w[j + 1] in _AUX and w[j + 2] in _SUBJECT:
-            return QuestionCue(True, "wh_mid")
+            if not _wh_opens_statement(w[j], w[j + 1], w[j + 2]):
+                return QuestionCue(True, "wh_mid")
         if w[j] in _MID_AUX and w[j + 1] in _MID_SUBJ and w[j - 1] not in _NOT_BEFORE_MID_AUX:
             return QuestionCue(True, "aux_mid")
     return QuestionCue(False, "none")
@@ -196,19 +213,21 @@ def _wh_opens_statement(first: str, second: str, third: str | None) -> bool:
     if first in ("when", "where", "whenever", "wherever"):
         return second in _STATEMENT_AFTER_WHEN
     if first == "which":
-        return second in ("means", "meant", "makes", "gives", "was", "he", "she", "they", "we") or (
+        return second in _WHICH_STATEMENT or (
             second == "is" and third in ("why", "what", "how", "where", "when")
         )
     if first in ("why", "whyd") and second in ("dont", "not") and third in ("you", "we", "yall"):
         return True  # a suggestion: "why don't you show us" (mostly written with "." in TalkMoves)
-    if first == "how" and second == "to":
-        return True  # "how to say it is a little difficult"
+    if first == "how" and (second == "to" or (second in _EXCLAIM and third is None)):
+        return True  # "how to say it is a little difficult", "oh, how neat"
     return False
 
 
 def _ends_with_tag(w: list[str]) -> bool:
     last, before = w[-1], w[-2]
     if " ".join(w[-2:]) in _TAG_END2 or last in _WH_END:
+        return not (w[-2:] in (["or", "not"], ["or", "no"]) and "whether" in w)  # "find out whether ... or not"
+    if before in _AUX and last in _TAG_SUBJECT:  # "..., didn't I", "..., would they", "..., can you"
         return True
     if last not in _TAG_LAST:
         return False
@@ -219,6 +238,8 @@ def _ends_with_tag(w: list[str]) -> bool:
         return before not in _NOT_BEFORE_RIGHT
     if last in ("okay", "ok"):
         return before not in ("is", "its", "thats", "be", "was", "were", "all", "are", "say", "said")
-    if last == "think":
-        return before in ("you", "we", "they", "yall", "guys", "people")
+    if last in ("think", "understand", "agree"):
+        return before in ("you", "we", "they", "yall", "guys", "people", "everybody", "everyone", "all")
+    if last == "ready":
+        return len(w) <= 3 and before not in ("youre", "are", "were", "get", "is", "be", "theyre", "when")
     return True
