@@ -182,8 +182,9 @@ def detect_question(text: str, use_punctuation: bool = True) -> QuestionCue:
                 return QuestionCue(True, "aux_inversion")
         elif second in _SUBJECT or (first in _MODAL_START and second not in _NOT_SUBJECT_AFTER_AUX):
             return QuestionCue(True, "aux_inversion")
-    if first in ("anyone", "anybody", "someone", "somebody", "everybody", "everyone") and (
-        first not in ("everybody", "everyone") or second in _EVERYBODY_ASKS
+    if first in ("anyone", "anybody") or (
+        (first in ("everybody", "everyone") and second in _EVERYBODY_ASKS)
+        or (first in ("someone", "somebody") and second in ("else", "want", "wants", "wanna"))
     ):
         return QuestionCue(True, "anyone")
     if first == "any" and second in _ANY_ASKS:
@@ -193,9 +194,13 @@ def detect_question(text: str, use_punctuation: bool = True) -> QuestionCue:
     if len(w) >= 2 and _ends_with_tag(w):
         return QuestionCue(True, "tag")
     for j in range(1, len(w) - 2):
-        if w[j] in _WH and w[j + 1] in _AUX and w[j + 2] in _SUBJECT:
-            if not _wh_opens_statement(w[j], w[j + 1], w[j + 2]):
-                return QuestionCue(True, "wh_mid")
+        if w[j] in _WH and w[j] not in ("when", "where"):
+            # wh-word, up to two more words ("how many blocks"), then an inverted auxiliary and its subject
+            for k in range(j + 1, min(j + 4, len(w) - 1)):
+                if w[k] in _AUX and w[k + 1] in _SUBJECT and not _wh_opens_statement(w[j], w[k], w[k + 1]):
+                    return QuestionCue(True, "wh_mid")
+                if w[k] in _AUX or w[k] in _PRONOUN_SUBJECT:
+                    break
         if w[j] in _MID_AUX and w[j + 1] in _MID_SUBJ and w[j - 1] not in _NOT_BEFORE_MID_AUX:
             return QuestionCue(True, "aux_mid")
     return QuestionCue(False, "none")
@@ -218,8 +223,8 @@ def _wh_opens_statement(first: str, second: str, third: str | None) -> bool:
         )
     if first in ("why", "whyd") and second in ("dont", "not") and third in ("you", "we", "yall"):
         return True  # a suggestion: "why don't you show us" (mostly written with "." in TalkMoves)
-    if first == "how" and (second == "to" or (second in _EXCLAIM and third is None)):
-        return True  # "how to say it is a little difficult", "oh, how neat"
+    if first == "how" and second in _EXCLAIM and third is None:
+        return True  # "oh, how neat"
     return False
 
 
@@ -228,18 +233,22 @@ def _ends_with_tag(w: list[str]) -> bool:
     if " ".join(w[-2:]) in _TAG_END2 or last in _WH_END:
         return not (w[-2:] in (["or", "not"], ["or", "no"]) and "whether" in w)  # "find out whether ... or not"
     if before in _AUX and last in _TAG_SUBJECT:  # "..., didn't I", "..., would they", "..., can you"
-        return True
+        return not (before == "do" and last == "it")  # "I'll do it"
     if last not in _TAG_LAST:
         return False
     core = _strip_fillers(w[:-1])
     if len(core) == 1 and core[0] in _FILLERS:  # "well okay", "yeah right"
         return False
+    if last == "huh":
+        return before not in ("uh", "um")
     if last == "right":
         return before not in _NOT_BEFORE_RIGHT
     if last in ("okay", "ok"):
         return before not in ("is", "its", "thats", "be", "was", "were", "all", "are", "say", "said")
-    if last in ("think", "understand", "agree"):
-        return before in ("you", "we", "they", "yall", "guys", "people", "everybody", "everyone", "all")
+    if last in ("think", "understand", "agree"):  # "what do you think", not "see what they think"
+        return before in ("you", "we", "yall", "guys", "people", "everybody", "everyone", "all") and (
+            len(w) < 3 or w[-3] not in ("what", "how", "whatever")
+        )
     if last == "ready":
         return len(w) <= 3 and before not in ("youre", "are", "were", "get", "is", "be", "theyre", "when")
     return True

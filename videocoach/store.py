@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import secrets
 import shutil
 import sqlite3
@@ -249,9 +250,13 @@ class Store:
         self.settings = settings
         self.data_dir = Path(settings.data_dir)
         self.media_dir = self.data_dir / "media"
-        self.work_dir = self.data_dir / "work"  # transient plaintext working files only
-        for d in (self.data_dir, self.media_dir, self.work_dir):
+        # transient plaintext working files only, one folder per process; a killed process's folder is removed
+        # by the next store opened on this data directory (SIGKILL runs no cleanup of its own)
+        work_root = self.data_dir / "work"
+        self.work_dir = work_root / str(os.getpid())
+        for d in (self.data_dir, self.media_dir, work_root, self.work_dir):
             d.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _remove_dead_work_dirs(work_root)
         self.vault = Vault(load_or_create_key(settings.key_file, self.data_dir), work_dir=self.work_dir)
         self.db_path = self.data_dir / "videocoach.sqlite3"
         self._db = sqlite3.connect(self.db_path, timeout=30.0, isolation_level=None, check_same_thread=False)
@@ -270,6 +275,8 @@ class Store:
 
     def close(self) -> None:
         self._db.close()
+        with contextlib.suppress(OSError):
+            self.work_dir.rmdir()  # only if empty: another Store in this process may be using it
 
     def __enter__(self) -> "Store":
         return self
@@ -764,6 +771,24 @@ class Store:
         self.require_access(user, lesson_id, "meeting.date")
         expires = meeting_at + self.settings.retention_days_after_meeting * DAY_S
         return self.update_lesson(lesson_id, meeting_at=meeting_at, expires_at=expires)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_dead_work_dirs(work_root: Path) -> None:
+    for entry in work_root.iterdir():
+        if entry.is_dir() and entry.name.isdigit() and not _pid_alive(int(entry.name)):
+            shutil.rmtree(entry, ignore_errors=True)
+        elif entry.is_file():  # never expected: plaintext outside a process folder
+            entry.unlink(missing_ok=True)
 
 
 def _user(row: sqlite3.Row) -> User:
