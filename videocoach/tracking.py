@@ -220,14 +220,14 @@ class _Open:
 class Tracker:
     """Joins detection passes into tracks (online, one pass at a time, in time order)."""
 
-    def __init__(self, detect_interval_s: float, max_lost_s: float) -> None:
+    def __init__(self, detect_interval_s: float, max_lost_s: float, *, id_base: int = 0) -> None:
         if detect_interval_s <= 0 or max_lost_s < detect_interval_s:
             raise ValueError("need 0 < detect_interval_s <= max_lost_s")
         self.detect_interval_s = detect_interval_s
         self.max_lost_s = max_lost_s
         self._open: list[_Open] = []
         self._closed: list[_Open] = []
-        self._next_id = 0
+        self._next_id = id_base  # ids count up from here, in order of first appearance
         self._last_t = -math.inf
 
     def update(self, t_s: float, dets: np.ndarray) -> None:
@@ -401,8 +401,9 @@ class HideSchedule:
         """Fail closed: a frame near a failed detection pass, or beyond what stage 1 saw, is hidden whole."""
         if frame_index >= self._n_frames:
             return True
-        i = bisect.bisect_left(self._fail, t_s - self._fail_window_s)
-        return i < len(self._fail) and self._fail[i] < t_s + self._fail_window_s
+        # frames strictly between the passes either side of a failed pass (1e-6: float frame times)
+        i = bisect.bisect_right(self._fail, t_s - self._fail_window_s + 1e-6)
+        return i < len(self._fail) and self._fail[i] < t_s + self._fail_window_s - 1e-6
 
 
 def track_boxes(tracks: Iterable[FaceTrack]) -> dict[int, tuple[Box, ...]]:

@@ -1,0 +1,57 @@
+"""videocoach's Streamlit app: `streamlit run app.py` (or `videocoach app`, which also starts the worker).
+
+This one file plays two parts:
+
+* run as the Streamlit script (``__name__ == "__main__"``, as Streamlit and AppTest execute it), it logs the user
+  in and wires the pages with ``st.navigation`` -- the pages live in ``videocoach/ui/pages/``;
+* imported as a module (``streamlit run`` finds the ``st.App`` below and serves it with uvicorn), it adds the
+  login-checked media route ``/vc-media/<token>`` (redacted video, HTTP range requests) to Streamlit's own server.
+"""
+
+import streamlit as st
+
+PAGES_DIR = "videocoach/ui/pages"
+
+
+def main() -> None:
+    from videocoach.ui import session
+
+    st.set_page_config(page_title="videocoach", page_icon="🎬", layout="wide")
+    db = session.store()
+    user = session.current_user(db)
+    if user is None:
+        st.navigation([st.Page(f"{PAGES_DIR}/login.py", title="Log in", icon="🔑", url_path="login")],
+                      position="hidden").run()
+        return
+
+    def page(name: str, title: str, icon: str) -> st.Page:
+        return st.Page(f"{PAGES_DIR}/{name}.py", title=title, icon=icon, url_path=name)
+
+    review = [page("prewatch", "Pre-watch", "▶️"), page("bookmarks", "Bookmarks", "🔖"),
+              page("meeting", "Meeting", "🤝")]
+    if user.role == "admin":
+        pages = {"Administration": [page("account", "Accounts", "👥")]}
+    else:
+        pages = {
+            "Lessons": [page("lessons", "Lessons", "🎬")],
+            "Review": review,
+            "Over time": [page("progress", "My progress" if user.role == "teacher" else "Progress", "📈")],
+            "": [page("account", "Account", "👤")],
+        }
+    nav = st.navigation(pages)
+    with st.sidebar:
+        st.caption(f"Logged in as **{user.display_name}** ({user.role})")
+        if user.role != "admin":
+            session.choose_lesson(db, user)
+        if st.button("Log out", key="vc.logout"):
+            session.logout()
+            st.rerun()
+    nav.run()
+
+
+if __name__ == "__main__":
+    main()
+else:
+    from videocoach.ui.mediaserver import media_routes
+
+    app = st.App("app.py", routes=media_routes())

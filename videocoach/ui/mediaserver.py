@@ -1,0 +1,386 @@
+"""The login-checked media route: a lesson's REDACTED video over HTTP range requests, decrypted chunk by chunk.
+
+Why not ``st.video``: Streamlit reads the whole file into memory and serves it under a media URL that nobody checks.
+Here the Streamlit session (which knows who logged in) mints a short-lived signed token, and the browser's
+``<video>`` element fetches ``/vc-media/<token>`` from a starlette route mounted on the same server (``st.App``).
+
+A token is ``base64url(claims JSON) "." base64url(HMAC-SHA256(key, claims JSON))`` with the claims
+``{"u": user id, "l": lesson id, "k": kind, "x": expiry (unix s), "p": purpose, "n": random nonce, "b": browser}``.
+``b`` binds the token to the browser that asked for it: a hash of the secret in Streamlit's per-browser XSRF cookie
+(``_streamlit_xsrf``, which the browser sends with the video's range requests), so a copied or leaked URL does not
+play in another browser, even another logged-in user's.  (Without XSRF protection there is no such cookie and tokens
+are unbound; keep ``server.enableXsrfProtection`` on.)  The key is
+derived from the deployment's master key (HKDF, its own ``info``), so every process of one deployment agrees and a
+token never outlives a key change.  Every request is checked again, not just the token: the user still exists and
+may still open the lesson (a withdrawn share stops playback at once), the kind is servable, and the lesson may play
+now (see :func:`playback_refusal`).  The raw "original" is never served, whatever a token says.
+
+Answers: 403 for a missing, malformed, forged or expired token and for a lesson that may not play now (blocked by
+the redaction audit, being re-rendered); 404 for a lesson the user may not open (not told apart from "no such
+lesson") and for a kind that is never served; 416 for a range outside the file.  The first successful request of a
+token is written to the audit log (a view or a clip play), not every range request; every refusal is audited by
+``Store.require_access`` or here.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import collections
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from typing import Iterator
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from videocoach.config import Settings
+from videocoach.store import AccessDenied, Lesson, NotFound, Store
+from videocoach.vault import VaultError, load_or_create_key
+
+ROUTE_PREFIX = "/vc-media/"
+ROUTE_PATH = ROUTE_PREFIX + "{token}"
+# What may reach a browser, with its content type.  "original" is never here.  "audio" only for a lesson without
+# video (voices are not restricted like faces are; a video lesson plays its audio inside the redacted rendition).
+SERVABLE_KINDS: dict[str, str] = {"redacted": "video/mp4", "audio": "audio/wav"}
+TOKEN_TTL_S = 3600.0  # 1 h; the session re-mints a fresh token well before expiry (see player.media_url)
+_TOKEN_INFO = b"videocoach media token v1"
+_MAX_TOKEN_LEN = 1024
+_SEEN_LIMIT = 4096  # tokens remembered per process for "audit once per token"
+XSRF_COOKIE = "_streamlit_xsrf"
+_RANGE_RE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+
+
+class TokenError(ValueError):
+    """A media token that is missing, malformed, forged or expired."""
+
+
+class RangeNotSatisfiable(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class MediaClaims:
+    user_id: int
+    lesson_id: str
+    kind: str
+    expires_at: float
+    purpose: str  # "view", "meeting", ... (shown in the audit log)
+    nonce: str
+    binding: str | None = None  # hash of the browser's XSRF secret, when the minting session had one
+
+
+class MediaTokens:
+    """Mints and verifies media tokens with one HMAC key."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 32:
+            raise ValueError("a media token key needs at least 32 bytes")
+        self._key = key
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> "MediaTokens":
+        master = load_or_create_key(settings.key_file, settings.data_dir)
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_TOKEN_INFO)
+        return cls(hkdf.derive(master))
+
+    def mint(
+        self, user_id: int, lesson_id: str, kind: str, *, purpose: str = "view", ttl_s: float = TOKEN_TTL_S,
+        now: float | None = None, browser_cookie: str | None = None,
+    ) -> str:
+        """A token for ``user_id`` to play ``kind`` of a lesson; ``browser_cookie`` (the XSRF cookie of the
+        browser the session runs in) binds it to that browser."""
+        if kind not in SERVABLE_KINDS:
+            raise ValueError(f"media kind {kind!r} is never served")
+        now = time.time() if now is None else now
+        claims = {"u": int(user_id), "l": str(lesson_id), "k": kind, "x": int(now + ttl_s),
+                  "p": str(purpose)[:40], "n": secrets.token_hex(8)}
+        binding = browser_binding(browser_cookie)
+        if binding is not None:
+            claims["b"] = binding
+        return self.sign(claims)
+
+    def sign(self, claims: dict) -> str:
+        """Sign arbitrary claims (``mint`` checks them first; tests use this to forge well-signed bad claims)."""
+        body = json.dumps(claims, separators=(",", ":"), sort_keys=True).encode()
+        mac = hmac.new(self._key, body, hashlib.sha256).digest()
+        return f"{_b64(body)}.{_b64(mac)}"
+
+    def verify(self, token: str, *, now: float | None = None) -> MediaClaims:
+        if not token or len(token) > _MAX_TOKEN_LEN or token.count(".") != 1:
+            raise TokenError("malformed media token")
+        body_part, mac_part = token.split(".")
+        try:
+            body, mac = _unb64(body_part), _unb64(mac_part)
+        except (ValueError, binascii.Error) as exc:
+            raise TokenError("malformed media token") from exc
+        if not hmac.compare_digest(mac, hmac.new(self._key, body, hashlib.sha256).digest()):
+            raise TokenError("media token signature does not match")
+        try:
+            raw = json.loads(body)
+            claims = MediaClaims(int(raw["u"]), str(raw["l"]), str(raw["k"]), float(raw["x"]), str(raw["p"]),
+                                 str(raw["n"]), str(raw["b"]) if raw.get("b") is not None else None)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise TokenError("malformed media token claims") from exc
+        if (time.time() if now is None else now) >= claims.expires_at:
+            raise TokenError("media token expired")
+        return claims
+
+
+def browser_binding(xsrf_cookie: str | None) -> str | None:
+    """A stable hash of the secret in Streamlit's XSRF cookie, or None without one.
+
+    The cookie is ``2|mask|masked token|timestamp`` (hex); Streamlit re-masks it now and then, so the unmasked token
+    is what identifies the browser.  Any other format is hashed as it is.
+    """
+    if not xsrf_cookie:
+        return None
+    secret = xsrf_cookie.encode()
+    parts = xsrf_cookie.split("|")
+    if len(parts) == 4 and parts[0] == "2":
+        try:
+            mask, masked = bytes.fromhex(parts[1]), bytes.fromhex(parts[2])
+        except ValueError:
+            pass
+        else:
+            if mask:
+                secret = bytes(b ^ mask[i % len(mask)] for i, b in enumerate(masked))
+    return hashlib.sha256(b"videocoach browser binding\0" + secret).hexdigest()[:32]
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    if not re.fullmatch(r"[A-Za-z0-9_-]*", text):
+        raise ValueError("not base64url")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+# -- may this lesson play now? -------------------------------------------------------------------------------------------
+def audit_findings(store: Store, lesson_id: str) -> list[dict] | None:
+    """The redaction audit's findings (possibly empty), or None when the audit has not run (yet)."""
+    text = store.stage(lesson_id, "audit")
+    if text is None:
+        return None
+    findings = json.loads(text).get("findings") or []
+    return list(findings)
+
+
+def playback_refusal(store: Store, lesson: Lesson, kind: str = "redacted") -> str | None:
+    """Why ``kind`` of this lesson may not be played now (a sentence for the user), or None when it may.
+
+    Fail closed: the redacted rendition plays only once its render AND its audit have finished for the current face
+    marks and policy, and the audit found nothing or a reviewer cleared its findings.
+    """
+    if kind not in SERVABLE_KINDS:
+        return "this kind of media is never played"
+    kinds = store.media_kinds(lesson.id)
+    if kind == "audio":
+        probe = json.loads(store.stage(lesson.id, "probe") or "{}")
+        if probe.get("has_video", True):
+            return "this lesson has video: its sound plays with the redacted video"
+        return None if "audio" in kinds else "the lesson's audio has not been extracted yet"
+    if lesson.status == "blocked" and not lesson.settings.get("audit_cleared_at"):
+        return "the redaction check found faces that may not be hidden: a reviewer must look at them first"
+    if "redacted" not in kinds or store.stage(lesson.id, "render") is None:
+        return "the redacted video is not ready yet (faces are being hidden)"
+    findings = audit_findings(store, lesson.id)
+    if findings is None:
+        return "the redacted video is being checked for missed faces"
+    if findings and not lesson.settings.get("audit_cleared_at"):
+        return "the redaction check found faces that may not be hidden: a reviewer must look at them first"
+    return None
+
+
+# -- HTTP ranges ---------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ByteRange:
+    start: int  # first byte
+    stop: int  # one past the last byte
+
+    @property
+    def length(self) -> int:
+        return self.stop - self.start
+
+
+def parse_range(header: str | None, size: int) -> ByteRange | None:
+    """The single byte range a ``Range`` header asks for (None: the whole file).
+
+    Several ranges, or a unit other than bytes, are ignored (the whole file is sent, which RFC 9110 allows);
+    a well-formed range that lies outside the file raises RangeNotSatisfiable (416).
+    """
+    if not header:
+        return None
+    if "," in header or not header.strip().lower().startswith("bytes"):
+        return None
+    m = _RANGE_RE.match(header)
+    if m is None:
+        raise RangeNotSatisfiable(f"bad range {header!r}")
+    first, last = m.group(1), m.group(2)
+    if first == "" and last == "":
+        raise RangeNotSatisfiable(f"bad range {header!r}")
+    if first == "":  # the last N bytes
+        n = int(last)
+        if n == 0 or size == 0:
+            raise RangeNotSatisfiable("empty suffix range")
+        return ByteRange(max(0, size - n), size)
+    start = int(first)
+    stop = size if last == "" else min(int(last) + 1, size)
+    if start >= size or (last != "" and int(last) < start):
+        raise RangeNotSatisfiable(f"range {header!r} outside 0-{size - 1}")
+    return ByteRange(start, stop)
+
+
+# -- the route -----------------------------------------------------------------------------------------------------------
+class MediaServer:
+    """One per server process: a store for the checks (used under a lock: one SQLite connection), the token key."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._store: Store | None = None
+        self._tokens: MediaTokens | None = None
+        self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()
+
+    def _open(self) -> tuple[Store, MediaTokens]:
+        if self._store is None:
+            self._store = Store(self.settings)
+            self._tokens = MediaTokens.for_settings(self.settings)
+        return self._store, self._tokens  # type: ignore[return-value]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+    def routes(self) -> list:
+        from starlette.routing import Route
+
+        return [Route(ROUTE_PATH, self.handle, methods=["GET", "HEAD"], name="vc-media")]
+
+    def _first_use(self, token: str) -> bool:
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        if digest in self._seen:
+            self._seen.move_to_end(digest)
+            return False
+        self._seen[digest] = None
+        while len(self._seen) > _SEEN_LIMIT:
+            self._seen.popitem(last=False)
+        return True
+
+    def authorise(self, token: str, xsrf_cookie: str | None = None) -> tuple[int, str, MediaClaims | None, str]:
+        """(status, message, claims, content type): 200 when the request may be served.  Audits as it goes."""
+        with self._lock:
+            store, tokens = self._open()
+            try:
+                claims = tokens.verify(token)
+                if claims.binding is not None and not hmac.compare_digest(
+                    claims.binding, browser_binding(xsrf_cookie) or ""
+                ):
+                    raise TokenError("media token was issued to another browser")
+            except TokenError as exc:
+                if self._first_use(token + "#" + str(exc)):
+                    store.audit(None, "media.view", None, f"refused: {exc}", allowed=False)
+                return 403, "forbidden", None, ""
+            if claims.kind not in SERVABLE_KINDS:
+                store.audit(claims.user_id, "media.view", None, f"refused kind {claims.kind[:20]}", allowed=False)
+                return 404, "not found", None, ""
+            try:
+                user = store.user(claims.user_id)
+            except NotFound:
+                return 403, "forbidden", None, ""
+            try:
+                lesson = store.require_access(user, claims.lesson_id, f"media.{claims.purpose}")
+            except AccessDenied:
+                return 404, "not found", None, ""
+            refusal = playback_refusal(store, lesson, claims.kind)
+            if refusal is not None:
+                if self._first_use(token + "#refused"):
+                    store.audit(user.id, f"media.{claims.purpose}", lesson.id, f"refused: {refusal}", allowed=False)
+                return 403, refusal, None, ""
+            if self._first_use(token):
+                store.audit(user.id, f"media.{claims.purpose}", lesson.id, f"kind={claims.kind}")
+            return 200, "", claims, SERVABLE_KINDS[claims.kind]
+
+    def open_sealed(self, claims: MediaClaims):
+        with self._lock:
+            store, _ = self._open()
+            return store.open_media(claims.lesson_id, claims.kind)
+
+    async def handle(self, request):
+        from starlette.concurrency import run_in_threadpool
+        from starlette.responses import PlainTextResponse, Response, StreamingResponse
+
+        token = request.path_params.get("token", "")
+        status, message, claims, content_type = await run_in_threadpool(
+            self.authorise, token, request.cookies.get(XSRF_COOKIE)
+        )
+        base_headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
+                        "Referrer-Policy": "no-referrer"}
+        if status != 200 or claims is None:
+            return PlainTextResponse(message, status_code=status, headers=base_headers)
+        try:
+            sealed = await run_in_threadpool(self.open_sealed, claims)
+        except (NotFound, VaultError):
+            return PlainTextResponse("not found", status_code=404, headers=base_headers)
+        size = sealed.size
+        try:
+            byte_range = parse_range(request.headers.get("range"), size)
+        except RangeNotSatisfiable:
+            sealed.close()
+            return Response(status_code=416, headers={**base_headers, "Content-Range": f"bytes */{size}"})
+        headers = {**base_headers, "Accept-Ranges": "bytes", "Content-Disposition": "inline"}
+        if byte_range is None:
+            byte_range, status = ByteRange(0, size), 200
+        else:
+            status = 206
+            headers["Content-Range"] = f"bytes {byte_range.start}-{byte_range.stop - 1}/{size}"
+        headers["Content-Length"] = str(byte_range.length)
+        if request.method == "HEAD" or byte_range.length == 0:
+            sealed.close()
+            return Response(status_code=status, headers=headers, media_type=content_type)
+        return StreamingResponse(_stream(sealed, byte_range), status_code=status, headers=headers,
+                                 media_type=content_type)
+
+
+def _stream(sealed, byte_range: ByteRange) -> Iterator[bytes]:
+    """Decrypt only the chunks the range touches; the file is closed when the client stops reading."""
+    try:
+        yield from sealed.iter_range(byte_range.start, byte_range.stop)
+    finally:
+        sealed.close()
+
+
+def media_routes(settings: Settings | None = None) -> list:
+    """The routes ``app.py`` hands to ``st.App``."""
+    return MediaServer(settings or Settings.from_env()).routes()
+
+
+def media_path(token: str) -> str:
+    return ROUTE_PREFIX + token
+
+
+__all__ = [
+    "ByteRange",
+    "MediaClaims",
+    "MediaServer",
+    "MediaTokens",
+    "RangeNotSatisfiable",
+    "SERVABLE_KINDS",
+    "TokenError",
+    "audit_findings",
+    "browser_binding",
+    "media_path",
+    "media_routes",
+    "parse_range",
+    "playback_refusal",
+]

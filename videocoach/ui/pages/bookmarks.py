@@ -1,0 +1,49 @@
+"""Bookmarks: the moments coach and coachee marked -- add, edit, delete, export."""
+
+import streamlit as st
+
+from videocoach.ui import review, session, widgets
+
+
+def render() -> None:
+    db, user = session.require_user()
+    lesson = session.open_lesson(db, user, "bookmark.list")
+    widgets.lesson_header("Bookmarks", lesson, db.user(lesson.owner_id).display_name)
+    bookmarks = db.bookmarks(user, lesson.id)
+
+    with st.expander("Add a bookmark", expanded=not bookmarks):
+        st.caption("Tip: on the Pre-watch page, “Bookmark this moment” under the video fills in the time for you.")
+        if widgets.bookmark_form(db, user, lesson, key="bm.add") is not None:
+            st.rerun()
+
+    if not bookmarks:
+        st.info("No bookmarks yet.")
+        return
+    all_tags = sorted({t for b in bookmarks for t in b.tags})
+    c1, c2, c3 = st.columns([4, 1, 1])
+    wanted = c1.multiselect("Show only", all_tags, key="bm.filter", placeholder="all tags")
+    c2.download_button("⬇ CSV", review.bookmarks_csv(bookmarks), file_name=f"bookmarks-{lesson.id[:8]}.csv",
+                       mime="text/csv", key="bm.csv")
+    c3.download_button("⬇ JSON", review.bookmarks_json(lesson, bookmarks), file_name=f"bookmarks-{lesson.id[:8]}.json",
+                       mime="application/json", key="bm.json")
+    shown = [b for b in bookmarks if not wanted or set(wanted) & set(b.tags)]
+    st.dataframe(
+        [{k: v for k, v in review.bookmark_record(b).items() if k in ("start", "end", "tags", "note", "trigger",
+                                                                       "outcome", "author")} for b in shown],
+        hide_index=True, width="stretch",
+        column_config={"tags": st.column_config.ListColumn("tags"), "note": st.column_config.TextColumn(width="large")},
+    )
+    st.subheader("Edit")
+    for b in shown:
+        span = review.fmt_time(b.start_s) + (f"–{review.fmt_time(b.end_s)}" if b.end_s > b.start_s else "")
+        with st.expander(f"{span} · {', '.join(b.tags) or 'no tags'} · added by {b.author_name}"):
+            if widgets.bookmark_form(db, user, lesson, key=f"bm.edit.{b.id}", existing=b) is not None:
+                st.rerun()
+            sure = st.checkbox("Delete this bookmark", key=f"bm.sure.{b.id}")
+            if st.button("Delete", key=f"bm.delete.{b.id}", disabled=not sure):
+                db.delete_bookmark(user, b.id)
+                st.rerun()
+
+
+if __name__ == "__main__":
+    render()

@@ -1,0 +1,149 @@
+"""Lessons: upload (teachers), analysis and redaction progress, sharing with a coach, deletion."""
+
+import streamlit as st
+
+from videocoach import policy
+from videocoach.media import MediaError
+from videocoach.store import AccessDenied, Lesson, Store, User
+from videocoach.ui import review, session
+
+VIDEO_TYPES = ["mp4", "mov", "m4v", "mkv", "webm", "avi", "mts", "m2ts", "mpg", "mpeg"]
+STATUS_LABEL = {
+    "uploaded": "⏳ waiting for analysis",
+    "processing": "⚙️ being analysed",
+    "ready": "✅ ready",
+    "failed": "❌ failed",
+    "blocked": "🛑 needs a privacy review",
+    "interrupted": "⏸ interrupted",
+}
+POLL_S = 2.0
+
+
+def upload_form(db: Store, user: User) -> None:
+    st.subheader("Upload a lesson")
+    names = policy.policy_names()
+    descriptions = {n: _policy_description(n) for n in names}
+    counter = st.session_state.setdefault("ls.upload_counter", 0)
+    with st.form(f"ls.upload.{counter}", clear_on_submit=True):
+        video = st.file_uploader("Lesson video", type=VIDEO_TYPES, key=f"ls.file.{counter}",
+                                 help="Stored encrypted; only you and the coaches you share it with can watch it.")
+        title = st.text_input("Title", placeholder="e.g. Year 8 science, melting ice")
+        default = names.index(policy.DEFAULT_POLICY) if policy.DEFAULT_POLICY in names else 0
+        policy_name = st.selectbox("Consent policy", names, index=default, key="ls.policy",
+                                   format_func=lambda n: f"{n}: {descriptions[n]}" if descriptions[n] else n)
+        sample = st.text_input("Where you speak alone (optional)", placeholder="e.g. 0:05-0:20",
+                               help="A stretch of at least a few seconds where only you speak: it makes telling "
+                                    "your voice from the pupils' much more reliable.")
+        submitted = st.form_submit_button("Upload and analyse", type="primary")
+    if not submitted:
+        return
+    if video is None:
+        st.error("Choose a video file first.")
+        return
+    try:
+        span = review.parse_span(sample)
+        with st.spinner("Checking and storing the video…"):
+            lesson = review.upload_lesson(db, session.settings(), user, video, video.name, title=title,
+                                          policy_name=policy_name, teacher_sample=span)
+    except (MediaError, policy.PolicyError, ValueError) as exc:
+        st.error(str(exc))
+        return
+    st.session_state["ls.upload_counter"] = counter + 1  # a fresh uploader: the upload's memory is released
+    session.set_lesson(lesson.id)
+    st.success(f"Stored “{lesson.title}”. Analysis runs in the background; this page shows its progress.")
+
+
+def _policy_description(name: str) -> str:
+    try:
+        return policy.load_policy(name).description.strip().splitlines()[0][:90]
+    except (policy.PolicyError, IndexError):
+        return ""
+
+
+def lesson_card(db: Store, user: User, lesson: Lesson) -> None:
+    owner = db.user(lesson.owner_id)
+    mine = lesson.owner_id == user.id
+    with st.container(border=True):
+        top = st.columns([5, 2, 2])
+        top[0].markdown(f"**{lesson.title}**  \n{review.fmt_date(lesson.created_at)} · "
+                        f"{review.fmt_time(lesson.duration_s)} · {'yours' if mine else 'shared by ' + owner.display_name}"
+                        f" · policy {lesson.policy_name}")
+        top[1].markdown(STATUS_LABEL.get(lesson.status, lesson.status))
+        if top[2].button("Open ▶", key=f"ls.open.{lesson.id}", type="primary" if lesson.status == "ready" else "secondary"):
+            session.set_lesson(lesson.id)
+            st.switch_page("videocoach/ui/pages/prewatch.py")
+        activity = review.lesson_activity(db, user, lesson.id)
+        if activity is not None and activity.active:
+            what = "Re-rendering the redacted video" if activity.kind == "rerender" else "Analysing"
+            st.progress(min(max(activity.progress, 0.0), 1.0),
+                        text=f"{what}: {activity.stage or 'queued'} ({activity.progress:.0%})")
+        if lesson.error and lesson.status in ("failed", "interrupted"):
+            st.error(lesson.error)
+            if mine and st.button("Try again", key=f"ls.retry.{lesson.id}"):
+                review.start_job(db, session.settings(), lesson.id, "analyse")
+                st.rerun()
+        if mine:
+            sharing(db, user, lesson)
+
+
+def sharing(db: Store, user: User, lesson: Lesson) -> None:
+    shared, others = review.shareable_coaches(db, user, lesson.id)
+    cols = st.columns([4, 3, 2])
+    with cols[0]:
+        if shared:
+            st.caption("Shared with: " + ", ".join(c.display_name for c in shared))
+            for coach in shared:
+                if st.button(f"Withdraw from {coach.display_name}", key=f"ls.unshare.{lesson.id}.{coach.id}"):
+                    db.unshare(user, lesson.id, coach)
+                    st.rerun()
+        else:
+            st.caption("Not shared: only you can see it.")
+    with cols[1]:
+        if others:
+            pick = st.selectbox("Share with coach", others, key=f"ls.coach.{lesson.id}", index=None,
+                                format_func=lambda c: c.display_name, placeholder="Share with a coach…",
+                                label_visibility="collapsed")
+            if pick is not None and st.button("Share", key=f"ls.share.{lesson.id}"):
+                db.share(user, lesson.id, pick)
+                st.rerun()
+    with cols[2]:
+        with st.popover("Delete…"):
+            st.write("This erases the video, the analysis, bookmarks and the meeting record. It cannot be undone.")
+            sure = st.checkbox("Yes, erase this lesson", key=f"ls.sure.{lesson.id}")
+            if st.button("Erase for good", key=f"ls.delete.{lesson.id}", disabled=not sure, type="primary"):
+                db.delete_lesson(user, lesson.id, "deleted by the teacher in the app")
+                st.session_state.pop(session.KEY_LESSON, None)
+                st.rerun()
+
+
+def render() -> None:
+    db, user = session.require_user()
+    st.title("Lessons")
+    if user.role == "teacher":
+        with st.expander("Upload a lesson", expanded=not db.lessons_for(user)):
+            upload_form(db, user)
+    lessons = db.lessons_for(user)
+    busy = any(l.status in ("uploaded", "processing") for l in lessons)
+
+    @st.fragment(run_every=POLL_S if busy else None)
+    def lesson_list() -> None:
+        current = db.lessons_for(user)
+        if not current:
+            st.info("No lessons yet." if user.role == "teacher" else
+                    "No lesson has been shared with you yet. A teacher shares a lesson from their Lessons page.")
+            return
+        for lesson in current:
+            try:
+                lesson_card(db, user, lesson)
+            except AccessDenied:  # shared a moment ago and withdrawn since
+                continue
+        still_busy = any(l.status in ("uploaded", "processing") for l in current)
+        if busy and not still_busy:
+            st.rerun(scope="app")  # finished: stop polling
+
+    st.subheader("Your lessons" if user.role == "teacher" else "Lessons shared with you")
+    lesson_list()
+
+
+if __name__ == "__main__":
+    render()

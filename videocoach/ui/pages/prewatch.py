@@ -1,0 +1,208 @@
+"""Pre-watch: the redacted video with the synced transcript and question list, the talk/activity timeline, the
+statistics panel, bookmarks, and the corrections a reviewer may need (who is the teacher, whose face stays visible)."""
+
+import streamlit as st
+
+from videocoach import policy
+from videocoach.store import Lesson, Store, User
+from videocoach.ui import charts, player, review, session, widgets
+
+POLL_S = 2.0
+
+
+def _seek(t: float, overlay: dict | None = None) -> None:
+    """Ask the player to jump to ``t`` on the next run (applied once: the nonce changes)."""
+    nonce = st.session_state.get("pw.seek_nonce", 0) + 1
+    st.session_state["pw.seek_nonce"] = nonce
+    st.session_state["pw.seek"] = {"t": float(t), "nonce": nonce, "play": overlay is None}
+    st.session_state["pw.overlay"] = overlay
+
+
+def waiting(db: Store, user: User, lesson: Lesson) -> None:
+    """The analysis has not finished: show its progress and poll until it has."""
+
+    @st.fragment(run_every=POLL_S)
+    def progress() -> None:
+        activity = review.lesson_activity(db, user, lesson.id)
+        if review.load_analysis(db, user, lesson.id) is not None:
+            st.rerun(scope="app")
+        current = db.lesson(lesson.id)
+        if current.status in ("failed", "interrupted"):
+            st.error(current.error or "The analysis stopped.")
+        elif activity is not None:
+            st.progress(min(max(activity.progress, 0.0), 1.0),
+                        text=f"Analysing: {activity.stage or 'queued'} ({activity.progress:.0%})")
+        else:
+            st.info("Waiting for the analysis to start.")
+
+    st.info("The lesson is being analysed. The transcript, statistics and the redacted video appear here when "
+            "they are ready.")
+    progress()
+
+
+def privacy_review(db: Store, user: User, lesson: Lesson) -> None:
+    """The redaction audit found faces: the owner looks at the frames and clears them (or fixes the redaction)."""
+    findings = review.audit_findings(db, user, lesson.id)
+    st.warning(f"The redaction check found {len(findings)} place(s) where a face may be visible. The video does not "
+               "play until the teacher who owns the lesson has looked at them.")
+    if lesson.owner_id != user.id:
+        return
+    with st.expander("Review the findings", expanded=True):
+        cols = st.columns(4)
+        for i, f in enumerate(findings[:24]):
+            with cols[i % 4]:
+                if f.crop_png:
+                    st.image(f.crop_png, caption=f"{review.fmt_time(f.t_s)} · score {f.score:.2f}")
+                else:
+                    st.caption(f"{review.fmt_time(f.t_s)} · score {f.score:.2f}")
+        st.markdown("If a finding is a pupil's face, choose a stricter consent policy (or mark zones) and render "
+                    "again. If every finding is the teacher, a consented pupil or not a face, clear them.")
+        sure = st.checkbox("I have looked at every finding: none shows a pupil without consent", key="pw.audit_sure")
+        if st.button("Clear for playback", disabled=not sure, key="pw.audit_clear", type="primary"):
+            review.clear_audit(db, user, lesson.id)
+            st.rerun()
+
+
+def corrections(db: Store, user: User, lesson: Lesson, analysis) -> None:
+    with st.expander("Who is the teacher? (correct the voices)"):
+        rows = review.speaker_rows(analysis)
+        st.caption(f"Found {len(rows)} voice(s); the teacher was chosen by “{analysis.roles.method}” "
+                   f"(confidence {analysis.roles.confidence:.2f}). Pick every voice that is the teacher; the "
+                   "statistics are computed again.")
+        for r in rows:
+            c1, c2 = st.columns([5, 1])
+            c1.markdown(f"**{r.speaker}** · {r.role} · talks {review.fmt_time(r.talk_s)} in {r.turns} turns · "
+                        f"first at {review.fmt_time(r.first_s)}  \n“{r.sample}”")
+            if c2.button("▶ Listen", key=f"pw.hear.{r.speaker}"):
+                _seek(r.first_s)
+                st.rerun()
+        current = sorted(analysis.roles.teacher_speakers)
+        chosen = st.multiselect("Teacher voice(s)", [r.speaker for r in rows], default=current, key="pw.teacher")
+        if st.button("Save and recompute", key="pw.teacher.save", disabled=sorted(chosen) == current or not chosen):
+            review.correct_teacher(db, user, lesson.id, chosen)
+            st.toast("Teacher voice saved; statistics recomputed.", icon="✅")
+            st.rerun()
+
+    with st.expander("Whose face stays visible?"):
+        tracks = review.face_tracks(db, user, lesson.id)
+        if not tracks:
+            st.caption("No faces were detected, or face detection has not finished yet.")
+        else:
+            st.caption("Every face is hidden unless it is marked here as the teacher or a pupil with filming "
+                       "consent. “Show” jumps the video to the face and outlines where it is (the picture stays "
+                       "redacted). Changing a mark renders the video again; it does not play until that is done.")
+            labels = {"": "hidden", "teacher": "teacher (visible)", "consented": "consented pupil (visible)"}
+            for t in tracks:
+                c1, c2, c3 = st.columns([3, 1, 2])
+                c1.markdown(f"**Face {t.number}** · on screen {review.fmt_time(t.start_s)}–{review.fmt_time(t.end_s)}"
+                            f" · {t.detections} sightings")
+                if c2.button("Show", key=f"pw.face.show.{t.track_id}"):
+                    _seek(t.at_s, {"t": t.at_s, "box": list(t.box), "label": f"Face {t.number}"})
+                    st.rerun()
+                new = c3.selectbox("Mark", list(labels), index=list(labels).index(t.label), key=f"pw.face.{t.track_id}",
+                                   format_func=labels.get, label_visibility="collapsed")
+                if new != t.label:
+                    review.mark_face(db, session.settings(), user, lesson.id, t.track_id, new or None)
+                    st.rerun()
+        if lesson.owner_id == user.id:
+            names = list(policy.policy_names())
+            current = lesson.policy_name if lesson.policy_name in names else names[0]
+            pick = st.selectbox("Consent policy", names, index=names.index(current), key="pw.policy")
+            if pick != current and st.button("Render again with this policy", key="pw.policy.go"):
+                try:
+                    review.change_policy(db, session.settings(), user, lesson.id, pick)
+                except policy.PolicyError as exc:
+                    st.error(str(exc))
+                else:
+                    st.rerun()
+
+
+def statistics(view: review.StatsView) -> None:
+    cols = st.columns(len(view.cards))
+    for col, (label, value, why) in zip(cols, view.cards):
+        col.metric(label, value, help=why)
+    c1, c2 = st.columns(2)
+    with c1:
+        st.markdown("**Talk per minute**")
+        if view.minutes:
+            st.altair_chart(charts.minutes(view.minutes), width="stretch")
+        if view.activity_minutes:
+            st.markdown("**Time per activity**: " + ", ".join(f"{label} {m:.1f} min"
+                                                               for label, m in view.activity_minutes))
+    with c2:
+        st.markdown("**Questions by type**")
+        if view.question_types:
+            st.altair_chart(charts.question_types(view.question_types), width="stretch")
+        else:
+            st.caption("No questions found.")
+        for what, value in view.language:
+            st.markdown(f"**{what}:** {value}")
+
+
+def render() -> None:
+    db, user = session.require_user()
+    lesson = session.open_lesson(db, user, "prewatch.view")
+    widgets.lesson_header("Pre-watch", lesson, db.user(lesson.owner_id).display_name)
+    analysis = review.load_analysis(db, user, lesson.id)
+    if analysis is None:
+        waiting(db, user, lesson)
+        return
+    metrics = review.load_metrics(db, user, lesson.id)
+    view = review.stats_view(metrics)
+    if lesson.status == "blocked" and not lesson.settings.get("audit_cleared_at"):
+        privacy_review(db, user, lesson)
+
+    src, why_not = player.media_url(db, user, lesson, purpose="view")
+    if src is None and lesson.status in ("processing", "uploaded"):
+        why_not = f"{why_not} — this page will show it when it is ready."
+    events = player.player(key="pw.player", src=src, message=why_not, mode="prewatch",
+                           cues=review.transcript_cues(analysis), questions=view.questions,
+                           seek=st.session_state.get("pw.seek"), overlay=st.session_state.get("pw.overlay"))
+    if events.bookmark:
+        st.session_state["pw.new_bookmark"] = events.bookmark
+    pending = st.session_state.get("pw.new_bookmark")
+    if pending:
+        span = review.fmt_time(pending["start"]) + (f"–{review.fmt_time(pending['end'])}"
+                                                     if pending["end"] - pending["start"] >= 0.5 else "")
+        with st.container(border=True):
+            st.markdown(f"**New bookmark at {span}**")
+            if widgets.bookmark_form(db, user, lesson, key="pw.bookmark", start_s=pending["start"],
+                                     end_s=pending["end"]) is not None:
+                st.session_state.pop("pw.new_bookmark", None)
+                st.rerun()
+            if st.button("Cancel", key="pw.bookmark.cancel"):
+                st.session_state.pop("pw.new_bookmark", None)
+                st.rerun()
+
+    bookmarks = db.bookmarks(user, lesson.id)
+    chart = charts.timeline(
+        review.talk_rows(analysis), view.activities,
+        [{"start": q["t"], "label": q["text"][:80], "who": "Teacher" if q["role"] == "teacher" else "Pupils"}
+         for q in view.questions],
+        [{"start": b.start_s, "end": b.end_s, "label": (b.note or ", ".join(b.tags))[:80]} for b in bookmarks],
+        analysis.duration_s,
+    )
+    st.markdown("**Timeline** — click a bar to jump there")
+    picked = st.altair_chart(chart, width="stretch", on_select="rerun", selection_mode=charts.PICK, key="pw.timeline")
+    points = (picked or {}).get("selection", {}).get(charts.PICK) or []
+    if points and points[0].get("start") is not None and st.session_state.get("pw.picked") != points[0]["start"]:
+        st.session_state["pw.picked"] = points[0]["start"]
+        _seek(float(points[0]["start"]))
+        st.rerun()
+
+    statistics(view)
+    if view.moments:
+        st.markdown("**Moments worth a look** (moments, not verdicts)")
+        for i, m in enumerate(view.moments):
+            c1, c2 = st.columns([6, 1])
+            c1.markdown(f"{review.fmt_time(m['start'])} · *{m['kind']}* · {m['text']}")
+            if c2.button("▶", key=f"pw.moment.{i}"):
+                _seek(m["start"])
+                st.rerun()
+    with st.expander("All questions as a table"):
+        st.dataframe(list(view.question_table), hide_index=True, width="stretch")
+    corrections(db, user, lesson, analysis)
+
+
+if __name__ == "__main__":
+    render()

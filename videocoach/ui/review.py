@@ -1,0 +1,590 @@
+"""What the review pages need from the store, the pipeline and the metrics, as plain functions (no Streamlit here).
+
+Pages stay thin: they lay out widgets and call these.  Every function that reads or changes a lesson on behalf of
+a user goes through ``Store.require_access`` (directly or via the store method it calls), so a refusal is audited.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import io
+import json
+import os
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Iterable, Sequence
+
+from videocoach import serialize
+from videocoach.config import Settings
+from videocoach.model import LessonAnalysis, Span
+from videocoach.store import Bookmark, Lesson, MeetingRecord, Store, User
+
+# Tags from the coaching guide's Figure 9 techniques, plus the agreed coaching focus of this cycle.
+BOOKMARK_TAGS: tuple[str, ...] = (
+    "critical incident",
+    "positive feature",
+    "question",
+    "pupil question",
+    "behaviour",
+    "interaction",
+    "language",
+    "room and resources",
+    "agreed coaching focus",
+)
+# "If the video extract is replayed more than once use each occasion to look at the events from alternative
+# perspectives" (guide, Figure 9): offered as one-click starts for a replay note.
+REPLAY_PERSPECTIVES: tuple[str, ...] = (
+    "Looked at it from the pupils' side",
+    "Looked at the teacher's decisions",
+    "Looked at the trigger and the outcome",
+    "Listened to the language used",
+    "Watched body language and attention",
+)
+DEFAULT_LEAD_IN_S = 10.0  # a meeting clip starts this long before the bookmark ...
+DEFAULT_LEAD_OUT_S = 20.0  # ... and ends this long after it (the guide: short, focused extracts)
+MAX_LEAD_S = 120.0
+
+
+# -- times -----------------------------------------------------------------------------------------------------------------
+def fmt_time(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    total = int(round(max(0.0, float(seconds))))
+    h, rest = divmod(total, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def parse_time(text: str) -> float:
+    """ "75", "1:15", "1:15.5" or "0:01:15" → seconds; ValueError with a readable message otherwise."""
+    text = (text or "").strip()
+    if not re.fullmatch(r"\d+(?::\d{1,2}){0,2}(?:\.\d+)?", text):
+        raise ValueError(f"{text!r} is not a time: write seconds (75) or minutes:seconds (1:15)")
+    seconds = 0.0
+    for part in text.split(":"):
+        seconds = seconds * 60 + float(part)
+    return seconds
+
+
+def parse_span(text: str) -> Span | None:
+    """ "0:05-0:20" → Span(5, 20); "" → None; ValueError for anything else."""
+    text = (text or "").strip().replace("–", "-")
+    if not text:
+        return None
+    parts = text.split("-")
+    if len(parts) != 2:
+        raise ValueError(f"{text!r}: write a stretch as start-end, e.g. 0:05-0:20")
+    start, end = parse_time(parts[0]), parse_time(parts[1])
+    if end <= start:
+        raise ValueError(f"{text!r}: the end must come after the start")
+    return Span(start, end)
+
+
+def fmt_date(ts: float | None) -> str:
+    return _dt.datetime.fromtimestamp(ts).strftime("%d %b %Y %H:%M") if ts else "–"
+
+
+# -- lessons and background jobs -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Activity:
+    """What the background worker is doing (or last did) for a lesson."""
+
+    kind: str  # "analyse" | "rerender"
+    status: str  # "queued" | "running" | "done" | "failed"
+    stage: str
+    progress: float
+    message: str
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("queued", "running")
+
+
+def lesson_activity(store: Store, user: User, lesson_id: str) -> Activity | None:
+    store.require_access(user, lesson_id, "lesson.progress")
+    jobs = store.jobs_for_lesson(lesson_id)
+    if not jobs:
+        return None
+    job = jobs[-1]
+    return Activity(job.kind, job.status, job.stage, job.progress, job.message)
+
+
+def start_job(store: Store, settings: Settings, lesson_id: str, kind: str, params: dict | None = None,
+              *, start_worker: bool = True) -> int:
+    """Queue a job for the background worker and make sure one runs (never inside the Streamlit script run).
+
+    ``VIDEOCOACH_WORKER=external`` says the worker runs as its own service (systemd, a container): the app then only
+    queues jobs and never starts one itself.
+    """
+    job_id = store.enqueue_job(lesson_id, kind, params)
+    if start_worker and os.environ.get("VIDEOCOACH_WORKER", "auto").strip().lower() != "external":
+        from videocoach import worker
+
+        worker.ensure_worker(settings)
+    return job_id
+
+
+def upload_lesson(
+    store: Store, settings: Settings, user: User, stream: BinaryIO, original_name: str, *, title: str = "",
+    policy_name: str | None = None, teacher_sample: Span | None = None, start_worker: bool = True,
+) -> Lesson:
+    """Store an upload sealed (bad files raise ``videocoach.media.MediaError``) and queue its analysis."""
+    from videocoach import pipeline
+
+    options = pipeline.AnalyseOptions(teacher_sample=teacher_sample)
+    lesson = pipeline.ingest_stream(store, user, stream, original_name, title=title, policy_name=policy_name,
+                                    options=options)
+    start_job(store, settings, lesson.id, "analyse", start_worker=start_worker)
+    return lesson
+
+
+def shareable_coaches(store: Store, owner: User, lesson_id: str) -> tuple[list[User], list[User]]:
+    """(coaches it is shared with, coaches it could be shared with) -- owner only."""
+    store.require_access(owner, lesson_id, "lesson.sharing", owner_only=True)
+    shared = store.shared_with(lesson_id)
+    ids = {u.id for u in shared}
+    return shared, [c for c in store.users("coach") if c.id not in ids]
+
+
+# -- analysis views ---------------------------------------------------------------------------------------------------------
+def load_analysis(store: Store, user: User, lesson_id: str) -> LessonAnalysis | None:
+    """The stored analysis, or None while the audio stages have not finished."""
+    from videocoach import pipeline
+
+    store.require_access(user, lesson_id, "analysis.view")
+    if not all(store.stage(lesson_id, s) for s in ("probe", "transcribe", "diarize", "roles")):
+        return None
+    return pipeline.load_analysis(store, lesson_id)
+
+
+def load_metrics(store: Store, user: User, lesson_id: str) -> Any | None:
+    """The lesson's ``LessonMetrics`` (recomputed if the cached copy is stale), or None before analysis finished."""
+    from videocoach import pipeline
+
+    if load_analysis(store, user, lesson_id) is None:
+        return None
+    return pipeline.load_metrics(store, lesson_id)
+
+
+def transcript_cues(analysis: LessonAnalysis) -> list[dict]:
+    """Transcript lines for the player: start, end, speaker, role, text."""
+    return [
+        {"t": round(u.start, 2), "e": round(u.end, 2), "speaker": u.speaker or "", "role": u.role or "",
+         "text": u.text.strip()}
+        for u in analysis.utterances()
+        if u.text.strip()
+    ]
+
+
+@dataclass(frozen=True)
+class SpeakerRow:
+    speaker: str
+    role: str
+    talk_s: float
+    turns: int
+    first_s: float
+    sample: str  # the first thing this voice said (helps a reviewer recognise it)
+
+
+def speaker_rows(analysis: LessonAnalysis) -> list[SpeakerRow]:
+    rows = []
+    utterances = analysis.utterances()
+    for speaker in analysis.diarization.speakers:
+        turns = [t for t in analysis.diarization.turns if t.speaker == speaker]
+        said = [u.text.strip() for u in utterances if u.speaker == speaker and len(u.text.split()) >= 3]
+        rows.append(SpeakerRow(
+            speaker=speaker,
+            role=analysis.roles.role_of(speaker) or "pupil",
+            talk_s=sum(t.duration for t in turns),
+            turns=len(turns),
+            first_s=min(t.start for t in turns),
+            sample=(said[0][:120] if said else ""),
+        ))
+    return sorted(rows, key=lambda r: -r.talk_s)
+
+
+def correct_teacher(store: Store, user: User, lesson_id: str, speakers: Sequence[str]):
+    """A reviewer says which voices are the teacher; the metrics recompute (ASR is not re-run)."""
+    from videocoach import pipeline
+
+    if not speakers:
+        raise ValueError("choose at least one voice as the teacher's")
+    return pipeline.set_teacher_speakers(store, user, lesson_id, list(speakers))
+
+
+# -- faces (who stays visible in the redacted video) -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class TrackRow:
+    track_id: int
+    number: int  # 1..N, by first appearance: what the page shows
+    start_s: float
+    end_s: float
+    detections: int
+    at_s: float  # a moment the face is on screen (the middle detection)
+    box: tuple[float, float, float, float]  # its box then, as shares of the frame (x, y, w, h)
+    label: str  # "teacher" | "consented" | "" (hidden)
+
+
+def face_tracks(store: Store, user: User, lesson_id: str, limit: int = 40) -> list[TrackRow]:
+    """The longest face tracks (a teacher is on screen for long), by first appearance; no pixels, only geometry."""
+    from videocoach.redact import FaceTracks
+
+    store.require_access(user, lesson_id, "faces.view")
+    text = store.stage(lesson_id, "faces")
+    if text is None:
+        return []
+    tracks = serialize.loads(FaceTracks, text)
+    marks = store.face_marks(lesson_id)
+    ordered = sorted(tracks.tracks, key=lambda t: t.start_s)
+    numbers = {t.id: i + 1 for i, t in enumerate(ordered)}
+    longest = sorted(ordered, key=lambda t: -(t.end_s - t.start_s + 1e-3 * len(t.detections)))[:limit]
+    rows = []
+    for t in sorted(longest, key=lambda t: t.start_s):
+        mid = t.detections[len(t.detections) // 2]
+        x1, y1, x2, y2 = mid.box
+        w, h = float(tracks.width), float(tracks.height)
+        box = (max(0.0, x1 / w), max(0.0, y1 / h), min(1.0, (x2 - x1) / w), min(1.0, (y2 - y1) / h))
+        rows.append(TrackRow(t.id, numbers[t.id], t.start_s, t.end_s, len(t.detections), mid.t_s, box,
+                             marks.get(t.id, "")))
+    return rows
+
+
+def mark_face(store: Store, settings: Settings, user: User, lesson_id: str, track_id: int, label: str | None,
+              *, start_worker: bool = True) -> None:
+    """Mark a track visible (teacher / consented) or hidden again, then re-render.
+
+    Fail closed: the current rendition stops playing at once (its render and audit results are cleared) and plays
+    again only after the re-render and its audit -- un-marking a face must never leave the old rendition playing.
+    """
+    if label not in (None, "teacher", "consented"):
+        raise ValueError(f"unknown face label {label!r}")
+    store.mark_face(user, lesson_id, int(track_id), label)
+    store.clear_stages(lesson_id, ["render", "audit"])
+    store.update_lesson(lesson_id, status="processing")
+    start_job(store, settings, lesson_id, "rerender", {}, start_worker=start_worker)
+
+
+def change_policy(store: Store, settings: Settings, user: User, lesson_id: str, policy_name: str,
+                  *, start_worker: bool = True) -> None:
+    """The owner picks another consent policy: detection and rendering run again (playback stops until then)."""
+    from videocoach import policy
+
+    store.require_access(user, lesson_id, "lesson.policy", owner_only=True)
+    policy.load_policy(policy_name)  # refuses a bad policy before anything changes
+    store.clear_stages(lesson_id, ["render", "audit"])
+    store.update_lesson(lesson_id, status="processing")
+    store.audit(user.id, "lesson.policy", lesson_id, f"policy={policy_name}")
+    start_job(store, settings, lesson_id, "rerender", {"policy": policy_name}, start_worker=start_worker)
+
+
+@dataclass(frozen=True)
+class Finding:
+    t_s: float
+    score: float
+    crop_png: bytes
+
+
+def audit_findings(store: Store, user: User, lesson_id: str) -> list[Finding]:
+    """Faces the redaction audit saw in the rendered output (frame crops for the reviewer)."""
+    import base64
+
+    store.require_access(user, lesson_id, "audit.view")
+    text = store.stage(lesson_id, "audit")
+    if text is None:
+        return []
+    out = []
+    for f in json.loads(text).get("findings") or []:
+        crop = base64.b64decode(f.get("crop_png_b64") or "") if f.get("crop_png_b64") else b""
+        out.append(Finding(float(f.get("t_s", 0.0)), float(f.get("score", 0.0)), crop))
+    return out
+
+
+def clear_audit(store: Store, user: User, lesson_id: str) -> Lesson:
+    """The owner has looked at every finding and lets the rendition play (recorded in the audit log)."""
+    from videocoach import pipeline
+
+    lesson = store.require_access(user, lesson_id, "audit.clear", owner_only=True)
+    if store.stage(lesson_id, "audit") is None:
+        raise ValueError("the redaction check has not finished yet")
+    settings = dict(lesson.settings)
+    settings["audit_cleared_at"] = time.time()
+    settings["audit_cleared_by"] = user.id
+    store.update_lesson(lesson_id, settings=settings)
+    status = "processing" if pipeline.pending_stages(store, lesson_id) else "ready"
+    store.audit(user.id, "audit.clear", lesson_id, "reviewer cleared the redaction findings")
+    return store.update_lesson(lesson_id, status=status)
+
+
+# -- bookmarks ---------------------------------------------------------------------------------------------------------------
+def clip_window(start_s: float, end_s: float, lead_in_s: float, lead_out_s: float, duration_s: float) -> Span:
+    """The stretch a meeting clip plays: the bookmark with a lead-in before and a lead-out after, inside the lesson."""
+    lead_in_s = min(max(0.0, lead_in_s), MAX_LEAD_S)
+    lead_out_s = min(max(0.0, lead_out_s), MAX_LEAD_S)
+    start = max(0.0, start_s - lead_in_s)
+    end = end_s + lead_out_s
+    if duration_s > 0:
+        end = min(end, duration_s)
+        start = min(start, end)
+    return Span(start, max(start, end))
+
+
+_EXPORT_FIELDS = ("id", "start", "end", "start_s", "end_s", "author", "tags", "note", "trigger", "outcome",
+                  "created", "updated")
+
+
+def bookmark_record(b: Bookmark) -> dict:
+    return {
+        "id": b.id, "start": fmt_time(b.start_s), "end": fmt_time(b.end_s), "start_s": round(b.start_s, 2),
+        "end_s": round(b.end_s, 2), "author": b.author_name, "tags": list(b.tags), "note": b.note,
+        "trigger": b.trigger, "outcome": b.outcome, "created": fmt_date(b.created_at), "updated": fmt_date(b.updated_at),
+    }
+
+
+def bookmarks_csv(bookmarks: Iterable[Bookmark]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=_EXPORT_FIELDS)
+    writer.writeheader()
+    for b in bookmarks:
+        row = bookmark_record(b)
+        row["tags"] = "; ".join(row["tags"])
+        writer.writerow({k: _csv_safe(v) for k, v in row.items()})
+    return out.getvalue()
+
+
+def _csv_safe(value: Any) -> Any:
+    """Spreadsheet formula injection: a cell starting with = + - @ is prefixed with a quote."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def bookmarks_json(lesson: Lesson, bookmarks: Iterable[Bookmark]) -> str:
+    return json.dumps({"lesson": {"id": lesson.id, "title": lesson.title},
+                       "bookmarks": [bookmark_record(b) for b in bookmarks]}, ensure_ascii=False, indent=2)
+
+
+# -- the coaching-conversation record ----------------------------------------------------------------------------------------
+def previous_cycle(store: Store, user: User, lesson: Lesson) -> tuple[Lesson, MeetingRecord] | None:
+    """The record of the same teacher's previous lesson (that this user may see): the "follow-up from last cycle"."""
+    store.require_access(user, lesson.id, "meeting.view")
+    earlier = [l for l in store.lessons_for(user)
+               if l.owner_id == lesson.owner_id and l.id != lesson.id and l.created_at < lesson.created_at]
+    for prev in sorted(earlier, key=lambda l: l.created_at, reverse=True):
+        record = store.meeting_record(user, prev.id)
+        if record is not None:
+            return prev, record
+    return None
+
+
+def parse_action_steps(rows: Iterable[dict]) -> tuple[tuple[str, str], ...]:
+    """Rows of an editable table ({"step", "due"}) → ((step, ISO date), ...); empty rows dropped."""
+    steps = []
+    for row in rows:
+        step = str(row.get("step") or "").strip()
+        due = row.get("due")
+        if isinstance(due, (_dt.date, _dt.datetime)):
+            due = due.isoformat()[:10]
+        due = str(due or "").strip()[:10]
+        if due and due.lower() not in ("nat", "none", "nan"):
+            _dt.date.fromisoformat(due)  # ValueError for a malformed date
+        else:
+            due = ""
+        if step:
+            steps.append((step, due))
+    return tuple(steps)
+
+
+# -- self-observation across lessons -----------------------------------------------------------------------------------------
+def teachers_visible_to(store: Store, user: User) -> list[User]:
+    """A teacher sees herself; a coach sees the teachers who shared at least one lesson with them."""
+    if user.role == "teacher":
+        return [user]
+    owner_ids = sorted({l.owner_id for l in store.lessons_for(user)})
+    return [store.user(i) for i in owner_ids]
+
+
+def lessons_of_teacher(store: Store, user: User, teacher: User) -> list[Lesson]:
+    """The teacher's analysed lessons this user may see, oldest first."""
+    lessons = [l for l in store.lessons_for(user) if l.owner_id == teacher.id and store.stage(l.id, "roles")]
+    return sorted(lessons, key=lambda l: l.created_at)
+
+
+# -- the metrics, as rows for the pages and charts ---------------------------------------------------------------------------
+def _get(obj: Any, *names: str, default: Any = None) -> Any:
+    """The first attribute (or key) of ``obj`` among ``names`` that exists."""
+    for name in names:
+        if isinstance(obj, dict) and name in obj:
+            return obj[name]
+        if hasattr(obj, name):
+            return getattr(obj, name)
+    return default
+
+
+@dataclass(frozen=True)
+class StatsView:
+    """A lesson's metrics as the pre-watch page shows them."""
+
+    cards: tuple[tuple[str, str, str], ...]  # (label, value, explanation)
+    minutes: tuple[dict, ...]  # {minute, role, seconds}
+    question_types: tuple[dict, ...]  # {qtype, who, count}
+    questions: tuple[dict, ...]  # for the player: {t, e, role, text, meta}
+    question_table: tuple[dict, ...]  # for a table
+    activities: tuple[dict, ...]  # {start, end, lane, label}
+    activity_minutes: tuple[tuple[str, float], ...]
+    moments: tuple[dict, ...]  # {start, end, kind, text}
+    language: tuple[tuple[str, str], ...]  # (what, value)
+
+
+def _role_name(role: Any) -> str:
+    return "Teacher" if role == "teacher" else "Pupils"
+
+
+def _pct(x: Any) -> str:
+    return f"{float(x):.0%}" if isinstance(x, (int, float)) else "–"
+
+
+def _secs(x: Any) -> str:
+    return f"{float(x):.1f} s" if isinstance(x, (int, float)) else "–"
+
+
+def stats_view(metrics: Any) -> StatsView:
+    talk = _get(metrics, "talk")
+    qstats = _get(metrics, "question_stats", "questions_summary")
+    questions = tuple(_get(metrics, "questions", default=()) or ())
+    pupil_qs = tuple(_get(metrics, "pupil_questions", default=()) or ())
+    cards = [
+        ("Teacher talk", _pct(_get(talk, "teacher_share")), f"{fmt_time(_get(talk, 'teacher_s', default=0))} of the lesson"),
+        ("Pupil talk", _pct(_get(talk, "pupil_share")), f"{fmt_time(_get(talk, 'pupil_s', default=0))} of the lesson"),
+        ("Silence", _pct(_get(talk, "silence_share")), f"{fmt_time(_get(talk, 'silence_s', default=0))}: nobody speaking"),
+        ("Questions", str(len(questions)),
+         f"{sum(1 for q in questions if _get(q, 'role') == 'teacher')} by the teacher, {len(pupil_qs)} by pupils"),
+        ("Open questions", _pct(_get(qstats, "open_share", "teacher_open_share")),
+         "of the teacher's questions ask for reasoning"),
+        ("Wait time", _secs(_get(qstats, "mean_wait_time_1_s", "wait_time_1_mean_s")),
+         "mean pause after a teacher question before anyone speaks"),
+        ("Longest teacher monologue", fmt_time(_get(_get(talk, "turns", default=talk), "longest_teacher_monologue_s",
+                                                    "longest_monologue_s")), "talk without a pupil turn"),
+    ]
+    minute_rows = []
+    for m in _get(metrics, "minutes", "per_minute", default=None) or _get(talk, "minutes", "per_minute", default=()) or ():
+        start = float(_get(m, "minute_start_s", "start", default=0.0))
+        for role, name in (("Teacher", "teacher_s"), ("Pupils", "pupil_s"), ("Silence", "silence_s")):
+            minute_rows.append({"minute": start, "role": role, "seconds": float(_get(m, name, default=0.0))})
+    counts: dict[tuple[str, str], int] = {}
+    q_rows, q_table = [], []
+    for q in questions:
+        qtype = str(_get(q, "qtype", default="other"))
+        who = _role_name(_get(q, "role"))
+        counts[(qtype, who)] = counts.get((qtype, who), 0) + 1
+        response = str(_get(q, "response", default="") or "")
+        wait = _get(q, "wait_time_1_s")
+        meta = f"{qtype} · answered: {response or '?'} · wait {_secs(wait)}"
+        q_rows.append({"t": float(_get(q, "start", default=0.0)), "e": float(_get(q, "end", default=0.0)),
+                       "role": _get(q, "role") or "", "text": str(_get(q, "text", default="")).strip(), "meta": meta})
+        q_table.append({"time": fmt_time(_get(q, "start", default=0.0)), "who": who, "type": qtype,
+                        "response": response, "wait 1 (s)": None if wait is None else round(float(wait), 1),
+                        "wait 2 (s)": None if _get(q, "wait_time_2_s") is None else round(float(_get(q, "wait_time_2_s")), 1),
+                        "question": str(_get(q, "text", default="")).strip()})
+    acts = []
+    act_minutes: dict[str, float] = {}
+    for a in _get(metrics, "activities", default=()) or ():
+        label = str(_get(a, "label", "kind", default="other")).replace("_", " ")
+        start, end = float(_get(a, "start", default=0.0)), float(_get(a, "end", default=0.0))
+        acts.append({"start": start, "end": end, "lane": "Activity", "label": label})
+        act_minutes[label] = act_minutes.get(label, 0.0) + (end - start) / 60.0
+    moments = tuple({"start": float(_get(m, "start", default=0.0)), "end": float(_get(m, "end", default=0.0)),
+                     "kind": str(_get(m, "kind", default="")).replace("_", " "),
+                     "text": str(_get(m, "description", "text", default=""))}
+                    for m in _get(metrics, "moments", default=()) or ())
+    lang = _get(metrics, "language")
+    language: list[tuple[str, str]] = []
+    if lang is not None:
+        for label, names in (("Thinking words, teacher", ("teacher_thinking", "thinking_teacher")),
+                             ("Thinking words, pupils", ("pupil_thinking", "thinking_pupil"))):
+            value = _get(lang, *names)
+            if value is not None:
+                language.append((label, str(value if not isinstance(value, (list, tuple)) else len(value))))
+        mirrored = _get(lang, "mirrored", "mirroring", default=()) or ()
+        terms = [str(_get(m, "term", default=m)) for m in mirrored][:12]
+        if terms:
+            language.append(("Teacher's terms pupils took up", ", ".join(terms)))
+    return StatsView(
+        cards=tuple(cards), minutes=tuple(minute_rows),
+        question_types=tuple({"qtype": k[0], "who": k[1], "count": v} for k, v in sorted(counts.items())),
+        questions=tuple(q_rows), question_table=tuple(q_table), activities=tuple(acts),
+        activity_minutes=tuple(sorted(act_minutes.items(), key=lambda kv: -kv[1])), moments=moments,
+        language=tuple(language),
+    )
+
+
+def talk_rows(analysis: LessonAnalysis) -> list[dict]:
+    """Timeline rows: teacher and pupil turns (merged when they touch), and the silences between speech."""
+    rows: list[dict] = []
+    for role, lane in (("teacher", "Teacher"), ("pupil", "Pupils")):
+        spans = sorted((t.start, t.end) for t in analysis.role_turns() if t.role == role)
+        for start, end in _merge(spans, gap_s=0.3):
+            rows.append({"start": start, "end": end, "lane": lane, "label": lane})
+    speech = _merge(sorted((t.start, t.end) for t in analysis.diarization.turns), gap_s=0.0)
+    cursor = 0.0
+    for start, end in speech + [(analysis.duration_s, analysis.duration_s)]:
+        if start - cursor >= 1.0:  # silences under a second are pauses, not silence worth showing
+            rows.append({"start": cursor, "end": start, "lane": "Silence", "label": "Silence"})
+        cursor = max(cursor, end)
+    return rows
+
+
+def _merge(spans: Sequence[tuple[float, float]], gap_s: float) -> list[tuple[float, float]]:
+    out: list[tuple[float, float]] = []
+    for start, end in spans:
+        if out and start - out[-1][1] <= gap_s:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+@dataclass(frozen=True)
+class ProgressRows:
+    """Per-lesson measures of one teacher, oldest lesson first, as rows for the trend charts."""
+
+    shares: tuple[dict, ...]  # {lesson, order, measure, share}
+    qtypes: tuple[dict, ...]  # {lesson, order, qtype, count}
+    waits: tuple[dict, ...]  # {lesson, order, measure, value}
+    pupil_questions: tuple[dict, ...]  # {lesson, order, measure, value}
+    table: tuple[dict, ...]
+
+
+def progress_rows(store: Store, user: User, teacher: User) -> ProgressRows:
+    """The teacher's analysed lessons that ``user`` may see, measured side by side (each access-checked)."""
+    shares, qtypes, waits, pupils, table = [], [], [], [], []
+    for order, lesson in enumerate(lessons_of_teacher(store, user, teacher)):
+        metrics = load_metrics(store, user, lesson.id)
+        if metrics is None:
+            continue
+        label = f"{_dt.datetime.fromtimestamp(lesson.created_at):%d %b} {lesson.title[:24]}"
+        talk = _get(metrics, "talk")
+        qstats = _get(metrics, "question_stats", "questions_summary")
+        questions = tuple(_get(metrics, "questions", default=()) or ())
+        teacher_qs = [q for q in questions if _get(q, "role") == "teacher"]
+        n_pupil = len(tuple(_get(metrics, "pupil_questions", default=()) or ()))
+        for measure, name in (("Teacher", "teacher_share"), ("Pupils", "pupil_share"), ("Silence", "silence_share")):
+            value = _get(talk, name)
+            if isinstance(value, (int, float)):
+                shares.append({"lesson": label, "order": order, "measure": measure, "share": float(value)})
+        by_type: dict[str, int] = {}
+        for q in teacher_qs:
+            by_type[str(_get(q, "qtype", default="other"))] = by_type.get(str(_get(q, "qtype", default="other")), 0) + 1
+        qtypes += [{"lesson": label, "order": order, "qtype": k, "count": v} for k, v in sorted(by_type.items())]
+        wait1 = _get(qstats, "mean_wait_time_1_s", "wait_time_1_mean_s")
+        wait2 = _get(qstats, "mean_wait_time_2_s", "wait_time_2_mean_s")
+        for measure, value in (("Wait time 1 (after a question)", wait1), ("Wait time 2 (after an answer)", wait2)):
+            if isinstance(value, (int, float)):
+                waits.append({"lesson": label, "order": order, "measure": measure, "value": float(value)})
+        pupils.append({"lesson": label, "order": order, "measure": "Pupil questions", "value": float(n_pupil)})
+        table.append({"lesson": label, "teacher talk": _pct(_get(talk, "teacher_share")),
+                      "pupil talk": _pct(_get(talk, "pupil_share")), "teacher questions": len(teacher_qs),
+                      "open": by_type.get("open", 0), "pupil questions": n_pupil,
+                      "wait 1 (s)": None if wait1 is None else round(float(wait1), 1)})
+    return ProgressRows(tuple(shares), tuple(qtypes), tuple(waits), tuple(pupils), tuple(table))

@@ -1,0 +1,56 @@
+"""Widgets more than one page uses: the bookmark form, the lesson header."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from videocoach.store import Bookmark, Lesson, Store, User
+from videocoach.ui import review
+
+
+def lesson_header(title: str, lesson: Lesson, owner_name: str) -> None:
+    st.title(title)
+    st.caption(f"{lesson.title} · {owner_name} · {review.fmt_date(lesson.created_at)} · "
+               f"{review.fmt_time(lesson.duration_s)}")
+
+
+def bookmark_form(
+    db: Store, user: User, lesson: Lesson, *, key: str, start_s: float = 0.0, end_s: float | None = None,
+    existing: Bookmark | None = None,
+) -> Bookmark | None:
+    """Add (or, with ``existing``, edit) a bookmark: a moment or a range, a note, tags, trigger and outcome.
+
+    Returns the saved bookmark in the run it was saved, else None.
+    """
+    b = existing
+    start_default = review.fmt_time(b.start_s if b else start_s)
+    end_default = review.fmt_time(b.end_s if b else (end_s if end_s is not None else start_s))
+    with st.form(key, clear_on_submit=existing is None):
+        c1, c2 = st.columns(2)
+        start_text = c1.text_input("From (m:ss)", value=start_default)
+        end_text = c2.text_input("To (m:ss)", value=end_default, help="The same as From for a single moment.")
+        tags = st.multiselect("Tags", list(review.BOOKMARK_TAGS) + [t for t in (b.tags if b else ())
+                                                                   if t not in review.BOOKMARK_TAGS],
+                              default=list(b.tags) if b else [], accept_new_options=True,
+                              placeholder="critical incident, positive feature, question, …")
+        note = st.text_area("Note", value=b.note if b else "", height=80,
+                            placeholder="What happened, and why it is worth a look")
+        c3, c4 = st.columns(2)
+        trigger = c3.text_input("Trigger", value=b.trigger if b else "", placeholder="What led to it")
+        outcome = c4.text_input("Outcome", value=b.outcome if b else "", placeholder="What followed")
+        saved = st.form_submit_button("Save changes" if b else "Add bookmark", type="primary")
+    if not saved:
+        return None
+    try:
+        start, end = review.parse_time(start_text), review.parse_time(end_text or start_text)
+    except ValueError as exc:
+        st.error(str(exc))
+        return None
+    if b is None:
+        result = db.add_bookmark(user, lesson.id, start, end, note=note, tags=tags, trigger=trigger,
+                                 outcome=outcome)
+    else:
+        result = db.update_bookmark(user, b.id, start_s=start, end_s=end, note=note, tags=tags, trigger=trigger,
+                                    outcome=outcome)
+    st.toast(f"Bookmark saved at {review.fmt_time(result.start_s)}", icon="🔖")
+    return result
