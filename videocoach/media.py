@@ -172,9 +172,7 @@ def probe(path: str | os.PathLike[str], limits: MediaLimits = DEFAULT_LIMITS) ->
     if duration_s <= 0:
         raise MediaError(f"{name}: the recording has zero length")
     if duration_s > limits.max_duration_s:
-        raise MediaError(
-            f"{name}: too long ({duration_s / 3600:.1f} h; the limit is {limits.max_duration_s / 3600:g} h)"
-        )
+        raise MediaError(f"{name}: too long ({_hms(duration_s)}; the limit is {_hms(limits.max_duration_s)})")
 
     info = MediaInfo(
         duration_s=duration_s,
@@ -377,6 +375,15 @@ def _fits(width: int, height: int, limits: MediaLimits) -> bool:
     return long_side <= max(limits.max_width, limits.max_height) and short_side <= min(
         limits.max_width, limits.max_height
     )
+
+
+def _hms(seconds: float) -> str:
+    """A duration for a message: "4.1 h", "12 min", "3.0 s"."""
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds:.1f} s"
 
 
 def _float_or_none(value: object) -> float | None:

@@ -341,6 +341,17 @@ def pending_stages(store: Store, lesson_id: str, options: AnalyseOptions | None 
 
 def run(store: Store, lesson_id: str, *, progress: Progress = no_progress, stages: Sequence[str] | None = None) -> Lesson:
     """Run every unfinished stage of a lesson, in order; resumable; raises PipelineError with a user message."""
+    from videocoach.store import LessonBusy
+
+    try:
+        with store.lesson_lock(lesson_id):
+            store.remove_orphan_media(lesson_id)  # left by a process killed mid-write
+            return _run_locked(store, lesson_id, progress, stages)
+    except LessonBusy as exc:
+        raise PipelineError(str(exc)) from exc
+
+
+def _run_locked(store: Store, lesson_id: str, progress: Progress, stages: Sequence[str] | None) -> Lesson:
     lesson = store.lesson(lesson_id)
     options = options_of(lesson)
     todo = list(stages) if stages is not None else pending_stages(store, lesson_id, options)

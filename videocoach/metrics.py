@@ -1,0 +1,408 @@
+"""The Figure 9 measures of a lesson, as pure functions over the data model (no I/O, no models).
+
+``compute_metrics(analysis)`` bundles them into ``LessonMetrics``; it is cheap, and is simply run again whenever a
+reviewer corrects which speaker is the teacher.  ``compare_lessons`` lines up several lessons of one teacher.
+
+Talk time (``TalkStats``) is measured over the diarisation turns, clamped to [0, duration].  At every instant the
+lesson is in exactly one of four states, and the four **shares** are of this partition, so they sum to 1:
+
+- teacher only (``teacher_only_s``, ``teacher_share``): a teacher speaker talks and no pupil does;
+- pupil only (``pupil_only_s``, ``pupil_share``): one or more pupils talk, the teacher does not;
+- overlap (``overlap_s``, ``overlap_share``): teacher and at least one pupil at once;
+- silence (``silence_s``, ``silence_share``): no turn at all (the VAD may still hear speech nobody was given:
+  that is reported as ``unattributed_speech_s``, a part of the silence by turns).
+
+``teacher_s`` / ``pupil_s`` are all the time each role talks (overlap counted in both), and ``teacher_talk_share`` /
+``pupil_talk_share`` their fractions of the lesson (these two do not form a partition).  ``pupil_overlap_s`` is the
+time two or more different pupils talk at once (a sign of group work).
+
+Turns: a speaking turn is a run of one speaker's diarisation turns with gaps under ``turn_gap_s`` and nobody else
+starting in between.  The longest teacher monologue joins teacher speech across gaps under ``monologue_gap_s`` that
+hold no pupil speech.  An exchange teacher -> pupil is a teacher turn followed by a pupil turn that starts no later
+than ``exchange_gap_s`` after it ends and runs on past it (a pupil's back-channel inside the teacher's turn is not
+one); pupil -> teacher likewise.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from videocoach.activities import ActivitySettings, ActivitySpan, ActivityTime, activity_time, activity_timeline
+from videocoach.language import LanguageSettings, LanguageStats, language_stats
+from videocoach.model import LessonAnalysis, Progress, RoleTurn, Span, Utterance, no_progress
+from videocoach.moments import Moment, MomentSettings, find_moments
+from videocoach.questions import Question, QuestionSettings, QuestionStats, find_questions, question_stats
+
+MINUTE_S = 60.0
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    turn_gap_s: float = 1.0
+    monologue_gap_s: float = 1.0
+    exchange_gap_s: float = 3.0
+    minute_s: float = MINUTE_S
+    questions: QuestionSettings = QuestionSettings()
+    activities: ActivitySettings = ActivitySettings()
+    language: LanguageSettings = LanguageSettings()
+    moments: MomentSettings = MomentSettings()
+
+
+@dataclass(frozen=True)
+class MinuteTalk:
+    """Talk in one minute of the lesson ([minute_start_s, minute_end_s); the last one may be shorter)."""
+
+    minute_start_s: float
+    teacher_s: float
+    pupil_s: float
+    silence_s: float
+    overlap_s: float
+    minute_end_s: float
+
+
+@dataclass(frozen=True)
+class TalkStats:
+    duration_s: float
+    teacher_s: float
+    pupil_s: float
+    teacher_only_s: float
+    pupil_only_s: float
+    overlap_s: float
+    silence_s: float
+    pupil_overlap_s: float
+    unattributed_speech_s: float
+    teacher_share: float  # teacher only / duration  } a partition:
+    pupil_share: float  # pupil only / duration      } these four sum to 1
+    overlap_share: float  # overlap / duration       } when duration > 0
+    silence_share: float  # silence / duration       }
+    teacher_talk_share: float  # teacher_s / duration (overlap included)
+    pupil_talk_share: float  # pupil_s / duration (overlap included)
+    per_minute: tuple[MinuteTalk, ...]
+    teacher_turns: int
+    pupil_turns: int
+    mean_teacher_turn_s: float
+    mean_pupil_turn_s: float
+    longest_teacher_monologue_s: float
+    longest_teacher_monologue: Span | None
+    teacher_to_pupil_exchanges: int
+    pupil_to_teacher_exchanges: int
+
+
+@dataclass(frozen=True)
+class LessonMetrics:
+    duration_s: float
+    talk: TalkStats
+    questions: tuple[Question, ...]  # every question, teacher's and pupils', in time order
+    pupil_questions: tuple[Question, ...]  # the pupils' own (proactive) questions
+    question_stats: QuestionStats
+    activities: tuple[ActivitySpan, ...]
+    activity_time: tuple[ActivityTime, ...]
+    language: LanguageStats
+    moments: tuple[Moment, ...]
+    roles_method: str  # how the teacher was identified ("enrolment", "auto", "manual", "none")
+    roles_confidence: float
+
+
+@dataclass(frozen=True)
+class LessonTrend:
+    """One lesson's row in a teacher's progress chart."""
+
+    lesson_id: str
+    label: str
+    duration_s: float
+    teacher_talk_share: float
+    pupil_talk_share: float
+    silence_share: float
+    teacher_questions: int
+    pupil_questions: int
+    open_questions: int
+    closed_questions: int
+    procedural_questions: int
+    checking_questions: int
+    rhetorical_questions: int
+    open_share: float
+    answered_share: float
+    mean_wait_time_1_s: float | None
+    median_wait_time_1_s: float | None
+    mean_wait_time_2_s: float | None
+    teacher_questions_per_min: float
+    distinct_pupils_engaged: int
+    longest_teacher_monologue_s: float
+    group_work_min: float
+    discussion_min: float
+    independent_work_min: float
+    exposition_min: float
+
+
+def compute_metrics(
+    analysis: LessonAnalysis,
+    settings: MetricsSettings = MetricsSettings(),
+    progress: Progress = no_progress,
+) -> LessonMetrics:
+    """Every Figure 9 measure of one analysed lesson."""
+    duration = max(0.0, float(analysis.duration_s))
+    turns = analysis.role_turns()
+    utterances = analysis.utterances()
+    progress("metrics", 0.0)
+    talk = talk_stats(duration, turns, analysis.diarization.speech, settings)
+    progress("metrics", 0.2)
+    questions = find_questions(utterances, turns, duration, settings.questions)
+    progress("metrics", 0.5)
+    activities = activity_timeline(duration, turns, analysis.diarization.speech, analysis.levels, settings.activities)
+    progress("metrics", 0.7)
+    language = language_stats(utterances, turns, settings.language)
+    progress("metrics", 0.85)
+    moments = find_moments(duration, questions, language.mirrored, activities, utterances, turns, settings.moments)
+    progress("metrics", 1.0)
+    return LessonMetrics(
+        duration_s=duration,
+        talk=talk,
+        questions=questions,
+        pupil_questions=tuple(q for q in questions if q.role == "pupil"),
+        question_stats=question_stats(questions, duration),
+        activities=activities,
+        activity_time=activity_time(activities, duration),
+        language=language,
+        moments=moments,
+        roles_method=analysis.roles.method,
+        roles_confidence=analysis.roles.confidence,
+    )
+
+
+def talk_stats(
+    duration_s: float,
+    turns: Sequence[RoleTurn],
+    speech: Sequence[Span] = (),
+    settings: MetricsSettings = MetricsSettings(),
+) -> TalkStats:
+    """Talk, overlap and silence seconds, shares, a per-minute series and turn-taking (see the module docstring)."""
+    d = max(0.0, float(duration_s))
+    turns = tuple(t for t in (_clamp(t, d) for t in turns) if t is not None)
+    teacher = _union((t.start, t.end) for t in turns if t.role == "teacher")
+    pupil = _union((t.start, t.end) for t in turns if t.role == "pupil")
+    both = _intersect(teacher, pupil)
+    anyone = _union(teacher + pupil)
+    vad = _union((min(max(s.start, 0.0), d), min(max(s.end, 0.0), d)) for s in speech)
+    teacher_s, pupil_s, overlap_s = _total(teacher), _total(pupil), _total(both)
+    silence_s = max(0.0, d - _total(anyone))
+    teacher_only_s = max(0.0, teacher_s - overlap_s)
+    pupil_only_s = max(0.0, pupil_s - overlap_s)
+
+    per_minute = []
+    step = settings.minute_s if settings.minute_s > 0 else MINUTE_S
+    for k in range(math.ceil(d / step - 1e-9) if d > 0 else 0):
+        lo, hi = k * step, min((k + 1) * step, d)
+        if hi <= lo:
+            continue
+        window = [(lo, hi)]
+        per_minute.append(
+            MinuteTalk(
+                minute_start_s=lo,
+                teacher_s=_total(_intersect(teacher, window)),
+                pupil_s=_total(_intersect(pupil, window)),
+                silence_s=max(0.0, (hi - lo) - _total(_intersect(anyone, window))),
+                overlap_s=_total(_intersect(both, window)),
+                minute_end_s=hi,
+            )
+        )
+
+    runs = _speaking_turns(turns, settings.turn_gap_s)
+    t_runs = [r for r in runs if r.role == "teacher"]
+    p_runs = [r for r in runs if r.role == "pupil"]
+    monologue = _longest_monologue(teacher, pupil, settings.monologue_gap_s)
+    t2p = p2t = 0
+    for a, b in zip(runs, runs[1:]):
+        if a.role != b.role and b.start >= a.start and b.end > a.end and b.start - a.end <= settings.exchange_gap_s:
+            if a.role == "teacher":
+                t2p += 1
+            else:
+                p2t += 1
+
+    def share(x: float) -> float:
+        return x / d if d > 0 else 0.0
+
+    # the partition's shares, with the last computed as the remainder so that they sum to 1 exactly
+    teacher_share, pupil_share, overlap_share = share(teacher_only_s), share(pupil_only_s), share(overlap_s)
+    silence_share = max(0.0, 1.0 - teacher_share - pupil_share - overlap_share) if d > 0 else 0.0
+    return TalkStats(
+        duration_s=d,
+        teacher_s=teacher_s,
+        pupil_s=pupil_s,
+        teacher_only_s=teacher_only_s,
+        pupil_only_s=pupil_only_s,
+        overlap_s=overlap_s,
+        silence_s=silence_s,
+        pupil_overlap_s=_total(_multi_speaker(p for p in turns if p.role == "pupil")),
+        unattributed_speech_s=_total(_subtract(vad, anyone)),
+        teacher_share=teacher_share,
+        pupil_share=pupil_share,
+        overlap_share=overlap_share,
+        silence_share=silence_share,
+        teacher_talk_share=share(teacher_s),
+        pupil_talk_share=share(pupil_s),
+        per_minute=tuple(per_minute),
+        teacher_turns=len(t_runs),
+        pupil_turns=len(p_runs),
+        mean_teacher_turn_s=sum(r.duration for r in t_runs) / len(t_runs) if t_runs else 0.0,
+        mean_pupil_turn_s=sum(r.duration for r in p_runs) / len(p_runs) if p_runs else 0.0,
+        longest_teacher_monologue_s=monologue.duration if monologue else 0.0,
+        longest_teacher_monologue=monologue,
+        teacher_to_pupil_exchanges=t2p,
+        pupil_to_teacher_exchanges=p2t,
+    )
+
+
+def compare_lessons(items: Sequence[tuple[str, str, LessonMetrics]]) -> tuple[LessonTrend, ...]:
+    """One row per lesson, in the order given: ``(lesson_id, label such as a date, metrics)``."""
+    rows = []
+    for lesson_id, label, m in items:
+        qs, by_type = m.question_stats, m.question_stats.teacher_by_type
+        minutes = {a.label: a.minutes for a in m.activity_time}
+        rows.append(
+            LessonTrend(
+                lesson_id=str(lesson_id),
+                label=str(label),
+                duration_s=m.duration_s,
+                teacher_talk_share=m.talk.teacher_talk_share,
+                pupil_talk_share=m.talk.pupil_talk_share,
+                silence_share=m.talk.silence_share,
+                teacher_questions=qs.teacher_questions,
+                pupil_questions=qs.pupil_questions,
+                open_questions=by_type.open,
+                closed_questions=by_type.closed,
+                procedural_questions=by_type.procedural,
+                checking_questions=by_type.checking,
+                rhetorical_questions=by_type.rhetorical,
+                open_share=qs.open_share,
+                answered_share=qs.answered_share,
+                mean_wait_time_1_s=qs.mean_wait_time_1_s,
+                median_wait_time_1_s=qs.median_wait_time_1_s,
+                mean_wait_time_2_s=qs.mean_wait_time_2_s,
+                teacher_questions_per_min=qs.teacher_questions_per_min,
+                distinct_pupils_engaged=qs.distinct_pupils_engaged,
+                longest_teacher_monologue_s=m.talk.longest_teacher_monologue_s,
+                group_work_min=minutes.get("group_work", 0.0),
+                discussion_min=minutes.get("discussion", 0.0),
+                independent_work_min=minutes.get("independent_work", 0.0),
+                exposition_min=minutes.get("exposition", 0.0),
+            )
+        )
+    return tuple(rows)
+
+
+# --- turns ----------------------------------------------------------------------------------------------------------
+
+
+def _clamp(t: RoleTurn, d: float) -> RoleTurn | None:
+    start, end = min(max(t.start, 0.0), d), min(max(t.end, 0.0), d)
+    if end <= start:
+        return None
+    return t if (start, end) == (t.start, t.end) else RoleTurn(start, end, t.speaker, t.role)
+
+
+def _speaking_turns(turns: Sequence[RoleTurn], gap_s: float) -> list[RoleTurn]:
+    """Join a speaker's consecutive turns across gaps under ``gap_s`` when nobody else starts in between."""
+    ordered = sorted(turns, key=lambda t: (t.start, t.end))
+    runs: list[RoleTurn] = []
+    for t in ordered:
+        if runs and runs[-1].speaker == t.speaker and t.start - runs[-1].end < gap_s:
+            last = runs[-1]
+            runs[-1] = RoleTurn(last.start, max(last.end, t.end), last.speaker, last.role)
+        else:
+            runs.append(t)
+    return runs
+
+
+def _longest_monologue(
+    teacher: list[tuple[float, float]], pupil: list[tuple[float, float]], gap_s: float
+) -> Span | None:
+    best: tuple[float, float] | None = None
+    cur: tuple[float, float] | None = None
+    for a, b in teacher:
+        if cur is not None and a - cur[1] < gap_s and not _intersect(pupil, [(cur[1], a)]):
+            cur = (cur[0], b)
+        else:
+            cur = (a, b)
+        if best is None or cur[1] - cur[0] > best[1] - best[0]:
+            best = cur
+    return Span(best[0], best[1]) if best else None
+
+
+# --- interval arithmetic over sorted, disjoint (start, end) lists ---------------------------------------------------
+
+
+def _union(spans: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
+    out: list[tuple[float, float]] = []
+    for a, b in sorted((a, b) for a, b in spans if b > a):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def _intersect(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    out, i, j = [], 0, 0
+    while i < len(a) and j < len(b):
+        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if hi > lo:
+            out.append((lo, hi))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def _subtract(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Parts of ``a`` not covered by ``b``."""
+    out, j = [], 0
+    for start, end in a:
+        cur = start
+        while j < len(b) and b[j][1] <= cur:
+            j += 1
+        k = j
+        while k < len(b) and b[k][0] < end:
+            if b[k][0] > cur:
+                out.append((cur, b[k][0]))
+            cur = max(cur, b[k][1])
+            k += 1
+        if cur < end:
+            out.append((cur, end))
+    return out
+
+
+def _total(spans: Iterable[tuple[float, float]]) -> float:
+    return sum(b - a for a, b in spans)
+
+
+def _multi_speaker(turns: Iterable[RoleTurn]) -> list[tuple[float, float]]:
+    """Where two or more different speakers talk at once."""
+    per_speaker: dict[str, list[tuple[float, float]]] = {}
+    for t in turns:
+        per_speaker.setdefault(t.speaker, []).append((t.start, t.end))
+    events = sorted(
+        ((x, step) for spans in per_speaker.values() for a, b in _union(spans) for x, step in ((a, 1), (b, -1))),
+        key=lambda e: (e[0], e[1]),
+    )
+    out, level, since = [], 0, 0.0
+    for x, step in events:
+        if level >= 2 and x > since:
+            out.append((since, x))
+        level += step
+        since = x
+    return _union(out)
+
+
+__all__ = [
+    "LessonMetrics",
+    "LessonTrend",
+    "MetricsSettings",
+    "MinuteTalk",
+    "TalkStats",
+    "compare_lessons",
+    "compute_metrics",
+    "talk_stats",
+]
