@@ -312,6 +312,9 @@ _TYPE_RULES: tuple[tuple[str, QuestionType, re.Pattern[str]], ...] = tuple(
          r"\b(another way|other way|different way|other ways|different ways|another strategy|other strategies|"
          r"other ideas|else notice|other thoughts|else think)\b"),
         ("open_how_works", "open", r"^how (does|do|would|could|can) (that|this|it|they|these|those) (work|help)\b"),
+        ("open_how_investigate", "open",
+         r"\bhow (could|would|might|can|should) (we|you|i|they|yall)( all| guys)? (test|find out|prove|check|show|"
+         r"investigate|measure|design|improve|make sure|be sure|explain|justify|convince)\b"),
         ("open_tell_more", "open", r"\b(tell (me|us) more|say more|talk about|tell (me|us) about|describe)\b"),
         # running the lesson
         ("proc_permission", "procedural",
