@@ -38,7 +38,7 @@ def bench_asr(
 ) -> dict:
     """Transcribe ``wav_path`` once per engine, each in a fresh process; return timings and peak RSS.
 
-    ``{"audio_s", "engines": {engine: {"load_s", "run_s", "x_real_time", "peak_rss_mb", "words", "engine_id"}},
+    ``{"audio_s", "engines": {engine: {"load_s", "run_s", "cpu_s", "x_real_time", "peak_rss_mb", "words", "engine_id"}},
     "openai_over_faster"}`` (the last only when both engines ran: how many times slower openai-whisper is).
     """
     results: dict[str, dict] = {}
@@ -69,15 +69,16 @@ def _worker(wav_path: str, engine: str, model: str, threads: int, beam_size: int
     t0 = time.perf_counter()
     asr = load_asr(config)
     load_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     transcript = asr.transcribe(audio)
-    run_s = time.perf_counter() - t0
+    run_s, cpu_s = time.perf_counter() - t0, time.process_time() - c0
     audio_s = len(audio) / SAMPLE_RATE
     return {
         "engine_id": transcript.engine,
         "audio_s": audio_s,
         "load_s": load_s,
         "run_s": run_s,
+        "cpu_s": cpu_s,  # all threads: on a shared, oversubscribed box this is steadier than wall time
         "x_real_time": audio_s / run_s if run_s else float("inf"),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # Linux: KiB
         "words": sum(len(u.words) for u in transcript.utterances),
@@ -119,12 +120,12 @@ def main() -> int:
     wav = Path(args.wav) if args.wav else default_wav()
     result = bench_asr(wav, engines=args.engines, model=args.model, threads=args.threads, beam_size=args.beam)
     print(f"{wav} ({result['audio_s']:.1f} s of audio, {args.threads} threads)")
-    header = f"{'engine':<34} {'load s':>6} {'run s':>7} {'x RT':>6} {'peak RSS MB':>11} {'words':>6}"
+    header = f"{'engine':<34} {'load s':>6} {'run s':>7} {'cpu s':>7} {'x RT':>6} {'peak RSS MB':>11} {'words':>6}"
     print(header)
     print("-" * len(header))
     for r in result["engines"].values():
         print(
-            f"{r['engine_id']:<34} {r['load_s']:6.1f} {r['run_s']:7.1f} {r['x_real_time']:6.2f} "
+            f"{r['engine_id']:<34} {r['load_s']:6.1f} {r['run_s']:7.1f} {r['cpu_s']:7.1f} {r['x_real_time']:6.2f} "
             f"{r['peak_rss_mb']:11.0f} {r['words']:6d}"
         )
     if "openai_over_faster" in result:

@@ -99,7 +99,9 @@ def main() -> int:
         runs[2] = (runs[2][0], runs[2][1] + (long_name,))
 
     rows = []
-    header = f"{'data':<12} {'engine':<34} {'cond':>4} {'WER %':>6} {'audio s':>7} {'run s':>6} {'x RT':>5} {'load s':>6}"
+    header = (
+        f"{'data':<12} {'engine':<34} {'cond':>4} {'WER %':>6} {'audio s':>7} {'run s':>6} {'x RT':>5} {'load s':>6}"
+    )
     print(header)
     print("-" * len(header))
     for config, names in runs:

@@ -378,7 +378,8 @@ def build(workdir: Path) -> tuple[np.ndarray, dict]:
 
 
 def check_responder(question: Placed, after: Placed) -> None:
-    expected = {"pupil": "pupil", "pupils": "pupil", "self": "teacher", "teacher": "teacher"}[question.question.response]
+    responder = {"pupil": "pupil", "pupils": "pupil", "self": "teacher", "teacher": "teacher"}
+    expected = responder[question.question.response]
     if SPEAKERS[after.speaker].role != expected:
         raise ValueError(f"{question.text!r}: next line is by {after.speaker}, expected a {expected}")
 
@@ -414,7 +415,8 @@ def encode(gif: Path, wav: Path, duration_s: float, out_mp4: Path) -> None:
         "-i", str(gif), "-i", str(wav),
         "-filter_complex", graph, "-map", "[v]", "-map", "1:a",
         "-t", f"{duration_s:.4f}",
-        "-c:v", "libx264", "-preset", "medium", "-crf", str(VIDEO_CRF), "-g", str(KEYFRAME_EVERY_S * VIDEO_FPS), "-pix_fmt", "yuv420p",
+        "-c:v", "libx264", "-preset", "medium", "-crf", str(VIDEO_CRF), "-g", str(KEYFRAME_EVERY_S * VIDEO_FPS),
+        "-pix_fmt", "yuv420p",
         "-c:a", "aac", "-b:a", "64k", "-ar", "44100", "-ac", "1",
         "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact",
         "-movflags", "+faststart",
@@ -460,9 +462,10 @@ def main(argv: list[str] | None = None) -> int:
     script["teacher_voice"] = {"file": "teacher_voice.wav", "text": ENROLMENT_TEXT, "duration_s": round(enrol_s, 4)}
     (args.out / "lesson_script.json").write_text(json.dumps(script, indent=1, ensure_ascii=False) + "\n")
 
+    mp4_mb = (args.out / "lesson.mp4").stat().st_size / 1e6
     n_questions = sum(1 for line in script["lines"] if line["question"])
     print(
-        f"{args.out / 'lesson.mp4'}: {script['duration_s']:.1f} s, {(args.out / 'lesson.mp4').stat().st_size / 1e6:.2f} MB,"
+        f"{args.out / 'lesson.mp4'}: {script['duration_s']:.1f} s, {mp4_mb:.2f} MB,"
         f" {len(script['lines'])} lines, {n_questions} questions; teacher_voice.wav {enrol_s:.1f} s"
     )
     return 0

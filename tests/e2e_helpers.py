@@ -80,13 +80,17 @@ def walk(node) -> Iterator[Any]:
             yield from walk(child)
 
 
-def player_data(at, key: str) -> dict:
-    """The data the app handed to the player component (its proto carries it as JSON)."""
+def component_data(at, name: str, key: str = "") -> dict:
+    """The data the app handed to a ``st.components.v2`` component (its proto carries it as JSON)."""
     for node in walk(at._tree):
         proto = getattr(node, "proto", None)
-        if proto is not None and getattr(proto, "component_name", "") == "vc_player" and key in str(proto.id):
+        if proto is not None and getattr(proto, "component_name", "") == name and key in str(proto.id):
             return json.loads(proto.json)
-    raise AssertionError(f"no player {key!r} on the page")
+    raise AssertionError(f"no {name} {key!r} on the page")
+
+
+def player_data(at, key: str) -> dict:
+    return component_data(at, "vc_player", key)
 
 
 def texts(at) -> str:
@@ -166,8 +170,8 @@ def launch_browser(playwright):
 
 def browser_login(page, base: str, username: str, password: str) -> None:
     page.goto(base + "/")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(password)
+    page.get_by_role("textbox", name="User name").fill(username)
+    page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     page.get_by_role("heading", name="Lessons").wait_for(timeout=60_000)
 

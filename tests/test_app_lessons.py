@@ -1,4 +1,4 @@
-"""The Lessons page (AppTest, real store with the analysed sample): list, upload, bad files, sharing, deletion."""
+"""The Lessons page (AppTest, real store with the analysed sample): list, the upload form, sharing, deletion."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import subprocess
 
 import pytest
 
-from e2e_helpers import app_test, copy_store, login, texts, use_settings
+from e2e_helpers import app_test, component_data, copy_store, login, texts, use_settings
+from videocoach import pipeline
 from videocoach.ffmpeg import ffmpeg_binary
 from videocoach.store import Store
+from videocoach.ui.mediaserver import UPLOAD_PREFIX, MediaTokens
 
 
 @pytest.fixture(scope="module")
@@ -32,14 +34,6 @@ def small_video(tmp_path_factory) -> bytes:
     return out.read_bytes()
 
 
-def upload(at, name: str, data: bytes, title: str = ""):
-    at.file_uploader[0].upload(name, data, "video/mp4")
-    next(t for t in at.text_input if t.label == "Title").input(title)
-    next(b for b in at.button if b.label == "Upload and analyse").click()
-    at.run()
-    return at
-
-
 def test_teacher_sees_her_analysed_lesson_and_its_sharing(env):
     at = login(app_test(), "rivera", env["pw"]["rivera"])
     page = texts(at)
@@ -50,30 +44,24 @@ def test_teacher_sees_her_analysed_lesson_and_its_sharing(env):
     assert status in ("ready", "blocked")  # blocked: the redaction audit asks for a review first
 
 
-def test_a_bad_file_is_refused_plainly(env):
+def test_upload_form_carries_a_teacher_upload_token(env):
+    """The form PUTs the file to the upload route (tested in test_mediaserver.py and the browser test); here: the
+    page hands the form a valid upload token for this teacher and the consent policies to choose from."""
     at = login(app_test(), "rivera", env["pw"]["rivera"])
+    data = component_data(at, "vc_upload")
+    assert data["url"].startswith(UPLOAD_PREFIX)
+    claims = MediaTokens.for_settings(env["settings"]).verify(data["url"][len(UPLOAD_PREFIX):])
     with Store(env["settings"]) as db:
-        before = len(db.lessons_for(db.user_by_name("rivera")))
-    upload(at, "notes.mp4", b"this is a text file pretending to be a video\n" * 50)
-    errors = [e.value for e in at.error]
-    assert errors and "notes.mp4" in errors[0]
-    assert "Traceback" not in errors[0]
-    with Store(env["settings"]) as db:
-        assert len(db.lessons_for(db.user_by_name("rivera"))) == before  # nothing stored
+        assert claims.user_id == db.user_by_name("rivera").id and claims.kind == "upload"
+    names = [p["name"] for p in data["policies"]]
+    assert "blur-all-pupils" in names and data["default_policy"] == "blur-all-pupils"
+    assert ".mp4" in data["accept"]
 
 
-def test_upload_stores_the_video_sealed_and_queues_analysis(env, small_video):
-    at = login(app_test(), "rivera", env["pw"]["rivera"])
-    upload(at, "year7-maths.mp4", small_video, title="Year 7 maths")
-    assert any("Stored “Year 7 maths”" in s.value for s in at.success), [e.value for e in at.error]
-    with Store(env["settings"]) as db:
-        lesson = next(l for l in db.lessons_for(db.user_by_name("rivera")) if l.title == "Year 7 maths")
-        assert [j.kind for j in db.jobs_for_lesson(lesson.id)] == ["analyse"]
-        assert set(db.media_kinds(lesson.id)) == {"original"}
-        sealed = db.media_path(lesson.id, "original").read_bytes()
-        assert small_video[:64] not in sealed  # encrypted at rest
-        assert lesson.policy_name == "blur-all-pupils"
-    assert "Year 7 maths" in texts(at)
+def test_a_coach_has_no_upload_form(env):
+    at = login(app_test(), "okafor", env["pw"]["okafor"])
+    with pytest.raises(AssertionError):
+        component_data(at, "vc_upload")
 
 
 def test_share_and_withdraw_with_a_coach(env):
@@ -94,11 +82,13 @@ def test_share_and_withdraw_with_a_coach(env):
     assert "Sample lesson" in texts(coach)
 
 
-def test_delete_needs_confirmation_and_erases(env, small_video):
-    at = login(app_test(), "rivera", env["pw"]["rivera"])
-    upload(at, "to-delete.mp4", small_video, title="Delete me")
+def test_delete_needs_confirmation_and_erases(env, small_video, tmp_path):
+    path = tmp_path / "to-delete.mp4"
+    path.write_bytes(small_video)
     with Store(env["settings"]) as db:
-        lesson = next(l for l in db.lessons_for(db.user_by_name("rivera")) if l.title == "Delete me")
+        lesson = pipeline.ingest_file(db, db.user_by_name("rivera"), path, title="Delete me")
+    at = login(app_test(), "rivera", env["pw"]["rivera"])
+    assert "Delete me" in texts(at)
     delete = next(b for b in at.button if b.key == f"ls.delete.{lesson.id}")
     assert delete.disabled
     next(c for c in at.checkbox if c.key == f"ls.sure.{lesson.id}").check()

@@ -51,7 +51,7 @@ def test_player_transcript_questions_and_statistics(env):
     assert all({"t", "text", "meta", "role"} <= set(q) for q in data["questions"])
     labels = {m.label for m in at.metric}
     assert {"Teacher talk", "Pupil talk", "Questions", "Wait time"} <= labels
-    assert len(at.get("arrow_vega_lite_chart")) >= 2  # timeline, per-minute talk (and question types)
+    assert len(at.get("vega_lite_chart")) >= 2  # timeline, per-minute talk (and question types)
 
 
 def test_other_teacher_is_refused(env):

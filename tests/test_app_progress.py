@@ -24,12 +24,12 @@ def env(settings, monkeypatch, analysed_sample):
 def test_teacher_sees_her_lessons_charted(env):
     at = goto(login(app_test(), "rivera", env["pw"]["rivera"]), "progress")
     assert "My progress" in [t.value for t in at.title]
-    assert len(at.get("arrow_vega_lite_chart")) >= 3
+    assert len(at.get("vega_lite_chart")) >= 3
     table = at.dataframe[0].value
     assert len(table) == 1
     with Store(env["settings"]) as db:
         metrics = pipeline.load_metrics(db, env["lesson_id"])
-    assert table["teacher talk"][0] == f"{metrics.talk.teacher_share:.0%}"
+    assert table["teacher talk"][0] == f"{metrics.talk.teacher_talk_share:.0%}"
     assert table["teacher questions"][0] == sum(1 for q in metrics.questions if q.role == "teacher")
 
 

@@ -46,6 +46,14 @@ def clips(tmp_path_factory) -> dict[str, Path]:
             d / "silent.mkv", *av[:4], "-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo", *x264,
             "-c:a", "libopus", "-shortest",
         ),  # fmt: skip
+        "short_audio": _ffmpeg(
+            d / "short_audio.mp4", *av[:4], "-f", "lavfi", "-i", "sine=frequency=440:duration=1.5", *x264,
+            "-c:a", "aac",
+        ),  # fmt: skip
+        "long_mkv": _ffmpeg(
+            d / "long.mkv", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=25:duration=10",
+            "-f", "lavfi", "-i", "sine=frequency=440:duration=10", *x264, "-c:a", "libopus",
+        ),  # fmt: skip
         "huge": _ffmpeg(
             d / "huge.mp4", "-f", "lavfi", "-i", "color=c=gray:size=4000x4000:rate=1", "-frames:v", "1",
             "-c:v", "libx264", "-preset", "ultrafast",
@@ -73,7 +81,7 @@ def _assert_refused(path: Path, tmp_path: Path, *fragments: str, info=None) -> M
     return caught.value
 
 
-# --- the sample lesson -----------------------------------------------------------------------------------------------
+# --- the sample lesson ------------------------------------------------------------------------------------------------
 
 
 def test_probe_sample_lesson():
@@ -103,7 +111,7 @@ def test_extract_sample_lesson(tmp_path):
     assert _leftovers(tmp_path) == ["lesson.wav"]
 
 
-# --- hostile and broken inputs -----------------------------------------------------------------------------------------
+# --- hostile and broken inputs ----------------------------------------------------------------------------------------
 
 
 def test_zero_byte_file(tmp_path):
@@ -119,13 +127,30 @@ def test_truncated_mp4_refused_by_probe(tmp_path):
     _assert_refused(cut, tmp_path, "truncated or corrupt")
 
 
-def test_truncated_mp4_refused_by_extract_even_with_a_stale_probe(tmp_path, clips):
+def test_truncated_mp4_refused_by_extract_even_with_a_stale_probe(tmp_path):
     """If the probe is skipped (info from the whole file), decoding itself notices the audio stops short."""
     info = media.probe(LESSON)
     cut = tmp_path / "cut.mp4"
     data = LESSON.read_bytes()
     cut.write_bytes(data[: int(len(data) * 0.3)])
     _assert_refused(cut, tmp_path, "truncated or corrupt", "audio ends at", info=info)
+
+
+def test_truncated_matroska(tmp_path, clips):
+    """Matroska cut short still seeks somewhere: the audio found near the end must be near the declared end."""
+    cut = tmp_path / "cut.mkv"
+    data = clips["long_mkv"].read_bytes()
+    cut.write_bytes(data[: int(len(data) * 0.3)])
+    _assert_refused(cut, tmp_path, "truncated or corrupt", "audio stops near")
+    whole = media.probe(clips["long_mkv"])
+    _assert_refused(cut, tmp_path, "truncated or corrupt", "audio ends at", info=whole)
+
+
+def test_audio_track_shorter_than_the_video_is_not_truncation(tmp_path, clips):
+    info = media.probe(clips["short_audio"])
+    assert info.has_audio and abs(info.duration_s - 3.0) < 0.1
+    samples = media.load_wav(media.extract_audio(clips["short_audio"], tmp_path / "a.wav", info))
+    assert abs(len(samples) / media.SAMPLE_RATE - 1.5) < 0.1
 
 
 def test_random_bytes_named_mp4(tmp_path):
@@ -195,6 +220,12 @@ def test_protocol_syntax_in_a_name_is_just_a_name(tmp_path, clips, monkeypatch):
     shutil.copy(clips["audio_only"], tmp_path / "concat:av.mp4|av.mp4")  # the file itself has none
     info = media.probe(Path("concat:av.mp4|av.mp4"))
     assert info.has_audio and not info.has_video
+
+
+@pytest.mark.parametrize("name", ["photo.png", "frame%03d.png"])
+def test_still_images_and_image_sequences_are_refused(tmp_path, name):
+    image = _ffmpeg(tmp_path / name, "-f", "lavfi", "-i", "color=c=red:size=64x64", "-frames:v", "1", "-update", "1")
+    _assert_refused(image, tmp_path, "not allowed")
 
 
 def test_fifo_and_missing_files(tmp_path):

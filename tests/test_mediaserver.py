@@ -30,6 +30,7 @@ from videocoach.ui.mediaserver import (
     TokenError,
     media_path,
     parse_range,
+    upload_path,
     playback_refusal,
 )
 from videocoach.vault import CHUNK_SIZE
@@ -285,3 +286,88 @@ def _unb64(text: str) -> bytes:
     import base64
 
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+# -- uploads: streamed to disk, checked, sealed, queued ---------------------------------------------------------------------
+def put(world, token: str, body: bytes, query: str = "", cookie: str | None = None):
+    conn = http.client.HTTPConnection("127.0.0.1", world["port"], timeout=120)
+    headers = {"Content-Type": "application/octet-stream"}
+    if cookie is not None:
+        headers["Cookie"] = f"_streamlit_xsrf={cookie}"
+    conn.request("PUT", upload_path(token) + query, body=body, headers=headers)
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    return resp.status, json.loads(data or b"{}")
+
+
+@pytest.fixture
+def no_autostart(monkeypatch):
+    monkeypatch.setenv("VIDEOCOACH_WORKER", "external")  # queue the job; never start a worker from a test
+
+
+def test_upload_streams_to_a_sealed_lesson_and_queues_analysis(world, no_autostart):
+    store, alice = world["store"], world["alice"]
+    tok = world["tokens"].mint_upload(alice.id)
+    status, body = put(world, tok, world["video"], "?name=fractions%202.mp4&title=Fractions%202&policy=blur-all-pupils"
+                                                   "&sample=0:01-0:04")
+    assert status == 201, body
+    lesson = store.lesson(body["lesson_id"])
+    assert (lesson.owner_id, lesson.title, lesson.original_name) == (alice.id, "Fractions 2", "fractions 2.mp4")
+    assert lesson.settings["teacher_sample"] == {"start": 1.0, "end": 4.0}
+    assert [j.kind for j in store.jobs_for_lesson(lesson.id)] == ["analyse"]
+    with store.open_media(lesson.id, "original") as sealed:
+        assert sealed.read_range(0, sealed.size) == world["video"]
+    assert list((world["settings"].data_dir / "work").rglob("upload-*")) == []  # no plaintext left behind
+
+
+def test_a_bad_upload_is_refused_with_the_reason_and_stores_nothing(world, no_autostart):
+    store, alice = world["store"], world["alice"]
+    before = len(store.all_lessons())
+    tok = world["tokens"].mint_upload(alice.id)
+    status, body = put(world, tok, b"just some text, not a video\n" * 100, "?name=notes.mp4")
+    assert status == 400 and "notes.mp4" in body["error"]
+    status, body = put(world, tok, world["video"], "?name=x.mp4&policy=no-such-policy")
+    assert status == 400 and "no-such-policy" in body["error"]
+    status, body = put(world, tok, world["video"], "?name=x.mp4&sample=half-past")
+    assert status == 400 and "not a time" in body["error"]
+    assert len(store.all_lessons()) == before
+    assert list((world["settings"].data_dir / "work").rglob("upload-*")) == []
+
+
+def test_upload_refusals(world, no_autostart, tmp_path):
+    store, alice, coach = world["store"], world["alice"], world["coach"]
+    before = len(store.all_lessons())
+    cases = {
+        "a coach": world["tokens"].mint_upload(coach.id),
+        "a media token": token_for(world, alice),
+        "expired": world["tokens"].mint_upload(alice.id, now=time.time() - 7200),
+        "forged": MediaTokens(b"z" * 32).mint_upload(alice.id),
+    }
+    for what, tok in cases.items():
+        status, _ = put(world, tok, world["video"], "?name=x.mp4")
+        assert status == 403, what
+    from streamlit.web.server.starlette.starlette_app_utils import generate_xsrf_token_string
+
+    bound = world["tokens"].mint_upload(alice.id, browser_cookie=generate_xsrf_token_string(b"A" * 16, 1))
+    assert put(world, bound, world["video"], "?name=x.mp4",
+               cookie=generate_xsrf_token_string(b"B" * 16, 1))[0] == 403
+    # an upload token never plays anything
+    assert get(world, world["tokens"].mint_upload(alice.id), "bytes=0-9")[0] in (403, 404)
+    assert len(store.all_lessons()) == before
+
+
+def test_an_upload_over_the_size_limit_gets_413(tmp_path, video_bytes, no_autostart):
+    import dataclasses
+
+    settings = Settings(data_dir=tmp_path / "data", key_file=tmp_path / "keys" / "k.key")
+    settings = dataclasses.replace(settings, max_upload_bytes=1_000_000)
+    store = Store(settings)
+    alice = store.add_user("alice", "teacher", None)
+    server = MediaServer(settings)
+    world = {"port": _serve(server)}
+    status, body = put(world, MediaTokens.for_settings(settings).mint_upload(alice.id), video_bytes, "?name=big.mp4")
+    assert status == 413 and "limit" in body["error"]
+    assert store.all_lessons() == []
+    server.close()
+    store.close()

@@ -262,7 +262,9 @@ def test_segments_are_cleaned_into_valid_utterances():
                            avg_logprob=0.0, no_speech_prob=0.0, duration=10.0)  # fmt: skip
     assert wide is not None and (wide.start, wide.end) == (1.5, 3.6)
     # an end before its start (timestamp rounding) becomes a zero-length word, not an error
-    flipped = _make_utterance(4.0, 4.5, "x", [(4.3, 4.28, " x", 1.0)], avg_logprob=0.0, no_speech_prob=0.0, duration=10.0)
+    flipped = _make_utterance(
+        4.0, 4.5, "x", [(4.3, 4.28, " x", 1.0)], avg_logprob=0.0, no_speech_prob=0.0, duration=10.0
+    )
     assert flipped is not None and flipped.words[0].start == flipped.words[0].end == 4.3
     assert _make_utterance(1.0, 2.0, "   ", [], avg_logprob=0.0, no_speech_prob=0.0, duration=10.0) is None
 

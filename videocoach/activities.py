@@ -225,7 +225,7 @@ def _merge_short(runs: list[list], min_span_s: float) -> list[list]:
 
 def _union(spans: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
     out: list[tuple[float, float]] = []
-    for a, b in sorted((a, b) for a, b in spans if b > a):
+    for a, b in sorted((float(a), float(b)) for a, b in spans if b > a):
         if out and a <= out[-1][1]:
             out[-1] = (out[-1][0], max(out[-1][1], b))
         else:

@@ -54,8 +54,11 @@ class DiarizeConfig:
     clustering: str = "ahc"  # "ahc" (average-linkage agglomerative) or "spectral" (eigengap speaker count)
     cluster_threshold: float = 0.9  # centred cosine distance at which average-linkage clustering stops merging
     merge_similarity: float = 0.85  # clusters whose raw centroids are at least this similar are one voice
+    merge_rule: str = "contrast"  # "contrast" (relative, see _merge_by_contrast) or "similarity" (raw centroids)
+    merge_contrast: float = 0.075  # merge two clusters while cross-similarity >= mean within-similarity - this
     affinity_keep: float = 1.0  # spectral: share of each row's largest affinities kept
     resegment_centred: bool = True  # score frames against centroids in the centred space
+    frame_weighting: str = "uniform"  # how a window's score spreads over its frames: uniform, hann, ramp
     min_cluster_s: float = 1.0  # a cluster with less speech than this joins its nearest cluster
     min_turn_s: float = 0.3  # shorter turns are absorbed by their neighbours
     max_cluster_windows: int = 2000  # cluster at most this many windows (pairwise distances grow as n^2)
@@ -230,7 +233,10 @@ class Diarizer:
         # every window to the nearest centroid of the subsample's clusters (in the centred space)
         labels = np.argmax(centred @ _centroids(centred[sub], labels_sub).T, axis=1)
         if cfg.num_speakers is None:
-            labels = _merge_similar_clusters(emb, _compact(labels), cfg.merge_similarity)
+            if cfg.merge_rule == "contrast":
+                labels = _merge_by_contrast(emb, _compact(labels), _shares_frames(windows), cfg.merge_contrast)
+            else:
+                labels = _merge_similar_clusters(emb, _compact(labels), cfg.merge_similarity)
             labels = _merge_small_clusters(emb, labels, cfg.min_cluster_s / cfg.hop_s)
         return _compact(labels)
 
@@ -244,9 +250,14 @@ class Diarizer:
         k = centroids.shape[0]
         total = np.zeros((n_frames, k))
         count = np.zeros(n_frames)
+        profiles: dict[int, np.ndarray] = {}
         for frames, score in zip(windows.frames, window_scores):
-            total[frames] += score
-            count[frames] += 1
+            m = frames.size
+            if m not in profiles:
+                profiles[m] = _window_profile(m, self.config.frame_weighting)
+            w = profiles[m]
+            total[frames] += w[:, None] * score[None, :]
+            count[frames] += w
         frame_labels = np.full(n_frames, -1, dtype=np.int64)
         covered = count > 0
         frame_labels[covered] = np.argmax(total[covered], axis=1)
@@ -455,9 +466,75 @@ def spectral(
     return _compact(model.fit_predict(affinity))
 
 
+def _window_profile(m: int, kind: str) -> np.ndarray:
+    """How much a window's score counts for each of its ``m`` frames when frames are re-scored."""
+    x = (np.arange(m) + 0.5) / m
+    if kind == "hann":
+        return 0.05 + np.sin(np.pi * x) ** 2
+    if kind == "ramp":  # the LSTM's last state weighs the end of the window most
+        return 0.05 + x
+    if kind == "late":
+        return 0.05 + np.sin(np.pi * np.clip(x * 0.8 + 0.1, 0, 1) ** 0.7) ** 2
+    return np.ones(m)
+
+
 def _centre(embeddings: np.ndarray) -> np.ndarray:
     z = embeddings - embeddings.mean(axis=0, keepdims=True)
     return z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-9)
+
+
+_STABLE_NEIGHBOURS = 2
+
+
+def _shares_frames(windows: WindowEmbeddings) -> np.ndarray:
+    """(n, n) True where two windows share speech frames (windows are contiguous runs of the speech stream)."""
+    first = np.array([f[0] for f in windows.frames])
+    last = np.array([f[-1] for f in windows.frames])
+    return (first[:, None] <= last[None, :]) & (first[None, :] <= last[:, None])
+
+
+def _merge_by_contrast(emb: np.ndarray, labels: np.ndarray, overlapping: np.ndarray, contrast: float) -> np.ndarray:
+    """Merge clusters that are one voice, judged relative to this recording.
+
+    For clusters A and B: contrast = mean raw similarity of A-B window pairs minus the mean of A's and B's own
+    within-cluster similarities (pairs of windows sharing frames left out, as they are similar because they
+    overlap).  Two halves of one voice score about -0.05..+0.03, two voices about -0.11..-0.15 (dev/train clips,
+    pyannote_sample, jfk), so the most alike pair is merged while its contrast is above ``-contrast``.
+    Absolute similarities vary with the room and microphone; this difference mostly does not.
+    """
+    labels = _compact(labels)
+    if labels.max() == 0:
+        return labels
+    sims = emb @ emb.T
+    apart = ~overlapping
+    # windows straddling a change of speaker blur both clusters: judge on windows whose neighbours agree
+    reach = _STABLE_NEIGHBOURS
+    while labels.max() > 0:
+        k = int(labels.max()) + 1
+        stable = np.ones(labels.size, dtype=bool)
+        for shift in range(1, reach + 1):
+            stable[shift:] &= labels[shift:] == labels[:-shift]
+            stable[:-shift] &= labels[:-shift] == labels[shift:]
+        for c in range(k):  # a cluster with no stable window keeps all its windows
+            if not stable[labels == c].any():
+                stable[labels == c] = True
+        onehot = np.eye(k)[labels] * stable[:, None]  # (n, k)
+        ok = apart.astype(np.float64)
+        pair_sum = onehot.T @ (sims * ok) @ onehot  # (k, k) sums of similarities over pairs kept
+        pair_cnt = onehot.T @ ok @ onehot
+        mean = np.divide(pair_sum, pair_cnt, out=np.full((k, k), np.nan), where=pair_cnt > 0)
+        within = np.diag(mean).copy()
+        if np.all(np.isnan(within)):
+            within[:] = np.nanmean(mean) if np.any(~np.isnan(mean)) else 1.0
+        within = np.where(np.isnan(within), np.nanmedian(within), within)
+        score = mean - (within[:, None] + within[None, :]) / 2
+        score[np.isnan(score)] = -np.inf
+        np.fill_diagonal(score, -np.inf)
+        a, b = np.unravel_index(int(np.argmax(score)), score.shape)
+        if score[a, b] < -contrast:
+            break
+        labels = _compact(np.where(labels == max(a, b), min(a, b), labels))
+    return labels
 
 
 def _merge_similar_clusters(emb: np.ndarray, labels: np.ndarray, min_similarity: float) -> np.ndarray:

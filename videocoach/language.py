@@ -8,7 +8,8 @@ language used?  To what extent do the teacher and pupils mirror each other in th
 - **Subject terminology** candidates are the content words the teacher uses that are not everyday English: not in
   ``COMMON_WORDS`` (the 2,500 most frequent lower-case whole-word tokens, three letters or more, of the GPT-2
   byte-pair vocabulary that ships with openai-whisper as ``whisper/assets/gpt2.tiktoken``, MIT licence -- its merge
-  order follows web-text frequency -- plus everyday classroom talk: "okay", "gonna", number words, ...), at least
+  order follows web-text frequency -- plus everyday classroom talk: "okay", "gonna", number words, ...; regular
+  endings are removed before the look-up, so "lowers" is as common as "lower"), at least
   ``min_term_len`` letters, and not a proper name (a word the ASR always capitalises mid-sentence).
   A term needs ``min_teacher_uses`` uses by the teacher, or one use by each side, to be listed.
 - **Mirroring**: a candidate term the teacher used first and a pupil used later, with both first times.
@@ -219,6 +220,7 @@ class MirroredTerm:
     teacher_first_s: float
     pupil_first_s: float
     pupil_uses: int
+    teacher_uses: int
 
 
 @dataclass(frozen=True)
@@ -274,7 +276,7 @@ def language_stats(
     stems: dict[str, dict] = {}
     for tok in tokens:
         w = tok.word
-        if len(w) < settings.min_term_len or w in COMMON_WORDS or w in names or not w.isalpha():
+        if len(w) < settings.min_term_len or _is_common(w) or w in names or not w.isalpha():
             continue
         entry = stems.setdefault(_stem(w), {"form": None, "teacher": 0, "pupil": 0, "tfirst": None, "pfirst": None})
         if tok.role == "teacher":
@@ -294,7 +296,7 @@ def language_stats(
     ]
     subject.sort(key=lambda t: (-t.teacher_count, -t.pupil_count, t.term))
     mirrored = [
-        MirroredTerm(t.term, t.teacher_first_s, t.pupil_first_s, t.pupil_count)
+        MirroredTerm(t.term, t.teacher_first_s, t.pupil_first_s, t.pupil_count, t.teacher_count)
         for t in subject
         if t.teacher_first_s is not None and t.pupil_first_s is not None and t.teacher_first_s < t.pupil_first_s
     ]
@@ -316,6 +318,17 @@ def language_stats(
         subject_terms=tuple(subject[: settings.max_subject_terms]),
         mirrored=tuple(mirrored),
     )
+
+
+def _is_common(word: str) -> bool:
+    """In the common list, itself or with a regular ending removed ("lowers" -> "lower", "tries" -> "try")."""
+    if word in COMMON_WORDS:
+        return True
+    for suffix, repl in (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e"),
+                         ("er", ""), ("est", ""), ("ly", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and word[: -len(suffix)] + repl in COMMON_WORDS:
+            return True
+    return False
 
 
 def _stem(word: str) -> str:
@@ -340,7 +353,7 @@ def _tokens(sentences: Sequence[Utterance]) -> list[_Token]:
                         continue
                     word = part.lower().replace("'", "")
                     if word:
-                        out.append(_Token(word, t, s.role, part[0].isupper(), first))
+                        out.append(_Token(word, float(t), s.role, part[0].isupper(), first))
                     first = False
     return out
 

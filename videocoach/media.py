@@ -11,7 +11,11 @@ hostile header.  Every call here is therefore fenced in:
 * containers and codecs come from allow-lists (:data:`ALLOWED_DEMUXERS`, :data:`ALLOWED_VIDEO_CODECS`,
   :data:`ALLOWED_AUDIO_CODECS`); dimensions and duration are bounded by :class:`MediaLimits`;
 * after probing, ffmpeg is run with the demuxer forced (``-f <MediaInfo.container>``), ``-nostdin``, a ``-t`` bound
-  and a subprocess timeout.
+  and a subprocess timeout;
+* a cut-off upload (index intact, data missing) is caught twice: :func:`probe` seeks to the last second and must
+  find data there (exact for files with audio, best effort for video-only ones), and :func:`extract_audio` refuses
+  audio that stops well short of its declared length.  A stage decoding video should compare its frame count
+  with ``duration_s`` in the same way.
 
 Other stages that decode the same file (the redaction stage decodes video frames) must use exactly the same
 hardened input::
@@ -76,6 +80,10 @@ _DEMUXER_HARDENING: dict[str, tuple[str, ...]] = {
 
 _TEXT_SNIFF_BYTES = 4096
 _TAIL_CHECK_S = 1.0  # probe reads one packet from the last second: a truncated file has none there
+_TAIL_TOLERANCE_S = 3.0  # the audio packet found there must be at most this far before the declared end
+# Demuxers whose durations come from an index or header (exact), not estimated from the bit rate: for these a
+# shortfall in the decoded audio is a cut-off file.  Estimated ones (mp3, aac, mpegts, mpeg, gif) get more slack.
+_EXACT_DURATION_DEMUXERS = frozenset({"mov", "matroska", "wav", "flac", "ogg", "avi"})
 
 
 class MediaError(ValueError):
@@ -158,9 +166,8 @@ def probe(path: str | os.PathLike[str], limits: MediaLimits = DEFAULT_LIMITS) ->
         if width <= 0 or height <= 0:
             raise MediaError(f"{name}: the file is truncated or corrupt (a video stream has no picture size)")
         if not _fits(width, height, limits):
-            raise MediaError(
-                f"{name}: the video is too large ({width}x{height}; the limit is {limits.max_width}x{limits.max_height})"
-            )
+            limit = f"{limits.max_width}x{limits.max_height}"
+            raise MediaError(f"{name}: the video is too large ({width}x{height}; the limit is {limit})")
     for s in audio:
         codec = str(s.get("codec_name") or "unknown")
         if codec not in ALLOWED_AUDIO_CODECS and not codec.startswith("pcm_"):
@@ -186,7 +193,9 @@ def probe(path: str | os.PathLike[str], limits: MediaLimits = DEFAULT_LIMITS) ->
         fps=_fps(video[0]) if video else 0.0,
         size_bytes=size_bytes,
     )
-    _check_tail_readable(name, abs_path, info, limits)
+    start_s = _float_or_none(fmt.get("start_time")) or 0.0
+    audio_end_s = _stream_duration_s(audio[0], duration_s) if audio else None
+    _check_tail_readable(name, abs_path, info, limits, start_s=start_s, audio_end_s=audio_end_s)
     return info
 
 
@@ -276,16 +285,20 @@ def extract_audio(
     try:
         stderr = _run_with_progress(argv, timeout_s, info.duration_s, lambda f: progress(stage, f))
         got_s = _wav_duration_s(tmp)
-        short_s = info.duration_s - got_s
-        if short_s > max(1.0, 0.01 * info.duration_s):
+        expected_s = info.duration_s
+        if _short(got_s, expected_s, info):
+            # an audio track may legitimately end before the video: compare with its own declared length
+            expected_s = _declared_audio_end_s(path.resolve(), info, limits) or expected_s
+        if _short(got_s, expected_s, info):
             tail = _clean(stderr_tail(stderr, 4), path.resolve(), name, skip_first_line=False)
             raise MediaError(
-                f"{name}: the file is truncated or corrupt (audio ends at {got_s:.1f} s of {info.duration_s:.1f} s"
+                f"{name}: the file is truncated or corrupt (audio ends at {got_s:.1f} s of {expected_s:.1f} s"
                 + (f"; ffmpeg: {tail})" if tail else ")")
             )
         os.replace(tmp, out_wav)
     except FFmpegError as exc:
-        raise MediaError(f"{name}: the audio could not be decoded ({_clean(str(exc), path.resolve(), name, skip_first_line=False)})") from None
+        detail = _clean(str(exc), path.resolve(), name, skip_first_line=False)
+        raise MediaError(f"{name}: the audio could not be decoded ({detail})") from None
     finally:
         tmp.unlink(missing_ok=True)
     progress(stage, 1.0)
@@ -340,7 +353,8 @@ def _probe_failure(name: str, abs_path: Path, message: str) -> MediaError:
         return MediaError(f"{name}: not a supported video (container {found.group(1)!r} not allowed{what})")
     if _looks_like_text(abs_path):
         return MediaError(f"{name}: not a supported video (it is a text file)")
-    return MediaError(f"{name}: the file is truncated or corrupt, or not a video (ffprobe: {_clean(message, abs_path, name)})")
+    detail = _clean(message, abs_path, name)
+    return MediaError(f"{name}: the file is truncated or corrupt, or not a video (ffprobe: {detail})")
 
 
 def _clean(message: str, abs_path: Path, name: str, *, skip_first_line: bool = True) -> str:
@@ -411,13 +425,59 @@ def _fps(stream: dict) -> float:
     return 0.0
 
 
-def _check_tail_readable(name: str, abs_path: Path, info: MediaInfo, limits: MediaLimits) -> None:
+def _short(got_s: float, expected_s: float, info: MediaInfo) -> bool:
+    if info.container in _EXACT_DURATION_DEMUXERS:
+        return expected_s - got_s > max(1.0, 0.01 * expected_s)
+    return expected_s - got_s > max(2.0, 0.05 * expected_s)
+
+
+def _stream_duration_s(stream: dict, container_s: float) -> float:
+    """A stream's own length: its duration, or Matroska's DURATION tag ("00:01:02.500000000"), else the file's."""
+    seconds = _float_or_none(stream.get("duration"))
+    if seconds is None:
+        tag = str((stream.get("tags") or {}).get("DURATION") or "")
+        h, _, rest = tag.partition(":")
+        m, _, sec = rest.partition(":")
+        parts = [_float_or_none(x) for x in (h, m, sec)]
+        if all(x is not None for x in parts):
+            seconds = parts[0] * 3600 + parts[1] * 60 + parts[2]  # type: ignore[operator]
+    return min(seconds, container_s) if seconds is not None and seconds > 0 else container_s
+
+
+def _declared_audio_end_s(abs_path: Path, info: MediaInfo, limits: MediaLimits) -> float | None:
+    """The first audio stream's declared length, or None when ffprobe cannot say (the caller then fails closed)."""
+    argv = [
+        ffprobe_binary(),
+        "-hide_banner",
+        "-v",
+        "error",
+        *_demuxer_args(info),
+        "-select_streams",
+        "a:0",
+        "-show_entries",
+        "stream=duration:stream_tags=DURATION",
+        "-print_format",
+        "json",
+        f"file:{abs_path}",
+    ]
+    try:
+        streams = json.loads(run(argv, timeout_s=limits.probe_timeout_s).decode("utf-8", "replace")).get("streams")
+    except (FFmpegError, json.JSONDecodeError):
+        return None
+    return _stream_duration_s(streams[0], info.duration_s) if streams else None
+
+
+def _check_tail_readable(
+    name: str, abs_path: Path, info: MediaInfo, limits: MediaLimits, *, start_s: float, audio_end_s: float | None
+) -> None:
     """Seek to the last second and read one packet: a cut-off upload has its index but not its data there.
 
-    Best effort for video-only files with long keyframe intervals (the seek lands on an earlier keyframe);
-    :func:`extract_audio` checks the decoded length as well.
+    With audio, the packet found must also lie near the audio's declared end (a Matroska file cut short seeks to
+    whatever data is left).  Best effort for video-only files with long keyframe intervals (the seek lands on an
+    earlier keyframe); :func:`extract_audio` checks the decoded length as well.
     """
-    at_s = max(0.0, info.duration_s - _TAIL_CHECK_S)
+    end_s = audio_end_s if info.has_audio and audio_end_s is not None else info.duration_s
+    at_s = max(0.0, start_s + end_s - _TAIL_CHECK_S)
     argv = [
         ffprobe_binary(),
         "-hide_banner",
@@ -437,11 +497,18 @@ def _check_tail_readable(name: str, abs_path: Path, info: MediaInfo, limits: Med
         out = run(argv, timeout_s=limits.probe_timeout_s)
         packets = json.loads(out.decode("utf-8", "replace")).get("packets") or []
     except FFmpegError as exc:
-        raise MediaError(f"{name}: the file is truncated or corrupt (ffprobe: {_clean(str(exc), abs_path, name)})") from None
+        detail = _clean(str(exc), abs_path, name)
+        raise MediaError(f"{name}: the file is truncated or corrupt (ffprobe: {detail})") from None
     except json.JSONDecodeError:
         packets = []
     if not packets:
         raise MediaError(f"{name}: the file is truncated or corrupt (its last second cannot be read)")
+    if info.has_audio and info.container in _EXACT_DURATION_DEMUXERS:
+        found_s = max((_float_or_none(p.get("pts_time")) or 0.0) for p in packets) - start_s
+        if found_s < end_s - _TAIL_TOLERANCE_S:
+            raise MediaError(
+                f"{name}: the file is truncated or corrupt (its audio stops near {found_s:.1f} s of {end_s:.1f} s)"
+            )
 
 
 def _run_with_progress(argv: list[str], timeout_s: float, duration_s: float, report) -> str:

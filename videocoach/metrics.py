@@ -192,8 +192,9 @@ def talk_stats(
 
     per_minute = []
     step = settings.minute_s if settings.minute_s > 0 else MINUTE_S
-    for k in range(math.ceil(d / step - 1e-9) if d > 0 else 0):
-        lo, hi = k * step, min((k + 1) * step, d)
+    n_minutes = max(1, math.ceil(d / step - 1e-9)) if d > 0 else 0
+    for k in range(n_minutes):
+        lo, hi = k * step, (d if k == n_minutes - 1 else (k + 1) * step)  # the last one runs to the end
         if hi <= lo:
             continue
         window = [(lo, hi)]
@@ -213,7 +214,14 @@ def talk_stats(
     p_runs = [r for r in runs if r.role == "pupil"]
     monologue = _longest_monologue(teacher, pupil, settings.monologue_gap_s)
     t2p = p2t = 0
-    for a, b in zip(runs, runs[1:]):
+    # back-channels (a turn wholly inside another speaker's) do not break an exchange, nor make one; a speaker's
+    # own runs never overlap, so a run is inside another speaker's when an earlier-starting run ends after it
+    spoken, reach = [], -math.inf
+    for r in sorted(runs, key=lambda r: (r.start, -r.end)):
+        if r.end > reach:
+            spoken.append(r)
+        reach = max(reach, r.end)
+    for a, b in zip(spoken, spoken[1:]):
         if a.role != b.role and b.start >= a.start and b.end > a.end and b.start - a.end <= settings.exchange_gap_s:
             if a.role == "teacher":
                 t2p += 1
@@ -335,7 +343,7 @@ def _longest_monologue(
 
 def _union(spans: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
     out: list[tuple[float, float]] = []
-    for a, b in sorted((a, b) for a, b in spans if b > a):
+    for a, b in sorted((float(a), float(b)) for a, b in spans if b > a):
         if out and a <= out[-1][1]:
             out[-1] = (out[-1][0], max(out[-1][1], b))
         else:

@@ -15,7 +15,8 @@ the lesson.  Kinds, each with the rule that finds it:
                              ("because", "so that", "evidence", "predict", ...);
 - ``discussion``             a whole-class discussion spell of ``discussion_min_s`` or more.
 
-At most ``max_moments`` are kept, by the order of the kinds above, then returned in time order.
+At most ``max_per_kind`` of a kind and ``max_moments`` in all are kept, by the order of the kinds above (mirrored
+terms the teacher used most first; otherwise in time order), then returned in time order.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class MomentSettings:
     reasoning_min_words: int = 6
     discussion_min_s: float = 60.0
     max_moments: int = 12
+    max_per_kind: int = 3  # so that one kind (a burst of mirrored terms, say) cannot fill the list
     lead_in_s: float = 2.0  # a moment starts this long before the event, so playback has context
 
 
@@ -105,7 +107,7 @@ def find_moments(
     for q in questions:
         if q.role == "pupil":
             add(q.start, q.end, "pupil_question", f"A pupil asked at {_clock(q.start)}: \u201c{_short(q.text)}\u201d")
-    for m in mirrored:
+    for m in sorted(mirrored, key=lambda m: (-m.teacher_uses, m.pupil_first_s)):  # the teacher's key words first
         add(m.pupil_first_s, m.pupil_first_s + 3.0, "pupil_uses_term",
             f"A pupil used \u201c{m.term}\u201d, which the teacher introduced at {_clock(m.teacher_first_s)}")
     if utterances:
@@ -119,7 +121,12 @@ def find_moments(
                 f"{_clock(a.duration)} of whole-class discussion from {_clock(a.start)}")
 
     rank = {k: i for i, k in enumerate(MOMENT_KINDS)}
-    kept = sorted(found, key=lambda m: (rank[m.kind], m.start))[: max(0, st.max_moments)]
+    per_kind: dict[str, int] = {}
+    kept = []
+    for m in sorted(found, key=lambda m: rank[m.kind]):  # stable: within a kind, the order found
+        if per_kind.get(m.kind, 0) < st.max_per_kind and len(kept) < st.max_moments:
+            per_kind[m.kind] = per_kind.get(m.kind, 0) + 1
+            kept.append(m)
     return tuple(sorted(kept, key=lambda m: (m.start, rank[m.kind])))
 
 

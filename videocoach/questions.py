@@ -28,8 +28,14 @@ Types (``classify_question``), each decided by the first matching rule, whose na
                   "what would happen", "predict", "do you agree", "what else", "another way", "what's the difference";
 - ``closed``      everything else: recall, yes/no, a single answer ("what is seven times eight", "is it a solid");
 - ``rhetorical``  decided from the response, not the words: a teacher's closed or open question after which the
-                  teacher herself speaks again within ``self_answer_s`` with no pupil speech in between, and that next
-                  sentence is not itself a question (a re-phrased or stacked question is not rhetorical).
+                  teacher herself goes on, with no pupil speech in between, after a pause shorter than
+                  ``rhetorical_max_wait_s`` (2 s: no real wait for an answer), and her next sentence is not itself a
+                  question (a re-phrased or stacked question is not rhetorical).  A question the teacher answers
+                  herself after a longer wait keeps its type, with response "self".
+
+Responses: "pupil" / "pupils" (one / several distinct pupil voices answer first, within ``response_wait_max_s``),
+"self" (the asker speaks again first, within ``self_answer_s``), "teacher" (a pupil's question taken up by the
+teacher), "none" (nobody within those limits, or the lesson ends).
 
 ``is_open`` is True for ``open`` only; it is the open/closed view used for reporting.
 """
@@ -106,7 +112,7 @@ _TAG_END2 = frozenset(
     }
 )
 _YOU_VERBS = frozenset("think want agree understand remember all mean like wanna disagree get see".split())
-_MODAL_START = frozenset("is are was can could would will should shall isnt arent wasnt".split())
+_MODAL_START = frozenset("is are was can could would will should shall isnt arent wasnt does did doesnt didnt".split())
 # after "is/can/..." these words show a statement with its subject dropped ("is correct", "can't always")
 _NOT_SUBJECT_AFTER_AUX = frozenset(
     """correct right wrong true false good fine not also always never just still really so very too going gonna
@@ -364,6 +370,7 @@ class QuestionSettings:
     pause_split_s: float = 1.0  # a pause this long between two words ends a sentence (ASR text often has no ".")
     response_wait_max_s: float = 10.0  # a reply that starts later than this is not counted as the answer
     self_answer_s: float = 5.0  # the asker speaking again within this, before anyone else, is "self"
+    rhetorical_max_wait_s: float = 2.0  # a self-answered question with a shorter pause is rhetorical
     answer_window_max_s: float = 30.0  # the longest pupil answer window (when the teacher does not speak again)
     min_responder_s: float = 0.3  # a pupil needs this much speech in the answer window to count as a responder
     min_reply_s: float = 0.2  # speech of another person must go on this long past the question's end to count
@@ -593,12 +600,14 @@ def _question(
         q.role == "teacher"
         and response == "self"
         and qtype in ("open", "closed")
+        and wait_1 is not None
+        and wait_1 < st.rhetorical_max_wait_s
         and not (asker_next_sentence is not None and cues[asker_next_sentence].is_question)
     ):
         qtype, qtype_rule = "rhetorical", "rhetorical_self_answered"
     return Question(
-        start=q.start,
-        end=q.end,
+        start=float(q.start),
+        end=float(q.end),
         text=q.text,
         speaker=q.speaker,
         role=q.role,
@@ -607,12 +616,12 @@ def _question(
         is_open=qtype == "open",
         detect_rule=cue.rule,
         response=response,
-        wait_time_1_s=wait_1,
-        wait_time_2_s=wait_2,
+        wait_time_1_s=None if wait_1 is None else float(wait_1),
+        wait_time_2_s=None if wait_2 is None else float(wait_2),
         responders=len(responders),
-        answer_s=answer_s,
+        answer_s=float(answer_s),
         responder_speakers=responders,
-        answer_end_s=answer_end,
+        answer_end_s=None if answer_end is None else float(answer_end),
     )
 
 
@@ -671,7 +680,7 @@ class QuestionStats:
     median_wait_time_2_s: float | None
     distinct_pupils_engaged: int  # distinct pupil speakers who answered a teacher question
     pupil_responses: int  # pupil answers to teacher questions, one per responder per question
-    teacher_questions_per_min: float
+    teacher_questions_per_min: float  # 0 for a lesson under a second
 
 
 def question_stats(questions: Sequence[Question], duration_s: float = 0.0) -> QuestionStats:
@@ -699,7 +708,8 @@ def question_stats(questions: Sequence[Question], duration_s: float = 0.0) -> Qu
         median_wait_time_2_s=float(statistics.median(w2)) if w2 else None,
         distinct_pupils_engaged=len(engaged),
         pupil_responses=sum(q.responders for q in answered),
-        teacher_questions_per_min=len(teacher) / (duration_s / 60.0) if duration_s > 0 else 0.0,
+        # a rate over less than a second of lesson means nothing (and could overflow)
+        teacher_questions_per_min=len(teacher) * 60.0 / duration_s if duration_s >= 1.0 else 0.0,
     )
 
 

@@ -304,7 +304,7 @@ def render_redacted(
                 schedule = None
             zmask = zone_mask(policy, width, height, teacher_marked=bool(visible & {t.id for t in tracks.tracks}))
             expected = max(1, round(info.duration_s * reader.fps))
-            timeout_s = 600.0 + 10.0 * info.duration_s
+            timeout_s = 600.0 + 30.0 * info.duration_s  # a hang is caught sooner by the pipes' stall limit
             with FrameWriter(
                 tmp, width, height, reader.fps, audio_from=(video_path, info), preset=preset, crf=CRF,
                 keyframe_s=KEYFRAME_S, timeout_s=timeout_s,

@@ -159,7 +159,8 @@ class FrameReader:
             raise FFmpegError(f"{Path(path).name}: unknown picture size")
         self.frame_bytes = self.width * self.height * 3
         bound_s = info.duration_s + 1.0  # never decode past the declared length
-        self.timeout_s = timeout_s if timeout_s is not None else 120.0 + 2.0 * bound_s
+        # the overall limit counts the caller's time too (ffmpeg waits while frames are processed): generous
+        self.timeout_s = timeout_s if timeout_s is not None else 600.0 + 30.0 * bound_s
         self.stall_timeout_s = stall_timeout_s
         r = rational_fps(self.fps)
         self.argv = [

@@ -41,11 +41,16 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from videocoach.config import Settings
-from videocoach.store import AccessDenied, Lesson, NotFound, Store
+from pathlib import Path
+
+from videocoach.store import AccessDenied, Lesson, NotFound, Store, User
 from videocoach.vault import VaultError, load_or_create_key
 
 ROUTE_PREFIX = "/vc-media/"
 ROUTE_PATH = ROUTE_PREFIX + "{token}"
+UPLOAD_PREFIX = "/vc-upload/"
+UPLOAD_PATH = UPLOAD_PREFIX + "{token}"
+UPLOAD_KIND = "upload"  # an upload token's kind: never servable
 # What may reach a browser, with its content type.  "original" is never here.  "audio" only for a lesson without
 # video (voices are not restricted like faces are; a video lesson plays its audio inside the redacted rendition).
 SERVABLE_KINDS: dict[str, str] = {"redacted": "video/mp4", "audio": "audio/wav"}
@@ -101,6 +106,17 @@ class MediaTokens:
         now = time.time() if now is None else now
         claims = {"u": int(user_id), "l": str(lesson_id), "k": kind, "x": int(now + ttl_s),
                   "p": str(purpose)[:40], "n": secrets.token_hex(8)}
+        binding = browser_binding(browser_cookie)
+        if binding is not None:
+            claims["b"] = binding
+        return self.sign(claims)
+
+    def mint_upload(self, user_id: int, *, ttl_s: float = TOKEN_TTL_S, now: float | None = None,
+                    browser_cookie: str | None = None) -> str:
+        """A token that lets ``user_id`` upload lessons from this browser for ``ttl_s``."""
+        now = time.time() if now is None else now
+        claims = {"u": int(user_id), "l": "", "k": UPLOAD_KIND, "x": int(now + ttl_s), "p": "upload",
+                  "n": secrets.token_hex(8)}
         binding = browser_binding(browser_cookie)
         if binding is not None:
             claims["b"] = binding
@@ -265,7 +281,8 @@ class MediaServer:
     def routes(self) -> list:
         from starlette.routing import Route
 
-        return [Route(ROUTE_PATH, self.handle, methods=["GET", "HEAD"], name="vc-media")]
+        return [Route(ROUTE_PATH, self.handle, methods=["GET", "HEAD"], name="vc-media"),
+                Route(UPLOAD_PATH, self.handle_upload, methods=["PUT"], name="vc-upload")]
 
     def _first_use(self, token: str) -> bool:
         digest = hashlib.sha256(token.encode()).hexdigest()
@@ -352,6 +369,83 @@ class MediaServer:
                                  media_type=content_type)
 
 
+    # -- uploads ---------------------------------------------------------------------------------------------------------
+    def authorise_upload(self, token: str, xsrf_cookie: str | None) -> User | None:
+        with self._lock:
+            store, tokens = self._open()
+            try:
+                claims = tokens.verify(token)
+                if claims.kind != UPLOAD_KIND:
+                    raise TokenError("not an upload token")
+                if claims.binding is not None and not hmac.compare_digest(
+                    claims.binding, browser_binding(xsrf_cookie) or ""
+                ):
+                    raise TokenError("upload token was issued to another browser")
+                user = store.user(claims.user_id)
+            except (TokenError, NotFound) as exc:
+                store.audit(None, "lesson.upload", None, f"refused: {exc}", allowed=False)
+                return None
+            if user.role != "teacher":
+                store.audit(user.id, "lesson.upload", None, "refused: only a teacher owns lessons", allowed=False)
+                return None
+            return user
+
+    def ingest_upload(self, user: User, path: Path, params: dict[str, str]) -> Lesson:
+        """Check and seal an uploaded working file and queue its analysis (its own store: this takes a while)."""
+        from videocoach.ui import review
+
+        span = review.parse_span(params.get("sample", ""))
+        with Store(self.settings) as store, open(path, "rb") as fh:
+            return review.upload_lesson(store, self.settings, user, fh, params.get("name") or "lesson.mp4",
+                                        title=params.get("title", ""), policy_name=params.get("policy") or None,
+                                        teacher_sample=span)
+
+    async def handle_upload(self, request):
+        import os
+        import tempfile
+
+        from starlette.concurrency import run_in_threadpool
+        from starlette.responses import JSONResponse
+
+        from videocoach.media import MediaError
+        from videocoach.policy import PolicyError
+
+        headers = {"Cache-Control": "no-store"}
+        user = await run_in_threadpool(self.authorise_upload, request.path_params.get("token", ""),
+                                       request.cookies.get(XSRF_COOKIE))
+        if user is None:
+            return JSONResponse({"error": "forbidden"}, status_code=403, headers=headers)
+        limit = self.settings.max_upload_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return JSONResponse({"error": f"the file is larger than the limit of {limit / 1024**3:.1f} GiB"},
+                                status_code=413, headers=headers)
+        params = {k: str(request.query_params.get(k, ""))[:300] for k in ("name", "title", "policy", "sample")}
+        work_dir = Path(self.settings.data_dir) / "work" / str(os.getpid())
+        work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(prefix="upload-", dir=work_dir)  # plaintext working file, removed below
+        path = Path(tmp)
+        try:
+            size = 0
+            with os.fdopen(fd, "wb") as out:
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > limit:
+                        return JSONResponse({"error": f"the file is larger than the limit of "
+                                                      f"{limit / 1024**3:.1f} GiB"}, status_code=413, headers=headers)
+                    if chunk:
+                        await run_in_threadpool(out.write, chunk)
+            if size == 0:
+                return JSONResponse({"error": "the upload was empty"}, status_code=400, headers=headers)
+            try:
+                lesson = await run_in_threadpool(self.ingest_upload, user, path, params)
+            except (MediaError, PolicyError, ValueError) as exc:
+                return JSONResponse({"error": str(exc)}, status_code=400, headers=headers)
+            return JSONResponse({"lesson_id": lesson.id, "title": lesson.title}, status_code=201, headers=headers)
+        finally:
+            path.unlink(missing_ok=True)
+
+
 def _stream(sealed, byte_range: ByteRange) -> Iterator[bytes]:
     """Decrypt only the chunks the range touches; the file is closed when the client stops reading."""
     try:
@@ -369,6 +463,10 @@ def media_path(token: str) -> str:
     return ROUTE_PREFIX + token
 
 
+def upload_path(token: str) -> str:
+    return UPLOAD_PREFIX + token
+
+
 __all__ = [
     "ByteRange",
     "MediaClaims",
@@ -382,5 +480,6 @@ __all__ = [
     "media_path",
     "media_routes",
     "parse_range",
+    "upload_path",
     "playback_refusal",
 ]

@@ -18,6 +18,7 @@ from typing import Any, BinaryIO, Iterable, Sequence
 
 from videocoach import serialize
 from videocoach.config import Settings
+from videocoach.metrics import LessonMetrics
 from videocoach.model import LessonAnalysis, Span
 from videocoach.store import Bookmark, Lesson, MeetingRecord, Store, User
 
@@ -132,12 +133,21 @@ def upload_lesson(
 ) -> Lesson:
     """Store an upload sealed (bad files raise ``videocoach.media.MediaError``) and queue its analysis."""
     from videocoach import pipeline
+    from videocoach.media import MediaError
 
     options = pipeline.AnalyseOptions(teacher_sample=teacher_sample)
-    lesson = pipeline.ingest_stream(store, user, stream, original_name, title=title, policy_name=policy_name,
-                                    options=options)
+    try:
+        lesson = pipeline.ingest_stream(store, user, stream, original_name, title=title, policy_name=policy_name,
+                                        options=options)
+    except MediaError as exc:
+        # ingest_stream probes its working copy ("upload-xxxx.mp4"): name the user's file instead
+        shown = original_name.replace("\\", "/").rsplit("/", 1)[-1]
+        raise MediaError(_UPLOAD_TMP_NAME.sub(lambda _: shown, str(exc))) from exc
     start_job(store, settings, lesson.id, "analyse", start_worker=start_worker)
     return lesson
+
+
+_UPLOAD_TMP_NAME = re.compile(r"\bupload-[A-Za-z0-9_]+(?:\.[A-Za-z0-9]{1,8})?")
 
 
 def shareable_coaches(store: Store, owner: User, lesson_id: str) -> tuple[list[User], list[User]]:
@@ -159,7 +169,7 @@ def load_analysis(store: Store, user: User, lesson_id: str) -> LessonAnalysis | 
     return pipeline.load_analysis(store, lesson_id)
 
 
-def load_metrics(store: Store, user: User, lesson_id: str) -> Any | None:
+def load_metrics(store: Store, user: User, lesson_id: str) -> LessonMetrics | None:
     """The lesson's ``LessonMetrics`` (recomputed if the cached copy is stale), or None before analysis finished."""
     from videocoach import pipeline
 
@@ -412,16 +422,6 @@ def lessons_of_teacher(store: Store, user: User, teacher: User) -> list[Lesson]:
 
 
 # -- the metrics, as rows for the pages and charts ---------------------------------------------------------------------------
-def _get(obj: Any, *names: str, default: Any = None) -> Any:
-    """The first attribute (or key) of ``obj`` among ``names`` that exists."""
-    for name in names:
-        if isinstance(obj, dict) and name in obj:
-            return obj[name]
-        if hasattr(obj, name):
-            return getattr(obj, name)
-    return default
-
-
 @dataclass(frozen=True)
 class StatsView:
     """A lesson's metrics as the pre-watch page shows them."""
@@ -437,85 +437,77 @@ class StatsView:
     language: tuple[tuple[str, str], ...]  # (what, value)
 
 
-def _role_name(role: Any) -> str:
-    return "Teacher" if role == "teacher" else "Pupils"
+RESPONSE_WORDS = {"pupil": "a pupil answered", "pupils": "several pupils answered", "self": "answered by the asker",
+                  "teacher": "the teacher answered", "none": "no answer"}
 
 
-def _pct(x: Any) -> str:
-    return f"{float(x):.0%}" if isinstance(x, (int, float)) else "–"
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{x:.0%}"
 
 
-def _secs(x: Any) -> str:
-    return f"{float(x):.1f} s" if isinstance(x, (int, float)) else "–"
+def _secs(x: float | None) -> str:
+    return "–" if x is None else f"{x:.1f} s"
 
 
-def stats_view(metrics: Any) -> StatsView:
-    talk = _get(metrics, "talk")
-    qstats = _get(metrics, "question_stats", "questions_summary")
-    questions = tuple(_get(metrics, "questions", default=()) or ())
-    pupil_qs = tuple(_get(metrics, "pupil_questions", default=()) or ())
-    cards = [
-        ("Teacher talk", _pct(_get(talk, "teacher_share")), f"{fmt_time(_get(talk, 'teacher_s', default=0))} of the lesson"),
-        ("Pupil talk", _pct(_get(talk, "pupil_share")), f"{fmt_time(_get(talk, 'pupil_s', default=0))} of the lesson"),
-        ("Silence", _pct(_get(talk, "silence_share")), f"{fmt_time(_get(talk, 'silence_s', default=0))}: nobody speaking"),
-        ("Questions", str(len(questions)),
-         f"{sum(1 for q in questions if _get(q, 'role') == 'teacher')} by the teacher, {len(pupil_qs)} by pupils"),
-        ("Open questions", _pct(_get(qstats, "open_share", "teacher_open_share")),
-         "of the teacher's questions ask for reasoning"),
-        ("Wait time", _secs(_get(qstats, "mean_wait_time_1_s", "wait_time_1_mean_s")),
-         "mean pause after a teacher question before anyone speaks"),
-        ("Longest teacher monologue", fmt_time(_get(_get(talk, "turns", default=talk), "longest_teacher_monologue_s",
-                                                    "longest_monologue_s")), "talk without a pupil turn"),
-    ]
+def _label(text: str) -> str:
+    return str(text).replace("_", " ")
+
+
+def stats_view(metrics: LessonMetrics) -> StatsView:
+    talk, qs = metrics.talk, metrics.question_stats
+    cards = (
+        ("Teacher talk", _pct(talk.teacher_talk_share),
+         f"{fmt_time(talk.teacher_s)} of {fmt_time(talk.duration_s)}, including talk over pupils"),
+        ("Pupil talk", _pct(talk.pupil_talk_share), f"{fmt_time(talk.pupil_s)} of {fmt_time(talk.duration_s)}"),
+        ("Silence", _pct(talk.silence_share), f"{fmt_time(talk.silence_s)} with nobody speaking"),
+        ("Questions", str(qs.total), f"{qs.teacher_questions} by the teacher, {qs.pupil_questions} by pupils"),
+        ("Open questions", _pct(qs.open_share if qs.teacher_questions else None),
+         "share of the teacher's questions that ask for reasoning, explanation or opinion"),
+        ("Wait time", _secs(qs.mean_wait_time_1_s),
+         "mean pause after a teacher's question before anyone speaks (wait time 1)"),
+        ("Longest teacher talk", fmt_time(talk.longest_teacher_monologue_s), "without a pupil turn"),
+    )
     minute_rows = []
-    for m in _get(metrics, "minutes", "per_minute", default=None) or _get(talk, "minutes", "per_minute", default=()) or ():
-        start = float(_get(m, "minute_start_s", "start", default=0.0))
-        for role, name in (("Teacher", "teacher_s"), ("Pupils", "pupil_s"), ("Silence", "silence_s")):
-            minute_rows.append({"minute": start, "role": role, "seconds": float(_get(m, name, default=0.0))})
+    for m in talk.per_minute:
+        for role, seconds in (("Teacher", m.teacher_s), ("Pupils", m.pupil_s), ("Silence", m.silence_s)):
+            minute_rows.append({"minute": m.minute_start_s, "role": role, "seconds": seconds})
     counts: dict[tuple[str, str], int] = {}
     q_rows, q_table = [], []
-    for q in questions:
-        qtype = str(_get(q, "qtype", default="other"))
-        who = _role_name(_get(q, "role"))
-        counts[(qtype, who)] = counts.get((qtype, who), 0) + 1
-        response = str(_get(q, "response", default="") or "")
-        wait = _get(q, "wait_time_1_s")
-        meta = f"{qtype} · answered: {response or '?'} · wait {_secs(wait)}"
-        q_rows.append({"t": float(_get(q, "start", default=0.0)), "e": float(_get(q, "end", default=0.0)),
-                       "role": _get(q, "role") or "", "text": str(_get(q, "text", default="")).strip(), "meta": meta})
-        q_table.append({"time": fmt_time(_get(q, "start", default=0.0)), "who": who, "type": qtype,
-                        "response": response, "wait 1 (s)": None if wait is None else round(float(wait), 1),
-                        "wait 2 (s)": None if _get(q, "wait_time_2_s") is None else round(float(_get(q, "wait_time_2_s")), 1),
-                        "question": str(_get(q, "text", default="")).strip()})
-    acts = []
-    act_minutes: dict[str, float] = {}
-    for a in _get(metrics, "activities", default=()) or ():
-        label = str(_get(a, "label", "kind", default="other")).replace("_", " ")
-        start, end = float(_get(a, "start", default=0.0)), float(_get(a, "end", default=0.0))
-        acts.append({"start": start, "end": end, "lane": "Activity", "label": label})
-        act_minutes[label] = act_minutes.get(label, 0.0) + (end - start) / 60.0
-    moments = tuple({"start": float(_get(m, "start", default=0.0)), "end": float(_get(m, "end", default=0.0)),
-                     "kind": str(_get(m, "kind", default="")).replace("_", " "),
-                     "text": str(_get(m, "description", "text", default=""))}
-                    for m in _get(metrics, "moments", default=()) or ())
-    lang = _get(metrics, "language")
-    language: list[tuple[str, str]] = []
-    if lang is not None:
-        for label, names in (("Thinking words, teacher", ("teacher_thinking", "thinking_teacher")),
-                             ("Thinking words, pupils", ("pupil_thinking", "thinking_pupil"))):
-            value = _get(lang, *names)
-            if value is not None:
-                language.append((label, str(value if not isinstance(value, (list, tuple)) else len(value))))
-        mirrored = _get(lang, "mirrored", "mirroring", default=()) or ()
-        terms = [str(_get(m, "term", default=m)) for m in mirrored][:12]
-        if terms:
-            language.append(("Teacher's terms pupils took up", ", ".join(terms)))
+    for q in metrics.questions:
+        who = "Teacher" if q.role == "teacher" else "Pupils"
+        counts[(q.qtype, who)] = counts.get((q.qtype, who), 0) + 1
+        meta = f"{q.qtype} · {RESPONSE_WORDS.get(q.response, q.response)}"
+        if q.wait_time_1_s is not None:
+            meta += f" · wait {q.wait_time_1_s:.1f} s"
+        q_rows.append({"t": round(q.start, 2), "e": round(q.end, 2), "role": q.role or "", "text": q.text.strip(),
+                       "meta": meta})
+        q_table.append({"time": fmt_time(q.start), "who": who, "type": q.qtype, "why this type": q.qtype_rule,
+                        "response": RESPONSE_WORDS.get(q.response, q.response), "pupils answering": q.responders,
+                        "wait 1 (s)": None if q.wait_time_1_s is None else round(q.wait_time_1_s, 1),
+                        "wait 2 (s)": None if q.wait_time_2_s is None else round(q.wait_time_2_s, 1),
+                        "question": q.text.strip()})
+    acts = tuple({"start": a.start, "end": a.end, "lane": "Activity", "label": _label(a.label)}
+                 for a in metrics.activities)
+    act_minutes = tuple((_label(a.label), a.minutes) for a in sorted(metrics.activity_time, key=lambda a: -a.seconds)
+                        if a.seconds > 0)
+    moments = tuple({"start": m.start, "end": m.end, "kind": _label(m.kind), "text": m.description}
+                    for m in metrics.moments)
+    lang = metrics.language
+    language = [
+        ("Thinking and learning words", f"teacher {lang.thinking_teacher_total} "
+                                        f"({lang.thinking_teacher_per_100_words:.1f} per 100 words), pupils "
+                                        f"{lang.thinking_pupil_total} ({lang.thinking_pupil_per_100_words:.1f})"),
+    ]
+    if lang.subject_terms:
+        language.append(("Subject words the teacher used most", ", ".join(t.term for t in lang.subject_terms[:10])))
+    if lang.mirrored:
+        language.append(("Teacher's words pupils took up", ", ".join(
+            f"{t.term} ({fmt_time(t.pupil_first_s)})" for t in lang.mirrored[:10])))
     return StatsView(
-        cards=tuple(cards), minutes=tuple(minute_rows),
+        cards=cards, minutes=tuple(minute_rows),
         question_types=tuple({"qtype": k[0], "who": k[1], "count": v} for k, v in sorted(counts.items())),
-        questions=tuple(q_rows), question_table=tuple(q_table), activities=tuple(acts),
-        activity_minutes=tuple(sorted(act_minutes.items(), key=lambda kv: -kv[1])), moments=moments,
-        language=tuple(language),
+        questions=tuple(q_rows), question_table=tuple(q_table), activities=acts, activity_minutes=act_minutes,
+        moments=moments, language=tuple(language),
     )
 
 
@@ -557,34 +549,33 @@ class ProgressRows:
 
 
 def progress_rows(store: Store, user: User, teacher: User) -> ProgressRows:
-    """The teacher's analysed lessons that ``user`` may see, measured side by side (each access-checked)."""
-    shares, qtypes, waits, pupils, table = [], [], [], [], []
-    for order, lesson in enumerate(lessons_of_teacher(store, user, teacher)):
+    """The teacher's analysed lessons that ``user`` may see, side by side (``metrics.compare_lessons``)."""
+    from videocoach.metrics import compare_lessons
+
+    items = []
+    for lesson in lessons_of_teacher(store, user, teacher):
         metrics = load_metrics(store, user, lesson.id)
-        if metrics is None:
-            continue
-        label = f"{_dt.datetime.fromtimestamp(lesson.created_at):%d %b} {lesson.title[:24]}"
-        talk = _get(metrics, "talk")
-        qstats = _get(metrics, "question_stats", "questions_summary")
-        questions = tuple(_get(metrics, "questions", default=()) or ())
-        teacher_qs = [q for q in questions if _get(q, "role") == "teacher"]
-        n_pupil = len(tuple(_get(metrics, "pupil_questions", default=()) or ()))
-        for measure, name in (("Teacher", "teacher_share"), ("Pupils", "pupil_share"), ("Silence", "silence_share")):
-            value = _get(talk, name)
-            if isinstance(value, (int, float)):
-                shares.append({"lesson": label, "order": order, "measure": measure, "share": float(value)})
-        by_type: dict[str, int] = {}
-        for q in teacher_qs:
-            by_type[str(_get(q, "qtype", default="other"))] = by_type.get(str(_get(q, "qtype", default="other")), 0) + 1
-        qtypes += [{"lesson": label, "order": order, "qtype": k, "count": v} for k, v in sorted(by_type.items())]
-        wait1 = _get(qstats, "mean_wait_time_1_s", "wait_time_1_mean_s")
-        wait2 = _get(qstats, "mean_wait_time_2_s", "wait_time_2_mean_s")
-        for measure, value in (("Wait time 1 (after a question)", wait1), ("Wait time 2 (after an answer)", wait2)):
-            if isinstance(value, (int, float)):
-                waits.append({"lesson": label, "order": order, "measure": measure, "value": float(value)})
-        pupils.append({"lesson": label, "order": order, "measure": "Pupil questions", "value": float(n_pupil)})
-        table.append({"lesson": label, "teacher talk": _pct(_get(talk, "teacher_share")),
-                      "pupil talk": _pct(_get(talk, "pupil_share")), "teacher questions": len(teacher_qs),
-                      "open": by_type.get("open", 0), "pupil questions": n_pupil,
-                      "wait 1 (s)": None if wait1 is None else round(float(wait1), 1)})
+        if metrics is not None:
+            items.append((lesson.id, f"{_dt.datetime.fromtimestamp(lesson.created_at):%d %b} {lesson.title[:24]}",
+                          metrics))
+    shares, qtypes, waits, pupils, table = [], [], [], [], []
+    for order, row in enumerate(compare_lessons(items)):
+        base = {"lesson": row.label, "order": order}
+        shares += [{**base, "measure": "Teacher", "share": row.teacher_talk_share},
+                   {**base, "measure": "Pupils", "share": row.pupil_talk_share},
+                   {**base, "measure": "Silence", "share": row.silence_share}]
+        qtypes += [{**base, "qtype": name, "count": count} for name, count in (
+            ("open", row.open_questions), ("closed", row.closed_questions), ("procedural", row.procedural_questions),
+            ("checking", row.checking_questions), ("rhetorical", row.rhetorical_questions)) if count]
+        for measure, value in (("Wait time 1 (after a question)", row.mean_wait_time_1_s),
+                               ("Wait time 2 (after an answer)", row.mean_wait_time_2_s)):
+            if value is not None:
+                waits.append({**base, "measure": measure, "value": value})
+        pupils.append({**base, "measure": "Pupil questions", "value": float(row.pupil_questions)})
+        table.append({"lesson": row.label, "teacher talk": _pct(row.teacher_talk_share),
+                      "pupil talk": _pct(row.pupil_talk_share), "teacher questions": row.teacher_questions,
+                      "open": row.open_questions, "answered": _pct(row.answered_share),
+                      "pupil questions": row.pupil_questions,
+                      "wait 1 (s)": None if row.mean_wait_time_1_s is None else round(row.mean_wait_time_1_s, 1),
+                      "pupils engaged": row.distinct_pupils_engaged})
     return ProgressRows(tuple(shares), tuple(qtypes), tuple(waits), tuple(pupils), tuple(table))

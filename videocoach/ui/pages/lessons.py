@@ -3,9 +3,8 @@
 import streamlit as st
 
 from videocoach import policy
-from videocoach.media import MediaError
 from videocoach.store import AccessDenied, Lesson, Store, User
-from videocoach.ui import review, session
+from videocoach.ui import review, session, upload
 
 VIDEO_TYPES = ["mp4", "mov", "m4v", "mkv", "webm", "avi", "mts", "m2ts", "mpg", "mpeg"]
 STATUS_LABEL = {
@@ -19,38 +18,20 @@ STATUS_LABEL = {
 POLL_S = 2.0
 
 
-def upload_form(db: Store, user: User) -> None:
-    st.subheader("Upload a lesson")
+def upload_section(db: Store, user: User) -> None:
     names = policy.policy_names()
-    descriptions = {n: _policy_description(n) for n in names}
-    counter = st.session_state.setdefault("ls.upload_counter", 0)
-    with st.form(f"ls.upload.{counter}", clear_on_submit=True):
-        video = st.file_uploader("Lesson video", type=VIDEO_TYPES, key=f"ls.file.{counter}",
-                                 help="Stored encrypted; only you and the coaches you share it with can watch it.")
-        title = st.text_input("Title", placeholder="e.g. Year 8 science, melting ice")
-        default = names.index(policy.DEFAULT_POLICY) if policy.DEFAULT_POLICY in names else 0
-        policy_name = st.selectbox("Consent policy", names, index=default, key="ls.policy",
-                                   format_func=lambda n: f"{n}: {descriptions[n]}" if descriptions[n] else n)
-        sample = st.text_input("Where you speak alone (optional)", placeholder="e.g. 0:05-0:20",
-                               help="A stretch of at least a few seconds where only you speak: it makes telling "
-                                    "your voice from the pupils' much more reliable.")
-        submitted = st.form_submit_button("Upload and analyse", type="primary")
-    if not submitted:
+    labels = [(n, f"{n}: {d}" if (d := _policy_description(n)) else n) for n in names]
+    outcome = upload.upload_form(user, labels, policy.DEFAULT_POLICY, VIDEO_TYPES, key="ls.upload")
+    if outcome is None:
         return
-    if video is None:
-        st.error("Choose a video file first.")
+    if outcome.get("error"):
+        st.error(outcome["error"])
         return
-    try:
-        span = review.parse_span(sample)
-        with st.spinner("Checking and storing the video…"):
-            lesson = review.upload_lesson(db, session.settings(), user, video, video.name, title=title,
-                                          policy_name=policy_name, teacher_sample=span)
-    except (MediaError, policy.PolicyError, ValueError) as exc:
-        st.error(str(exc))
-        return
-    st.session_state["ls.upload_counter"] = counter + 1  # a fresh uploader: the upload's memory is released
-    session.set_lesson(lesson.id)
-    st.success(f"Stored “{lesson.title}”. Analysis runs in the background; this page shows its progress.")
+    lesson_id = str(outcome.get("lesson_id", ""))
+    if db.can_access(user, lesson_id):
+        session.set_lesson(lesson_id)
+        st.success(f"Stored “{outcome.get('title', '')}”. Analysis runs in the background; this page shows its "
+                   "progress.")
 
 
 def _policy_description(name: str) -> str:
@@ -121,7 +102,7 @@ def render() -> None:
     st.title("Lessons")
     if user.role == "teacher":
         with st.expander("Upload a lesson", expanded=not db.lessons_for(user)):
-            upload_form(db, user)
+            upload_section(db, user)
     lessons = db.lessons_for(user)
     busy = any(l.status in ("uploaded", "processing") for l in lessons)
 

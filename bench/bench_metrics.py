@@ -1,0 +1,98 @@
+"""How long compute_metrics takes on a synthetic one-hour lesson (word timings, 4 000+ diarisation turns).
+
+    python bench/bench_metrics.py [--minutes 60]
+
+The lesson is random but realistic in shape: teacher talk with questions, pupil answers, a group-work spell with
+overlapping pupils, a quiet spell, a levels series every 0.5 s.  Prints seconds per stage of compute_metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from videocoach.model import (  # noqa: E402
+    AudioLevels,
+    Diarization,
+    LessonAnalysis,
+    RoleAssignment,
+    Span,
+    Transcript,
+    Turn,
+    Utterance,
+    Word,
+)
+
+TEACHER = ["okay so today we look at fractions", "what is three quarters of twelve", "why do you think that works",
+           "does everyone understand", "write down your answer and explain your reasoning", "good thinking"]
+PUPIL = ["nine", "because you divide by four then times three", "can we use a calculator", "i think its nine"]
+
+
+def synthetic_lesson(minutes: float, seed: int = 0) -> LessonAnalysis:
+    rng = random.Random(seed)
+    duration = minutes * 60.0
+    turns, utts = [], []
+    t = 0.0
+
+    def say(speaker: str, text: str, start: float) -> float:
+        words, w_t = [], start
+        for i, w in enumerate(text.split()):
+            words.append(Word(w_t, w_t + 0.3, (" " if i else "") + w))
+            w_t += 0.35
+        end = w_t
+        turns.append(Turn(start, end, speaker))
+        utts.append(Utterance(start, end, text, tuple(words)))
+        return end
+
+    while t < duration - 10:
+        phase = (t / duration) * 10
+        if 6 <= phase < 7:  # group work: pupils over each other
+            for p in range(4):
+                say(f"P{p + 1}", rng.choice(PUPIL), t + rng.uniform(0, 2))
+            t += 3.0
+        elif 7 <= phase < 7.5:  # quiet work
+            t += 5.0
+        else:
+            t = say("T", rng.choice(TEACHER), t) + rng.uniform(0.3, 3.0)
+            if rng.random() < 0.5:
+                t = say(f"P{rng.randint(1, 25)}", rng.choice(PUPIL), t) + rng.uniform(0.3, 2.0)
+    step = 0.5
+    n = int(duration / step)
+    levels = AudioLevels(step, tuple(-40.0 + rng.uniform(-5, 5) for _ in range(n)),
+                         tuple(rng.uniform(0, 1) for _ in range(n)))
+    turns = [tr for tr in turns if tr.end <= duration]
+    utts = [u for u in utts if u.end <= duration]
+    return LessonAnalysis(duration, Transcript(tuple(utts), "en", "synthetic"),
+                          Diarization(tuple(turns), tuple(Span(tr.start, tr.end) for tr in turns), "synthetic"),
+                          RoleAssignment(frozenset({"T"}), 1.0, "manual"), levels)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--minutes", type=float, default=60.0)
+    args = ap.parse_args()
+    lesson = synthetic_lesson(args.minutes)
+    print(f"synthetic lesson: {args.minutes:.0f} min, {len(lesson.diarization.turns)} turns, "
+          f"{len(lesson.transcript.utterances)} segments, "
+          f"{sum(len(u.words) for u in lesson.transcript.utterances)} words")
+    from videocoach.metrics import compute_metrics
+
+    stamps = []
+    t0 = time.perf_counter()
+    m = compute_metrics(lesson, progress=lambda stage, f: stamps.append((f, time.perf_counter())))
+    total = time.perf_counter() - t0
+    prev = t0
+    names = {0.2: "talk", 0.5: "questions", 0.7: "activities", 0.85: "language", 1.0: "moments + summary"}
+    for f, ts in stamps[1:]:
+        print(f"  {names.get(f, f)!s:20s} {ts - prev:6.2f} s")
+        prev = ts
+    print(f"compute_metrics total {total:.2f} s; {len(m.questions)} questions, {len(m.activities)} activity spans")
+
+
+if __name__ == "__main__":
+    main()
