@@ -16,27 +16,28 @@ PAGES_DIR = "videocoach/ui/pages"
 def main() -> None:
     from videocoach.ui import session
 
-    st.set_page_config(page_title="videocoach", page_icon="🎬", layout="wide")
+    st.set_page_config(page_title="videocoach", layout="wide")
     db = session.store()
     user = session.current_user(db)
     if user is None:
-        st.navigation([st.Page(f"{PAGES_DIR}/login.py", title="Log in", icon="🔑", url_path="login")],
+        st.navigation([st.Page(f"{PAGES_DIR}/login.py", title="Log in", url_path="login")],
                       position="hidden").run()
         return
 
-    def page(name: str, title: str, icon: str) -> st.Page:
-        return st.Page(f"{PAGES_DIR}/{name}.py", title=title, icon=icon, url_path=name)
+    # No page icons: Streamlit makes the page icon the favicon and fetches material/emoji favicons from a CDN,
+    # and nothing may leave the school network.
+    def page(name: str, title: str) -> st.Page:
+        return st.Page(f"{PAGES_DIR}/{name}.py", title=title, url_path=name)
 
-    review = [page("prewatch", "Pre-watch", "▶️"), page("bookmarks", "Bookmarks", "🔖"),
-              page("meeting", "Meeting", "🤝")]
+    review = [page("prewatch", "Pre-watch"), page("bookmarks", "Bookmarks"), page("meeting", "Meeting")]
     if user.role == "admin":
-        pages = {"Administration": [page("account", "Accounts", "👥")]}
+        pages = {"Administration": [page("account", "Accounts")]}
     else:
         pages = {
-            "Lessons": [page("lessons", "Lessons", "🎬")],
+            "Lessons": [page("lessons", "Lessons")],
             "Review": review,
-            "Over time": [page("progress", "My progress" if user.role == "teacher" else "Progress", "📈")],
-            "": [page("account", "Account", "👤")],
+            "Over time": [page("progress", "My progress" if user.role == "teacher" else "Progress")],
+            "You": [page("account", "Account")],
         }
     nav = st.navigation(pages)
     with st.sidebar:

@@ -95,7 +95,8 @@ def main() -> None:
         t_rows = [(detected[i][0], "?" in r.text) for i, r in enumerate(rows)
                   if r.subset in subs and r.role == "teacher" and r.speaker == "T"]
         res["teacher_T"] = prf(t_rows)
-        t_all = [(detected[i][0], "?" in r.text) for i, r in enumerate(rows) if r.subset in subs and r.role == "teacher"]
+        t_all = [(detected[i][0], "?" in r.text) for i, r in enumerate(rows)
+                 if r.subset in subs and r.role == "teacher"]
         res["teacher_all"] = prf(t_all)
         p_rows = [(detected[i][0], "?" in r.text or r.student_tag == 3) for i, r in enumerate(rows)
                   if r.subset in subs and r.role == "pupil"]
@@ -117,7 +118,8 @@ def main() -> None:
     for label, subs in subsets.items():
         pairs = []
         for r in rows:
-            if r.subset in subs and r.role == "teacher" and r.speaker == "T" and "?" in r.text and r.teacher_tag in (3, 8, 9):
+            if (r.subset in subs and r.role == "teacher" and r.speaker == "T" and "?" in r.text
+                    and r.teacher_tag in (3, 8, 9)):
                 pairs.append((classify_question(unpunctuate(r.text))[0] == "open", r.teacher_tag in (3, 9)))
         m = macro_open_closed(pairs)
         results["talkmoves"][label]["open_closed"] = m
@@ -134,6 +136,18 @@ def main() -> None:
         results["rules"][rule] = {"fired": n, "with_question_mark": counts[(rule, True)]}
         print(f"  {rule:16s} fired {n:7d}   share with '?' {counts[(rule, True)] / n:6.3f}")
 
+    print("\nMissed teacher questions on Subset 2 (held out), by what the words show")
+    missed: collections.Counter = collections.Counter()
+    gold = 0
+    for i, r in enumerate(rows):
+        if r.subset == "Subset 2" and r.role == "teacher" and r.speaker == "T" and "?" in r.text:
+            gold += 1
+            if not detected[i][0]:
+                missed[_miss_kind(unpunctuate(r.text))] += 1
+    results["missed_s2"] = {k: v / gold for k, v in missed.items()}
+    for kind, n in missed.most_common():
+        print(f"  {kind:62s} {n:6d}  {n / gold:6.1%} of gold")
+
     if not args.no_baseline:
         print("\nReference: a trained n-gram logistic regression (scikit-learn; words, first/last 3 words, length),")
         print("trained on Subset 1 teacher rows, tested on Subset 2 - what supervision on 28k sentences buys")
@@ -146,6 +160,24 @@ def main() -> None:
     print(f"({time.time() - t0:.0f} s)")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(results, indent=1))
+
+
+_ACKS = frozenset("okay ok right alright all yes yeah no so and um uh hm hmm well now then good sorry".split())
+_PRONOUNS = frozenset("you youre youve yall we they it its thats this that i he she so".split())
+
+
+def _miss_kind(text: str) -> str:
+    w = text.split()
+    core = [x for x in w if x not in _ACKS]
+    if not core:
+        return "only 'okay' / 'right' / 'yes' ... (intonation alone)"
+    if len(core) == 1:
+        return "one word: a name, number or noun ('Michael?', 'Sixty?')"
+    if core[0] in _PRONOUNS:
+        return "declarative word order ('you got twelve?')"
+    if len(core) <= 4:
+        return "short fragment ('the new model?', 'four cubed is?')"
+    return "longer declarative or elliptical sentence"
 
 
 def _baseline(rows) -> float:

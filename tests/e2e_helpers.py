@@ -173,12 +173,33 @@ def browser_login(page, base: str, username: str, password: str) -> None:
     page.get_by_role("textbox", name="User name").fill(username)
     page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_role("button", name="Log in").click()
-    page.get_by_role("heading", name="Lessons").wait_for(timeout=60_000)
+    page.get_by_role("heading", name="Lessons", exact=True).wait_for(timeout=60_000)
+
+
+def settle(page, timeout_ms: int = 30_000) -> None:
+    """Wait until the script run is over and no element is still a loading skeleton."""
+    page.wait_for_timeout(300)
+    try:
+        page.wait_for_function(
+            "() => !document.querySelector('[data-testid=\"stSkeleton\"]') && "
+            "!document.querySelector('[data-testid=\"stStatusWidget\"] [data-testid=\"stStatusWidgetRunningIcon\"]')",
+            timeout=timeout_ms)
+    except Exception:  # noqa: BLE001 - a screenshot of a slow page is still worth taking
+        pass
+    page.wait_for_timeout(700)  # charts draw after their data arrives
 
 
 def screenshot(page, name: str) -> Path:
+    """The whole page: Streamlit scrolls inside its main container, so the viewport grows to the content first."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.wait_for_timeout(800)  # let charts and the component settle
+    settle(page)
+    size = page.viewport_size or {"width": 1400, "height": 1000}
+    for _ in range(2):  # charts re-layout after a resize: measure again
+        height = page.evaluate("() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
+                               " return m ? m.scrollHeight : document.body.scrollHeight; }")
+        page.set_viewport_size({"width": size["width"], "height": max(size["height"], min(int(height) + 40, 8000))})
+        page.wait_for_timeout(700)
     page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(size)
     return path

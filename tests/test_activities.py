@@ -87,3 +87,16 @@ def test_one_pupil_presenting_is_discussion_not_group_work():
     spans = activity_timeline(40.0, [T(0, 5), P(6, 40, "P1")])
     assert _label_at(spans, 30.0) == "discussion"
     assert spans[-1].rule in ("pupil_dominant", "alternating")
+
+
+def test_a_long_pupil_turn_without_words_is_group_work():
+    """Babble often comes out of the diariser as one long "pupil" turn in which the ASR finds no words."""
+    turns = [T(0, 20), P(21, 45, "P3"), T(46, 60)]
+    said = [Span(0, 20), Span(46, 60)]
+    spans = activity_timeline(60.0, turns, transcribed=said)
+    assert [s.label for s in spans] == ["exposition", "group_work", "exposition"]
+    # the same pupil turn with words in it is a pupil talking to the class
+    spans = activity_timeline(60.0, turns, transcribed=said + [Span(21, 45)])
+    assert "group_work" not in {s.label for s in spans}
+    # without a transcript to compare with, nothing is inferred from it
+    assert "group_work" not in {s.label for s in activity_timeline(60.0, turns)}

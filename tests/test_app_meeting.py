@@ -56,7 +56,8 @@ def test_clips_with_lead_in_and_out_and_a_note_per_replay(env):
     assert "Amir was about to answer" in texts(at)
     with Store(env["settings"]) as db:
         notes = db.replay_notes(db.user_by_name("okafor"), first.id)
-    assert [(n.author_name, n.note[:30]) for n in notes] == [("Mr Okafor", "Looked at it from the pupils' s")]
+    assert [(n.author_name, n.note) for n in notes] == [
+        ("Mr Okafor", "Looked at it from the pupils' side: Amir was about to answer")]
 
 
 def test_the_record_is_saved_and_followed_up_at_the_next_cycle(env, tmp_path):

@@ -53,7 +53,8 @@ def test_a_term_pupils_used_first_is_not_mirrored():
 
 
 def test_word_times_decide_first_use_and_names_are_not_terms():
-    words = (Word(0.0, 0.5, " Amelia,"), Word(0.6, 1.0, " what"), Word(1.1, 1.5, " is"), Word(7.0, 7.8, " photosynthesis?"))
+    words = (Word(0.0, 0.5, " Amelia,"), Word(0.6, 1.0, " what"), Word(1.1, 1.5, " is"),
+             Word(7.0, 7.8, " photosynthesis?"))
     stats = language_stats([
         Utterance(0.0, 8.0, "Amelia, what is photosynthesis?", words, "T", "teacher"),
         U(9, 12, "Photosynthesis is how plants make food, Amelia said.", "pupil"),

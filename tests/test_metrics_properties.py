@@ -122,3 +122,23 @@ def test_compute_metrics_always_serialises(lesson):
     )
     m = compute_metrics(analysis)
     json.dumps(dataclasses.asdict(m), allow_nan=False)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(times, lengths, st.sampled_from(SPEAKERS)), min_size=1, max_size=12),
+       st.lists(st.tuples(times, st.floats(min_value=0.05, max_value=3.0)), min_size=1, max_size=8))
+def test_sentence_attribution_agrees_with_the_data_model(raw_turns, raw_words):
+    """split_sentences' fast look-up gives the speaker model.attribute_speakers gives (words that overlap a turn)."""
+    from videocoach.model import Word, attribute_speakers
+    from videocoach.questions import split_sentences
+
+    turns = [RoleTurn(s, s + n, spk, "teacher" if spk.startswith("T") else "pupil") for s, n, spk in raw_turns]
+    words = tuple(sorted((Word(s, s + n, " w") for s, n in raw_words), key=lambda w: (w.start, w.end)))
+    words = tuple(w for w in words if any(min(w.end, t.end) - max(w.start, t.start) > 0 for t in turns))
+    if not words:
+        return
+    u = Utterance(words[0].start, max(w.end for w in words), "w " * len(words), words)
+    (ours,) = split_sentences([u], turns, pause_split_s=1e9)
+    roles = RoleAssignment(frozenset(t.speaker for t in turns if t.role == "teacher"), 1.0, "manual")
+    (theirs,) = attribute_speakers([u], [Turn(t.start, t.end, t.speaker) for t in turns], roles)
+    assert (ours.speaker, ours.role) == (theirs.speaker, theirs.role)

@@ -151,6 +151,14 @@ def test_sentences_split_at_punctuation_and_pauses_with_word_times():
     assert all(p.speaker == "T" for p in parts)
 
 
+def test_words_without_leading_spaces_are_joined_with_spaces():
+    words = tuple(Word(i * 0.5, i * 0.5 + 0.4, w) for i, w in enumerate("Is ice solid? Yes it is.".split()))
+    u = Utterance(0.0, 3.0, "Is ice solid? Yes it is.", words, "T", "teacher")
+    assert [p.text for p in split_sentences([u])] == ["Is ice solid?", "Yes it is."]
+    one = Utterance(0.0, 1.5, "Is ice solid?", words[:3], "T", "teacher")
+    assert [p.text for p in split_sentences([one])] == ["Is ice solid?"]  # one sentence keeps the segment's text
+
+
 def test_sentences_without_words_share_time_by_characters():
     u = Utterance(10.0, 20.0, "Now some maths. What is seven times eight?", (), "T", "teacher")
     first, second = split_sentences([u])
@@ -283,6 +291,20 @@ def test_backchannel_inside_the_question_is_not_an_answer():
     ])
     (q,) = find_questions(utts, turns, d)
     assert q.response == "self" and q.wait_time_1_s == pytest.approx(0.5)
+
+
+def test_a_short_wordless_turn_is_not_an_answer():
+    """The diariser often hands the asker's last syllable to someone else: a short turn with no words."""
+    utts = [Utterance(0.0, 2.0, "is ice a solid or a liquid", (), "T", "teacher"),
+            Utterance(3.6, 4.4, "a solid", (), "P1", "pupil")]
+    turns = [RoleTurn(0.0, 1.9, "T", "teacher"), RoleTurn(1.9, 2.4, "P2", "pupil"), RoleTurn(3.6, 4.4, "P1", "pupil")]
+    (q,) = find_questions(utts, turns, 10.0)
+    assert (q.response, q.responder_speakers) == ("pupil", ("P1",))
+    assert q.wait_time_1_s == pytest.approx(1.6)
+    # a long word-less pupil turn does count (pupils far from the microphone are often not transcribed)
+    turns[1] = RoleTurn(1.9, 3.2, "P2", "pupil")
+    (q,) = find_questions(utts, turns, 10.0)
+    assert (q.response, q.responder_speakers, q.wait_time_1_s) == ("pupils", ("P1", "P2"), 0.0)
 
 
 def test_times_are_clamped_to_the_lesson():

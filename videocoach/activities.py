@@ -13,7 +13,9 @@ the VAD's speech regions and, when present, the loudness / speech-probability se
    - ``babble`` -> ``group_work``: the teacher speaks under ``group_teacher_frac`` of the window and there are signs of
      many voices: pupils overlapping each other for ``group_overlap_s``, ``group_pupils`` or more pupil voices,
      ``group_turns`` or more pupil turns starting, speech that no turn covers for ``group_unattributed_frac`` of
-     the window, or (levels) mean speech probability over ``group_speech_prob`` with few attributed turns;
+     the window, pupil or unattributed speech in which the ASR found no words for ``group_untranscribed_frac`` of
+     it (babble: the diariser often makes one long "pupil" turn of it), or (levels) mean speech probability over
+     ``group_speech_prob`` with few attributed turns;
    - ``alternating`` -> ``discussion``: teacher and pupils both speak at least ``discussion_min_s`` and pupils hold at
      least ``discussion_pupil_frac`` of the talk;
    - ``teacher_dominant`` -> ``exposition``: the teacher talks at least as much as pupils;
@@ -49,6 +51,7 @@ class ActivitySettings:
     group_pupils: int = 3
     group_turns: int = 5
     group_unattributed_frac: float = 0.3
+    group_untranscribed_frac: float = 0.5
     group_speech_prob: float = 0.5
     discussion_min_s: float = 1.0
     discussion_pupil_frac: float = 0.15
@@ -83,8 +86,13 @@ def activity_timeline(
     speech: Sequence[Span] = (),
     levels: AudioLevels | None = None,
     settings: ActivitySettings = ActivitySettings(),
+    transcribed: Sequence[Span] | None = None,
 ) -> tuple[ActivitySpan, ...]:
-    """Labelled, contiguous, non-overlapping spans covering [0, duration_s] (empty for an empty lesson)."""
+    """Labelled, contiguous, non-overlapping spans covering [0, duration_s] (empty for an empty lesson).
+
+    ``transcribed``: the spans the ASR found words in (None: no transcript to go by).  Pupil or unattributed speech
+    that the ASR could not make out is a sign of many distant voices.
+    """
     duration_s = max(0.0, float(duration_s))
     if duration_s <= 0:
         return ()
@@ -98,12 +106,19 @@ def activity_timeline(
     anyone = _union(turned + vad)
     unattributed = _subtract(vad, turned)
     pupil_overlap = _multi_overlap([t for t in turns if t.role == "pupil"])
+    # speech nobody could transcribe (pupils' or nobody's), when there is a transcript to compare with
+    untranscribed = (
+        _subtract(_union(pupil + unattributed), _union((s.start, s.end) for s in transcribed))
+        if transcribed is not None
+        else []
+    )
 
     teacher_b = _per_bin(teacher, edges)
     pupil_b = _per_bin(pupil, edges)
     speech_b = _per_bin(anyone, edges)
     unattr_b = _per_bin(unattributed, edges)
     overlap_b = _per_bin(pupil_overlap, edges)
+    untrans_b = _per_bin(untranscribed, edges)
     voices_b: list[set[str]] = [set() for _ in range(n)]
     starts_b = [0] * n
     for t in turns:
@@ -123,13 +138,14 @@ def activity_timeline(
         win = edges[hi] - edges[lo]
         t_s, p_s = sum(teacher_b[lo:hi]), sum(pupil_b[lo:hi])
         s_s, u_s, o_s = sum(speech_b[lo:hi]), sum(unattr_b[lo:hi]), sum(overlap_b[lo:hi])
+        x_s = sum(untrans_b[lo:hi])
         voices = len(set().union(*voices_b[lo:hi]))
         starts = sum(starts_b[lo:hi])
         prob = None
         if prob_b is not None:
             vals = [p for p in prob_b[lo:hi] if p is not None]
             prob = sum(vals) / len(vals) if vals else None
-        labels.append(_classify(win, t_s, p_s, s_s, u_s, o_s, voices, starts, prob, st))
+        labels.append(_classify(win, t_s, p_s, s_s, u_s, o_s, x_s, voices, starts, prob, st))
 
     runs: list[list] = []  # [start, end, label, {rule: seconds}]
     for b, (label, rule) in enumerate(labels):
@@ -163,6 +179,7 @@ def _classify(
     s_s: float,
     u_s: float,
     o_s: float,
+    x_s: float,
     voices: int,
     starts: int,
     prob: float | None,
@@ -177,6 +194,7 @@ def _classify(
         or voices >= st.group_pupils
         or starts >= st.group_turns
         or u_s >= st.group_unattributed_frac * win
+        or x_s >= st.group_untranscribed_frac * win
         or (prob is not None and prob >= st.group_speech_prob and t_s + p_s < st.group_unattributed_frac * win)
     ):
         return "group_work", "babble"

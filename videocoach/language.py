@@ -257,8 +257,11 @@ def language_stats(
     utterances: Sequence[Utterance],
     turns: Sequence[RoleTurn] = (),
     settings: LanguageSettings = LanguageSettings(),
+    presplit: bool = False,
 ) -> LanguageStats:
-    tokens = _tokens(split_sentences(utterances, turns))
+    """Thinking words, subject terms and mirroring by role (``presplit``: the utterances are
+    ``split_sentences`` output already)."""
+    tokens = _tokens(tuple(utterances) if presplit else split_sentences(utterances, turns))
     words = {"teacher": 0, "pupil": 0}
     thinking: dict[str, dict[str, int]] = {"teacher": {}, "pupil": {}}
     for tok in tokens:

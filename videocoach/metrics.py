@@ -31,9 +31,16 @@ from typing import Iterable, Sequence
 
 from videocoach.activities import ActivitySettings, ActivitySpan, ActivityTime, activity_time, activity_timeline
 from videocoach.language import LanguageSettings, LanguageStats, language_stats
-from videocoach.model import LessonAnalysis, Progress, RoleTurn, Span, Utterance, no_progress
+from videocoach.model import LessonAnalysis, Progress, RoleTurn, Span, no_progress
 from videocoach.moments import Moment, MomentSettings, find_moments
-from videocoach.questions import Question, QuestionSettings, QuestionStats, find_questions, question_stats
+from videocoach.questions import (
+    Question,
+    QuestionSettings,
+    QuestionStats,
+    find_questions,
+    question_stats,
+    split_sentences,
+)
 
 MINUTE_S = 60.0
 
@@ -144,17 +151,23 @@ def compute_metrics(
     """Every Figure 9 measure of one analysed lesson."""
     duration = max(0.0, float(analysis.duration_s))
     turns = analysis.role_turns()
-    utterances = analysis.utterances()
     progress("metrics", 0.0)
+    # sentences attributed once, by word, for questions, language and moments
+    sentences = split_sentences(analysis.transcript.utterances, turns, settings.questions.pause_split_s)
     talk = talk_stats(duration, turns, analysis.diarization.speech, settings)
     progress("metrics", 0.2)
-    questions = find_questions(utterances, turns, duration, settings.questions)
+    questions = find_questions(sentences, turns, duration, settings.questions, presplit=True)
     progress("metrics", 0.5)
-    activities = activity_timeline(duration, turns, analysis.diarization.speech, analysis.levels, settings.activities)
+    utts = analysis.transcript.utterances
+    transcribed = tuple(Span(u.start, u.end) for u in utts if u.text.strip()) if utts else None
+    activities = activity_timeline(
+        duration, turns, analysis.diarization.speech, analysis.levels, settings.activities, transcribed
+    )
     progress("metrics", 0.7)
-    language = language_stats(utterances, turns, settings.language)
+    language = language_stats(sentences, turns, settings.language, presplit=True)
     progress("metrics", 0.85)
-    moments = find_moments(duration, questions, language.mirrored, activities, utterances, turns, settings.moments)
+    moments = find_moments(duration, questions, language.mirrored, activities, sentences, turns, settings.moments,
+                           presplit=True)
     progress("metrics", 1.0)
     return LessonMetrics(
         duration_s=duration,

@@ -80,7 +80,9 @@ def find_moments(
     utterances: Sequence[Utterance] = (),
     turns: Sequence[RoleTurn] = (),
     settings: MomentSettings = MomentSettings(),
+    presplit: bool = False,
 ) -> tuple[Moment, ...]:
+    """The positive moments, in time order (``presplit``: ``utterances`` are ``split_sentences`` output already)."""
     st = settings
     duration_s = max(0.0, float(duration_s))
     found: list[Moment] = []
@@ -100,7 +102,8 @@ def find_moments(
                 f"{q.responders} pupils answered an open question at {_clock(q.start)}: \u201c{_short(q.text)}\u201d")
         elif wait >= st.long_wait_s and q.answer_s >= st.long_answer_s:
             add(q.start, end, "long_answer_after_wait",
-                f"After {wait:.1f} s of wait time a pupil answered for {q.answer_s:.0f} s: \u201c{_short(q.text)}\u201d")
+                f"After {wait:.1f} s of wait time a pupil answered for {q.answer_s:.0f} s: "
+                f"\u201c{_short(q.text)}\u201d")
         elif wait >= st.long_wait_s:
             add(q.start, end, "wait_time",
                 f"{wait:.1f} s of wait time before a pupil answered: \u201c{_short(q.text)}\u201d")
@@ -111,7 +114,7 @@ def find_moments(
         add(m.pupil_first_s, m.pupil_first_s + 3.0, "pupil_uses_term",
             f"A pupil used \u201c{m.term}\u201d, which the teacher introduced at {_clock(m.teacher_first_s)}")
     if utterances:
-        for s in split_sentences(utterances, turns):
+        for s in (tuple(utterances) if presplit else split_sentences(utterances, turns)):
             words = words_of(s.text)
             if s.role == "pupil" and len(words) >= st.reasoning_min_words and _REASONING.intersection(words):
                 add(s.start, s.end, "pupil_reasoning", f"A pupil gave a reason: \u201c{_short(s.text)}\u201d")

@@ -222,12 +222,12 @@ def _stage_diarize(store: Store, lesson: Lesson, options: AnalyseOptions, progre
 
     audio = load_audio(store, lesson.id)
     diarizer = load_diarizer(DiarizeConfig(num_speakers=options.num_speakers))
-    diarization = diarizer.diarize(audio, progress=lambda s, f: progress("diarize", f))
-    times, embeddings = diarizer.embed_windows(audio)
+    result = diarizer.run(audio, progress=lambda s, f: progress("diarize", f))
     buf = io.BytesIO()
-    np.savez(buf, times=np.asarray(times, dtype=np.float64), embeddings=np.asarray(embeddings, dtype=np.float32))
+    np.savez(buf, spans=np.asarray(result.windows.spans, dtype=np.float64).reshape(-1, 2),
+             embeddings=np.asarray(result.windows.embeddings, dtype=np.float32))
     store.put_media_bytes(lesson.id, "voice_windows", buf.getvalue())  # voice embeddings are personal data: sealed
-    store.save_stage(lesson.id, "diarize", serialize.dumps(diarization))
+    store.save_stage(lesson.id, "diarize", serialize.dumps(result.diarization))
 
 
 def _stage_levels(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
@@ -242,32 +242,45 @@ def _voice_windows(store: Store, lesson_id: str) -> tuple[np.ndarray, np.ndarray
     if path is None:
         raise PipelineError("voice embeddings missing: re-run diarisation")
     with np.load(io.BytesIO(store.vault.read_bytes(path))) as npz:
-        return npz["times"], npz["embeddings"]
+        return npz["spans"], npz["embeddings"]
+
+
+def _enrol(store: Store, lesson: Lesson, options: AnalyseOptions):
+    """The teacher's voice: from a span of this lesson, a sample file, or the one kept from an earlier lesson."""
+    from videocoach import roles
+
+    if options.teacher_sample is None and not options.teacher_sample_file:
+        kept = store.teacher_voice(lesson.owner_id)
+        return serialize.loads(roles.TeacherVoice, kept) if kept is not None else None
+    from videocoach.diarize import DiarizeConfig, load_diarizer
+
+    diarizer = load_diarizer(DiarizeConfig())
+    if options.teacher_sample is not None:
+        span = options.teacher_sample
+        sample = roles.teacher_sample_from_span(load_audio(store, lesson.id), span)
+        source = f"lesson {lesson.id[:8]} {span.start:.1f}-{span.end:.1f} s"
+    else:
+        from videocoach import media
+
+        sample_path = Path(options.teacher_sample_file or "")
+        with tempfile.TemporaryDirectory(dir=store.work_dir) as tmp:
+            wav = media.extract_audio(sample_path, Path(tmp) / "teacher.wav", media.probe(sample_path, _limits(store)))
+            sample = media.load_wav(wav)
+        source = f"voice sample {sample_path.name}"
+    try:
+        voice = roles.enrol_teacher(diarizer, sample, source=source)
+    except ValueError as exc:
+        raise PipelineError(f"the teacher sample could not be used: {exc}") from exc
+    store.save_teacher_voice(lesson.owner_id, serialize.dumps(voice))  # kept for this teacher's later lessons
+    return voice
 
 
 def _stage_roles(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
     from videocoach import roles
 
     diarization = _load(store, lesson.id, "diarize", Diarization)
-    times, embeddings = _voice_windows(store, lesson.id)
-    teacher_voice = None
-    if options.teacher_sample is not None:
-        audio = load_audio(store, lesson.id)
-        teacher_voice = roles.enrol_teacher(roles.teacher_sample_from_span(audio, options.teacher_sample))
-        store.save_teacher_voice(lesson.owner_id, serialize.dumps(teacher_voice))
-    elif options.teacher_sample_file:
-        from videocoach import media
-
-        sample_path = Path(options.teacher_sample_file)
-        with tempfile.TemporaryDirectory(dir=store.work_dir) as tmp:
-            wav = media.extract_audio(sample_path, Path(tmp) / "teacher.wav", media.probe(sample_path, _limits(store)))
-            teacher_voice = roles.enrol_teacher(media.load_wav(wav))
-        store.save_teacher_voice(lesson.owner_id, serialize.dumps(teacher_voice))
-    else:
-        kept = store.teacher_voice(lesson.owner_id)
-        if kept is not None:
-            teacher_voice = serialize.loads(roles.TeacherVoice, kept)
-    assignment = roles.assign_roles(diarization, times, embeddings, teacher_voice)
+    spans, embeddings = _voice_windows(store, lesson.id)
+    assignment = roles.assign_roles(diarization, spans, embeddings, _enrol(store, lesson, options))
     store.save_stage(lesson.id, "roles", serialize.dumps(assignment))
 
 

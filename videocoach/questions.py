@@ -1,32 +1,43 @@
 """Questions asked in the lesson, by the teacher and by pupils: detection, type, response, wait times, engagement.
 
 Whisper often drops the "?" or puts it in the wrong place, and intonation is not in the text, so a question is found
-from its words and syntax, one sentence at a time (``detect_question``).  Each rule has a name, and the name of the
-rule that fired travels with the question so a coach can see why a line was counted.  The rules, tried in order:
+from its words and syntax, one sentence at a time (``detect_question``; ``split_sentences`` cuts ASR segments into
+sentences first).  Each rule has a name, and the name of the rule that fired travels with the question so a coach can
+see why a line was counted.  The rules, tried in order:
 
 - ``question_mark``  the ASR put a "?" on the sentence (only when ``use_punctuation``; off for the evaluation);
-- ``wh_alone``       the sentence is just a wh-word or a short wh-phrase ("why", "what else", "how come", "why not");
-- ``wh_start``       a wh-word opens the sentence (after fillers such as "okay so", "and", "um"), unless it opens a
-                     statement ("what we are going to do is", "when you finish ...", "which means ...");
-- ``aux_inversion``  an auxiliary opens the sentence and a subject follows ("do you", "is it", "can someone",
-                     "have you", "did the"); "do"/"don't"/"have" need a pronoun subject ("do the next one" is an order);
-- ``anyone``         "anyone/anybody/someone/somebody ...", "any questions/ideas/other ...";
-- ``you_verb``       a declarative question that asks for a stance: "you think/agree/want/understand/remember ...";
-- ``tag``            a tag at the end: "..., right", "..., okay", "..., isn't it", "..., don't you", "..., or not",
-                     "..., huh", "... what" (a declarative ending in "what": "and that gives you what");
-- ``wh_mid``         a wh-word, an auxiliary and a subject later in the sentence ("michael what did you get");
-- ``aux_mid``        "can/could/would/do/will you|we|anyone ..." after a preface or a name ("jess can you read it").
+- ``wh_alone``       the sentence is only a wh-word or a short prompt ("why", "what else", "how come", "anybody else",
+                     "excuse me", "true or false", "right");
+- ``wh_start``       a wh-word opens the sentence (after fillers such as "okay so", "and", "um"; or after a
+                     preposition: "in what way", "by how much"), unless it opens a statement ("what we are going to
+                     do is", "when you finish", "which means", "why don't you show us", "oh, how neat");
+- ``aux_inversion``  an auxiliary opens the sentence and a subject follows ("do you", "is it", "can someone", "did
+                     the", "does evaporation"); "do"/"don't"/"have" need a pronoun subject ("do the next one", "have a
+                     seat" are orders), "were" too ("we're going to", its apostrophe lost, tells);
+- ``anyone``         "anyone / anybody ...", "someone else", "everybody agree / ready / understand", "any questions";
+- ``you_verb``       a declarative question asking for a stance: "you think / agree / want / understand / see ...";
+- ``tag``            a tag or a question word at the end: "..., right", "..., okay", "..., isn't it", "..., didn't I",
+                     "..., or not", "..., huh", "and that gives you what", "plus how much", "x is equal to";
+- ``wh_mid``         later in the sentence a wh-word (and up to two words), an auxiliary and a subject ("michael what
+                     did you get", "if i buy two how much money am i spending");
+- ``aux_mid``        "can / could / would / do / will you | we | anyone ..." after a preface or a name ("jess can you
+                     read it").
+
+The word lists were tuned on TalkMoves Subset 1 only (a pattern is kept when most of the Subset 1 teacher sentences
+it matches carry a "?"); ``eval/eval_questions.py`` reports Subset 2 and NCTE, never used for tuning.
 
 Types (``classify_question``), each decided by the first matching rule, whose name is kept in ``qtype_rule``:
 
 - ``checking``    checks understanding or attention: "does everyone understand", "(does that) make sense",
                   "any questions", "okay?", "right?", "ready", "got it", "are you with me", "is that clear";
-- ``procedural``  about running the lesson, not the content: "can I/we ...", "should I/we", "may I", "what page",
-                  "do we have to", "are you done/finished", "who needs", "where do we", "how long";
-- ``open``        asks for reasoning, explanation, opinion or prediction: "why", "how come", "how do/did you know",
-                  "how did you get/find/work out", "explain", "what do you think/notice/wonder", "what if",
-                  "what would happen", "predict", "do you agree", "what else", "another way", "what's the difference";
-- ``closed``      everything else: recall, yes/no, a single answer ("what is seven times eight", "is it a solid");
+- ``open``        asks for reasoning, explanation, opinion, prediction or a response to someone's idea: "why",
+                  "how come", "how do you know", "how does that work", "how could we test", "explain", "justify",
+                  "what do you think / notice", "what if", "what would happen", "predict", "do you agree",
+                  "how many of you ...", "anything to add", "same answer", "another way", "how are they related";
+- ``procedural``  about running the lesson, not the content: "can I / we ...", "should I / we", "may I", "what page",
+                  "are you done / finished", "who wants to read", "can you pass / read / come ...", "how long";
+- ``closed``      everything else: recall, yes/no, a single answer, describing a procedure ("what is seven times
+                  eight", "is it a solid", "how did you get that" -- TalkMoves codes the last "press for accuracy");
 - ``rhetorical``  decided from the response, not the words: a teacher's closed or open question after which the
                   teacher herself goes on, with no pupil speech in between, after a pause shorter than
                   ``rhetorical_max_wait_s`` (2 s: no real wait for an answer), and her next sentence is not itself a
@@ -42,13 +53,15 @@ teacher), "none" (nobody within those limits, or the lesson ends).
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 import re
 import statistics
 from dataclasses import dataclass, replace
 from typing import Iterable, Literal, Sequence
 
-from videocoach.model import Role, RoleAssignment, RoleTurn, Turn, Utterance, Word, attribute_speakers
+from videocoach.model import Role, RoleTurn, Utterance, Word
 
 QuestionType = Literal["open", "closed", "procedural", "checking", "rhetorical"]
 QUESTION_TYPES: tuple[QuestionType, ...] = ("open", "closed", "procedural", "checking", "rhetorical")
@@ -64,7 +77,9 @@ _FILLERS = frozenset(
     good great cool or all right also just actually really wait hey please because cause excellent perfect awesome
     nice sorry fine yep yup nope wow anyway anyways guys""".split()
 )
-_WH = frozenset("what whats why how hows where wheres when who whos whose whom which whatd howd whered whod whyd".split())
+_WH = frozenset(
+    "what whats why how hows where wheres when who whos whose whom which whatd howd whered whod whyd".split()
+)
 _AUX = frozenset(
     """do does did is are was were can could would will should shall may might must have has had am isnt arent wasnt
     werent dont doesnt didnt cant couldnt wouldnt wont shouldnt havent hasnt hadnt aint""".split()
@@ -73,15 +88,16 @@ _AUX = frozenset(
 _SUBJECT = frozenset(
     """you we they i he she it that this there these those anyone anybody someone somebody everyone everybody
     everything anything something yall u ya people nobody none any some all both each either neither your my our
-    their his her its the a an one two three four five six seven eight nine ten".""".split()
+    their his her its the a an one two three four five six seven eight nine ten""".split()
 )
 _PRONOUN_SUBJECT = frozenset(
-    "you we they i he she it that this there anyone anybody someone somebody everyone everybody yall u ya people".split()
+    """you we they i he she it that this there anyone anybody someone somebody everyone everybody yall u ya
+    people""".split()
 )
 # "what we/you/I ..." opens a statement ("what we are going to do is ..."); so do "when/where + subject"
 _STATEMENT_AFTER_WHAT = frozenset("we you i they he she it youre were theyre im ill youll well".split())
 _STATEMENT_AFTER_WHEN = frozenset(
-    """you we i they it he she the your youre theyre its were were im everybody everyone somebody someone all
+    """you we i they it he she the your youre theyre its were im everybody everyone somebody someone all
     this that these those there""".split()
 )
 _WH_ALONE = frozenset(
@@ -124,7 +140,7 @@ _WHICH_STATEMENT = frozenset(
     "means meant makes made gives gave enables shows tells helps allows leaves was he she they we you i".split()
 )
 _NOT_BEFORE_WH_END = frozenset(
-    """know knew thats see wonder idea understand remember sure matter tell forgot forget care guess no thats
+    """know knew thats see wonder idea understand remember sure matter tell forgot forget care guess no
     explain decide figure find and or but""".split()
 )
 _WH_END = frozenset("what who where why how which whom".split())  # "and that gives you what"
@@ -142,7 +158,7 @@ _ANY_ASKS = frozenset(
 _MID_AUX = frozenset("can could would do does did will are have".split())
 _MID_SUBJ = frozenset("you we anyone anybody somebody someone everyone everybody yall".split())
 _NOT_BEFORE_MID_AUX = _PRONOUN_SUBJECT | frozenset(
-    "i if that what how where when who why which than as so because what whether whatever wherever".split()
+    "i if that what how where when who why which than as so because whether whatever wherever".split()
 )
 
 _BRACKETS = re.compile(r"\[[^\]]*\]|\([^)]*\)")
@@ -339,7 +355,8 @@ _TYPE_RULES: tuple[tuple[str, QuestionType, re.Pattern[str]], ...] = tuple(
          r"^(can|could|would|will) (you|someone|somebody|anyone|anybody|everybody|everyone|yall)( all| guys)? "
          r"(please )?(read|pass|hand|turn|open|close|put|come|go|sit|take|hold|move|stand|raise|clean|write|erase|"
          r"grab|get|bring|look|listen|help|start|stop|speak|repeat|say that again|say it again)\b"),
-        ("proc_what_doing", "procedural", r"\bwhat (are|were) (we|you) (supposed|doing)\b|\bwhat (do|should) (we|i) do\b"),
+        ("proc_what_doing", "procedural",
+         r"\bwhat (are|were) (we|you) (supposed|doing)\b|\bwhat (do|should) (we|i) do\b"),
     )
 )
 
@@ -374,6 +391,8 @@ class QuestionSettings:
     answer_window_max_s: float = 30.0  # the longest pupil answer window (when the teacher does not speak again)
     min_responder_s: float = 0.3  # a pupil needs this much speech in the answer window to count as a responder
     min_reply_s: float = 0.2  # speech of another person must go on this long past the question's end to count
+    # ... and, when the ASR found no words in it, this long (short word-less turns are mostly diarisation slips)
+    min_untranscribed_reply_s: float = 1.0
     continue_min_s: float = 1.0  # the asker's diarisation turn must run this long past the question to count
 
 
@@ -383,23 +402,31 @@ def split_sentences(
     """Split ASR segments into sentences (at . ? ! and at pauses of ``pause_split_s``), each re-attributed.
 
     A Whisper segment can hold several sentences, even two speakers.  With word timings, a sentence ends at a word
-    that ends with . ? ! or before a pause; each sentence gets its own speaker by word vote over ``turns``
-    (``attribute_speakers``), falling back to the segment's.  Without words, the text is split at punctuation
-    and times are shared out by character count.
+    that ends with . ? ! or before a pause; without words, the text is split at punctuation and times are shared out
+    by character count.  With ``turns``, each sentence gets the speaker who talks most during it, as
+    ``model.attribute_speakers`` decides (each word votes with its overlap; a word in a gap votes a little for the
+    nearest turn within 1 s), using sorted-turn look-ups so that a long lesson stays fast; a sentence that no turn
+    reaches keeps the segment's speaker.
     """
     pieces: list[Utterance] = []
     for u in utterances:
         if u.words:
-            current: list[Word] = []
+            groups: list[list[Word]] = [[]]
             for i, word in enumerate(u.words):
-                current.append(word)
+                groups[-1].append(word)
                 nxt = u.words[i + 1] if i + 1 < len(u.words) else None
-                if nxt is None or _SENTENCE_END.search(word.text.strip()) or nxt.start - word.end >= pause_split_s:
-                    text = "".join(w.text for w in current).strip()
-                    if text:
-                        pieces.append(replace(u, start=current[0].start, end=max(current[-1].end, current[0].start),
-                                              text=text, words=tuple(current)))
-                    current = []
+                ends = _SENTENCE_END.search(word.text.strip()) is not None
+                if nxt is not None and (ends or nxt.start - word.end >= pause_split_s):
+                    groups.append([])
+            for group in groups:
+                # one sentence keeps the segment's own text; otherwise join the words (faster-whisper's carry
+                # their leading space, other engines' do not)
+                text = u.text.strip() if len(groups) == 1 else "".join(
+                    w.text if w.text[:1].isspace() else " " + w.text for w in group
+                ).strip()
+                if text:
+                    pieces.append(replace(u, start=group[0].start, end=max(group[-1].end, group[0].start),
+                                          text=text, words=tuple(group)))
         else:
             parts = [m.group(0) for m in _TEXT_SENTENCE.finditer(u.text) if m.group(0).strip()]
             total = sum(len(p) for p in parts) or 1
@@ -410,11 +437,55 @@ def split_sentences(
                 t = end
     if not turns:
         return tuple(pieces)
-    teacher = frozenset(t.speaker for t in turns if t.role == "teacher")
-    roles = RoleAssignment(teacher_speakers=teacher, confidence=1.0, method="manual")
-    plain_turns = tuple(Turn(t.start, t.end, t.speaker) for t in turns)
-    attributed = attribute_speakers(pieces, plain_turns, roles)
-    return tuple(a if a.speaker is not None else p for a, p in zip(attributed, pieces))
+    return _attribute(pieces, turns)
+
+
+_NEAREST_TURN_S = 1.0  # as model.attribute_speakers: a word in a gap goes to a turn at most this far away
+
+
+def _attribute(sentences: Sequence[Utterance], turns: Sequence[RoleTurn]) -> tuple[Utterance, ...]:
+    ordered = sorted(turns, key=lambda t: t.start)  # stable, as attribute_speakers: ties go to the earlier-listed
+    starts = [t.start for t in ordered]
+    reach: list[float] = []  # reach[k]: the latest end among ordered[:k + 1]
+    reach_at: list[int] = []  # ... and which turn it is
+    for k, t in enumerate(ordered):
+        if not reach or t.end > reach[-1]:
+            reach.append(t.end)
+            reach_at.append(k)
+        else:
+            reach.append(reach[-1])
+            reach_at.append(reach_at[-1])
+    role_of = {t.speaker: t.role for t in ordered}
+    out = []
+    for s in sentences:
+        weights: dict[str, float] = {}
+        for a, b in [(w.start, w.end) for w in s.words] or [(s.start, s.end)]:
+            hi = bisect.bisect_left(starts, b)  # turns starting before the word ends
+            lo = bisect.bisect_right(reach, a)  # the first turn that could still be going at the word's start
+            hit = False
+            for t in ordered[lo:hi]:
+                overlap = min(b, t.end) - max(a, t.start)
+                if overlap > 0:
+                    weights[t.speaker] = weights.get(t.speaker, 0.0) + overlap
+                    hit = True
+            if not hit:
+                gaps = []
+                if hi < len(ordered):
+                    gaps.append((ordered[hi].start - b, ordered[hi].speaker))
+                before = bisect.bisect_left(starts, a) - 1
+                if before >= 0:
+                    t = ordered[reach_at[before]]
+                    gaps.append((a - t.end, t.speaker))
+                if gaps:
+                    gap, speaker = min(gaps)
+                    if gap <= _NEAREST_TURN_S:
+                        weights[speaker] = weights.get(speaker, 0.0) + 1e-3
+        if weights:
+            speaker = max(weights, key=weights.__getitem__)
+            out.append(replace(s, speaker=speaker, role=role_of[speaker]))
+        else:
+            out.append(s)
+    return tuple(out)
 
 
 # --- questions and their responses --------------------------------------------------------------------------------
@@ -462,6 +533,7 @@ class _Piece:
     speaker: str
     role: Role | None
     sentence: int  # index into the sentence list, -1 for a diarisation turn
+    worded: bool = True  # a sentence, or a turn that overlaps a sentence of the same speaker
 
 
 def find_questions(
@@ -469,32 +541,52 @@ def find_questions(
     turns: Sequence[RoleTurn],
     duration_s: float,
     settings: QuestionSettings = QuestionSettings(),
+    presplit: bool = False,
 ) -> tuple[Question, ...]:
     """Every question in the lesson (teacher's and pupils'), in time order, with type, response and wait times.
 
-    ``utterances`` are transcript segments (speaker/role filled, e.g. by ``LessonAnalysis.utterances()``);
-    ``turns`` the diarisation turns with roles.  Times are clamped to [0, duration_s].
+    ``utterances`` are transcript segments (``split_sentences`` cuts them into sentences and attributes each one by
+    ``turns``; pass ``presplit=True`` when they are already its output); ``turns`` the diarisation turns with roles.
+    Times are clamped to [0, duration_s].
     """
     duration_s = max(0.0, float(duration_s))
-    sentences = [
-        s for s in (_clamp_utterance(u, duration_s) for u in split_sentences(utterances, turns, settings.pause_split_s))
-        if s is not None
-    ]
+    split = tuple(utterances) if presplit else split_sentences(utterances, turns, settings.pause_split_s)
+    sentences = [s for s in (_clamp_utterance(u, duration_s) for u in split) if s is not None]
     sentences.sort(key=lambda s: (s.start, s.end))
     pieces = [
         _Piece(s.start, s.end, s.speaker, s.role, i) for i, s in enumerate(sentences) if s.speaker is not None
     ]
+    said = _Timeline(pieces)  # the sentences alone, to tell turns with words from turns without
     for t in turns:
         start, end = min(max(t.start, 0.0), duration_s), min(max(t.end, 0.0), duration_s)
         if end > start:
-            pieces.append(_Piece(start, end, t.speaker, t.role, -1))
-    pieces.sort(key=lambda p: (p.start, p.end))
+            worded = any(p.speaker == t.speaker for p in said.overlapping(start, end))
+            pieces.append(_Piece(start, end, t.speaker, t.role, -1, worded))
+    timeline = _Timeline(pieces)
     cues = [detect_question(s.text) for s in sentences]
     out = []
     for i, (sentence, cue) in enumerate(zip(sentences, cues)):
         if cue.is_question:
-            out.append(_question(i, sentence, cue, sentences, cues, pieces, duration_s, settings))
+            out.append(_question(i, sentence, cue, cues, timeline, duration_s, settings))
     return tuple(out)
+
+
+class _Timeline:
+    """Speech pieces (sentences and turns) sorted by start, with the running latest end for overlap look-ups."""
+
+    def __init__(self, pieces: Sequence[_Piece]) -> None:
+        self.pieces = sorted(pieces, key=lambda p: (p.start, p.end))
+        self.starts = [p.start for p in self.pieces]
+        self.reach = list(itertools.accumulate((p.end for p in self.pieces), max))
+
+    def starting_from(self, t: float) -> list[_Piece]:
+        """Pieces that start at or after ``t``, in start order."""
+        return self.pieces[bisect.bisect_left(self.starts, t):]
+
+    def overlapping(self, a: float, b: float) -> list[_Piece]:
+        """Pieces with start < b and end > a."""
+        lo, hi = bisect.bisect_right(self.reach, a), bisect.bisect_left(self.starts, b)
+        return [p for p in self.pieces[lo:hi] if p.end > a]
 
 
 def _clamp_utterance(u: Utterance, duration_s: float) -> Utterance | None:
@@ -509,39 +601,47 @@ def _question(
     i: int,
     q: Utterance,
     cue: QuestionCue,
-    sentences: list[Utterance],
     cues: list[QuestionCue],
-    pieces: list[_Piece],
+    timeline: _Timeline,
     duration_s: float,
     st: QuestionSettings,
 ) -> Question:
     qtype, qtype_rule = classify_question(q.text)
     asker = q.speaker
     eps = 1e-9
-    # the asker's own next speech: a later sentence, a later turn, or a turn that runs on well past the question
+    # the asker's own next speech: a later sentence or turn, or a turn that runs on well past the question
     asker_next: float | None = None
     asker_next_sentence: int | None = None
+    asker_sentence_after: float | None = None
     if asker is not None:
-        for p in pieces:
+        for p in timeline.starting_from(q.end - eps):
             if p.speaker != asker or p.sentence == i:
                 continue
-            if p.start >= q.end - eps and (p.sentence < 0 or p.start >= q.start):
-                if asker_next is None or p.start < asker_next:
-                    asker_next = p.start
-                    asker_next_sentence = p.sentence if p.sentence >= 0 else None
-            elif p.sentence < 0 and p.start < q.end < p.end and p.end - q.end >= st.continue_min_s:
-                spoken = any(
-                    o.speaker == asker and o.sentence >= 0 and o.sentence != i and q.end - eps <= o.start < p.end
-                    for o in pieces
-                )
-                if not spoken and (asker_next is None or q.end < asker_next):
-                    asker_next, asker_next_sentence = q.end, None
+            if asker_next is None:
+                asker_next, asker_next_sentence = p.start, (p.sentence if p.sentence >= 0 else None)
+            if p.sentence >= 0:
+                asker_sentence_after = p.start
+                break
+        for p in timeline.overlapping(q.end, q.end):
+            if (
+                p.speaker == asker
+                and p.sentence < 0
+                and p.start < q.end
+                and p.end - q.end >= st.continue_min_s
+                and not (asker_sentence_after is not None and asker_sentence_after < p.end)
+                and (asker_next is None or q.end < asker_next)
+            ):
+                asker_next, asker_next_sentence = q.end, None
     # someone else's next speech, which must begin during or after the question and run on past its end
     other: _Piece | None = None
     other_t = math.inf
-    for p in pieces:
-        if p.speaker == asker or p.start < q.start - eps or p.end <= q.end + st.min_reply_s:
+    for p in timeline.starting_from(q.start - eps):
+        if p.start > other_t:
+            break
+        if p.speaker == asker or p.end <= q.end + st.min_reply_s:
             continue
+        if not p.worded and p.end - max(p.start, q.end) < st.min_untranscribed_reply_s:
+            continue  # a short turn with no words: most often the diariser cutting off the asker's last syllable
         t = max(p.start, q.end)
         if t < other_t or (t == other_t and other is not None and other.role == "teacher" and p.role == "pupil"):
             other, other_t = p, t
@@ -561,25 +661,35 @@ def _question(
             response = "teacher"
         else:
             # the answer window: from the first pupil's speech to the teacher's (or the asking pupil's) next speech
-            resume = None
-            for p in pieces:
-                if p.start >= other_t - eps and p.sentence != i and (
-                    p.role == "teacher" or (q.role != "teacher" and p.speaker == asker)
-                ):
-                    resume = p.start if resume is None else min(resume, p.start)
+            resume = next(
+                (
+                    p.start
+                    for p in timeline.starting_from(other_t - eps)
+                    if p.sentence != i and (p.role == "teacher" or (q.role != "teacher" and p.speaker == asker))
+                ),
+                None,
+            )
             window_end = min(other_t + st.answer_window_max_s, duration_s)
             if resume is not None:
                 window_end = min(window_end, resume)
             per_speaker: dict[str, list[tuple[float, float]]] = {}
-            for p in pieces:
+            with_words: set[str] = set()
+            for p in timeline.overlapping(other_t, window_end):
                 if p.role != "pupil" or p.speaker == asker:
                     continue
                 a, b = max(p.start, other_t), min(p.end, window_end)
                 if b > a:
                     per_speaker.setdefault(p.speaker, []).append((a, b))
+                    if p.worded:
+                        with_words.add(p.speaker)
             spoken = {sp: _union(spans) for sp, spans in per_speaker.items()}
+            seconds = {sp: sum(b - a for a, b in spans) for sp, spans in spoken.items()}
             responders = tuple(
-                sorted(sp for sp, spans in spoken.items() if sum(b - a for a, b in spans) >= st.min_responder_s)
+                sorted(
+                    sp
+                    for sp, secs in seconds.items()
+                    if secs >= st.min_responder_s and (sp in with_words or secs >= st.min_untranscribed_reply_s)
+                )
             )
             if other.speaker not in responders:  # the first speaker always counts
                 responders = tuple(sorted(set(responders) | {other.speaker}))

@@ -2,6 +2,8 @@
 :mod:`videocoach.ui.review` makes of them).  Pure functions: rows in, ``alt.Chart`` out; no Streamlit here.
 
 Colours are fixed per role so every chart reads the same way: teacher blue, pupils orange, silence grey.
+Heights include axes and legends: Streamlit fits a chart to the container ("fit" autosize), so the plot itself gets
+what the labels leave over.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Sequence
 import altair as alt
 import pandas as pd
 
-ROLE_COLOURS = {"Teacher": "#1f77b4", "Pupils": "#ff7f0e", "Both": "#9467bd", "Silence": "#c7c7c7"}
+ROLE_COLOURS = {"Teacher": "#1f77b4", "Pupils": "#ff7f0e", "Silence": "#c7c7c7"}
 ACTIVITY_COLOURS = {
     "exposition": "#6baed6",
     "discussion": "#fdae6b",
@@ -47,7 +49,8 @@ def timeline(
     x = alt.X("start:Q", title="time in lesson", scale=alt.Scale(domain=[0, max(duration_s, 1.0)], nice=False),
               axis=alt.Axis(labelExpr=_mmss("value"), tickCount=12))
     lanes = ["Teacher", "Pupils", "Silence", "Activity", "Questions", "Bookmarks"]
-    y = alt.Y("lane:N", title=None, sort=lanes, scale=alt.Scale(domain=lanes))
+    y = alt.Y("lane:N", title=None, sort=lanes, scale=alt.Scale(domain=lanes),
+              axis=alt.Axis(labelOverlap=False, labelFontSize=12))
     colour_domain = list(ROLE_COLOURS) + sorted({a["label"] for a in activities})
     colour_range = list(ROLE_COLOURS.values()) + [ACTIVITY_COLOURS.get(str(l).lower(), "#9ecae1")
                                                   for l in sorted({a["label"] for a in activities})]
@@ -57,7 +60,7 @@ def timeline(
         .mark_bar(height=16)
         .encode(x=x, x2="end:Q", y=y,
                 color=alt.Color("label:N", scale=alt.Scale(domain=colour_domain, range=colour_range),
-                                legend=alt.Legend(title=None, orient="bottom")),
+                                legend=alt.Legend(title=None, orient="right")),
                 tooltip=[alt.Tooltip("label:N", title="what"), alt.Tooltip("from:N"), alt.Tooltip("to:N")])
         .add_params(pick)
     )
@@ -79,7 +82,7 @@ def timeline(
             alt.Chart(b).mark_point(shape="triangle-down", filled=True, size=90, color="#d62728").encode(
                 x="start:Q", y=y, tooltip=[alt.Tooltip("at:N"), alt.Tooltip("label:N", title="bookmark")])
         )
-    return alt.layer(*layers).properties(height=230).configure_view(strokeWidth=0)
+    return alt.layer(*layers).properties(height=34 * len(lanes) + 60).configure_view(strokeWidth=0)
 
 
 def minutes(rows: Sequence[dict]) -> alt.Chart:
@@ -93,11 +96,11 @@ def minutes(rows: Sequence[dict]) -> alt.Chart:
             x=alt.X("minute:O", title="minute", axis=alt.Axis(labelExpr="floor(datum.value / 60)")),
             y=alt.Y("seconds:Q", title="seconds", stack="zero", scale=alt.Scale(domain=[0, 60])),
             color=alt.Color("role:N", scale=alt.Scale(domain=list(ROLE_COLOURS), range=list(ROLE_COLOURS.values())),
-                            legend=alt.Legend(title=None, orient="bottom")),
+                            legend=alt.Legend(title=None, orient="right")),
             order=alt.Order("role:N"),
             tooltip=[alt.Tooltip("from:N", title="minute from"), "role:N", alt.Tooltip("seconds:Q", format=".0f")],
         )
-        .properties(height=180)
+        .properties(height=260)
     )
 
 
@@ -113,10 +116,10 @@ def question_types(rows: Sequence[dict]) -> alt.Chart:
             x=alt.X("count:Q", title="questions", axis=alt.Axis(tickMinStep=1)),
             color=alt.Color("who:N", scale=alt.Scale(domain=["Teacher", "Pupils"],
                                                      range=[ROLE_COLOURS["Teacher"], ROLE_COLOURS["Pupils"]]),
-                            legend=alt.Legend(title=None, orient="bottom")),
+                            legend=alt.Legend(title=None, orient="right")),
             tooltip=["qtype:N", "who:N", "count:Q"],
         )
-        .properties(height=max(90, 26 * len(order)))
+        .properties(height=max(160, 36 * len(order) + 70))
     )
 
 
@@ -124,7 +127,7 @@ def question_types(rows: Sequence[dict]) -> alt.Chart:
 def trend_shares(rows: Sequence[dict]) -> alt.Chart:
     """Talk shares per lesson: rows {lesson, order, measure (Teacher/Pupils/Silence), share}."""
     df = pd.DataFrame(list(rows), columns=["lesson", "order", "measure", "share"])
-    return _trend_lines(df, "share", "share of the lesson", alt.Axis(format="%"),
+    return _trend_lines(df, "share", "share", alt.Axis(format="%"),
                         alt.Scale(domain=list(ROLE_COLOURS), range=list(ROLE_COLOURS.values())))
 
 
@@ -140,7 +143,7 @@ def trend_questions(rows: Sequence[dict]) -> alt.Chart:
             color=alt.Color("qtype:N", title="type", sort=QTYPE_ORDER),
             tooltip=["lesson:N", "qtype:N", "count:Q"],
         )
-        .properties(height=220)
+        .properties(height=300)
     )
 
 
@@ -153,14 +156,15 @@ def trend_values(rows: Sequence[dict], title: str, fmt: str = ".1f") -> alt.Char
 def _trend_lines(df: pd.DataFrame, field: str, title: str, axis: alt.Axis, colour_scale) -> alt.Chart:
     return (
         alt.Chart(df)
-        .mark_line(point=True)
+        .mark_line(point=alt.OverlayMarkDef(size=70))
         .encode(
             x=alt.X("lesson:N", sort=alt.SortField("order"), title=None, axis=alt.Axis(labelAngle=-20)),
             y=alt.Y(f"{field}:Q", title=title, axis=axis),
-            color=alt.Color("measure:N", title=None, scale=colour_scale, legend=alt.Legend(orient="bottom")),
+            color=alt.Color("measure:N", title=None, scale=colour_scale,
+                            legend=alt.Legend(orient="top", labelLimit=260)),
             tooltip=["lesson:N", "measure:N", alt.Tooltip(f"{field}:Q", format=".2f")],
         )
-        .properties(height=220)
+        .properties(height=300)
     )
 
 

@@ -155,7 +155,7 @@ def browser_binding(xsrf_cookie: str | None) -> str | None:
     The cookie is ``2|mask|masked token|timestamp`` (hex); Streamlit re-masks it now and then, so the unmasked token
     is what identifies the browser.  Any other format is hashed as it is.
     """
-    if not xsrf_cookie:
+    if not isinstance(xsrf_cookie, str) or not xsrf_cookie:
         return None
     secret = xsrf_cookie.encode()
     parts = xsrf_cookie.split("|")

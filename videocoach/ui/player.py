@@ -21,7 +21,7 @@ import streamlit as st
 
 from videocoach.store import Lesson, Store, User
 from videocoach.ui import session
-from videocoach.ui.mediaserver import TOKEN_TTL_S, XSRF_COOKIE, MediaTokens, media_path, playback_refusal
+from videocoach.ui.mediaserver import TOKEN_TTL_S, MediaTokens, media_path, playback_refusal
 
 REMINT_BEFORE_S = 20 * 60  # a token with less than 20 min left is replaced (the player keeps its position)
 
@@ -29,7 +29,8 @@ _CSS = """
 :host { display: block; }
 .vc { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 1rem; font-family: inherit;
       color: var(--st-text-color, #222); font-size: 0.92rem; }
-.vc.single { grid-template-columns: minmax(0, 1fr); }
+.vc.single, .vc.stack { grid-template-columns: minmax(0, 1fr); }
+.vc.stack .panel { max-height: 32vh; }
 .stage { position: relative; background: #000; border-radius: 0.4rem; overflow: hidden; }
 video { width: 100%; display: block; max-height: 62vh; background: #000; }
 .overlay { position: absolute; border: 3px solid #ffcc00; box-shadow: 0 0 0 2px #000; pointer-events: none;
@@ -179,7 +180,7 @@ function renderClips(st) {
   st.clips.forEach((c) => {
     const row = el('div', 'clip'); row.dataset.id = c.id;
     if (st.activeClip && st.activeClip.id === c.id) { row.classList.add('active'); st.activeClip = c; }
-    row.appendChild(el('div', 'head', '▶ ' + fmt(c.start) + '–' + fmt(c.end) + '  ' + (c.title || '')));
+    row.appendChild(el('div', 'head', '\u25B6 ' + fmt(c.start) + '–' + fmt(c.end) + '  ' + (c.title || '')));
     const tags = el('div'); (c.tags || []).forEach((t) => tags.appendChild(el('span', 'tag', t))); row.appendChild(tags);
     if (c.note) row.appendChild(el('div', 'meta', c.note));
     row.appendChild(el('div', 'meta', 'added by ' + (c.author || '?')));
@@ -207,11 +208,11 @@ function buildBar(st, mode) {
   const bar = st.bar; bar.textContent = '';
   st.now = el('span', 'now', fmt(st.video.currentTime)); bar.appendChild(st.now);
   if (mode === 'prewatch') {
-    const now = el('button', 'bm-now', '🔖 Bookmark this moment');
+    const now = el('button', 'bm-now', 'Bookmark this moment');
     now.onclick = () => { const t = st.video.currentTime; st.send('bookmark', { start: t, end: t, at: Date.now() }); };
-    const from = el('button', 'bm-from', '⟦ Range start');
+    const from = el('button', 'bm-from', 'Range start');
     const hint = el('span', 'hint');
-    const to = el('button', 'bm-to', 'Range end ⟧'); to.disabled = true;
+    const to = el('button', 'bm-to', 'Range end'); to.disabled = true;
     from.onclick = () => { st.rangeStart = st.video.currentTime; hint.textContent = 'range from ' + fmt(st.rangeStart); to.disabled = false; };
     to.onclick = () => {
       if (st.rangeStart === null) return;
@@ -222,7 +223,7 @@ function buildBar(st, mode) {
     st.follow.checked = true; follow.appendChild(st.follow); follow.appendChild(document.createTextNode(' follow transcript'));
     [now, from, to, hint, follow].forEach((x) => bar.appendChild(x));
   } else if (mode === 'meeting') {
-    const replay = el('button', 'replay', '↻ Replay clip');
+    const replay = el('button', 'replay', 'Replay clip');
     replay.onclick = () => { if (st.activeClip) playClip(st, st.activeClip); };
     const loop = el('label', 'hint'); st.loop = document.createElement('input'); st.loop.type = 'checkbox';
     loop.appendChild(st.loop); loop.appendChild(document.createTextNode(' loop'));
@@ -250,6 +251,7 @@ export default function (component) {
   const d = data || {};
   if (!st.video || st.mode !== d.mode) { build(root, st); st.mode = d.mode; buildBar(st, d.mode); }
   st.grid.classList.toggle('single', d.mode === 'plain');
+  st.grid.classList.toggle('stack', d.mode === 'meeting');
   st.side.style.display = d.mode === 'plain' ? 'none' : '';
   st.cues = d.cues || []; st.questions = d.questions || []; st.clips = d.clips || [];
 
@@ -307,9 +309,8 @@ def media_url(store: Store, user: User, lesson: Lesson, *, kind: str = "redacted
     url, expires = held.get(cache_key, (None, 0.0))
     if url is None or expires - now < REMINT_BEFORE_S:
         tokens = MediaTokens.for_settings(store.settings)
-        cookie = st.context.cookies.get(XSRF_COOKIE)  # binds the token to this browser
         url = media_path(tokens.mint(user.id, lesson.id, kind, purpose=purpose, ttl_s=TOKEN_TTL_S, now=now,
-                                     browser_cookie=cookie))
+                                     browser_cookie=session.browser_cookie()))  # bound to this browser
         held[cache_key] = (url, now + TOKEN_TTL_S)
     return url, None
 

@@ -83,6 +83,14 @@ def parse_span(text: str) -> Span | None:
     return Span(start, end)
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$])")
+
+
+def md(text: object) -> str:
+    """User text (titles, notes, names, transcript) made inert for ``st.markdown``: no links, no formatting."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+
+
 def fmt_date(ts: float | None) -> str:
     return _dt.datetime.fromtimestamp(ts).strftime("%d %b %Y %H:%M") if ts else "–"
 
@@ -159,12 +167,20 @@ def shareable_coaches(store: Store, owner: User, lesson_id: str) -> tuple[list[U
 
 
 # -- analysis views ---------------------------------------------------------------------------------------------------------
+_ANALYSIS_STAGES = ("probe", "transcribe", "diarize", "roles", "metrics")
+
+
+def analysis_ready(store: Store, user: User, lesson_id: str) -> bool:
+    store.require_access(user, lesson_id, "analysis.view")
+    done = set(store.finished_stages(lesson_id))
+    return all(s in done for s in _ANALYSIS_STAGES)
+
+
 def load_analysis(store: Store, user: User, lesson_id: str) -> LessonAnalysis | None:
-    """The stored analysis, or None while the audio stages have not finished."""
+    """The stored analysis, or None while the audio stages (up to the metrics) have not finished."""
     from videocoach import pipeline
 
-    store.require_access(user, lesson_id, "analysis.view")
-    if not all(store.stage(lesson_id, s) for s in ("probe", "transcribe", "diarize", "roles")):
+    if not analysis_ready(store, user, lesson_id):
         return None
     return pipeline.load_analysis(store, lesson_id)
 

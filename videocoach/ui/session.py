@@ -117,6 +117,17 @@ def require_user() -> tuple[Store, User]:
     return db, user  # type: ignore[return-value]
 
 
+def browser_cookie() -> str | None:
+    """This browser's Streamlit XSRF cookie (media and upload tokens are bound to it), or None."""
+    from videocoach.ui.mediaserver import XSRF_COOKIE
+
+    try:
+        value = st.context.cookies.get(XSRF_COOKIE)
+    except (AttributeError, RuntimeError):
+        return None
+    return value if isinstance(value, str) and value else None
+
+
 # -- the open lesson -----------------------------------------------------------------------------------------------------
 def lesson_label(lesson: Lesson, owner_name: str | None = None) -> str:
     import datetime as _dt

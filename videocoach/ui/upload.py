@@ -15,7 +15,7 @@ import streamlit as st
 
 from videocoach.store import User
 from videocoach.ui import session
-from videocoach.ui.mediaserver import TOKEN_TTL_S, XSRF_COOKIE, MediaTokens, upload_path
+from videocoach.ui.mediaserver import TOKEN_TTL_S, MediaTokens, upload_path
 
 _CSS = """
 .up { display: grid; gap: 0.6rem; font-family: inherit; color: var(--st-text-color, #222); max-width: 46rem; }
@@ -112,7 +112,7 @@ def upload_url(user: User) -> str:
     url, expires = held.get(key, (None, 0.0))
     if url is None or expires - now < 20 * 60:
         tokens = MediaTokens.for_settings(session.settings())
-        url = upload_path(tokens.mint_upload(user.id, now=now, browser_cookie=st.context.cookies.get(XSRF_COOKIE)))
+        url = upload_path(tokens.mint_upload(user.id, now=now, browser_cookie=session.browser_cookie()))
         held[key] = (url, now + TOKEN_TTL_S)
     return url
 

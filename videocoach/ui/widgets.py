@@ -10,7 +10,7 @@ from videocoach.ui import review
 
 def lesson_header(title: str, lesson: Lesson, owner_name: str) -> None:
     st.title(title)
-    st.caption(f"{lesson.title} · {owner_name} · {review.fmt_date(lesson.created_at)} · "
+    st.caption(f"{review.md(lesson.title)} · {review.md(owner_name)} · {review.fmt_date(lesson.created_at)} · "
                f"{review.fmt_time(lesson.duration_s)}")
 
 
@@ -52,5 +52,5 @@ def bookmark_form(
     else:
         result = db.update_bookmark(user, b.id, start_s=start, end_s=end, note=note, tags=tags, trigger=trigger,
                                     outcome=outcome)
-    st.toast(f"Bookmark saved at {review.fmt_time(result.start_s)}", icon="🔖")
+    st.toast(f"Bookmark saved at {review.fmt_time(result.start_s)}", icon=":material/bookmark_added:")
     return result

@@ -46,13 +46,13 @@ def admin(db, user) -> None:
                 st.error(str(exc))
             else:
                 db.audit(user.id, "user.create_by_admin", None, f"user={made.username} role={made.role}")
-                st.success(f"Created {made.role} account {made.username}.")
+                st.success(f"Created {made.role} account {review.md(made.username)}.")
 
 
 def render() -> None:
     db, user = session.require_user()
     st.title("Account")
-    st.markdown(f"**{user.display_name}** · user name `{user.username}` · {user.role}")
+    st.markdown(f"**{review.md(user.display_name)}** · user name {review.md(user.username)} · {user.role}")
     if user.role == "teacher":
         days = session.settings().retention_days_after_meeting
         st.caption(f"Your lesson videos are yours: only the coaches you share a lesson with can see it, and a lesson "

@@ -36,7 +36,7 @@ def render() -> None:
     st.subheader("Edit")
     for b in shown:
         span = review.fmt_time(b.start_s) + (f"–{review.fmt_time(b.end_s)}" if b.end_s > b.start_s else "")
-        with st.expander(f"{span} · {', '.join(b.tags) or 'no tags'} · added by {b.author_name}"):
+        with st.expander(f"{span} · {review.md(', '.join(b.tags) or 'no tags')} · added by {review.md(b.author_name)}"):
             if widgets.bookmark_form(db, user, lesson, key=f"bm.edit.{b.id}", existing=b) is not None:
                 st.rerun()
             sure = st.checkbox("Delete this bookmark", key=f"bm.sure.{b.id}")

@@ -8,12 +8,12 @@ from videocoach.ui import review, session, upload
 
 VIDEO_TYPES = ["mp4", "mov", "m4v", "mkv", "webm", "avi", "mts", "m2ts", "mpg", "mpeg"]
 STATUS_LABEL = {
-    "uploaded": "⏳ waiting for analysis",
-    "processing": "⚙️ being analysed",
-    "ready": "✅ ready",
-    "failed": "❌ failed",
-    "blocked": "🛑 needs a privacy review",
-    "interrupted": "⏸ interrupted",
+    "uploaded": ":material/hourglass_empty: waiting for analysis",
+    "processing": ":material/sync: being analysed",
+    "ready": ":green[:material/check_circle:] ready",
+    "failed": ":red[:material/error:] failed",
+    "blocked": ":orange[:material/privacy_tip:] needs a privacy review",
+    "interrupted": ":material/pause_circle: interrupted",
 }
 POLL_S = 2.0
 
@@ -30,7 +30,7 @@ def upload_section(db: Store, user: User) -> None:
     lesson_id = str(outcome.get("lesson_id", ""))
     if db.can_access(user, lesson_id):
         session.set_lesson(lesson_id)
-        st.success(f"Stored “{outcome.get('title', '')}”. Analysis runs in the background; this page shows its "
+        st.success(f"Stored “{review.md(outcome.get('title', ''))}”. Analysis runs in the background; this page shows its "
                    "progress.")
 
 
@@ -46,11 +46,11 @@ def lesson_card(db: Store, user: User, lesson: Lesson) -> None:
     mine = lesson.owner_id == user.id
     with st.container(border=True):
         top = st.columns([5, 2, 2])
-        top[0].markdown(f"**{lesson.title}**  \n{review.fmt_date(lesson.created_at)} · "
-                        f"{review.fmt_time(lesson.duration_s)} · {'yours' if mine else 'shared by ' + owner.display_name}"
+        top[0].markdown(f"**{review.md(lesson.title)}**  \n{review.fmt_date(lesson.created_at)} · "
+                        f"{review.fmt_time(lesson.duration_s)} · {'yours' if mine else 'shared by ' + review.md(owner.display_name)}"
                         f" · policy {lesson.policy_name}")
         top[1].markdown(STATUS_LABEL.get(lesson.status, lesson.status))
-        if top[2].button("Open ▶", key=f"ls.open.{lesson.id}", type="primary" if lesson.status == "ready" else "secondary"):
+        if top[2].button("Open", icon=":material/play_arrow:", key=f"ls.open.{lesson.id}", type="primary" if lesson.status == "ready" else "secondary"):
             session.set_lesson(lesson.id)
             st.switch_page("videocoach/ui/pages/prewatch.py")
         activity = review.lesson_activity(db, user, lesson.id)
@@ -72,7 +72,7 @@ def sharing(db: Store, user: User, lesson: Lesson) -> None:
     cols = st.columns([4, 3, 2])
     with cols[0]:
         if shared:
-            st.caption("Shared with: " + ", ".join(c.display_name for c in shared))
+            st.caption("Shared with: " + ", ".join(review.md(c.display_name) for c in shared))
             for coach in shared:
                 if st.button(f"Withdraw from {coach.display_name}", key=f"ls.unshare.{lesson.id}.{coach.id}"):
                     db.unshare(user, lesson.id, coach)

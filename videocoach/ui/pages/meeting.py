@@ -45,7 +45,7 @@ def playlist(db, user, lesson) -> None:
     if st.session_state.get("mt.latency_ms") is not None:
         st.caption(f"Last clip started {st.session_state['mt.latency_ms']} ms after the click.")
     for n in db.replay_notes(user, note_for):
-        st.markdown(f"- **{n.author_name}** ({review.fmt_date(n.created_at)}): {n.note}")
+        st.markdown(f"- **{review.md(n.author_name)}** ({review.fmt_date(n.created_at)}): {review.md(n.note)}")
     quick = st.pills("Replay from another perspective", review.REPLAY_PERSPECTIVES, key=f"mt.quick.{note_for}")
     with st.form(f"mt.note.{note_for}", clear_on_submit=True):
         text = st.text_input("Note on this replay", value=quick or "",
@@ -61,12 +61,12 @@ def meeting_record(db, user, lesson) -> None:
     record = db.meeting_record(user, lesson.id) or MeetingRecord(lesson_id=lesson.id)
     if previous is not None:
         prev_lesson, prev = previous
-        with st.expander(f"Follow-up from last cycle: {prev_lesson.title}", expanded=True):
-            st.markdown(f"**Agreed focus:** {prev.focus or '–'}")
+        with st.expander(f"Follow-up from last cycle: {review.md(prev_lesson.title)}", expanded=True):
+            st.markdown(f"**Agreed focus:** {review.md(prev.focus or '–')}")
             for step, due in prev.action_steps:
-                st.markdown(f"- {step}" + (f" (by {due})" if due else ""))
+                st.markdown(f"- {review.md(step)}" + (f" (by {review.md(due)})" if due else ""))
             if prev.next_meeting:
-                st.caption(f"Planned meeting: {prev.next_meeting}")
+                st.caption(f"Planned meeting: {review.md(prev.next_meeting)}")
     follow_default = record.follow_up
     if not follow_default and previous is not None:
         _, prev = previous
@@ -80,7 +80,7 @@ def meeting_record(db, user, lesson) -> None:
         steps = st.data_editor(
             [{"step": s, "due": _date_or_none(d)} for s, d in record.action_steps] or [{"step": "", "due": None}],
             num_rows="dynamic", key="mt.steps", width="stretch",
-            column_config={"step": st.column_config.TextColumn("Action step", width="large"),
+            column_config={"step": st.column_config.TextColumn("Action step", width="medium"),
                            "due": st.column_config.DateColumn("Due")},
         )
         next_meeting = st.date_input("Next meeting", value=_date_or_none(record.next_meeting), format="YYYY-MM-DD")
@@ -94,10 +94,10 @@ def meeting_record(db, user, lesson) -> None:
         db.save_meeting_record(user, MeetingRecord(
             lesson_id=lesson.id, follow_up=follow_up, successes=successes, challenges=challenges, focus=focus,
             action_steps=action_steps, next_meeting=next_meeting.isoformat() if next_meeting else ""))
-        st.toast("Meeting record saved", icon="✅")
+        st.toast("Meeting record saved", icon=":material/check:")
         st.rerun()
     if record.updated_at:
-        st.caption(f"Last saved {review.fmt_date(record.updated_at)} by {db.user(record.updated_by).display_name}"
+        st.caption(f"Last saved {review.fmt_date(record.updated_at)} by {review.md(db.user(record.updated_by).display_name)}"
                    if record.updated_by else f"Last saved {review.fmt_date(record.updated_at)}")
     held = st.date_input("This meeting took place on", value=_date_or_none(lesson.meeting_at), key="mt.held",
                          format="YYYY-MM-DD", help="Starts the countdown after which the video is erased.")

@@ -24,7 +24,7 @@ def waiting(db: Store, user: User, lesson: Lesson) -> None:
     @st.fragment(run_every=POLL_S)
     def progress() -> None:
         activity = review.lesson_activity(db, user, lesson.id)
-        if review.load_analysis(db, user, lesson.id) is not None:
+        if review.analysis_ready(db, user, lesson.id):
             st.rerun(scope="app")
         current = db.lesson(lesson.id)
         if current.status in ("failed", "interrupted"):
@@ -38,6 +38,24 @@ def waiting(db: Store, user: User, lesson: Lesson) -> None:
     st.info("The lesson is being analysed. The transcript, statistics and the redacted video appear here when "
             "they are ready.")
     progress()
+
+
+def video_progress(db: Store, user: User, lesson: Lesson) -> None:
+    """The video may not play yet (redaction running, re-rendering after a mark): poll until it may."""
+    activity = review.lesson_activity(db, user, lesson.id)
+    if activity is None or not activity.active:
+        return
+
+    @st.fragment(run_every=POLL_S)
+    def poll() -> None:
+        current = review.lesson_activity(db, user, lesson.id)
+        if current is None or not current.active:
+            st.rerun(scope="app")
+        what = "Re-rendering the redacted video" if current.kind == "rerender" else "Preparing the video"
+        st.progress(min(max(current.progress, 0.0), 1.0), text=f"{what}: {current.stage or 'queued'} "
+                                                                f"({current.progress:.0%})")
+
+    poll()
 
 
 def privacy_review(db: Store, user: User, lesson: Lesson) -> None:
@@ -71,16 +89,16 @@ def corrections(db: Store, user: User, lesson: Lesson, analysis) -> None:
                    "statistics are computed again.")
         for r in rows:
             c1, c2 = st.columns([5, 1])
-            c1.markdown(f"**{r.speaker}** · {r.role} · talks {review.fmt_time(r.talk_s)} in {r.turns} turns · "
-                        f"first at {review.fmt_time(r.first_s)}  \n“{r.sample}”")
-            if c2.button("▶ Listen", key=f"pw.hear.{r.speaker}"):
+            c1.markdown(f"**{review.md(r.speaker)}** · {r.role} · talks {review.fmt_time(r.talk_s)} in {r.turns} turns · "
+                        f"first at {review.fmt_time(r.first_s)}  \n“{review.md(r.sample)}”")
+            if c2.button("Listen", icon=":material/hearing:", key=f"pw.hear.{r.speaker}"):
                 _seek(r.first_s)
                 st.rerun()
         current = sorted(analysis.roles.teacher_speakers)
         chosen = st.multiselect("Teacher voice(s)", [r.speaker for r in rows], default=current, key="pw.teacher")
         if st.button("Save and recompute", key="pw.teacher.save", disabled=sorted(chosen) == current or not chosen):
             review.correct_teacher(db, user, lesson.id, chosen)
-            st.toast("Teacher voice saved; statistics recomputed.", icon="✅")
+            st.toast("Teacher voice saved; statistics recomputed.", icon=":material/check:")
             st.rerun()
 
     with st.expander("Whose face stays visible?"):
@@ -136,7 +154,7 @@ def statistics(view: review.StatsView) -> None:
         else:
             st.caption("No questions found.")
         for what, value in view.language:
-            st.markdown(f"**{what}:** {value}")
+            st.markdown(f"**{what}:** {review.md(value)}")
 
 
 def render() -> None:
@@ -153,8 +171,8 @@ def render() -> None:
         privacy_review(db, user, lesson)
 
     src, why_not = player.media_url(db, user, lesson, purpose="view")
-    if src is None and lesson.status in ("processing", "uploaded"):
-        why_not = f"{why_not} — this page will show it when it is ready."
+    if src is None:
+        video_progress(db, user, lesson)
     events = player.player(key="pw.player", src=src, message=why_not, mode="prewatch",
                            cues=review.transcript_cues(analysis), questions=view.questions,
                            seek=st.session_state.get("pw.seek"), overlay=st.session_state.get("pw.overlay"))
@@ -195,8 +213,8 @@ def render() -> None:
         st.markdown("**Moments worth a look** (moments, not verdicts)")
         for i, m in enumerate(view.moments):
             c1, c2 = st.columns([6, 1])
-            c1.markdown(f"{review.fmt_time(m['start'])} · *{m['kind']}* · {m['text']}")
-            if c2.button("▶", key=f"pw.moment.{i}"):
+            c1.markdown(f"{review.fmt_time(m['start'])} · *{review.md(m['kind'])}* · {review.md(m['text'])}")
+            if c2.button("Play", icon=":material/play_arrow:", key=f"pw.moment.{i}"):
                 _seek(m["start"])
                 st.rerun()
     with st.expander("All questions as a table"):
