@@ -100,10 +100,10 @@ def test_marking_a_face_rerenders_and_stops_playback_until_then(env):
     at.run()
     data = player_data(at, "pw.player")
     assert data["overlay"] and len(data["overlay"]["box"]) == 4 and data["seek"]["t"] == data["overlay"]["t"]
-    box = boxes[0]
-    box.select("teacher")
+    key = boxes[0].key
+    at.selectbox(key=key).select("teacher")  # (elements go stale after a run: look it up again)
     at.run()
-    track_id = int(str(box.key).rsplit(".", 1)[1])
+    track_id = int(str(key).rsplit(".", 1)[1])
     with Store(env["settings"]) as db:
         assert db.face_marks(env["lesson_id"]) == {track_id: "teacher"}
         assert db.stage(env["lesson_id"], "render") is None  # the old rendition no longer plays

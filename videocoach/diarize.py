@@ -76,6 +76,9 @@ class DiarizeConfig:
     merge_contrast: float = 0.12  # merge clusters while cross-similarity >= mean within-similarity - this
     min_cluster_s: float = 1.0  # a cluster with less speech than this joins its nearest cluster
     min_turn_s: float = 0.3  # shorter turns are absorbed by their neighbours
+    fine_window_s: float = 0.75  # CAM++ only: short windows that place speaker changes (0 = off), see _refine
+    fine_hop_s: float = 0.1
+    fine_coarse_weight: float = 0.0
     max_cluster_windows: int = 1500  # cluster at most this many windows (pairwise matrices grow as n^2)
     num_threads: int = 1  # torch / onnxruntime threads (1 was as fast as 2 on the shared 2-core box)
 
@@ -184,13 +187,17 @@ class Diarizer:
         speech_frames = self.speech_frames(audio)
         speech = _frames_to_spans(speech_frames, duration_s)
         progress("diarize", 0.1)
-        windows = self._embed(audio, speech_frames, lambda _s, f: progress("diarize", 0.1 + 0.75 * f))
+        windows, body = self._embed_keep_body(
+            audio, speech_frames, lambda _s, f: progress("diarize", 0.1 + 0.75 * f)
+        )
         if len(windows) == 0:
             progress("diarize", 1.0)
             return DiarizeResult(Diarization((), speech, cfg.method), windows)
         labels = self._cluster(windows)
         progress("diarize", 0.9)
-        frame_labels, window_labels = self._resegment(windows, labels, speech_frames.size)
+        frame_labels, window_labels, frame_scores = self._resegment(windows, labels, speech_frames.size)
+        if body is not None and cfg.fine_window_s > 0 and labels.max() > 0:
+            frame_labels = self._refine(body, np.flatnonzero(speech_frames), frame_labels, frame_scores)
         turns = _labels_to_turns(frame_labels, cfg.min_turn_s, duration_s)
         turns, names = _rename_by_first_turn(turns)
         window_speakers = tuple(names.get(int(k)) for k in window_labels)
@@ -211,25 +218,24 @@ class Diarizer:
         )
 
     def _embed(self, audio: np.ndarray, speech_frames: np.ndarray, progress: Progress) -> WindowEmbeddings:
+        return self._embed_keep_body(audio, speech_frames, progress)[0]
+
+    def _embed_keep_body(
+        self, audio: np.ndarray, speech_frames: np.ndarray, progress: Progress
+    ) -> tuple[WindowEmbeddings, np.ndarray | None]:
+        """The windows' embeddings, and for CAM++ the body's output over the speech stream (for ``_refine``)."""
         cfg = self.config
         speech_idx = np.flatnonzero(speech_frames)
         if speech_idx.size < 10:  # under 0.1 s of speech: nothing to embed
-            return WindowEmbeddings.empty(self.encoder.dim)
-        win = max(10, int(round(cfg.window_s / FRAME_S)))
-        hop = max(1, int(round(cfg.hop_s / FRAME_S)))
-        n = speech_idx.size
-        if n <= win:  # less speech than one window: one shorter window
-            starts = np.array([0])
-            win = n
-        else:
-            starts = np.arange(0, n - win + 1, hop)
-            if starts[-1] + win < n:
-                starts = np.append(starts, n - win)  # the last window ends with the speech
+            return WindowEmbeddings.empty(self.encoder.dim), None
+        starts, win = _window_starts(speech_idx.size, cfg.window_s, cfg.hop_s)
         spans = np.stack([speech_idx[starts] * FRAME_S, (speech_idx[starts + win - 1] + 1) * FRAME_S], axis=1)
         frames = tuple(speech_idx[s : s + win] for s in starts)
+        body = None
         if isinstance(self.encoder, CamPlusPlusNet):
             feats = kaldi_fbank(audio, speech_idx)  # (n_speech, 80): only the speech frames
-            emb = self.encoder.embed_stream(feats, starts, win)
+            body = self.encoder.body_stream(feats)
+            emb = self.encoder.pool(body, starts, win)
             progress("embed", 1.0)
         else:
             mel = mel_spectrogram(audio, speech_idx)  # (n_speech, 40)
@@ -243,7 +249,41 @@ class Diarizer:
                 batches.append(self.encoder.embed(x))
                 progress("embed", min(1.0, (b + chunk.size) / starts.size))
             emb = np.concatenate(batches)
-        return WindowEmbeddings(spans, emb.astype(np.float32), frames)
+        return WindowEmbeddings(spans, emb.astype(np.float32), frames), body
+
+    def _refine(
+        self, body: np.ndarray, speech_idx: np.ndarray, frame_labels: np.ndarray, coarse_scores: np.ndarray
+    ) -> np.ndarray:
+        """Sharper speaker changes: re-score frames with short windows pooled from the same CAM++ body output.
+
+        Each short window takes the majority label of its frames; the labels' centroids in the short-window space
+        then score every frame through the short windows covering it (plus ``fine_coarse_weight`` times the
+        long windows' scores).  Long windows find the voices; short ones place the changes.
+        """
+        cfg = self.config
+        starts, win = _window_starts(speech_idx.size, cfg.fine_window_s, cfg.fine_hop_s)
+        emb = _centre(self.encoder.pool(body, starts, win).astype(np.float64))
+        k = coarse_scores.shape[1]
+        stream_labels = frame_labels[speech_idx]
+        votes = np.zeros((starts.size, k))
+        for i, s0 in enumerate(starts):
+            lab = stream_labels[s0 : s0 + win]
+            votes[i] = np.bincount(lab[lab >= 0], minlength=k)[:k]
+        short_labels = np.argmax(votes, axis=1)
+        present = np.unique(short_labels)
+        centroids = np.zeros((k, emb.shape[1]))
+        centroids[present] = _centroids(emb, _compact(short_labels))[np.searchsorted(present, present)]
+        scores = emb @ centroids.T
+        scores[:, np.setdiff1d(np.arange(k), present)] = -1.0
+        total = np.zeros((speech_idx.size, k))
+        count = np.zeros(speech_idx.size)
+        for s0, sc in zip(starts, scores):
+            total[s0 : s0 + win] += sc
+            count[s0 : s0 + win] += 1
+        fine = total / np.maximum(count, 1)[:, None] + cfg.fine_coarse_weight * coarse_scores[speech_idx]
+        out = np.full(frame_labels.size, -1, dtype=np.int64)
+        out[speech_idx] = np.argmax(fine, axis=1)
+        return out
 
     def _cluster(self, windows: WindowEmbeddings) -> np.ndarray:
         """A cluster label per window.
@@ -271,10 +311,13 @@ class Diarizer:
         # every window to the nearest centroid (centred space)
         return _compact(np.argmax(centred @ _centroids(centred[sub], labels_sub).T, axis=1))
 
-    def _resegment(self, windows: WindowEmbeddings, labels: np.ndarray, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    def _resegment(
+        self, windows: WindowEmbeddings, labels: np.ndarray, n_frames: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Score each speech frame against the centroids through the windows covering it; the best speaker wins.
 
-        Returns the label of every 10 ms frame (-1 outside speech) and the best label of every window.
+        Returns the label of every 10 ms frame (-1 outside speech), the best label of every window and the
+        frames' mean scores (n_frames, k).
         """
         emb = _centre(windows.embeddings.astype(np.float64))
         centroids = _centroids(emb, labels)
@@ -287,7 +330,7 @@ class Diarizer:
         frame_labels = np.full(n_frames, -1, dtype=np.int64)
         covered = count > 0
         frame_labels[covered] = np.argmax(total[covered], axis=1)
-        return frame_labels, np.argmax(window_scores, axis=1)
+        return frame_labels, np.argmax(window_scores, axis=1), total / np.maximum(count, 1)[:, None]
 
 
 class VoiceEncoderNet:
@@ -587,6 +630,18 @@ def _sliding_mean(x: np.ndarray, width: int) -> np.ndarray:
     lo = np.clip(np.arange(n) - width // 2, 0, n)
     hi = np.clip(np.arange(n) + width - width // 2, 0, n)
     return ((c[hi] - c[lo]) / (hi - lo)[:, None]).astype(np.float32)
+
+
+def _window_starts(n: int, window_s: float, hop_s: float) -> tuple[np.ndarray, int]:
+    """Window starts (in frames of a stream of ``n`` frames) and the window length; the last window ends at n."""
+    win = max(10, int(round(window_s / FRAME_S)))
+    hop = max(1, int(round(hop_s / FRAME_S)))
+    if n <= win:  # less speech than one window: one shorter window
+        return np.array([0]), n
+    starts = np.arange(0, n - win + 1, hop)
+    if starts[-1] + win < n:
+        starts = np.append(starts, n - win)
+    return starts, win
 
 
 def _frame_power(audio: np.ndarray, frames: np.ndarray) -> np.ndarray:
