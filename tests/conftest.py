@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from pathlib import Path
@@ -28,9 +29,9 @@ class NetworkBlocked(RuntimeError):
 _LOCAL_HOSTS = {"127.0.0.1", "::1", "localhost", "0.0.0.0", ""}
 
 
-@pytest.fixture
-def no_network(monkeypatch):
-    """Refuse every socket connection that is not loopback or a unix socket, so a hub download fails loudly."""
+@contextlib.contextmanager
+def blocked_network():
+    """Refuse every socket connection and DNS lookup that is not loopback, so a model-hub download fails loudly."""
     real_connect = socket.socket.connect
     real_connect_ex = socket.socket.connect_ex
     real_getaddrinfo = socket.getaddrinfo
@@ -55,12 +56,26 @@ def no_network(monkeypatch):
             raise NetworkBlocked(f"DNS lookup blocked in tests: {host!r}")
         return real_getaddrinfo(host, *args, **kwargs)
 
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("PYANNOTE_METRICS_ENABLED", "0")
-    yield
+    saved_env = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "PYANNOTE_METRICS_ENABLED")}
+    socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo = connect, connect_ex, getaddrinfo
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["PYANNOTE_METRICS_ENABLED"] = "0"
+    try:
+        yield
+    finally:
+        socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo = real_connect, real_connect_ex, real_getaddrinfo
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.fixture
+def no_network():
+    """Outbound network blocked for the duration of the test (see :func:`blocked_network`)."""
+    with blocked_network():
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -88,7 +103,8 @@ def analysed_sample(tmp_path_factory):
     options = pipeline.AnalyseOptions(teacher_sample=Span(sample["start"], sample["end"]))
     lesson = pipeline.ingest_file(store, teacher, lesson_mp4, title="Sample lesson", options=options)
     store.share(teacher, lesson.id, coach)
-    pipeline.run(store, lesson.id)
+    with blocked_network():  # the whole real pipeline runs with outbound network blocked
+        pipeline.run(store, lesson.id)
     store.close()
     return {"settings": settings, "lesson_id": lesson.id, "teacher": "rivera", "coach": "okafor", "other": "other",
             "passwords": {"rivera": "teacher-password", "okafor": "coach-password", "other": "other-password"},

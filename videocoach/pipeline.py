@@ -209,10 +209,11 @@ def _stage_audio(store: Store, lesson: Lesson, options: AnalyseOptions, progress
 
 
 def _stage_transcribe(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
-    from videocoach.transcribe import AsrConfig, load_asr
+    from videocoach.transcribe import AsrConfig, cached_asr
 
     audio = load_audio(store, lesson.id)
-    model = load_asr(AsrConfig(engine=options.asr_engine, model=options.asr_model))  # type: ignore[arg-type]
+    # cached: the background worker keeps one ASR model loaded across lessons
+    model = cached_asr(AsrConfig(engine=options.asr_engine, model=options.asr_model))  # type: ignore[arg-type]
     transcript = model.transcribe(audio, progress=lambda s, f: progress("transcribe", f))
     store.save_stage(lesson.id, "transcribe", serialize.dumps(transcript))
 
