@@ -11,6 +11,7 @@ This one file plays two parts:
 import streamlit as st
 
 PAGES_DIR = "videocoach/ui/pages"
+PAGE_NAMES = ("lessons", "prewatch", "bookmarks", "meeting", "progress", "account")
 
 
 def main() -> None:
@@ -20,8 +21,10 @@ def main() -> None:
     db = session.store()
     user = session.current_user(db)
     if user is None:
-        st.navigation([st.Page(f"{PAGES_DIR}/login.py", title="Log in", url_path="login")],
-                      position="hidden").run()
+        # every page's address shows the login form, so a deep link (…/prewatch?lesson=…) survives the login
+        login = [st.Page(f"{PAGES_DIR}/login.py", title="Log in", url_path="login", default=True)]
+        login += [st.Page(f"{PAGES_DIR}/login.py", title="Log in", url_path=name) for name in PAGE_NAMES]
+        st.navigation(login, position="hidden").run()
         return
 
     # No page icons: Streamlit makes the page icon the favicon and fetches material/emoji favicons from a CDN,

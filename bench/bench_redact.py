@@ -152,6 +152,7 @@ def main() -> None:
 
     c0, t0 = cpu_s(), time.perf_counter()
     tracks = detect_faces(path, info, policy)
+    (OUT / "tracks.json").write_text(tracks.to_json())
     t_detect, c_detect = time.perf_counter() - t0, cpu_s() - c0
     print(f"detect_faces:  {t_detect:6.1f} s  = {dur / t_detect:5.2f}x real time, {c_detect / dur:4.2f} CPU-s per media s; "
           f"{len(tracks.tracks)} tracks  ({load()})")
@@ -167,6 +168,8 @@ def main() -> None:
         c0, t0 = cpu_s(), time.perf_counter()
         rep = audit(OUT / "redacted.mp4", tracks, frozenset(), policy)
         t_audit = time.perf_counter() - t0
+        for k, f in enumerate(rep.findings):  # for a look: are they missed faces or false alarms?
+            (OUT / f"audit_finding_{k}_{f.t_s:.0f}s_{f.score:.2f}.png").write_bytes(f.crop_png)
         print(f"audit (every {rep.sample_every_s:g} s, thr {rep.threshold}, 2x pass): {t_audit:6.1f} s = "
               f"{dur / t_audit:5.2f}x real time, {(cpu_s() - c0) / dur:4.2f} CPU-s per media s; "
               f"{rep.finding_count} findings  ({load()})")

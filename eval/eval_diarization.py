@@ -193,13 +193,78 @@ def role_seconds(config: DiarizeConfig, verbose: bool = True) -> dict[str, tuple
         got = (_union_s(hyp_t), _union_s(hyp_p), duration - _union_s(hyp_t + hyp_p))
         out[label] = got
         if verbose:
+            source = ("; enrolled from " + ", ".join(f"{s.start:.2f}-{s.end:.2f}" for s in sample_spans) + " s"
+                      if voice is not None else "")
             print(f"\nroles by {label} (method {roles.method}, confidence {roles.confidence:.2f}, "
-                  f"teacher = {sorted(roles.teacher_speakers)}); enrolled from "
-                  f"{', '.join(f'{s.start:.2f}-{s.end:.2f}' for s in sample_spans)} s")
+                  f"teacher = {sorted(roles.teacher_speakers)}){source}")
             print(f"{'':10} {'reference':>9} {'found':>7} {'error':>7}")
             for name, r, g in zip(("teacher_s", "pupil_s", "silence_s"), (ref_t, ref_p, ref_sil), got):
                 print(f"{name:10} {r:9.2f} {g:7.2f} {100 * (g - r) / r:+6.1f}%")
     return out
+
+
+def role_accuracy(config: DiarizeConfig, verbose: bool = True) -> dict[str, float]:
+    """Teacher/pupil frame accuracy by enrolment vs the automatic guess, on every clip where the most talkative
+    reference speaker (taken as "the teacher") has 4 s of solo speech to enrol from.
+
+    Accuracy is over 10 ms frames where exactly one reference speaker talks: right when the hypothesis has that
+    role there (no hypothesis speech counts as wrong).
+    """
+    refs: dict[str, Annotation] = {}
+    for split in SPLITS.values():
+        refs.update(read_rttm(AMI / f"debug.{split}.rttm"))
+    refs.update(read_rttm(SAMPLE / "sample.rttm"))
+    items = [("sample", SAMPLE / "sample.wav")] + [(c, AMI / f"{c}.wav") for c, _ in ami_clips()]
+    diarizer = load_diarizer(config)
+    rows = []
+    for uri, wav in items:
+        ref = refs.get(uri)
+        if ref is None or len(ref.labels()) < 2:
+            continue
+        teacher = max(ref.labels(), key=ref.label_duration)
+        others = Timeline([s for s, _, lab in ref.itertracks(yield_label=True) if lab != teacher]).support()
+        solo = ref.label_timeline(teacher).support().extrude(others)
+        spans, need = [], 4.0
+        for seg in solo:
+            if seg.duration < 0.5:
+                continue
+            take = min(seg.duration, need)
+            spans.append(Span(seg.start, seg.start + take))
+            need -= take
+            if need <= 1e-6:
+                break
+        if need > 1e-6:
+            continue
+        audio = load_audio(wav)
+        result = diarizer.run(audio)
+        voice = enrol_teacher(diarizer, np.concatenate([teacher_sample_from_span(audio, sp) for sp in spans]))
+        n = audio.size // 160
+        t = (np.arange(n) + 0.5) * 0.01
+        count = np.zeros(n)
+        is_teacher = np.zeros(n, dtype=bool)
+        for seg, _, lab in ref.itertracks(yield_label=True):
+            inside = (t >= seg.start) & (t < seg.end)
+            count += inside
+            if lab == teacher:
+                is_teacher |= inside
+        scored = count == 1
+        acc = {}
+        for name, v in (("enrolment", voice), ("auto", None)):
+            roles = assign_roles(result.diarization, result.windows.spans, result.windows.embeddings, v)
+            hyp = np.zeros(n, dtype=np.int8)  # 0 nobody, 1 teacher, 2 pupil
+            for turn in result.diarization.turns:
+                sel = (t >= turn.start) & (t < turn.end)
+                hyp[sel] = 1 if turn.speaker in roles.teacher_speakers else 2
+            right = np.where(is_teacher, hyp == 1, hyp == 2)
+            acc[name] = float(right[scored].mean()) if scored.any() else float("nan")
+        rows.append((uri, acc["enrolment"], acc["auto"], int(scored.sum()) / 100))
+    if verbose:
+        print(f"\nteacher = most talkative reference speaker, enrolled from 4 s of their solo speech")
+        print(f"{'clip':8} {'enrolment':>9} {'auto':>6} {'scored s':>8}")
+        for uri, e, a, sec in rows:
+            print(f"{uri:8} {e:9.3f} {a:6.3f} {sec:8.1f}")
+        print(f"{'mean':8} {np.mean([r[1] for r in rows]):9.3f} {np.mean([r[2] for r in rows]):6.3f}")
+    return {"enrolment": float(np.mean([r[1] for r in rows])), "auto": float(np.mean([r[2] for r in rows]))}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -207,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="DiarizeConfig override")
     parser.add_argument("--skip-roles", action="store_true")
     parser.add_argument("--skip-der", action="store_true")
+    parser.add_argument("--embedding", default="campplus", choices=["campplus", "resemblyzer"],
+                        help="resemblyzer: the fallback, with DiarizeConfig.resemblyzer() settings")
     args = parser.parse_args(argv)
     if not SPEECH.is_dir():
         print(f"reference data not found at {SPEECH} (set VIDEOCOACH_SHARED_DATA)", file=sys.stderr)
@@ -221,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         if name not in fields:
             parser.error(f"unknown DiarizeConfig field {name!r}")
         default = getattr(DiarizeConfig(), name)
-        if value == "None":
+        if value == "None" or (name == "num_speakers" and value.lower() == "none"):
             overrides[name] = None
         elif isinstance(default, bool):
             overrides[name] = value.lower() in ("1", "true", "yes")
@@ -231,12 +298,16 @@ def main(argv: list[str] | None = None) -> int:
             overrides[name] = float(value)
         else:
             overrides[name] = value
-    config = DiarizeConfig(**overrides)
+    if args.embedding == "resemblyzer":
+        config = DiarizeConfig.resemblyzer(**overrides)
+    else:
+        config = DiarizeConfig(**overrides)
     print(f"config: {config}")
     if not args.skip_der:
         der_table(config)
     if not args.skip_roles:
         role_seconds(config)
+        role_accuracy(config)
     return 0
 
 

@@ -35,7 +35,7 @@ def test_clips_with_lead_in_and_out_and_a_note_per_replay(env):
         duration = db.lesson(env["lesson_id"]).duration_s
         first = db.add_bookmark(rivera, env["lesson_id"], 40.0, 45.0, note="Wait time after the salt question",
                                 tags=["agreed coaching focus", "question"])
-        db.add_bookmark(rivera, env["lesson_id"], duration - 5.0, duration - 5.0, note="Plenary")
+        last = db.add_bookmark(rivera, env["lesson_id"], duration - 5.0, duration - 5.0, note="Plenary")
     at = meeting_page(env)
     clips = player_data(at, "mt.player")["clips"]
     assert [c["id"] for c in clips] == [first.id]  # "agreed coaching focus" clips are chosen first
@@ -44,8 +44,9 @@ def test_clips_with_lead_in_and_out_and_a_note_per_replay(env):
     at.slider(key="mt.lead_in").set_value(5)
     at.slider(key="mt.lead_out").set_value(30)
     at.run()
-    clips = player_data(at, "mt.player")["clips"]
-    assert [(c["start"], c["end"]) for c in clips] == [(35.0, 75.0), (duration - 10.0, duration)]  # inside the lesson
+    clips = {c["id"]: c for c in player_data(at, "mt.player")["clips"]}
+    assert (clips[first.id]["start"], clips[first.id]["end"]) == (35.0, 75.0)
+    assert (clips[last.id]["start"], clips[last.id]["end"]) == (duration - 10.0, duration)  # inside the lesson
 
     at.selectbox(key="mt.note_for").select(first.id)
     at.run()

@@ -84,6 +84,7 @@ def test_bad_frame_raises_detector_error(detector):
         detector.detect(np.zeros((10, 10), np.uint8))
 
 
+@pytest.mark.slow
 def test_small_face_pass_finds_more_small_faces():
     """The 2x upscaled pass finds faces the full-resolution pass misses (a crowd photo shrunk to 1/4: ~10 px faces)."""
     import cv2

@@ -4,7 +4,6 @@ real ffmpeg.  Checks run on the DECODED redacted output, frame by frame."""
 from __future__ import annotations
 
 import json
-import math
 import subprocess
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,6 +26,9 @@ from videocoach.redact import (
     render_redacted,
 )
 from videocoach.tracking import FaceTracks
+
+# real CenterFace and real ffmpeg on a generated 3 s video: ~15-20 s for the module on 2 cores
+pytestmark = pytest.mark.slow
 
 W, H, FPS, SECONDS = 480, 360, 25, 3
 N = FPS * SECONDS
@@ -307,7 +309,7 @@ def test_failed_detection_pass_hides_frames_whole(scene, tmp_path):
 def test_audit_finds_faces_in_unredacted_video_and_none_in_redacted(scene):
     # "deliberately unredacted": the original, audited as if detection had found nothing
     empty = replace(scene["tracks"], tracks=())
-    found = audit(scene["video"], empty, frozenset(), scene["policy"])
+    found = audit(scene["video"], empty, frozenset(), scene["policy"], sample_every_s=1.0)
     assert isinstance(found, AuditReport)
     assert found.sampled_frames == SECONDS and found.finding_count >= 2 * SECONDS
     assert not found.clean
@@ -317,5 +319,20 @@ def test_audit_finds_faces_in_unredacted_video_and_none_in_redacted(scene):
     out = scene["root"] / "redacted_0.mp4"
     if not out.exists():
         render_redacted(scene["video"], scene["info"], scene["tracks"], scene["policy"], frozenset(), out)
-    clean = audit(out, scene["tracks"], frozenset(), scene["policy"])
+    clean = audit(out, scene["tracks"], frozenset(), scene["policy"], sample_every_s=1.0)
     assert clean.clean, [(f.t_s, f.box, f.score) for f in clean.findings]
+
+
+def test_rotated_phone_video_decodes_upright(scene, tmp_path):
+    """A 90-degree display rotation: frames come out portrait (as shown), so faces are upright for the detector."""
+    from videocoach.video_io import FrameReader
+
+    rotated = tmp_path / "rotated.mp4"
+    subprocess.run([ffmpeg_binary(), "-v", "error", "-i", str(scene["video"]), "-c", "copy",
+                    "-metadata:s:v:0", "rotate=90", str(rotated)], check=True)
+    info = media.probe(rotated)
+    with FrameReader(rotated, info) as reader:
+        first = next(iter(reader))
+    assert first.image.shape == (W, H, 3)
+    upright = cv2.rotate(scene["frames"][0], cv2.ROTATE_90_COUNTERCLOCKWISE)  # ffmpeg: tag rotate=90
+    assert detail_corr(first.image, upright) > 0.8

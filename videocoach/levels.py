@@ -20,6 +20,7 @@ VAD_FRAME_SAMPLES = 512  # Silero's frame at 16 kHz: 32 ms
 VAD_CONTEXT_SAMPLES = 64  # each frame is fed with the last 64 samples of the previous one
 VAD_FRAME_S = VAD_FRAME_SAMPLES / SAMPLE_RATE  # 0.032
 VAD_BLOCK_FRAMES = 512  # frames per ONNX call: 512 * 32 ms = 16.4 s
+LEVELS_BLOCK_SAMPLES = 60 * SAMPLE_RATE  # RMS a minute at a time
 SILENCE_DBFS = -120.0  # what an all-zero step reads as (log of zero is -inf)
 
 # The "sequence" export runs a block of frames in one call (same numbers as the streaming model, no Python loop
@@ -102,12 +103,17 @@ def compute_levels(
     if n_steps == 0:
         return AudioLevels(step_s=step_s, rms_dbfs=(), speech_prob=())
 
-    padded = np.zeros(n_steps * step_samples, dtype=np.float64)
-    padded[: audio.size] = audio
-    squares = padded.reshape(n_steps, step_samples) ** 2
+    sums = np.zeros(n_steps)
+    block = max(1, LEVELS_BLOCK_SAMPLES // step_samples)  # steps per block: no full-length float64 copy
+    for s0 in range(0, n_steps, block):
+        piece = audio[s0 * step_samples : (s0 + block) * step_samples].astype(np.float64)
+        k = math.ceil(piece.size / step_samples)
+        padded = np.zeros(k * step_samples)
+        padded[: piece.size] = piece
+        sums[s0 : s0 + k] = (padded.reshape(k, step_samples) ** 2).sum(axis=1)
     counts = np.full(n_steps, step_samples, dtype=np.float64)
     counts[-1] = audio.size - (n_steps - 1) * step_samples  # the last step may be partial
-    rms = np.sqrt(squares.sum(axis=1) / counts)
+    rms = np.sqrt(sums / counts)
     with np.errstate(divide="ignore"):
         rms_dbfs = np.maximum(20.0 * np.log10(rms), SILENCE_DBFS)
 

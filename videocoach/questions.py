@@ -1,9 +1,20 @@
 """Questions asked in the lesson, by the teacher and by pupils: detection, type, response, wait times, engagement.
 
 Whisper often drops the "?" or puts it in the wrong place, and intonation is not in the text, so a question is found
-from its words and syntax, one sentence at a time (``detect_question``; ``split_sentences`` cuts ASR segments into
-sentences first).  Each rule has a name, and the name of the rule that fired travels with the question so a coach can
-see why a line was counted.  The rules, tried in order:
+from its words and syntax and from the turn-taking around it (``split_sentences`` cuts ASR segments into sentences
+first).  Two layers:
+
+- word rules over one sentence (``detect_question``), listed below;
+- a small trained model (``question_model``: logistic regression over the rule that fired, the first and last words,
+  word n-grams, the length, and who spoke before and who speaks next, from the diarisation turns) that makes the
+  decision in the pipeline (``detect_questions`` / ``detect_question_in_context``; ``find_questions`` uses it unless
+  ``QuestionSettings.use_question_model`` is off).  A teacher sentence followed by a pupil's speech is a question
+  far more often than one followed by more of her own talk, which is how it finds "okay?", "Michael?" and "you got
+  twelve?" that no rule can.  It was trained on NCTE transcripts only (MIT); where NCTE holds almost no examples of
+  a context (a pupil followed by another pupil), the rules decide alone.
+
+Each rule has a name, and the name of the rule that fired travels with the question so a coach can see why a line
+was counted ("model" when only the model found it).  The rules, tried in order:
 
 - ``question_mark``  the ASR put a "?" on the sentence (only when ``use_punctuation``; off for the evaluation);
 - ``wh_alone``       the sentence is only a wh-word or a short prompt ("why", "what else", "how come", "anybody else",
@@ -24,7 +35,8 @@ see why a line was counted.  The rules, tried in order:
                      read it").
 
 The word lists were tuned on TalkMoves Subset 1 only (a pattern is kept when most of the Subset 1 teacher sentences
-it matches carry a "?"); ``eval/eval_questions.py`` reports Subset 2 and NCTE, never used for tuning.
+it matches carry a "?"); the model and its thresholds were fitted on 23 NCTE lessons only.  ``eval/eval_questions.py``
+reports both layers on TalkMoves (never used for the model), 6 held-out NCTE lessons and the type proxy.
 
 Types (``classify_question``), each decided by the first matching rule, whose name is kept in ``qtype_rule``:
 
@@ -62,6 +74,14 @@ from dataclasses import dataclass, replace
 from typing import Iterable, Literal, Sequence
 
 from videocoach.model import Role, RoleTurn, Utterance, Word
+from videocoach.question_model import (
+    Next,
+    Previous,
+    QuestionModel,
+    SentenceContext,
+    default_question_model,
+    question_features,
+)
 
 QuestionType = Literal["open", "closed", "procedural", "checking", "rhetorical"]
 QUESTION_TYPES: tuple[QuestionType, ...] = ("open", "closed", "procedural", "checking", "rhetorical")
@@ -178,6 +198,7 @@ class QuestionCue:
 
     is_question: bool
     rule: str
+    probability: float | None = None  # the trained model's, when it was asked (see ``detect_question_in_context``)
 
 
 def _strip_fillers(w: list[str]) -> list[str]:
@@ -237,6 +258,42 @@ def detect_question(text: str, use_punctuation: bool = True) -> QuestionCue:
         if w[j] in _MID_AUX and w[j + 1] in _MID_SUBJ and w[j - 1] not in _NOT_BEFORE_MID_AUX:
             return QuestionCue(True, "aux_mid")
     return QuestionCue(False, "none")
+
+
+def detect_question_in_context(
+    text: str,
+    context: SentenceContext = SentenceContext(),
+    model: QuestionModel | None = None,
+    use_punctuation: bool = True,
+) -> QuestionCue:
+    """Is this sentence a question, given who speaks around it?  The trained model decides (``question_model``).
+
+    The rules still run: the one that fired is a feature of the model, and its name is kept as the reason when the
+    model agrees; a question that only the model finds (mostly from the context: "okay?" followed by a pupil's
+    answer) has the rule "model".  A "?" from the ASR counts first, as in ``detect_question``.  Where the model's
+    training data hardly held the context (``QuestionModel.covers``: a pupil followed by another pupil), the rules
+    decide alone.
+    """
+    model = model if model is not None else default_question_model()
+    cue = detect_question(text, use_punctuation=False)
+    p = model.probability(_features(text, cue.rule, context))
+    if use_punctuation and "?" in text:
+        return QuestionCue(True, "question_mark", p)
+    if not model.covers(context):
+        return replace(cue, probability=p)
+    if p >= model.threshold(context.role):
+        return QuestionCue(True, cue.rule if cue.is_question else "model", p)
+    return QuestionCue(False, "none", p)
+
+
+def sentence_features(text: str, context: SentenceContext = SentenceContext()) -> list[str]:
+    """The question model's features of one sentence (words, the rule that fires without punctuation, context)."""
+    return _features(text, detect_question(text, use_punctuation=False).rule, context)
+
+
+def _features(text: str, rule: str, context: SentenceContext) -> list[str]:
+    w = words_of(text)
+    return question_features(w, _strip_fillers(w) if w else [], rule, context)
 
 
 def _wh_opens_statement(first: str, second: str, third: str | None) -> bool:
@@ -394,6 +451,8 @@ class QuestionSettings:
     # ... and, when the ASR found no words in it, this long (short word-less turns are mostly diarisation slips)
     min_untranscribed_reply_s: float = 1.0
     continue_min_s: float = 1.0  # the asker's diarisation turn must run this long past the question to count
+    # decide "is it a question" with the trained model (words + rules + who speaks next); False: the rules alone
+    use_question_model: bool = True
 
 
 def split_sentences(
@@ -536,23 +595,52 @@ class _Piece:
     worded: bool = True  # a sentence, or a turn that overlaps a sentence of the same speaker
 
 
-def find_questions(
-    utterances: Sequence[Utterance],
-    turns: Sequence[RoleTurn],
-    duration_s: float,
+def detect_questions(
+    sentences: Sequence[Utterance],
+    turns: Sequence[RoleTurn] = (),
     settings: QuestionSettings = QuestionSettings(),
-    presplit: bool = False,
-) -> tuple[Question, ...]:
-    """Every question in the lesson (teacher's and pupils'), in time order, with type, response and wait times.
+    model: QuestionModel | None = None,
+) -> tuple[QuestionCue, ...]:
+    """Which sentences are questions, one cue per sentence in the order given.
 
-    ``utterances`` are transcript segments (``split_sentences`` cuts them into sentences and attributes each one by
-    ``turns``; pass ``presplit=True`` when they are already its output); ``turns`` the diarisation turns with roles.
-    Times are clamped to [0, duration_s].
+    ``sentences``: attributed sentences (``split_sentences`` with turns); ``turns``: the diarisation turns with
+    roles, which tell who speaks next (``sentence_contexts``).  ``model``: ``None`` for the packaged question model;
+    with ``settings.use_question_model`` off, the rules alone decide (``detect_question``).
     """
-    duration_s = max(0.0, float(duration_s))
-    split = tuple(utterances) if presplit else split_sentences(utterances, turns, settings.pause_split_s)
-    sentences = [s for s in (_clamp_utterance(u, duration_s) for u in split) if s is not None]
-    sentences.sort(key=lambda s: (s.start, s.end))
+    order = sorted(range(len(sentences)), key=lambda k: (sentences[k].start, sentences[k].end))
+    ordered = [sentences[k] for k in order]
+    end = max([s.end for s in ordered] + [t.end for t in turns] + [0.0])
+    timeline = _build_timeline(ordered, turns, end)
+    cues = _detect_in_timeline(ordered, timeline, settings, model)
+    out: list[QuestionCue] = [QuestionCue(False, "none")] * len(sentences)
+    for k, cue in zip(order, cues):
+        out[k] = cue
+    return tuple(out)
+
+
+def sentence_contexts(
+    sentences: Sequence[Utterance], turns: Sequence[RoleTurn] = (), settings: QuestionSettings = QuestionSettings()
+) -> tuple[SentenceContext, ...]:
+    """Who speaks before and after each sentence (in the order given), from the sentences and the turns.
+
+    Next: the first speech by someone else that begins during or after the sentence and runs on past its end (the
+    same rule as the question's response; short word-less turns excluded), unless the speaker's own next sentence
+    starts first ("same"); "end" when nobody speaks again.  Previous: the latest-ending speech by someone else that
+    began before the sentence, unless the speaker's own previous sentence ended later ("same"); "start" when none.
+    A sentence without a speaker gets an unknown context.
+    """
+    order = sorted(range(len(sentences)), key=lambda k: (sentences[k].start, sentences[k].end))
+    ordered = [sentences[k] for k in order]
+    end = max([s.end for s in ordered] + [t.end for t in turns] + [0.0])
+    contexts = _contexts(ordered, _build_timeline(ordered, turns, end), settings)
+    out: list[SentenceContext] = [SentenceContext()] * len(sentences)
+    for k, ctx in zip(order, contexts):
+        out[k] = ctx
+    return tuple(out)
+
+
+def _build_timeline(sentences: Sequence[Utterance], turns: Sequence[RoleTurn], duration_s: float) -> _Timeline:
+    """Sentences (time-ordered, already clamped) and turns clamped to [0, duration_s], with "worded" marked."""
     pieces = [
         _Piece(s.start, s.end, s.speaker, s.role, i) for i, s in enumerate(sentences) if s.speaker is not None
     ]
@@ -562,8 +650,115 @@ def find_questions(
         if end > start:
             worded = any(p.speaker == t.speaker for p in said.overlapping(start, end))
             pieces.append(_Piece(start, end, t.speaker, t.role, -1, worded))
-    timeline = _Timeline(pieces)
-    cues = [detect_question(s.text) for s in sentences]
+    return _Timeline(pieces)
+
+
+def _detect_in_timeline(
+    sentences: Sequence[Utterance], timeline: _Timeline, st: QuestionSettings, model: QuestionModel | None
+) -> list[QuestionCue]:
+    if not st.use_question_model:
+        return [detect_question(s.text) for s in sentences]
+    model = model if model is not None else default_question_model()
+    contexts = _contexts(sentences, timeline, st)
+    return [detect_question_in_context(s.text, c, model) for s, c in zip(sentences, contexts)]
+
+
+def _contexts(sentences: Sequence[Utterance], timeline: _Timeline, st: QuestionSettings) -> list[SentenceContext]:
+    """``sentence_contexts`` over time-ordered sentences and their timeline."""
+    eps = 1e-9
+    prev_same: list[int | None] = [None] * len(sentences)
+    next_same: list[int | None] = [None] * len(sentences)
+    last: dict[str, int] = {}
+    for i, s in enumerate(sentences):
+        if s.speaker is not None:
+            if s.speaker in last:
+                prev_same[i] = last[s.speaker]
+                next_same[last[s.speaker]] = i
+            last[s.speaker] = i
+    # each speaker's sentences by start, to find the words of a reply that is a diarisation turn
+    by_speaker: dict[str, list[int]] = {}
+    for i, s in enumerate(sentences):
+        if s.speaker is not None:
+            by_speaker.setdefault(s.speaker, []).append(i)
+    speaker_starts = {sp: [sentences[i].start for i in idx] for sp, idx in by_speaker.items()}
+
+    def counts(p: _Piece, after: float) -> bool:  # long enough to be a reply, as in ``_question``
+        return p.worded or p.end - max(p.start, after) >= st.min_untranscribed_reply_s
+
+    out = []
+    for i, s in enumerate(sentences):
+        if s.speaker is None:
+            out.append(SentenceContext())
+            continue
+        # next
+        other: _Piece | None = None
+        other_t = math.inf
+        for p in timeline.starting_from(s.start - eps):
+            if p.start > other_t:
+                break
+            if p.speaker == s.speaker or p.end <= s.end + st.min_reply_s or not counts(p, s.end):
+                continue
+            t = max(p.start, s.end)
+            if t < other_t or (t == other_t and other is not None and other.role == "teacher" and p.role == "pupil"):
+                other, other_t = p, t
+        j = next_same[i]
+        nxt: Next
+        next_words: tuple[str, ...] = ()
+        if other is not None and (j is None or other_t < sentences[j].start):
+            nxt = other.role or "pupil"
+            if other.sentence >= 0:
+                next_words = tuple(words_of(sentences[other.sentence].text))
+            else:  # a turn: the words of that speaker's first sentence inside it
+                starts = speaker_starts.get(other.speaker, [])
+                k = bisect.bisect_left(starts, other.start - eps)
+                if k < len(starts) and starts[k] < other.end:
+                    next_words = tuple(words_of(sentences[by_speaker[other.speaker][k]].text))
+        elif j is not None:
+            nxt = "same"
+        else:
+            nxt = "end"
+        # previous
+        j = prev_same[i]
+        own_end = sentences[j].end if j is not None else -math.inf
+        before: _Piece | None = None
+        k = bisect.bisect_left(timeline.starts, s.start) - 1
+        while k >= 0 and timeline.reach[k] > max(own_end, before.end if before is not None else -math.inf):
+            p = timeline.pieces[k]
+            if p.speaker != s.speaker and counts(p, p.start) and (before is None or p.end > before.end):
+                before = p
+            k -= 1
+        prev: Previous
+        if before is not None and before.end > own_end:
+            prev = before.role or "pupil"
+        elif j is not None:
+            prev = "same"
+        else:
+            prev = "start"
+        out.append(SentenceContext(role=s.role, previous=prev, next=nxt, next_words=next_words))
+    return out
+
+
+def find_questions(
+    utterances: Sequence[Utterance],
+    turns: Sequence[RoleTurn],
+    duration_s: float,
+    settings: QuestionSettings = QuestionSettings(),
+    presplit: bool = False,
+    model: QuestionModel | None = None,
+) -> tuple[Question, ...]:
+    """Every question in the lesson (teacher's and pupils'), in time order, with type, response and wait times.
+
+    ``utterances`` are transcript segments (``split_sentences`` cuts them into sentences and attributes each one by
+    ``turns``; pass ``presplit=True`` when they are already its output); ``turns`` the diarisation turns with roles.
+    Times are clamped to [0, duration_s].  ``model``: the question model (``None``: the packaged one, see
+    ``detect_questions``).
+    """
+    duration_s = max(0.0, float(duration_s))
+    split = tuple(utterances) if presplit else split_sentences(utterances, turns, settings.pause_split_s)
+    sentences = [s for s in (_clamp_utterance(u, duration_s) for u in split) if s is not None]
+    sentences.sort(key=lambda s: (s.start, s.end))
+    timeline = _build_timeline(sentences, turns, duration_s)
+    cues = _detect_in_timeline(sentences, timeline, settings, model)
     out = []
     for i, (sentence, cue) in enumerate(zip(sentences, cues)):
         if cue.is_question:
@@ -850,8 +1045,12 @@ __all__ = [
     "TypeCounts",
     "classify_question",
     "detect_question",
+    "detect_question_in_context",
+    "detect_questions",
     "find_questions",
     "question_stats",
+    "sentence_contexts",
+    "sentence_features",
     "split_sentences",
     "words_of",
 ]

@@ -99,9 +99,12 @@ def assign_roles(
     emb = np.asarray(window_embeddings, dtype=np.float64)
     owner = window_speakers(diarization.turns, window_times)
     voice = teacher.as_array()
-    if emb.ndim != 2 or emb.shape[0] != len(owner) or emb.shape[1] != voice.size:
+    if emb.ndim != 2 or emb.shape[0] != len(owner):
+        raise ValueError(f"window embeddings {emb.shape} do not match {len(owner)} window times")
+    if emb.shape[1] != voice.size:
         raise ValueError(
-            f"window embeddings {emb.shape} do not match {len(owner)} windows of a {voice.size}-d teacher voice"
+            f"the teacher voice has {voice.size} numbers but this lesson's voice windows have {emb.shape[1]}: it was "
+            "enrolled with another voice model; enrol the teacher again"
         )
     scores: dict[str, float] = {}
     for spk in speakers:

@@ -26,7 +26,7 @@ import bisect
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -404,10 +404,6 @@ class HideSchedule:
         # frames strictly between the passes either side of a failed pass (1e-6: float frame times)
         i = bisect.bisect_right(self._fail, t_s - self._fail_window_s + 1e-6)
         return i < len(self._fail) and self._fail[i] < t_s + self._fail_window_s - 1e-6
-
-
-def track_boxes(tracks: Iterable[FaceTrack]) -> dict[int, tuple[Box, ...]]:
-    return {t.id: tuple(d.box for d in t.detections) for t in tracks}
 
 
 __all__ = [

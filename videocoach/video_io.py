@@ -133,6 +133,34 @@ def _write_all(fd: int, data: memoryview, stall_s: float) -> None:
         sent += os.write(fd, data[sent:])
 
 
+def display_size(path: str | os.PathLike[str], info: MediaInfo) -> tuple[int, int]:
+    """Width and height of the frames ffmpeg decodes: a phone video rotated by 90/270 degrees comes out portrait.
+
+    ``MediaInfo`` holds the coded size; ffmpeg applies the display rotation when decoding (and we strip it from the
+    output), so the raw frames are rotated and the size swapped.  Probed through the same hardened input.
+    """
+    import json
+
+    from videocoach.ffmpeg import ffprobe_binary, run
+
+    argv = [
+        ffprobe_binary(), "-hide_banner", "-v", "error", "-protocol_whitelist", "file", "-f", info.container,
+        "-select_streams", "v:0", "-show_entries", "stream_side_data=rotation:stream_tags=rotate",
+        "-print_format", "json", f"file:{Path(path).resolve()}",
+    ]
+    data = json.loads(run(argv, timeout_s=30.0).decode("utf-8", "replace") or "{}")
+    rotation = 0.0
+    for stream in data.get("streams") or []:
+        for side in stream.get("side_data_list") or []:
+            if "rotation" in side:
+                rotation = float(side["rotation"])
+        if not rotation and (stream.get("tags") or {}).get("rotate"):
+            rotation = float(stream["tags"]["rotate"])
+    if round(abs(rotation)) % 180 == 90:
+        return info.height, info.width
+    return info.width, info.height
+
+
 class FrameReader:
     """Decode the first video stream of a probed file to BGR frames at a constant ``fps`` (default: the file's)."""
 
@@ -153,8 +181,9 @@ class FrameReader:
         if not info.has_video:
             raise FFmpegError(f"{Path(path).name}: no video stream to decode")
         self.fps = float(rational_fps(fps or info.fps or 25.0))
-        self.width = int(width or info.width)
-        self.height = int(height or info.height)
+        shown_w, shown_h = display_size(path, info) if not (width and height) else (width, height)
+        self.width = int(width or shown_w)
+        self.height = int(height or shown_h)
         if self.width <= 0 or self.height <= 0:
             raise FFmpegError(f"{Path(path).name}: unknown picture size")
         self.frame_bytes = self.width * self.height * 3
@@ -423,4 +452,4 @@ class FrameWriter:
         self._proc.cleanup()
 
 
-__all__ = ["Frame", "FrameReader", "FrameWriter", "STALL_TIMEOUT_S", "rational_fps"]
+__all__ = ["Frame", "FrameReader", "FrameWriter", "STALL_TIMEOUT_S", "display_size", "rational_fps"]

@@ -89,6 +89,7 @@ def minutes(rows: Sequence[dict]) -> alt.Chart:
     """Talk per minute, stacked: rows {minute (start s), role (Teacher/Pupils/Silence), seconds}."""
     df = pd.DataFrame(list(rows), columns=["minute", "role", "seconds"])
     df["from"] = df["minute"].map(_fmt)
+    df["stack"] = df["role"].map({name: i for i, name in enumerate(ROLE_COLOURS)}).fillna(len(ROLE_COLOURS))
     return (
         alt.Chart(df)
         .mark_bar()
@@ -97,7 +98,7 @@ def minutes(rows: Sequence[dict]) -> alt.Chart:
             y=alt.Y("seconds:Q", title="seconds", stack="zero", scale=alt.Scale(domain=[0, 60])),
             color=alt.Color("role:N", scale=alt.Scale(domain=list(ROLE_COLOURS), range=list(ROLE_COLOURS.values())),
                             legend=alt.Legend(title=None, orient="right")),
-            order=alt.Order("role:N"),
+            order=alt.Order("stack:Q"),
             tooltip=[alt.Tooltip("from:N", title="minute from"), "role:N", alt.Tooltip("seconds:Q", format=".0f")],
         )
         .properties(height=260)

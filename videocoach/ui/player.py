@@ -98,6 +98,12 @@ function build(root, st) {
                       activeClip: null, rangeStart: null, clickAt: null, seekNonce: null, src: null });
 
   video.addEventListener('timeupdate', () => onTime(st));
+  // in a clip: "play" at its end replays it; seeking well outside it leaves the clip (watch on freely)
+  video.addEventListener('play', () => { const c = st.activeClip;
+    if (c && video.currentTime >= c.end - 0.05) video.currentTime = c.start; });
+  video.addEventListener('seeking', () => { const c = st.activeClip, t = video.currentTime;
+    if (c && (t < c.start - 0.5 || t > c.end + 0.5)) { st.activeClip = null;
+      st.panel.querySelectorAll('.clip').forEach((r) => r.classList.remove('active')); } });
   video.addEventListener('playing', () => {
     if (st.clickAt !== null && st.activeClip) {
       const ms = Math.round(performance.now() - st.clickAt);

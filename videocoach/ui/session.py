@@ -59,7 +59,7 @@ def _oidc_user(db: Store) -> User | None:
     if not getattr(info, "is_logged_in", False):
         return None
     email = str(info.get("email") or "").strip().lower()
-    if not email:
+    if not email or info.get("email_verified") is False:  # an address the identity provider did not verify
         return None
     user = db.user_by_name(email)
     if user is not None and not st.session_state.get(KEY_OIDC_AUDITED):

@@ -21,7 +21,8 @@ POLL_S = 2.0
 def upload_section(db: Store, user: User) -> None:
     names = policy.policy_names()
     labels = [(n, f"{n}: {d}" if (d := _policy_description(n)) else n) for n in names]
-    outcome = upload.upload_form(user, labels, policy.DEFAULT_POLICY, VIDEO_TYPES, key="ls.upload")
+    with st.expander("Upload a lesson", expanded=not db.lessons_for(user)):
+        outcome = upload.upload_form(user, labels, policy.DEFAULT_POLICY, VIDEO_TYPES, key="ls.upload")
     if outcome is None:
         return
     if outcome.get("error"):
@@ -30,8 +31,8 @@ def upload_section(db: Store, user: User) -> None:
     lesson_id = str(outcome.get("lesson_id", ""))
     if db.can_access(user, lesson_id):
         session.set_lesson(lesson_id)
-        st.success(f"Stored “{review.md(outcome.get('title', ''))}”. Analysis runs in the background; this page shows its "
-                   "progress.")
+        st.success(f"Stored “{review.md(outcome.get('title', ''))}”. Analysis runs in the background; this page "
+                   "shows its progress.")
 
 
 def _policy_description(name: str) -> str:
@@ -50,7 +51,7 @@ def lesson_card(db: Store, user: User, lesson: Lesson) -> None:
                         f"{review.fmt_time(lesson.duration_s)} · {'yours' if mine else 'shared by ' + review.md(owner.display_name)}"
                         f" · policy {lesson.policy_name}")
         top[1].markdown(STATUS_LABEL.get(lesson.status, lesson.status))
-        if top[2].button("Open", icon=":material/play_arrow:", key=f"ls.open.{lesson.id}", type="primary" if lesson.status == "ready" else "secondary"):
+        if top[2].button("Open lesson", icon=":material/play_arrow:", key=f"ls.open.{lesson.id}", type="primary" if lesson.status == "ready" else "secondary"):
             session.set_lesson(lesson.id)
             st.switch_page("videocoach/ui/pages/prewatch.py")
         activity = review.lesson_activity(db, user, lesson.id)
@@ -101,8 +102,7 @@ def render() -> None:
     db, user = session.require_user()
     st.title("Lessons")
     if user.role == "teacher":
-        with st.expander("Upload a lesson", expanded=not db.lessons_for(user)):
-            upload_section(db, user)
+        upload_section(db, user)
     lessons = db.lessons_for(user)
     busy = any(l.status in ("uploaded", "processing") for l in lessons)
 

@@ -1,0 +1,180 @@
+"""Is a sentence a question?  A small logistic regression over its words, the rule detector's verdict and the turn-taking
+around it, for ASR text that has lost its "?".
+
+Why a trained model on top of the rules: a teacher sentence after which a pupil speaks is a question far more often
+than one the teacher follows with more of her own talk (about 59 % against 19 % in TalkMoves), and many questions show
+it only there ("okay?", "Michael?", "you got twelve?").  The rules (``questions.detect_question``) see one sentence;
+this model weighs the rule that fired, the first and last words, the word uni- and bigrams and the sentence length
+together with who spoke before and who speaks next.
+
+The weights come from ``scripts/train_question_model.py``, trained only on the NCTE transcripts (MIT licence; 23 of
+its 29 lessons, the other 6 held out for evaluation) and shipped as ``videocoach/data/question_model.json``.  Running
+it is a sum of weights looked up by feature name -- no scikit-learn, no randomness -- so a lesson of a thousand
+sentences takes milliseconds.
+
+Features are strings (``question_features``); each is also repeated with the speaker's role as a prefix ("T|" or
+"P|") so that teachers and pupils get their own weights where the data supports it.  Context:
+
+- ``next``: who speaks after the sentence -- "same" (the speaker's own next sentence comes first), "teacher" /
+  "pupil" (someone else, by role), "end" (nobody); with the other speaker's first word and length;
+- ``previous``: who spoke last before it -- "same", "teacher", "pupil" or "start".
+
+``None`` for either means unknown (no turn-taking given): its features are simply absent.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Literal, Mapping, Sequence
+
+from videocoach.model import Role
+
+Next = Literal["same", "teacher", "pupil", "end"]
+Previous = Literal["same", "teacher", "pupil", "start"]
+
+FORMAT = "videocoach-question-model/1"
+_MAX_LEN = 10  # sentence lengths above this share one feature
+_MAX_NEXT_LEN = 6
+
+
+@dataclass(frozen=True)
+class SentenceContext:
+    """The turn-taking around one sentence (see the module docstring); ``None`` fields are unknown."""
+
+    role: Role | None = None
+    previous: Previous | None = None
+    next: Next | None = None
+    next_words: tuple[str, ...] = ()  # the other speaker's words when ``next`` is "teacher" or "pupil"
+
+
+@dataclass(frozen=True)
+class QuestionModel:
+    """A linear model over string features; ``thresholds`` per role (``None`` key: speaker unknown)."""
+
+    weights: Mapping[str, float]
+    bias: float
+    thresholds: Mapping[str, float]
+    # "role>next" pairs the training data hardly holds (e.g. "pupil>pupil": NCTE has almost no pupil-to-pupil talk):
+    # there the model would extrapolate, so the rules decide
+    rules_decide: frozenset[str] = frozenset()
+    info: Mapping[str, object] = field(default_factory=dict)
+
+    def score(self, features: Sequence[str]) -> float:
+        """The log-odds that the sentence is a question."""
+        w = self.weights
+        return self.bias + sum(w.get(f, 0.0) for f in features)
+
+    def probability(self, features: Sequence[str]) -> float:
+        z = self.score(features)
+        # the logistic function, written so that neither branch overflows
+        return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+
+    def threshold(self, role: Role | None) -> float:
+        return float(self.thresholds.get(role or "unknown", self.thresholds["unknown"]))
+
+    def covers(self, context: SentenceContext) -> bool:
+        """False where the training data hardly held this context (the rules decide there)."""
+        return f"{context.role}>{context.next}" not in self.rules_decide
+
+
+def question_features(words: Sequence[str], core: Sequence[str], rule: str, context: SentenceContext) -> list[str]:
+    """The features of one sentence.
+
+    ``words``: its normalised words (``questions.words_of``); ``core``: the same without leading fillers;
+    ``rule``: the name of the detector rule that fired, or "none" (detected without punctuation).
+    """
+    f = ["RULE_" + rule, f"LEN{min(len(words), _MAX_LEN)}"]
+    if words:
+        f += [f"B{j}_{x}" for j, x in enumerate(core[:3])]
+        f += [f"RB{j}_{x}" for j, x in enumerate(words[:2])]
+        f += [f"E{j}_{x}" for j, x in enumerate(reversed(words[-3:]))]
+        if len(core) >= 2:
+            f.append(f"B01_{core[0]}_{core[1]}")
+        if len(words) >= 2:
+            f.append(f"E10_{words[-2]}_{words[-1]}")
+        f += ["U_" + x for x in sorted(set(words))]
+        f += [f"BI_{a}_{b}" for a, b in sorted(set(zip(words, words[1:])))]
+    else:
+        f.append("EMPTY")
+    if context.next is not None:
+        f.append("NEXT_" + context.next)
+        if context.next in ("teacher", "pupil"):
+            f.append(f"NOLEN{min(len(context.next_words), _MAX_NEXT_LEN)}")
+            if context.next_words:
+                f.append("NOB0_" + context.next_words[0])
+    if context.previous is not None:
+        f.append("PREV_" + context.previous)
+    if context.role is None:
+        return f
+    prefix = "T|" if context.role == "teacher" else "P|"
+    return f + [prefix + x for x in f]
+
+
+def contexts_from_rows(speakers: Sequence[str], roles: Sequence[Role], words: Sequence[Sequence[str]]) -> list[SentenceContext]:
+    """Contexts for a transcript given as rows in speaking order (one sentence a row, as TalkMoves and NCTE are).
+
+    The next / previous row decides: the same speaker label and role is "same", anyone else is their role.
+    """
+    out = []
+    n = len(speakers)
+    for i in range(n):
+        if i + 1 >= n:
+            nxt: Next = "end"
+            next_words: tuple[str, ...] = ()
+        elif speakers[i + 1] == speakers[i] and roles[i + 1] == roles[i]:
+            nxt, next_words = "same", ()
+        else:
+            nxt, next_words = roles[i + 1], tuple(words[i + 1])
+        if i == 0:
+            prev: Previous = "start"
+        elif speakers[i - 1] == speakers[i] and roles[i - 1] == roles[i]:
+            prev = "same"
+        else:
+            prev = roles[i - 1]
+        out.append(SentenceContext(role=roles[i], previous=prev, next=nxt, next_words=next_words))
+    return out
+
+
+def load_question_model(path: Path | str | None = None) -> QuestionModel:
+    """Read a model JSON (by default the one shipped in the package).  Raises ValueError on a wrong format."""
+    if path is None:
+        text = resources.files("videocoach.data").joinpath("question_model.json").read_text(encoding="utf-8")
+    else:
+        text = Path(path).read_text(encoding="utf-8")
+    data = json.loads(text)
+    if data.get("format") != FORMAT:
+        raise ValueError(f"not a {FORMAT} file: format {data.get('format')!r}")
+    thresholds = {str(k): float(v) for k, v in data["thresholds"].items()}
+    if "unknown" not in thresholds:
+        raise ValueError("the model has no threshold for an unknown role")
+    return QuestionModel(
+        weights={str(k): float(v) for k, v in data["weights"].items()},
+        bias=float(data["bias"]),
+        thresholds=thresholds,
+        rules_decide=frozenset(str(x) for x in data.get("rules_decide", ())),
+        info=data.get("info", {}),
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def default_question_model() -> QuestionModel:
+    """The packaged model, read once per process (it is immutable)."""
+    return load_question_model()
+
+
+__all__ = [
+    "FORMAT",
+    "Next",
+    "Previous",
+    "QuestionModel",
+    "SentenceContext",
+    "contexts_from_rows",
+    "default_question_model",
+    "load_question_model",
+    "question_features",
+]
