@@ -113,3 +113,15 @@ def test_upload_stream_over_the_size_limit_stores_nothing(tmp_path):
     with pytest.raises(MediaError, match="larger than the limit"):
         pipeline.ingest_stream(store, owner, io.BytesIO(b"\0" * 20_000), "big.mp4")
     assert store.all_lessons() == [] and list(store.work_dir.iterdir()) == []
+
+
+def test_a_bad_upload_is_named_as_the_user_named_it(tmp_path):
+    import io
+
+    store = Store(Settings(tmp_path / "data", tmp_path / "keys" / "k"))
+    owner = store.add_user("t", "teacher", None)
+    with pytest.raises(MediaError) as caught:
+        pipeline.ingest_stream(store, owner, io.BytesIO(b"not a video at all\n" * 100), "Year 9 — fractions.mp4")
+    assert "Year 9 — fractions.mp4" in str(caught.value)
+    assert "upload-" not in str(caught.value) and str(store.work_dir) not in str(caught.value)
+    assert store.all_lessons() == [] and list(store.work_dir.iterdir()) == []

@@ -26,7 +26,7 @@ def test_round_trip_sizes(vault, tmp_path, size):
     assert vault.read_bytes(path) == data
     with vault.open(path) as f:
         assert f.size == size
-    assert data[:64] not in path.read_bytes() or size == 0  # the plaintext is not in the file
+    assert data[:64] not in path.read_bytes() or size < 16  # the plaintext is not in the file
 
 
 @settings(max_examples=60, deadline=None)

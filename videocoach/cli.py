@@ -121,8 +121,6 @@ def _fmt_time(seconds: float) -> str:
 
 def print_summary(store, lesson_id: str, out=sys.stdout) -> None:
     from videocoach import pipeline
-    from videocoach.exports import flatten
-
     lesson = store.lesson(lesson_id)
     print(f"Lesson {lesson.id[:8]}  {lesson.title!r}  {_fmt_time(lesson.duration_s)}  status: {lesson.status}", file=out)
     if lesson.error:
@@ -134,12 +132,12 @@ def print_summary(store, lesson_id: str, out=sys.stdout) -> None:
     print(f"  speakers: {', '.join(analysis.diarization.speakers) or 'none'};  teacher: "
           f"{', '.join(sorted(roles.teacher_speakers)) or 'none'} ({roles.method}, confidence {roles.confidence:.2f})",
           file=out)
+    if lesson.settings.get("roles_note"):
+        print(f"  note: {lesson.settings['roles_note']}", file=out)
     metrics = pipeline.load_metrics(store, lesson_id)
-    flat = flatten(metrics)
-    talk = {k.split(".", 1)[1]: v for k, v in flat.items() if k.startswith("talk.") and "share" in k}
-    if talk:
-        print("  talk share: " + ", ".join(f"{k.replace('_share', '')} {v:.0%}" for k, v in talk.items()
-                                          if isinstance(v, float)), file=out)
+    t = metrics.talk
+    print(f"  time: teacher only {t.teacher_share:.0%}, pupils only {t.pupil_share:.0%}, both {t.overlap_share:.0%}, "
+          f"silence {t.silence_share:.0%};  turns: teacher {t.teacher_turns}, pupils {t.pupil_turns}", file=out)
     questions = getattr(metrics, "questions", ())
     if questions:
         by = {}
@@ -171,6 +169,10 @@ def cmd_analyse(args) -> int:
         num_speakers=args.num_speakers, redact=not args.no_redact,
     )
     store = _store()
+    if store.user_by_name(args.owner) is None:
+        from videocoach import media
+
+        media.probe(path, pipeline._limits(store))  # bad input fails here, before an account is made for it
     owner = _user(store, args.owner, "teacher", create=True)
     progress = _tqdm_progress(disable=args.quiet)
     lesson = pipeline.find_same_upload(store, owner, path)
@@ -182,7 +184,7 @@ def cmd_analyse(args) -> int:
                 _invalidate_for_options(store, lesson, options)
         else:
             lesson = pipeline.ingest_file(store, owner, path, title=args.title or "", policy_name=args.policy,
-                                          options=options)
+                                          options=options, consent_record=args.consent_record)
         pipeline.run(store, lesson.id, progress=progress)
     finally:
         progress.close()  # type: ignore[attr-defined]
@@ -271,7 +273,8 @@ def cmd_redact(args) -> int:
     lesson = _find_lesson(store, args.lesson)
     progress = _tqdm_progress(disable=args.quiet)
     try:
-        pipeline.rerender(store, lesson.id, policy_name=args.policy, progress=progress)
+        pipeline.rerender(store, lesson.id, policy_name=args.policy, consent_record=args.consent_record,
+                          progress=progress)
     finally:
         progress.close()  # type: ignore[attr-defined]
     print_summary(store, lesson.id)
@@ -426,6 +429,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--owner", default=os.environ.get("VIDEOCOACH_USER", "teacher"), help="the teacher who owns it")
     a.add_argument("--title", help="a title (default: the file name)")
     a.add_argument("--policy", help="consent policy name or TOML path (default: blur-all-pupils)")
+    a.add_argument("--consent-record", metavar="TEXT",
+                   help="for a policy that hides no face (all-consented): the record showing every pupil consented")
     a.add_argument("--no-redact", action="store_true", help="skip face redaction (nothing will be playable)")
     a.set_defaults(func=cmd_analyse)
 
@@ -448,6 +453,8 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("redact", help="render the redacted video again (e.g. with another policy)")
     d.add_argument("lesson")
     d.add_argument("--policy")
+    d.add_argument("--consent-record", metavar="TEXT",
+                   help="for a policy that hides no face (all-consented): the record showing every pupil consented")
     d.set_defaults(func=cmd_redact)
 
     u = sub.add_parser("user", help="accounts")

@@ -9,6 +9,7 @@ a time.  Plaintext media exists only as transient working files (``Store.media_p
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import io
 import json
@@ -55,17 +56,25 @@ class AnalyseOptions:
 # -- ingest --------------------------------------------------------------------------------------------------------------
 def ingest_file(
     store: Store, owner: User, path: Path, *, title: str = "", policy_name: str | None = None,
-    options: AnalyseOptions = AnalyseOptions(),
+    options: AnalyseOptions = AnalyseOptions(), original_name: str | None = None, consent_record: str | None = None,
 ) -> Lesson:
-    """Check a user's file (hardened probe) and store it sealed.  Bad input raises MediaError and stores nothing."""
+    """Check a user's file (hardened probe) and store it sealed.  Bad input raises MediaError and stores nothing.
+    ``original_name``: the name the user gave (an upload), used in messages and kept as text instead of ``path``'s."""
     from videocoach import media, policy
 
     path = Path(path)
-    info = media.probe(path, _limits(store))
-    pol = policy.load_policy(policy_name)  # refuses a bad policy before anything is stored
+    name = original_name if original_name is not None else path.name
+    try:
+        info = media.probe(path, _limits(store))
+    except media.MediaError as exc:
+        if original_name is None:
+            raise
+        raise media.MediaError(str(exc).replace(str(path), name).replace(path.name, name)) from None
+    pol = policy.load_policy(policy_name, consent_record=consent_record)  # refused before anything is stored
     settings = _options_to_settings(options)
+    settings["policy"] = policy.policy_to_dict(pol)
     settings["sha256"] = file_sha256(path)
-    lesson = store.create_lesson(owner, title or path.stem, path.name, pol.name, settings=settings)
+    lesson = store.create_lesson(owner, title or Path(name).stem, name, pol.name, settings=settings)
     try:
         store.put_media_file(lesson.id, "original", path)
         store.save_stage(lesson.id, "probe", serialize.dumps(info))
@@ -78,7 +87,7 @@ def ingest_file(
 
 def ingest_stream(
     store: Store, owner: User, stream: BinaryIO, original_name: str, *, title: str = "", policy_name: str | None = None,
-    options: AnalyseOptions = AnalyseOptions(),
+    options: AnalyseOptions = AnalyseOptions(), consent_record: str | None = None,
 ) -> Lesson:
     """An upload: streamed to a transient file under the store's work dir (size-limited), then :func:`ingest_file`."""
     suffix = "".join(c for c in Path(original_name).suffix[:8] if c.isalnum() or c == ".")
@@ -96,12 +105,10 @@ def ingest_stream(
                         f"{store.settings.max_upload_bytes / 1024**3:.1f} GiB"
                     )
                 out.write(block)
-        lesson = ingest_file(store, owner, Path(tmp), title=title or Path(original_name).stem,
-                             policy_name=policy_name, options=options)
         # the file name the user gave is kept as text only; the stored file has a server-generated name
-        with store.transaction() as db:
-            db.execute("UPDATE lessons SET original_name=? WHERE id=?", (original_name[:255], lesson.id))
-        return store.lesson(lesson.id)
+        return ingest_file(store, owner, Path(tmp), title=title or Path(original_name).stem,
+                           policy_name=policy_name, options=options, original_name=original_name,
+                           consent_record=consent_record)
     finally:
         with contextlib.suppress(FileNotFoundError):
             Path(tmp).unlink()
@@ -142,6 +149,17 @@ def options_of(lesson: Lesson) -> AnalyseOptions:
 
 
 # -- loading stored results ------------------------------------------------------------------------------------------------
+def lesson_policy(lesson: Lesson):
+    """The consent policy this lesson is rendered with: the one pinned in its settings at upload (or at the last
+    policy change), else the shipped policy of that name."""
+    from videocoach import policy
+
+    raw = lesson.settings.get("policy")
+    if raw:
+        return policy.policy_from_dict(dict(raw), source=f"the policy kept with lesson {lesson.id[:8]}")
+    return policy.load_policy(lesson.policy_name)
+
+
 def load_info(store: Store, lesson_id: str) -> MediaInfo:
     return _load(store, lesson_id, "probe", MediaInfo)
 
@@ -281,7 +299,19 @@ def _stage_roles(store: Store, lesson: Lesson, options: AnalyseOptions, progress
 
     diarization = _load(store, lesson.id, "diarize", Diarization)
     spans, embeddings = _voice_windows(store, lesson.id)
-    assignment = roles.assign_roles(diarization, spans, embeddings, _enrol(store, lesson, options))
+    voice = _enrol(store, lesson, options)
+    try:
+        assignment = roles.assign_roles(diarization, spans, embeddings, voice)
+    except ValueError:
+        if options.teacher_sample is not None or options.teacher_sample_file:
+            raise
+        # The kept voice was enrolled with an older voice model: guess instead, and say so on the lesson.
+        assignment = roles.assign_roles(diarization, spans, embeddings, None)
+        store.update_lesson(lesson.id, settings={
+            **store.lesson(lesson.id).settings,
+            "roles_note": "your kept teacher voice is from an older voice model, so roles were guessed: "
+                          "give a teacher sample again (videocoach roles / the Roles panel)",
+        })
     store.save_stage(lesson.id, "roles", serialize.dumps(assignment))
 
 
@@ -296,7 +326,7 @@ def _stage_faces(store: Store, lesson: Lesson, options: AnalyseOptions, progress
     from videocoach import policy, redact
 
     info = load_info(store, lesson.id)
-    pol = policy.load_policy(lesson.policy_name)
+    pol = lesson_policy(lesson)
     with store.media_plaintext(lesson.id, "original") as plain:
         tracks = redact.detect_faces(plain, info, pol, progress=lambda s, f: progress("faces", f))
     store.save_stage(lesson.id, "faces", serialize.dumps(tracks))
@@ -306,7 +336,7 @@ def _stage_render(store: Store, lesson: Lesson, options: AnalyseOptions, progres
     from videocoach import policy, redact
 
     info = load_info(store, lesson.id)
-    pol = policy.load_policy(lesson.policy_name)
+    pol = lesson_policy(lesson)
     tracks = _load(store, lesson.id, "faces", redact.FaceTracks)
     visible = frozenset(store.face_marks(lesson.id))
     with store.media_plaintext(lesson.id, "original") as plain, tempfile.TemporaryDirectory(dir=store.work_dir) as tmp:
@@ -321,12 +351,29 @@ def _stage_render(store: Store, lesson: Lesson, options: AnalyseOptions, progres
 def _stage_audit(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
     from videocoach import policy, redact
 
-    pol = policy.load_policy(lesson.policy_name)
+    pol = lesson_policy(lesson)
     tracks = _load(store, lesson.id, "faces", redact.FaceTracks)
     visible = frozenset(store.face_marks(lesson.id))
     with store.media_plaintext(lesson.id, "redacted", suffix=".mp4") as plain:
         report = redact.audit(plain, tracks, visible, pol, progress=lambda s, f: progress("audit", f))
+    # The crops may show a pupil's face: they go sealed into the vault, not into the (unencrypted) database,
+    # and are deleted once a reviewer has cleared them.
+    crops = [f.crop_png_b64 for f in report.findings]
+    store.delete_media(lesson.id, "audit_crops")
+    if any(crops):
+        store.put_media_bytes(lesson.id, "audit_crops", json.dumps(crops).encode())
+    report = dataclasses.replace(report, findings=tuple(dataclasses.replace(f, crop_png_b64="") for f in report.findings))
     store.save_stage(lesson.id, "audit", serialize.dumps(report))
+
+
+def audit_crops(store: Store, lesson_id: str) -> list[bytes]:
+    """The sealed frame crops of the audit's findings (PNG), in finding order; empty once cleared."""
+    import base64
+
+    path = store.media_path(lesson_id, "audit_crops")
+    if path is None:
+        return []
+    return [base64.b64decode(c) if c else b"" for c in json.loads(store.vault.read_bytes(path))]
 
 
 STAGE_FUNCTIONS: dict[str, StageFn] = {
@@ -416,19 +463,27 @@ def set_teacher_speakers(store: Store, user: User, lesson_id: str, speakers: Seq
         raise ValueError(f"unknown speakers: {sorted(unknown)}")
     assignment = RoleAssignment(frozenset(speakers), 1.0, "manual")
     store.save_stage(lesson_id, "roles", serialize.dumps(assignment))
+    settings = dict(store.lesson(lesson_id).settings)
+    if settings.pop("roles_note", None) is not None:
+        store.update_lesson(lesson_id, settings=settings)
     metrics = compute_metrics(load_analysis(store, lesson_id))
     store.save_stage(lesson_id, "metrics", serialize.dumps(metrics))
     store.audit(user.id, "roles.correct", lesson_id, f"teacher={','.join(sorted(speakers))}")
     return metrics
 
 
-def rerender(store: Store, lesson_id: str, *, policy_name: str | None = None, progress: Progress = no_progress) -> Lesson:
+def rerender(
+    store: Store, lesson_id: str, *, policy_name: str | None = None, consent_record: str | None = None,
+    progress: Progress = no_progress,
+) -> Lesson:
     """Render the redacted rendition again (after a face mark or a policy change), then audit it again."""
     if policy_name is not None:
         from videocoach import policy
 
-        pol = policy.load_policy(policy_name)
-        store.update_lesson(lesson_id, policy_name=pol.name, policy_version=pol.version)
+        pol = policy.load_policy(policy_name, consent_record=consent_record)
+        settings = dict(store.lesson(lesson_id).settings)
+        settings["policy"] = policy.policy_to_dict(pol)
+        store.update_lesson(lesson_id, policy_name=pol.name, policy_version=pol.version, settings=settings)
         store.clear_stages(lesson_id, ["faces"])  # detection settings live in the policy
     settings = dict(store.lesson(lesson_id).settings)
     settings.pop("audit_cleared_at", None)
@@ -439,9 +494,10 @@ def rerender(store: Store, lesson_id: str, *, policy_name: str | None = None, pr
 
 def analyse(
     store: Store, owner: User, path: Path, *, title: str = "", policy_name: str | None = None,
-    options: AnalyseOptions = AnalyseOptions(), progress: Progress = no_progress,
+    options: AnalyseOptions = AnalyseOptions(), progress: Progress = no_progress, consent_record: str | None = None,
 ) -> Lesson:
-    lesson = ingest_file(store, owner, path, title=title, policy_name=policy_name, options=options)
+    lesson = ingest_file(store, owner, path, title=title, policy_name=policy_name, options=options,
+                         consent_record=consent_record)
     return run(store, lesson.id, progress=progress)
 
 

@@ -173,6 +173,15 @@ def _type_name(t) -> str:
     return {str: "a string", int: "an integer", bool: "true or false", list: "a list"}[t]
 
 
+def policy_to_dict(p: ConsentPolicy) -> dict:
+    """The policy as plain data (what :func:`policy_from_dict` reads back): kept with a lesson, so a lesson rendered
+    with a policy file given by path, or with a consent record, renders the same way again."""
+    raw = {f.name: getattr(p, f.name) for f in fields(ConsentPolicy)}
+    raw["zones"] = [list(z) for z in p.zones]
+    raw["teacher_zones"] = [list(z) for z in p.teacher_zones]
+    return raw
+
+
 def policy_names() -> tuple[str, ...]:
     """The policies shipped in consent_policies/ (file stems)."""
     return tuple(sorted(p.stem for p in POLICY_DIR.glob("*.toml")))
@@ -212,5 +221,6 @@ __all__ = [
     "load_policy",
     "policy_from_dict",
     "policy_names",
+    "policy_to_dict",
     "zone_to_px",
 ]

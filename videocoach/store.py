@@ -570,6 +570,10 @@ class Store:
     def clear_stages(self, lesson_id: str, stages: Sequence[str]) -> None:
         with self.transaction() as db:
             db.executemany("DELETE FROM stages WHERE lesson_id=? AND stage=?", [(lesson_id, s) for s in stages])
+            if "faces" in stages:
+                # Face marks name track ids of one detection run; a new run numbers tracks afresh, so an old
+                # "consented" mark could unblur someone else.  Fail closed: everyone is hidden until marked again.
+                db.execute("DELETE FROM face_marks WHERE lesson_id=?", (lesson_id,))
 
     # -- teacher voices -------------------------------------------------------------------------------------------------
     def save_teacher_voice(self, user_id: int, voice_json: str) -> None:

@@ -36,7 +36,8 @@ def run_job(store: Store, job_id: int, kind: str, lesson_id: str, params: dict) 
         if kind == "analyse":
             pipeline.run(store, lesson_id, progress=progress)
         elif kind == "rerender":
-            pipeline.rerender(store, lesson_id, policy_name=params.get("policy"), progress=progress)
+            pipeline.rerender(store, lesson_id, policy_name=params.get("policy"),
+                              consent_record=params.get("consent_record"), progress=progress)
         else:
             raise ValueError(f"unknown job kind {kind!r}")
     except Exception as exc:  # the job fails, the worker goes on; the lesson records the user-facing message

@@ -293,16 +293,21 @@ def mark_face(store: Store, settings: Settings, user: User, lesson_id: str, trac
 
 
 def change_policy(store: Store, settings: Settings, user: User, lesson_id: str, policy_name: str,
-                  *, start_worker: bool = True) -> None:
-    """The owner picks another consent policy: detection and rendering run again (playback stops until then)."""
+                  *, consent_record: str | None = None, start_worker: bool = True) -> None:
+    """The owner picks another consent policy: detection and rendering run again (playback stops until then).
+    A policy that hides no face needs ``consent_record``: which record shows every pupil filmed consented."""
     from videocoach import policy
 
     store.require_access(user, lesson_id, "lesson.policy", owner_only=True)
-    policy.load_policy(policy_name)  # refuses a bad policy before anything changes
+    policy.load_policy(policy_name, consent_record=consent_record)  # refuses a bad policy before anything changes
     store.clear_stages(lesson_id, ["render", "audit"])
     store.update_lesson(lesson_id, status="processing")
-    store.audit(user.id, "lesson.policy", lesson_id, f"policy={policy_name}")
-    start_job(store, settings, lesson_id, "rerender", {"policy": policy_name}, start_worker=start_worker)
+    detail = f"policy={policy_name}" + (f" consent_record={consent_record[:200]}" if consent_record else "")
+    store.audit(user.id, "lesson.policy", lesson_id, detail)
+    params = {"policy": policy_name}
+    if consent_record:
+        params["consent_record"] = consent_record
+    start_job(store, settings, lesson_id, "rerender", params, start_worker=start_worker)
 
 
 @dataclass(frozen=True)
@@ -320,9 +325,12 @@ def audit_findings(store: Store, user: User, lesson_id: str) -> list[Finding]:
     text = store.stage(lesson_id, "audit")
     if text is None:
         return []
+    from videocoach import pipeline
+
+    crops = pipeline.audit_crops(store, lesson_id)
     out = []
-    for f in json.loads(text).get("findings") or []:
-        crop = base64.b64decode(f.get("crop_png_b64") or "") if f.get("crop_png_b64") else b""
+    for i, f in enumerate(json.loads(text).get("findings") or []):
+        crop = base64.b64decode(f["crop_png_b64"]) if f.get("crop_png_b64") else (crops[i] if i < len(crops) else b"")
         out.append(Finding(float(f.get("t_s", 0.0)), float(f.get("score", 0.0)), crop))
     return out
 
@@ -338,6 +346,7 @@ def clear_audit(store: Store, user: User, lesson_id: str) -> Lesson:
     settings["audit_cleared_at"] = time.time()
     settings["audit_cleared_by"] = user.id
     store.update_lesson(lesson_id, settings=settings)
+    store.delete_media(lesson_id, "audit_crops")  # looked at: the face crops are not kept
     status = "processing" if pipeline.pending_stages(store, lesson_id) else "ready"
     store.audit(user.id, "audit.clear", lesson_id, "reviewer cleared the redaction findings")
     return store.update_lesson(lesson_id, status=status)

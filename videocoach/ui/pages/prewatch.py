@@ -84,6 +84,8 @@ def privacy_review(db: Store, user: User, lesson: Lesson) -> None:
 def corrections(db: Store, user: User, lesson: Lesson, analysis) -> None:
     with st.expander("Who is the teacher? (correct the voices)"):
         rows = review.speaker_rows(analysis)
+        if lesson.settings.get("roles_note"):
+            st.warning(lesson.settings["roles_note"])
         st.caption(f"Found {len(rows)} voice(s); the teacher was chosen by “{analysis.roles.method}” "
                    f"(confidence {analysis.roles.confidence:.2f}). Pick every voice that is the teacher; the "
                    "statistics are computed again.")
@@ -126,13 +128,28 @@ def corrections(db: Store, user: User, lesson: Lesson, analysis) -> None:
             names = list(policy.policy_names())
             current = lesson.policy_name if lesson.policy_name in names else names[0]
             pick = st.selectbox("Consent policy", names, index=names.index(current), key="pw.policy")
+            record = None
+            if pick != current and _needs_consent_record(pick):
+                record = st.text_input(
+                    "Consent record", key="pw.policy.record",
+                    help="This policy hides no face. Name the record that shows every pupil filmed consented "
+                         "(class, school year, who holds the forms). It is kept in the lesson's audit log.",
+                ).strip() or None
             if pick != current and st.button("Render again with this policy", key="pw.policy.go"):
                 try:
-                    review.change_policy(db, session.settings(), user, lesson.id, pick)
+                    review.change_policy(db, session.settings(), user, lesson.id, pick, consent_record=record)
                 except policy.PolicyError as exc:
                     st.error(str(exc))
                 else:
                     st.rerun()
+
+
+def _needs_consent_record(name: str) -> bool:
+    try:
+        policy.load_policy(name)
+    except policy.PolicyError as exc:
+        return "consent_record" in str(exc)
+    return False
 
 
 def statistics(view: review.StatsView) -> None:
