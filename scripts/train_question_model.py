@@ -13,6 +13,12 @@ Split by lesson file: ``HELD_OUT`` (6 lessons, drawn once with ``random.Random(0
 is fitted on the other 23.  The regularisation C and the per-role thresholds are chosen by 5-fold cross-validation
 over those 23 lessons (folds by lesson), maximising F1 on out-of-fold predictions.  scikit-learn is needed only
 here; the product reads the JSON.  The output is deterministic (lbfgs, sorted keys).
+
+The feature set (``question_model.question_features``, format /2: + word trigrams, the last three words, the next
+speaker's first words, the rule / length / first and last word paired with who speaks next) was chosen on these
+cross-validation folds and on TalkMoves Subset 1, whose words are never read here; Subset 2 stayed a test set.
+Training on TalkMoves as well was measured (``eval/eval_questions.py --talkmoves-cv``) but cannot ship: its licence
+is non-commercial share-alike, and this product is MIT.
 """
 
 from __future__ import annotations

@@ -507,7 +507,7 @@ def test_the_model_beats_the_rules_on_held_out_ncte_lessons():
                 rules.append((detect_question(t, use_punctuation=False).is_question, "?" in s.text))
                 model.append((detect_question_in_context(t, c, use_punctuation=False).is_question, "?" in s.text))
     assert len(model) > 3000
-    assert prf(model)["f1"] >= prf(rules)["f1"] + 0.05  # measured: 0.861 against 0.783
+    assert prf(model)["f1"] >= prf(rules)["f1"] + 0.05  # measured: 0.865 against 0.783
 
 
 @pytest.mark.slow
