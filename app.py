@@ -43,6 +43,7 @@ def main() -> None:
             "You": [page("account", "Account")],
         }
     nav = st.navigation(pages)
+    session.hand_over_cookie()
     with st.sidebar:
         st.caption(f"Logged in as **{user.display_name}** ({user.role})")
         if user.role != "admin":

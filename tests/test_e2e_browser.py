@@ -68,6 +68,14 @@ def test_teacher_to_meeting_and_a_stranger_locked_out(server):
         page.get_by_role("textbox", name="User name").wait_for(timeout=60_000)
         screenshot(page, "01-login")
         browser_login(page, base, "rivera", "teacher-password")
+        # a reload starts a new Streamlit session: the login's HttpOnly cookie keeps her logged in
+        deadline = time.monotonic() + 30
+        while not any(c["name"] == "vc_session" and c["httpOnly"] for c in teacher_ctx.cookies()):
+            assert time.monotonic() < deadline, "the login did not set its session cookie"
+            page.wait_for_timeout(200)
+        page.reload()
+        page.get_by_role("heading", name="Lessons", exact=True).wait_for(timeout=60_000)
+        assert page.get_by_role("textbox", name="Password").count() == 0
 
         # upload the sample lesson (streamed by the upload form to the upload route)
         form = page.locator(".up-root")
@@ -184,10 +192,7 @@ def test_teacher_to_meeting_and_a_stranger_locked_out(server):
         other.wait_for_timeout(1500)
         assert other.get_by_text("Salty ice (e2e)").count() == 0
         screenshot(other, "09-other-teacher-lessons")
-        other.goto(f"{base}/prewatch?lesson={lesson.id}")  # a leaked deep link: a new session, log in again
-        other.get_by_role("textbox", name="User name").fill("other")
-        other.get_by_role("textbox", name="Password").fill("other-password")
-        other.get_by_role("button", name="Log in").click()
+        other.goto(f"{base}/prewatch?lesson={lesson.id}")  # a leaked deep link (a new session, still logged in)
         other.get_by_text("No such lesson, or you may not open it.").wait_for(timeout=60_000)
         assert other.get_by_text("Salty ice (e2e)").count() == 0
         assert other.locator(f"{PLAYER} video").count() == 0
@@ -200,6 +205,12 @@ def test_teacher_to_meeting_and_a_stranger_locked_out(server):
                 db.user_by_name("other").id, lesson.id, "redacted")
         assert other_ctx.request.get(base + media_path(forged)).status == 403
         assert other_ctx.request.get(base + media_path(own_key_wrong_user)).status == 404
+        # logging out ends the remembered login: a reload shows the login form again
+        other.goto(base + "/")
+        other.get_by_role("button", name="Log out").click()
+        other.get_by_role("textbox", name="User name").wait_for(timeout=60_000)
+        other.reload()
+        other.get_by_role("textbox", name="User name").wait_for(timeout=60_000)
         browser.close()
 
     assert not outside, f"the app reached outside the server: {outside[:5]}"

@@ -31,6 +31,7 @@ from videocoach.ui.mediaserver import (
     parse_range,
     upload_path,
     playback_refusal,
+    session_path,
 )
 from videocoach.vault import CHUNK_SIZE
 
@@ -370,3 +371,50 @@ def test_an_upload_over_the_size_limit_gets_413(tmp_path, video_bytes, no_autost
     assert store.all_lessons() == []
     server.close()
     store.close()
+
+
+# -- remembered logins: a reload keeps the user logged in, only in the same browser, until log out ---------------------
+def _get_session(world, token: str, cookie: str | None):
+    conn = http.client.HTTPConnection("127.0.0.1", world["port"], timeout=30)
+    conn.request("GET", session_path(token), headers={"Cookie": f"_streamlit_xsrf={cookie}"} if cookie else {})
+    resp = conn.getresponse()
+    resp.read()
+    conn.close()
+    return resp.status, resp.getheader("set-cookie") or ""
+
+
+def test_a_login_grant_sets_an_httponly_cookie_for_its_browser_only(world):
+    from streamlit.web.server.starlette.starlette_app_utils import generate_xsrf_token_string
+
+    from videocoach.ui.mediaserver import browser_binding
+
+    store, alice, tokens = world["store"], world["alice"], world["tokens"]
+    mine = generate_xsrf_token_string(b"A" * 16, 1700000000)
+    theirs = generate_xsrf_token_string(b"B" * 16, 1700000000)
+    raw = store.create_login_session(alice, 3600, browser_binding(mine))
+    grant = tokens.mint_session_grant(alice.id, raw, browser_cookie=mine)
+
+    assert _get_session(world, grant, theirs)[0] == 403  # a grant copied to another browser sets nothing
+    status, cookie = _get_session(world, grant, mine)
+    assert status == 200 and f"vc_session={raw}" in cookie
+    assert "httponly" in cookie.lower() and "samesite=strict" in cookie.lower()
+
+    assert store.resume_login_session(raw, browser_binding(mine)).id == alice.id
+    assert store.resume_login_session(raw, browser_binding(theirs)) is None  # the cookie alone is not enough
+    # a media token is no login grant, and a grant plays no media
+    assert _get_session(world, token_for(world, alice), mine)[0] == 403
+    assert get(world, grant, "bytes=0-9", cookie=mine)[0] in (403, 404)
+
+    store.end_login_session(raw)  # log out
+    assert store.resume_login_session(raw, browser_binding(mine)) is None
+    assert _get_session(world, grant, mine)[0] == 403
+
+
+def test_a_new_password_ends_remembered_logins(world):
+    store, alice = world["store"], world["alice"]
+    raw = store.create_login_session(alice, 3600, None)
+    assert store.resume_login_session(raw).id == alice.id
+    store.set_password_hash(alice.id, "x")
+    assert store.resume_login_session(raw) is None
+    expired = store.create_login_session(alice, -1, None)
+    assert store.resume_login_session(expired) is None

@@ -8,6 +8,7 @@ shares it with.  Every refusal is written to the append-only audit log.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import secrets
@@ -138,6 +139,13 @@ CREATE TABLE IF NOT EXISTS users (
     role TEXT NOT NULL CHECK (role IN ('teacher', 'coach', 'admin')),
     password_hash TEXT,
     created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS login_sessions (
+    id_hash TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    browser TEXT,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS lessons (
     id TEXT PRIMARY KEY,
@@ -331,7 +339,40 @@ class Store:
     def set_password_hash(self, user_id: int, password_hash: str) -> None:
         with self.transaction() as db:
             db.execute("UPDATE users SET password_hash=? WHERE id=?", (password_hash, user_id))
+            db.execute("DELETE FROM login_sessions WHERE user_id=?", (user_id,))  # a new password logs out everywhere
         self.audit(user_id, "user.password", None, "")
+
+    # -- remembered logins (a browser that reloads the page stays logged in) ----------------------------------------
+    def create_login_session(self, user: User, ttl_s: float, browser: str | None = None) -> str:
+        """A random session id for a browser cookie; only its hash is stored.  ``browser``: what binds it to one
+        browser (a hash of Streamlit's XSRF secret), checked again when it is resumed."""
+        raw = secrets.token_urlsafe(32)
+        now = time.time()
+        with self.transaction() as db:
+            db.execute("DELETE FROM login_sessions WHERE expires_at <= ?", (now,))
+            db.execute("INSERT INTO login_sessions VALUES (?,?,?,?,?)",
+                       (_session_hash(raw), user.id, browser, now, now + ttl_s))
+        return raw
+
+    def resume_login_session(self, raw: str | None, browser: str | None = None) -> User | None:
+        """The user of a live session id presented by the same browser, else None."""
+        if not raw or len(raw) > 128:
+            return None
+        row = self._db.execute("SELECT user_id, browser, expires_at FROM login_sessions WHERE id_hash=?",
+                               (_session_hash(raw),)).fetchone()
+        if row is None or row["expires_at"] <= time.time():
+            return None
+        if row["browser"] is not None and row["browser"] != browser:
+            return None
+        try:
+            return self.user(int(row["user_id"]))
+        except NotFound:
+            return None
+
+    def end_login_session(self, raw: str | None) -> None:
+        if raw:
+            with self.transaction() as db:
+                db.execute("DELETE FROM login_sessions WHERE id_hash=?", (_session_hash(raw),))
 
     def users(self, role: UserRole | None = None) -> list[User]:
         if role:
@@ -858,6 +899,10 @@ def _bookmark(row: sqlite3.Row) -> Bookmark:
 def _job(row: sqlite3.Row) -> Job:
     return Job(int(row["id"]), row["lesson_id"], row["kind"], row["status"], row["stage"], float(row["progress"]),
                row["message"], row["created_at"], row["updated_at"])
+
+
+def _session_hash(raw: str) -> str:
+    return hashlib.sha256(b"videocoach login session\0" + raw.encode()).hexdigest()
 
 
 def _is_lesson_id(value: str) -> bool:

@@ -51,6 +51,12 @@ ROUTE_PATH = ROUTE_PREFIX + "{token}"
 UPLOAD_PREFIX = "/vc-upload/"
 UPLOAD_PATH = UPLOAD_PREFIX + "{token}"
 UPLOAD_KIND = "upload"  # an upload token's kind: never servable
+SESSION_PREFIX = "/vc-session/"
+SESSION_PATH = SESSION_PREFIX + "{token}"
+SESSION_KIND = "session"  # a one-minute grant that turns a login into an HttpOnly cookie: never servable
+SESSION_COOKIE = "vc_session"
+SESSION_TTL_S = 12 * 3600.0  # a remembered login lasts a working day; logging out ends it at once
+_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 # What may reach a browser, with its content type.  "original" is never here.  "audio" only for a lesson without
 # video (voices are not restricted like faces are; a video lesson plays its audio inside the redacted rendition).
 SERVABLE_KINDS: dict[str, str] = {"redacted": "video/mp4", "audio": "audio/wav"}
@@ -117,6 +123,18 @@ class MediaTokens:
         now = time.time() if now is None else now
         claims = {"u": int(user_id), "l": "", "k": UPLOAD_KIND, "x": int(now + ttl_s), "p": "upload",
                   "n": secrets.token_hex(8)}
+        binding = browser_binding(browser_cookie)
+        if binding is not None:
+            claims["b"] = binding
+        return self.sign(claims)
+
+    def mint_session_grant(self, user_id: int, session_id: str, *, ttl_s: float = 60.0, now: float | None = None,
+                           browser_cookie: str | None = None) -> str:
+        """A short-lived grant the browser fetches once from ``/vc-session/`` to receive ``session_id`` as an
+        HttpOnly cookie (a Streamlit script cannot set cookies itself)."""
+        now = time.time() if now is None else now
+        claims = {"u": int(user_id), "l": "", "k": SESSION_KIND, "x": int(now + ttl_s), "p": "login",
+                  "n": str(session_id)}
         binding = browser_binding(browser_cookie)
         if binding is not None:
             claims["b"] = binding
@@ -282,7 +300,8 @@ class MediaServer:
         from starlette.routing import Route
 
         return [Route(ROUTE_PATH, self.handle, methods=["GET", "HEAD"], name="vc-media"),
-                Route(UPLOAD_PATH, self.handle_upload, methods=["PUT"], name="vc-upload")]
+                Route(UPLOAD_PATH, self.handle_upload, methods=["PUT"], name="vc-upload"),
+                Route(SESSION_PATH, self.handle_session, methods=["GET"], name="vc-session")]
 
     def _first_use(self, token: str) -> bool:
         digest = hashlib.sha256(token.encode()).hexdigest()
@@ -368,6 +387,41 @@ class MediaServer:
         return StreamingResponse(_stream(sealed, byte_range), status_code=status, headers=headers,
                                  media_type=content_type)
 
+
+    # -- remembered logins ------------------------------------------------------------------------------------------
+    def authorise_session(self, token: str, xsrf_cookie: str | None) -> str | None:
+        """The session id a valid grant carries, when it was minted for this browser and the session is live."""
+        with self._lock:
+            store, tokens = self._open()
+            try:
+                claims = tokens.verify(token)
+                if claims.kind != SESSION_KIND:
+                    raise TokenError("not a session grant")
+                binding = browser_binding(xsrf_cookie)
+                if claims.binding is not None and not hmac.compare_digest(claims.binding, binding or ""):
+                    raise TokenError("session grant was issued to another browser")
+                user = store.resume_login_session(claims.nonce, claims.binding)
+                if user is None or user.id != claims.user_id:
+                    raise TokenError("no such login session")
+            except TokenError as exc:
+                store.audit(None, "login.cookie", None, f"refused: {exc}", allowed=False)
+                return None
+            return claims.nonce
+
+    async def handle_session(self, request):
+        from starlette.concurrency import run_in_threadpool
+        from starlette.responses import PlainTextResponse, Response
+
+        headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+        session_id = await run_in_threadpool(
+            self.authorise_session, request.path_params.get("token", ""), request.cookies.get(XSRF_COOKIE)
+        )
+        if session_id is None:
+            return PlainTextResponse("forbidden", status_code=403, headers=headers)
+        response = Response(_GIF, media_type="image/gif", headers=headers)
+        response.set_cookie(SESSION_COOKIE, session_id, max_age=int(SESSION_TTL_S), path="/", httponly=True,
+                            samesite="strict", secure=request.url.scheme == "https")
+        return response
 
     # -- uploads ---------------------------------------------------------------------------------------------------------
     def authorise_upload(self, token: str, xsrf_cookie: str | None) -> User | None:
@@ -463,6 +517,10 @@ def media_path(token: str) -> str:
     return ROUTE_PREFIX + token
 
 
+def session_path(token: str) -> str:
+    return SESSION_PREFIX + token
+
+
 def upload_path(token: str) -> str:
     return UPLOAD_PREFIX + token
 
@@ -481,5 +539,6 @@ __all__ = [
     "media_routes",
     "parse_range",
     "upload_path",
+    "session_path",
     "playback_refusal",
 ]

@@ -22,6 +22,8 @@ KEY_OIDC_AUDITED = "vc.oidc_audited"
 KEY_LESSON = "vc.lesson_id"
 KEY_PICK = "vc.lesson_pick"
 KEY_MEDIA_URLS = "vc.media_urls"
+KEY_SESSION_ID = "vc.session_id"  # this login's remembered-session id (ended on log out)
+KEY_COOKIE_GRANT = "vc.cookie_grant"  # a grant the page hands the browser once, to get the session cookie
 QUERY_LESSON = "lesson"
 
 
@@ -76,7 +78,51 @@ def current_user(db: Store) -> User | None:
         except NotFound:
             logout()
             return None
-    return _oidc_user(db)
+    return _remembered_user(db) or _oidc_user(db)
+
+
+def _cookie(name: str) -> str | None:
+    try:
+        value = st.context.cookies.get(name)
+    except (AttributeError, RuntimeError):
+        return None
+    return value if isinstance(value, str) and value else None
+
+
+def _remembered_user(db: Store) -> User | None:
+    """A browser that reloads the page (a new Streamlit session) stays logged in through its HttpOnly session
+    cookie, bound to the same browser and ended by logging out, a password change or its 12-hour expiry."""
+    from videocoach.ui.mediaserver import SESSION_COOKIE, browser_binding
+
+    raw = _cookie(SESSION_COOKIE)
+    user = db.resume_login_session(raw, browser_binding(browser_cookie()))
+    if user is not None:
+        st.session_state[KEY_USER] = user.id
+        st.session_state[KEY_SESSION_ID] = raw
+    return user
+
+
+def remember_login(db: Store, user: User) -> None:
+    """Start a remembered session for this browser; the page hands the browser its cookie (see
+    :func:`hand_over_cookie`).  Without a browser cookie to bind to (AppTest), nothing is remembered."""
+    from videocoach.ui.mediaserver import SESSION_TTL_S, MediaTokens, browser_binding
+
+    xsrf = browser_cookie()
+    if xsrf is None:
+        return
+    raw = db.create_login_session(user, SESSION_TTL_S, browser_binding(xsrf))
+    st.session_state[KEY_SESSION_ID] = raw
+    st.session_state[KEY_COOKIE_GRANT] = MediaTokens.for_settings(db.settings).mint_session_grant(
+        user.id, raw, browser_cookie=xsrf)
+
+
+def hand_over_cookie() -> None:
+    """Once after a password login: an invisible image whose response sets the HttpOnly session cookie."""
+    from videocoach.ui.mediaserver import session_path
+
+    grant = st.session_state.pop(KEY_COOKIE_GRANT, None)
+    if grant:
+        st.html(f'<img src="{session_path(grant)}" alt="" width="1" height="1" style="position:absolute;opacity:0">')
 
 
 def oidc_unknown_email() -> str | None:
@@ -90,9 +136,18 @@ def oidc_unknown_email() -> str | None:
 def login(db: Store, username: str, password: str) -> User | None:
     user = auth.authenticate(db, username, password)
     if user is not None:
+        _end_remembered(db)
         _forget_session()  # nothing of a previous login survives (lesson choice, media tokens, form values)
         st.session_state[KEY_USER] = user.id
+        remember_login(db, user)
     return user
+
+
+def _end_remembered(db: Store) -> None:
+    from videocoach.ui.mediaserver import SESSION_COOKIE
+
+    for raw in {st.session_state.get(KEY_SESSION_ID), _cookie(SESSION_COOKIE)}:
+        db.end_login_session(raw)
 
 
 def _forget_session() -> None:
@@ -102,6 +157,7 @@ def _forget_session() -> None:
 
 
 def logout() -> None:
+    _end_remembered(store())
     _forget_session()
     if oidc_configured() and getattr(st.user, "is_logged_in", False):
         st.logout()
