@@ -9,7 +9,14 @@ import pytest
 import soundfile as sf
 
 from conftest import shared
-from videocoach.diarize import DiarizeConfig, Diarizer, load_diarizer, speech_mask
+from videocoach.diarize import (
+    DiarizeConfig,
+    Diarizer,
+    _labels_to_turns,
+    _overlap_at_changes,
+    load_diarizer,
+    speech_mask,
+)
 from videocoach.ffmpeg import ffmpeg_binary, run
 from videocoach.levels import compute_levels
 from videocoach.model import Diarization
@@ -58,6 +65,11 @@ def check_invariants(d: Diarization, duration_s: float) -> None:
     # labels are numbered by first appearance
     first_seen = list(dict.fromkeys(t.speaker for t in d.turns))
     assert first_seen == [f"SPEAKER_{i:02d}" for i in range(len(first_seen))]
+    # two speakers' turns may overlap (overlapped speech), one speaker's own turns never do
+    for who in d.speakers:
+        own = [t for t in d.turns if t.speaker == who]
+        for a, b in zip(own, own[1:]):
+            assert a.end < b.start
 
 
 @pytest.fixture(scope="module")
@@ -154,6 +166,28 @@ def test_speech_mask_hysteresis_gaps_and_padding():
     assert m[48:97].all() and not m[:48].any() and not m[97:].any()
 
 
+def test_overlap_at_changes_extends_turns_across_a_handover_only():
+    # speaker 0 for 1 s, speaker 1 for 1 s straight after, a pause, then speaker 0 again
+    labels = np.array([0] * 100 + [1] * 100 + [-1] * 50 + [0] * 100)
+    scores = np.full((labels.size, 2), np.nan)
+    scores[labels >= 0] = [0.6, -0.2]
+    scores[labels == 1] = [-0.2, 0.6]
+    scores[80:100] = [0.5, 0.45]  # 0.2 s before the change both voices are about as present
+    scores[100:105] = [0.4, 0.5]  # 0.05 s after it too
+    second = _overlap_at_changes(labels, scores, margin=0.1, max_s=0.5)
+    assert (second[80:100] == 1).all() and (second[100:105] == 0).all()
+    assert (second[:80] == -1).all() and (second[105:] == -1).all()  # nothing across the pause
+    capped = _overlap_at_changes(labels, scores, margin=0.1, max_s=0.1)
+    assert (capped >= 0).sum() == 10 + 5
+    assert (_overlap_at_changes(labels, scores, margin=0.01, max_s=0.5) == -1).all()
+
+    turns = _labels_to_turns(labels, 3.5, second)
+    assert [(t.start, t.end, t.speaker) for t in turns] == [
+        (0.0, 1.05, "0"), (0.8, 2.0, "1"), (2.5, 3.5, "0")
+    ]
+    assert [(t.start, t.end) for t in _labels_to_turns(labels, 3.5)] == [(0.0, 1.0), (1.0, 2.0), (2.5, 3.5)]
+
+
 def test_config_rejects_bad_values():
     with pytest.raises(ValueError):
         DiarizeConfig(hop_s=0)
@@ -163,6 +197,8 @@ def test_config_rejects_bad_values():
         DiarizeConfig(vad_onset=0.1, vad_offset=0.2)
     with pytest.raises(ValueError):
         DiarizeConfig(embedding="xvector")
+    with pytest.raises(ValueError):
+        DiarizeConfig(overlap_margin=-0.1)
 
 
 def test_levels_rms_and_speech_probability():
