@@ -146,6 +146,10 @@ class MediaTokens:
         mac = hmac.new(self._key, body, hashlib.sha256).digest()
         return f"{_b64(body)}.{_b64(mac)}"
 
+    def verify_for_browser(self, token: str, kind: str, xsrf_cookie: str | None) -> MediaClaims:
+        """:meth:`verify`, and the token is of ``kind`` and was minted for the browser presenting it."""
+        return _check_browser(self.verify(token), kind, xsrf_cookie)
+
     def verify(self, token: str, *, now: float | None = None) -> MediaClaims:
         if not token or len(token) > _MAX_TOKEN_LEN or token.count(".") != 1:
             raise TokenError("malformed media token")
@@ -165,6 +169,14 @@ class MediaTokens:
         if (time.time() if now is None else now) >= claims.expires_at:
             raise TokenError("media token expired")
         return claims
+
+
+def _check_browser(claims: MediaClaims, kind: str, xsrf_cookie: str | None) -> MediaClaims:
+    if claims.kind != kind:
+        raise TokenError(f"not a{'n' if kind[0] in 'aeiou' else ''} {kind} token")
+    if claims.binding is not None and not hmac.compare_digest(claims.binding, browser_binding(xsrf_cookie) or ""):
+        raise TokenError(f"{kind} token was issued to another browser")
+    return claims
 
 
 def browser_binding(xsrf_cookie: str | None) -> str | None:
@@ -394,12 +406,7 @@ class MediaServer:
         with self._lock:
             store, tokens = self._open()
             try:
-                claims = tokens.verify(token)
-                if claims.kind != SESSION_KIND:
-                    raise TokenError("not a session grant")
-                binding = browser_binding(xsrf_cookie)
-                if claims.binding is not None and not hmac.compare_digest(claims.binding, binding or ""):
-                    raise TokenError("session grant was issued to another browser")
+                claims = tokens.verify_for_browser(token, SESSION_KIND, xsrf_cookie)
                 user = store.resume_login_session(claims.nonce, claims.binding)
                 if user is None or user.id != claims.user_id:
                     raise TokenError("no such login session")
@@ -428,13 +435,7 @@ class MediaServer:
         with self._lock:
             store, tokens = self._open()
             try:
-                claims = tokens.verify(token)
-                if claims.kind != UPLOAD_KIND:
-                    raise TokenError("not an upload token")
-                if claims.binding is not None and not hmac.compare_digest(
-                    claims.binding, browser_binding(xsrf_cookie) or ""
-                ):
-                    raise TokenError("upload token was issued to another browser")
+                claims = tokens.verify_for_browser(token, UPLOAD_KIND, xsrf_cookie)
                 user = store.user(claims.user_id)
             except (TokenError, NotFound) as exc:
                 store.audit(None, "lesson.upload", None, f"refused: {exc}", allowed=False)
