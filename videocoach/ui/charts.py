@@ -94,7 +94,7 @@ def minutes(rows: Sequence[dict]) -> alt.Chart:
         alt.Chart(df)
         .mark_bar()
         .encode(
-            x=alt.X("minute:O", title="minute", axis=alt.Axis(labelExpr="floor(datum.value / 60)")),
+            x=alt.X("minute:O", title="minute", axis=alt.Axis(labelExpr="floor(datum.value / 60)", labelAngle=0)),
             y=alt.Y("seconds:Q", title="seconds", stack="zero", scale=alt.Scale(domain=[0, 60])),
             color=alt.Color("role:N", scale=alt.Scale(domain=list(ROLE_COLOURS), range=list(ROLE_COLOURS.values())),
                             legend=alt.Legend(title=None, orient="right")),
@@ -141,7 +141,8 @@ def trend_questions(rows: Sequence[dict]) -> alt.Chart:
         .encode(
             x=alt.X("lesson:N", sort=alt.SortField("order"), title=None, axis=alt.Axis(labelAngle=-20)),
             y=alt.Y("count:Q", title="teacher questions", stack="zero"),
-            color=alt.Color("qtype:N", title="type", sort=QTYPE_ORDER),
+            # distinct hues per type (the default blues/reds made "checking" and "rhetorical" look alike)
+            color=alt.Color("qtype:N", title="type", sort=QTYPE_ORDER, scale=alt.Scale(scheme="tableau10")),
             tooltip=["lesson:N", "qtype:N", "count:Q"],
         )
         .properties(height=300)
