@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from videocoach.activities import ActivitySettings, ActivitySpan, ActivityTime, activity_time, activity_timeline
 from videocoach.intervals import intersect as _intersect
@@ -38,6 +38,8 @@ from videocoach.intervals import union as _union
 from videocoach.language import LanguageSettings, LanguageStats, language_stats
 from videocoach.model import LessonAnalysis, Progress, RoleTurn, Span, no_progress
 from videocoach.moments import Moment, MomentSettings, find_moments
+if TYPE_CHECKING:
+    from videocoach.question_model import QuestionModel
 from videocoach.questions import (
     Question,
     QuestionSettings,
@@ -152,8 +154,10 @@ def compute_metrics(
     analysis: LessonAnalysis,
     settings: MetricsSettings = MetricsSettings(),
     progress: Progress = no_progress,
+    question_model: "QuestionModel | None" = None,
 ) -> LessonMetrics:
-    """Every Figure 9 measure of one analysed lesson."""
+    """Every Figure 9 measure of one analysed lesson.  ``question_model``: the loaded question model (the pipeline
+    passes it, so this stays free of I/O); ``None`` loads the packaged one once."""
     duration = max(0.0, float(analysis.duration_s))
     turns = analysis.role_turns()
     progress("metrics", 0.0)
@@ -161,7 +165,7 @@ def compute_metrics(
     sentences = split_sentences(analysis.transcript.utterances, turns, settings.questions.pause_split_s)
     talk = talk_stats(duration, turns, analysis.diarization.speech, settings)
     progress("metrics", 0.2)
-    questions = find_questions(sentences, turns, duration, settings.questions, presplit=True)
+    questions = find_questions(sentences, turns, duration, settings.questions, presplit=True, model=question_model)
     progress("metrics", 0.5)
     utts = analysis.transcript.utterances
     transcribed = tuple(Span(u.start, u.end) for u in utts if u.text.strip()) if utts else None

@@ -185,6 +185,7 @@ def load_analysis(store: Store, lesson_id: str) -> LessonAnalysis:
 def load_metrics(store: Store, lesson_id: str):
     """The lesson's metrics (recomputed from the stored analysis if the cached copy is missing)."""
     from videocoach.metrics import LessonMetrics, compute_metrics
+    from videocoach.question_model import default_question_model
 
     text = store.stage(lesson_id, "metrics")
     if text is not None:
@@ -192,7 +193,7 @@ def load_metrics(store: Store, lesson_id: str):
             return serialize.loads(LessonMetrics, text)
         except (TypeError, ValueError, KeyError):
             pass  # an older shape: recompute below
-    metrics = compute_metrics(load_analysis(store, lesson_id))
+    metrics = compute_metrics(load_analysis(store, lesson_id), question_model=default_question_model())
     store.save_stage(lesson_id, "metrics", serialize.dumps(metrics))
     return metrics
 
@@ -317,8 +318,9 @@ def _stage_roles(store: Store, lesson: Lesson, options: AnalyseOptions, progress
 
 def _stage_metrics(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
     from videocoach.metrics import compute_metrics
+    from videocoach.question_model import default_question_model
 
-    metrics = compute_metrics(load_analysis(store, lesson.id))
+    metrics = compute_metrics(load_analysis(store, lesson.id), question_model=default_question_model())
     store.save_stage(lesson.id, "metrics", serialize.dumps(metrics))
 
 
@@ -455,6 +457,7 @@ def _user_message(exc: BaseException) -> str:
 def set_teacher_speakers(store: Store, user: User, lesson_id: str, speakers: Sequence[str]):
     """A reviewer says which diarisation speakers are the teacher; metrics recompute, ASR is not re-run."""
     from videocoach.metrics import compute_metrics
+    from videocoach.question_model import default_question_model
 
     store.require_access(user, lesson_id, "roles.correct")
     diarization = _load(store, lesson_id, "diarize", Diarization)
@@ -466,7 +469,7 @@ def set_teacher_speakers(store: Store, user: User, lesson_id: str, speakers: Seq
     settings = dict(store.lesson(lesson_id).settings)
     if settings.pop("roles_note", None) is not None:
         store.update_lesson(lesson_id, settings=settings)
-    metrics = compute_metrics(load_analysis(store, lesson_id))
+    metrics = compute_metrics(load_analysis(store, lesson_id), question_model=default_question_model())
     store.save_stage(lesson_id, "metrics", serialize.dumps(metrics))
     store.audit(user.id, "roles.correct", lesson_id, f"teacher={','.join(sorted(speakers))}")
     return metrics
