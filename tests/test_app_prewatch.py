@@ -9,6 +9,7 @@ import pytest
 from e2e_helpers import app_test, copy_store, goto, login, player_data, texts, use_settings
 from videocoach import pipeline
 from videocoach.store import Store
+from videocoach.ui import review
 from videocoach.ui.mediaserver import MediaTokens, ROUTE_PREFIX, playback_refusal
 
 
@@ -101,11 +102,15 @@ def test_marking_a_face_rerenders_and_stops_playback_until_then(env):
     data = player_data(at, "pw.player")
     assert data["overlay"] and len(data["overlay"]["box"]) == 4 and data["seek"]["t"] == data["overlay"]["t"]
     key = boxes[0].key
+    with Store(env["settings"]) as db:
+        owner = db.user_by_name("rivera")
+        assert review.teacher_face_unmarked(db, owner, env["lesson_id"])  # the page nudges the teacher to mark
     at.selectbox(key=key).select("teacher")  # (elements go stale after a run: look it up again)
     at.run()
     track_id = int(str(key).rsplit(".", 1)[1])
     with Store(env["settings"]) as db:
         assert db.face_marks(env["lesson_id"]) == {track_id: "teacher"}
+        assert not review.teacher_face_unmarked(db, owner, env["lesson_id"])
         assert db.stage(env["lesson_id"], "render") is None  # the old rendition no longer plays
         assert db.jobs_for_lesson(env["lesson_id"])[-1].kind == "rerender"
         assert playback_refusal(db, db.lesson(env["lesson_id"])) is not None

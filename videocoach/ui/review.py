@@ -277,6 +277,19 @@ def face_tracks(store: Store, user: User, lesson_id: str, limit: int = 40) -> li
     return rows
 
 
+def teacher_face_unmarked(store: Store, user: User, lesson_id: str) -> bool:
+    """Faces were found and the hiding policy hides them, but no track is marked as the teacher yet."""
+    from videocoach import pipeline
+
+    store.require_access(user, lesson_id, "faces.view")
+    text = store.stage(lesson_id, "faces")
+    if text is None or '"tracks":[]' in text.replace(" ", ""):
+        return False
+    if not pipeline.lesson_policy(store.lesson(lesson_id)).hide_faces:
+        return False
+    return "teacher" not in store.face_marks(lesson_id).values()
+
+
 def mark_face(store: Store, settings: Settings, user: User, lesson_id: str, track_id: int, label: str | None,
               *, start_worker: bool = True) -> None:
     """Mark a track visible (teacher / consented) or hidden again, then re-render.

@@ -190,6 +190,10 @@ def render() -> None:
     src, why_not = player.media_url(db, user, lesson, purpose="view")
     if src is None:
         video_progress(db, user, lesson)
+    elif lesson.owner_id == user.id and review.teacher_face_unmarked(db, user, lesson.id):
+        st.info("Every face is hidden, yours too. To see yourself teaching, mark your face in **Whose face stays "
+                "visible?** below (“Show” finds each face); the video is then rendered again.",
+                icon=":material/face:")
     events = player.player(key="pw.player", src=src, message=why_not, mode="prewatch",
                            cues=review.transcript_cues(analysis), questions=view.questions,
                            seek=st.session_state.get("pw.seek"), overlay=st.session_state.get("pw.overlay"))
