@@ -63,3 +63,27 @@ def test_export_my_data_holds_everything_of_own_lessons_only(store, tmp_path):
         assert json.loads(zf.read(f"lessons/{mine.id}/meeting_record.json"))["focus"] == "wait time"
         assert json.loads(zf.read(f"lessons/{mine.id}/shared_with.json")) == ["c"]
         assert not any(theirs.id in n for n in names)
+
+
+def test_the_worker_purges_expired_lessons_by_itself(store):
+    from videocoach import worker
+
+    t = store.add_user("t", "teacher", None)
+    old = store.create_lesson(t, "met long ago", "a.mp4")
+    kept = store.create_lesson(t, "met yesterday", "b.mp4")
+    store.put_media_bytes(old.id, "original", b"video")
+    store.set_meeting_date(t, old.id, time.time() - 31 * DAY)
+    store.set_meeting_date(t, kept.id, time.time() - DAY)
+    assert worker.work(store.settings, once=True) == 0  # no jobs; the purge runs at start
+    assert [l.id for l in store.all_lessons()] == [kept.id]
+    assert not (store.media_dir / old.id).exists()
+
+
+def test_purge_skips_a_lesson_being_processed(store):
+    t = store.add_user("t", "teacher", None)
+    old = store.create_lesson(t, "met long ago", "a.mp4")
+    store.set_meeting_date(t, old.id, time.time() - 31 * DAY)
+    with store.lesson_lock(old.id):
+        with Store(store.settings) as other:  # another process's view
+            assert retention.purge_expired(other) == []
+    assert retention.purge_expired(store) == [old.id]

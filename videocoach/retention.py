@@ -8,7 +8,7 @@ import zipfile
 from pathlib import Path
 
 from videocoach.serialize import to_plain
-from videocoach.store import Store, User
+from videocoach.store import LessonBusy, Store, User
 
 # Lessons with no meeting date yet expire this long after upload, so nothing is kept forever by accident.
 DEFAULT_UNMET_RETENTION_DAYS = 90
@@ -23,7 +23,12 @@ def purge_expired(store: Store, now: float | None = None) -> list[str]:
         if expires is None and lesson.meeting_at is None:
             expires = lesson.created_at + DEFAULT_UNMET_RETENTION_DAYS * 24 * 3600
         if expires is not None and expires <= now:
-            store.delete_lesson(None, lesson.id, f"retention: expired {time.strftime('%Y-%m-%d', time.gmtime(expires))}")
+            try:
+                with store.lesson_lock(lesson.id):  # never erase under a process working on it; next purge will
+                    store.delete_lesson(None, lesson.id,
+                                        f"retention: expired {time.strftime('%Y-%m-%d', time.gmtime(expires))}")
+            except LessonBusy:
+                continue
             erased.append(lesson.id)
     # stale transient files (a crash can leave plaintext in the work dir): remove anything older than a day
     for path in store.work_dir.glob("*"):

@@ -46,14 +46,37 @@ def run_job(store: Store, job_id: int, kind: str, lesson_id: str, params: dict) 
     store.update_job(job_id, status="done", progress=1.0, message="")
 
 
-def work(settings: Settings, *, once: bool = False, poll_s: float = 1.0, max_idle_s: float | None = None) -> int:
-    """Process jobs until told to stop (or, with ``once``, until the queue is empty).  Returns jobs run."""
+PURGE_EVERY_S = 3600.0  # the automatic retention purge: at start, then hourly
+
+
+def purge_now(store: Store) -> list[str]:
+    """The automatic purge (``videocoach purge`` by hand does the same); a failure is reported, never fatal."""
+    from videocoach import retention
+
+    try:
+        erased = retention.purge_expired(store)
+    except Exception as exc:  # noqa: BLE001 - the worker must go on serving jobs
+        print(f"videocoach worker: retention purge failed: {exc}", file=sys.stderr)
+        return []
+    if erased:
+        print(f"videocoach worker: erased {len(erased)} lesson(s) past their retention date", file=sys.stderr)
+    return erased
+
+
+def work(settings: Settings, *, once: bool = False, poll_s: float = 1.0, max_idle_s: float | None = None,
+         purge_every_s: float = PURGE_EVERY_S) -> int:
+    """Process jobs until told to stop (or, with ``once``, until the queue is empty), purging expired lessons at
+    start and every ``purge_every_s`` between jobs.  Returns jobs run."""
     store = Store(settings)
     store.requeue_stale_jobs()
     done = 0
     idle_since = time.monotonic()
+    last_purge = -float("inf")
     try:
         while True:
+            if time.monotonic() - last_purge >= purge_every_s:
+                purge_now(store)
+                last_purge = time.monotonic()
             claimed = store.claim_job()
             if claimed is None:
                 if once or (max_idle_s is not None and time.monotonic() - idle_since > max_idle_s):
