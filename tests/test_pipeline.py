@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, SAMPLE_MEDIA, blocked_network, shared
-from videocoach import exports, pipeline
+from videocoach import exports, pipeline, serialize
 from videocoach.config import Settings
 from videocoach.ffmpeg import ffmpeg_binary
 from videocoach.store import Store
@@ -145,6 +145,44 @@ def test_role_correction_recomputes_metrics_without_new_asr(analysed_sample, tmp
     result = _cli(settings, "roles", lesson_id[:8], "--teacher", ",".join(sorted(old_teacher)))
     assert result.returncode == 0, result.stderr
     assert "manual" in result.stdout
+    store.close()
+
+
+def _roles_again(store, lesson_id, options):
+    lesson = store.lesson(lesson_id)
+    store.update_lesson(lesson_id, settings={**lesson.settings, **pipeline._options_to_settings(options)})
+    store.clear_stages(lesson_id, ["roles", "metrics"])
+    pipeline.run(store, lesson_id)
+    return pipeline.load_analysis(store, lesson_id).roles
+
+
+def test_teacher_voice_file_is_kept_for_later_lessons(analysed_sample, tmp_path):
+    """Enrolment from a voice file; the voice is kept per teacher and used when a later lesson gives no sample; a
+    kept voice from an older voice model falls back to the automatic guess and says so."""
+    from videocoach import roles as roles_mod
+
+    settings = _copy_store(analysed_sample, tmp_path)
+    store = Store(settings)
+    lesson_id = analysed_sample["lesson_id"]
+    owner = store.user_by_name(analysed_sample["teacher"])
+    expected = pipeline.load_analysis(store, lesson_id).roles.teacher_speakers
+    with blocked_network():
+        got = _roles_again(store, lesson_id, pipeline.AnalyseOptions(
+            teacher_sample_file=str(SAMPLE_MEDIA / "teacher_voice.wav")))
+        assert got.method == "enrolment" and got.teacher_speakers == expected
+        kept = store.teacher_voice(owner.id)
+        assert kept is not None and "teacher_voice.wav" in kept
+
+        got = _roles_again(store, lesson_id, pipeline.AnalyseOptions())  # no sample: the kept voice
+        assert got.method == "enrolment" and got.teacher_speakers == expected
+
+        stale = roles_mod.TeacherVoice(tuple([0.1] * 256), "enrolled with the old resemblyzer model")
+        store.save_teacher_voice(owner.id, serialize.dumps(stale))
+        got = _roles_again(store, lesson_id, pipeline.AnalyseOptions())
+        assert got.method == "auto"
+        assert "enrol" in store.lesson(lesson_id).settings["roles_note"]
+        pipeline.set_teacher_speakers(store, owner, lesson_id, sorted(expected))  # a correction clears the note
+        assert "roles_note" not in store.lesson(lesson_id).settings
     store.close()
 
 

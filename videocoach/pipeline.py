@@ -310,8 +310,9 @@ def _stage_roles(store: Store, lesson: Lesson, options: AnalyseOptions, progress
         assignment = roles.assign_roles(diarization, spans, embeddings, None)
         store.update_lesson(lesson.id, settings={
             **store.lesson(lesson.id).settings,
-            "roles_note": "your kept teacher voice is from an older voice model, so roles were guessed: "
-                          "give a teacher sample again (videocoach roles / the Roles panel)",
+            "roles_note": "the kept teacher voice was enrolled with an older voice model, so the teacher was "
+                          "guessed: check “Who is the teacher?”, and give a teacher sample with the next lesson "
+                          "(--teacher-sample) to enrol the voice again",
         })
     store.save_stage(lesson.id, "roles", serialize.dumps(assignment))
 
