@@ -186,6 +186,29 @@ def test_teacher_voice_file_is_kept_for_later_lessons(analysed_sample, tmp_path)
     store.close()
 
 
+def test_a_pyannote_config_is_checked_before_anything_changes(analysed_sample, tmp_path):
+    settings = _copy_store(analysed_sample, tmp_path)
+    sample = "{start}-{end}".format(**analysed_sample["script"]["teacher_sample"])
+    base = ("analyse", str(SAMPLE_MEDIA / "lesson.mp4"), "--owner", analysed_sample["teacher"], "--teacher-sample", sample)
+    before = Store(settings)
+    stages = {s: before.stage(analysed_sample["lesson_id"], s) for s in pipeline.STAGES}
+    before.close()
+    hub = _cli(settings, *base, "--pyannote-config", "pyannote/speaker-diarization-3.1")
+    assert hub.returncode == 2 and "Traceback" not in hub.stderr and "not a local file" in hub.stderr
+    (tmp_path / "seg.bin").write_bytes(b"")
+    local = tmp_path / "config.yaml"
+    local.write_text("pipeline:\n  name: x\n  params:\n    segmentation: seg.bin\n")
+    result = _cli(settings, *base, "--pyannote-config", str(local))
+    try:
+        import pyannote.audio  # noqa: F401
+    except ImportError:
+        assert result.returncode == 2 and "pyannote.audio is not installed" in result.stderr, result.stderr
+    after = Store(settings)
+    if result.returncode == 2:  # refused: nothing stored was touched
+        assert {s: after.stage(analysed_sample["lesson_id"], s) for s in pipeline.STAGES} == stages
+    after.close()
+
+
 def test_rerun_resumes_and_does_nothing_new(analysed_sample, tmp_path):
     settings = _copy_store(analysed_sample, tmp_path)
     result = _cli(settings, "analyse", str(SAMPLE_MEDIA / "lesson.mp4"), "--owner", analysed_sample["teacher"],

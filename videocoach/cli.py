@@ -164,9 +164,18 @@ def cmd_analyse(args) -> int:
     if not path.is_file():
         raise CliError(f"{args.lesson}: no such file")
     sample_span, sample_file = _parse_teacher_sample(args.teacher_sample)
+    if args.pyannote_config:
+        from videocoach import diarize_pyannote
+
+        try:  # refused before anything is stored or invalidated
+            diarize_pyannote.check_local_config(args.pyannote_config)
+            diarize_pyannote.check_installed()
+        except diarize_pyannote.PyannoteUnavailable as exc:
+            raise CliError(str(exc)) from None
     options = pipeline.AnalyseOptions(
         asr_engine=args.asr, asr_model=args.model, teacher_sample=sample_span, teacher_sample_file=sample_file,
         num_speakers=args.num_speakers, redact=not args.no_redact,
+        pyannote_config=str(Path(args.pyannote_config).resolve()) if args.pyannote_config else None,
     )
     store = _store()
     if store.user_by_name(args.owner) is None:
@@ -194,11 +203,13 @@ def cmd_analyse(args) -> int:
 
 def _invalidate_for_options(store, lesson, new) -> None:
     """Options changed on a re-run: drop the stages they affect so they run again (the rest is reused)."""
+    from videocoach import pipeline
+
     stages = {"roles", "metrics"}  # cheap, and a new teacher sample changes them
     transcript = store.stage(lesson.id, "transcribe")
     if transcript and not json.loads(transcript).get("engine", "").startswith(f"{new.asr_engine}:{new.asr_model}"):
         stages.add("transcribe")
-    if new.num_speakers is not None:
+    if new.num_speakers is not None or new.pyannote_config != pipeline.options_of(lesson).pyannote_config:
         stages.add("diarize")
     store.clear_stages(lesson.id, sorted(stages))
 
@@ -426,6 +437,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--asr", choices=["faster-whisper", "openai-whisper"], default="faster-whisper")
     a.add_argument("--model", choices=["base", "tiny.en"], default="base")
     a.add_argument("--num-speakers", type=int, help="the number of speakers, if known")
+    a.add_argument("--pyannote-config", metavar="CONFIG_YAML",
+                   default=os.environ.get("VIDEOCOACH_PYANNOTE_CONFIG") or None,
+                   help="diarise with your own local pyannote.audio pipeline (a config.yaml whose models are local "
+                        "files; needs pyannote.audio installed). Default: the built-in diariser")
     a.add_argument("--owner", default=os.environ.get("VIDEOCOACH_USER", "teacher"), help="the teacher who owns it")
     a.add_argument("--title", help="a title (default: the file name)")
     a.add_argument("--policy", help="consent policy name or TOML path (default: blur-all-pupils)")

@@ -85,6 +85,21 @@ class PyannoteDiarizer:
         return Diarization(tuple(turns), speech, f"pyannote:{self.config_path.name}")
 
 
+def check_installed() -> None:
+    """Raise PyannoteUnavailable when pyannote.audio is not installed (found without importing it)."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec("pyannote.audio") is not None
+    except ModuleNotFoundError:  # the pyannote namespace itself is missing
+        found = False
+    if not found:
+        raise PyannoteUnavailable(
+            "pyannote.audio is not installed (pip install pyannote.audio, with the CPU torch); the built-in "
+            "diariser needs neither"
+        )
+
+
 def load_pyannote_diarizer(config_yaml: str | Path) -> PyannoteDiarizer:
     """Load a local pyannote.audio pipeline (refusing hub ids and non-local models)."""
     path = check_local_config(config_yaml)
@@ -103,4 +118,4 @@ def load_pyannote_diarizer(config_yaml: str | Path) -> PyannoteDiarizer:
     return PyannoteDiarizer(pipeline, path)
 
 
-__all__ = ["PyannoteDiarizer", "PyannoteUnavailable", "check_local_config", "load_pyannote_diarizer"]
+__all__ = ["PyannoteDiarizer", "PyannoteUnavailable", "check_installed", "check_local_config", "load_pyannote_diarizer"]

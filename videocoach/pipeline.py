@@ -51,6 +51,7 @@ class AnalyseOptions:
     teacher_sample_file: str | None = None  # an audio file of the teacher's voice, kept per teacher
     num_speakers: int | None = None
     redact: bool = True
+    pyannote_config: str | None = None  # a local pyannote.audio pipeline config.yaml: diarise with it instead
 
 
 # -- ingest --------------------------------------------------------------------------------------------------------------
@@ -242,12 +243,25 @@ def _stage_diarize(store: Store, lesson: Lesson, options: AnalyseOptions, progre
 
     audio = load_audio(store, lesson.id)
     diarizer = load_diarizer(DiarizeConfig(num_speakers=options.num_speakers))
-    result = diarizer.run(audio, progress=lambda s, f: progress("diarize", f))
+    if options.pyannote_config:
+        # the user's own local pyannote pipeline decides who spoke when; the voice windows that roles compare
+        # with the teacher's enrolled voice still come from the built-in encoder (one voice model for enrolment)
+        from videocoach.diarize_pyannote import PyannoteUnavailable, load_pyannote_diarizer
+
+        try:
+            diarization = load_pyannote_diarizer(options.pyannote_config).diarize(
+                audio, progress=lambda s, f: progress("diarize", 0.8 * f))
+        except PyannoteUnavailable as exc:
+            raise PipelineError(str(exc)) from exc
+        windows = diarizer.embed_windows(audio, progress=lambda s, f: progress("diarize", 0.8 + 0.2 * f))
+    else:
+        result = diarizer.run(audio, progress=lambda s, f: progress("diarize", f))
+        diarization, windows = result.diarization, result.windows
     buf = io.BytesIO()
-    np.savez(buf, spans=np.asarray(result.windows.spans, dtype=np.float64).reshape(-1, 2),
-             embeddings=np.asarray(result.windows.embeddings, dtype=np.float32))
+    np.savez(buf, spans=np.asarray(windows.spans, dtype=np.float64).reshape(-1, 2),
+             embeddings=np.asarray(windows.embeddings, dtype=np.float32))
     store.put_media_bytes(lesson.id, "voice_windows", buf.getvalue())  # voice embeddings are personal data: sealed
-    store.save_stage(lesson.id, "diarize", serialize.dumps(result.diarization))
+    store.save_stage(lesson.id, "diarize", serialize.dumps(diarization))
 
 
 def _stage_levels(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
