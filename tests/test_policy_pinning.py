@@ -36,6 +36,7 @@ def test_all_consented_is_refused_without_a_record_and_stores_nothing(store, cli
                                   consent_record="Year 9 forms 2026/27, held by the school office")
     pol = pipeline.lesson_policy(lesson)
     assert not pol.hide_faces and pol.consent_record.startswith("Year 9 forms")
+    assert any("Year 9 forms" in e.detail for e in store.audit_entries(lesson.id) if e.action == "lesson.policy")
 
 
 def test_a_policy_file_given_by_path_stays_with_the_lesson(store, clip, tmp_path):

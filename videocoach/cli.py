@@ -284,6 +284,9 @@ def cmd_redact(args) -> int:
     lesson = _find_lesson(store, args.lesson)
     progress = _tqdm_progress(disable=args.quiet)
     try:
+        if args.consent_record:
+            store.audit(None, "lesson.policy", lesson.id,
+                        f"policy={args.policy} consent_record={args.consent_record[:200]} (command line)")
         pipeline.rerender(store, lesson.id, policy_name=args.policy, consent_record=args.consent_record,
                           progress=progress)
     finally:

@@ -79,6 +79,8 @@ def ingest_file(
     try:
         store.put_media_file(lesson.id, "original", path)
         store.save_stage(lesson.id, "probe", serialize.dumps(info))
+        if pol.consent_record:
+            store.audit(owner.id, "lesson.policy", lesson.id, f"policy={pol.name} consent_record={pol.consent_record[:200]}")
         store.update_lesson(lesson.id, duration_s=info.duration_s, policy_version=pol.version)
     except BaseException:
         store.delete_lesson(None, lesson.id, "ingest failed")
