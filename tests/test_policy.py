@@ -91,3 +91,11 @@ def test_every_field_is_a_documented_toml_key():
 def test_zone_pixels_round_outwards():
     assert zone_to_px((0.0, 0.45, 1.0, 0.55), 1280, 720) == (0, 324, 1280, 720)
     assert zone_to_px((0.101, 0.101, 0.1, 0.1), 100, 100) == (10, 10, 21, 21)
+
+
+def test_which_shipped_policies_need_a_consent_record():
+    from videocoach.policy import needs_consent_record, usable_as_is
+
+    assert usable_as_is("blur-all-pupils") and not needs_consent_record("blur-all-pupils")
+    assert not usable_as_is("all-consented") and needs_consent_record("all-consented")
+    assert not usable_as_is("no-such-policy") and not needs_consent_record("no-such-policy")

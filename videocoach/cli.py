@@ -121,6 +121,7 @@ def _fmt_time(seconds: float) -> str:
 
 def print_summary(store, lesson_id: str, out=sys.stdout) -> None:
     from videocoach import pipeline
+
     lesson = store.lesson(lesson_id)
     print(f"Lesson {lesson.id[:8]}  {lesson.title!r}  {_fmt_time(lesson.duration_s)}  status: {lesson.status}", file=out)
     if lesson.error:
@@ -285,8 +286,7 @@ def cmd_redact(args) -> int:
     progress = _tqdm_progress(disable=args.quiet)
     try:
         if args.consent_record:
-            store.audit(None, "lesson.policy", lesson.id,
-                        f"policy={args.policy} consent_record={args.consent_record[:200]} (command line)")
+            pipeline.audit_policy_choice(store, None, lesson.id, args.policy, args.consent_record, "command line")
         pipeline.rerender(store, lesson.id, policy_name=args.policy, consent_record=args.consent_record,
                           progress=progress)
     finally:

@@ -80,12 +80,22 @@ def ingest_file(
         store.put_media_file(lesson.id, "original", path)
         store.save_stage(lesson.id, "probe", serialize.dumps(info))
         if pol.consent_record:
-            store.audit(owner.id, "lesson.policy", lesson.id, f"policy={pol.name} consent_record={pol.consent_record[:200]}")
+            audit_policy_choice(store, owner.id, lesson.id, pol.name, pol.consent_record)
         store.update_lesson(lesson.id, duration_s=info.duration_s, policy_version=pol.version)
     except BaseException:
         store.delete_lesson(None, lesson.id, "ingest failed")
         raise
     return store.lesson(lesson.id)
+
+
+def audit_policy_choice(
+    store: Store, actor_id: int | None, lesson_id: str, policy_name: str | None, consent_record: str | None,
+    note: str = "",
+) -> None:
+    """Record in the audit log which consent policy a lesson gets, with the consent record a policy hiding no face
+    was given on."""
+    detail = f"policy={policy_name}" + (f" consent_record={consent_record[:200]}" if consent_record else "")
+    store.audit(actor_id, "lesson.policy", lesson_id, detail + (f" ({note})" if note else ""))
 
 
 def ingest_stream(
@@ -187,8 +197,7 @@ def load_analysis(store: Store, lesson_id: str) -> LessonAnalysis:
 
 def load_metrics(store: Store, lesson_id: str):
     """The lesson's metrics (recomputed from the stored analysis if the cached copy is missing)."""
-    from videocoach.metrics import LessonMetrics, compute_metrics
-    from videocoach.question_model import default_question_model
+    from videocoach.metrics import LessonMetrics
 
     text = store.stage(lesson_id, "metrics")
     if text is not None:
@@ -196,9 +205,17 @@ def load_metrics(store: Store, lesson_id: str):
             return serialize.loads(LessonMetrics, text)
         except (TypeError, ValueError, KeyError):
             pass  # an older shape: recompute below
-    metrics = compute_metrics(load_analysis(store, lesson_id), question_model=default_question_model())
+    metrics = _compute_metrics(store, lesson_id)
     store.save_stage(lesson_id, "metrics", serialize.dumps(metrics))
     return metrics
+
+
+def _compute_metrics(store: Store, lesson_id: str):
+    """The pure measures over the stored analysis; the question model is loaded here, not inside them."""
+    from videocoach.metrics import compute_metrics
+    from videocoach.question_model import default_question_model
+
+    return compute_metrics(load_analysis(store, lesson_id), question_model=default_question_model())
 
 
 def load_audio(store: Store, lesson_id: str) -> np.ndarray:
@@ -317,27 +334,22 @@ def _stage_roles(store: Store, lesson: Lesson, options: AnalyseOptions, progress
     diarization = _load(store, lesson.id, "diarize", Diarization)
     spans, embeddings = _voice_windows(store, lesson.id)
     voice = _enrol(store, lesson, options)
-    try:
-        assignment = roles.assign_roles(diarization, spans, embeddings, voice)
-    except ValueError:
-        if options.teacher_sample is not None or options.teacher_sample_file:
-            raise
+    given = options.teacher_sample is not None or bool(options.teacher_sample_file)
+    if voice is not None and not given and embeddings.ndim == 2 and voice.as_array().size != embeddings.shape[1]:
         # The kept voice was enrolled with an older voice model: guess instead, and say so on the lesson.
-        assignment = roles.assign_roles(diarization, spans, embeddings, None)
+        voice = None
         store.update_lesson(lesson.id, settings={
             **store.lesson(lesson.id).settings,
             "roles_note": "the kept teacher voice was enrolled with an older voice model, so the teacher was "
                           "guessed: check “Who is the teacher?”, and give a teacher sample with the next lesson "
                           "(--teacher-sample) to enrol the voice again",
         })
+    assignment = roles.assign_roles(diarization, spans, embeddings, voice)
     store.save_stage(lesson.id, "roles", serialize.dumps(assignment))
 
 
 def _stage_metrics(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
-    from videocoach.metrics import compute_metrics
-    from videocoach.question_model import default_question_model
-
-    metrics = compute_metrics(load_analysis(store, lesson.id), question_model=default_question_model())
+    metrics = _compute_metrics(store, lesson.id)
     store.save_stage(lesson.id, "metrics", serialize.dumps(metrics))
 
 
@@ -473,9 +485,6 @@ def _user_message(exc: BaseException) -> str:
 # -- corrections that recompute -------------------------------------------------------------------------------------------
 def set_teacher_speakers(store: Store, user: User, lesson_id: str, speakers: Sequence[str]):
     """A reviewer says which diarisation speakers are the teacher; metrics recompute, ASR is not re-run."""
-    from videocoach.metrics import compute_metrics
-    from videocoach.question_model import default_question_model
-
     store.require_access(user, lesson_id, "roles.correct")
     diarization = _load(store, lesson_id, "diarize", Diarization)
     unknown = set(speakers) - set(diarization.speakers)
@@ -486,7 +495,7 @@ def set_teacher_speakers(store: Store, user: User, lesson_id: str, speakers: Seq
     settings = dict(store.lesson(lesson_id).settings)
     if settings.pop("roles_note", None) is not None:
         store.update_lesson(lesson_id, settings=settings)
-    metrics = compute_metrics(load_analysis(store, lesson_id), question_model=default_question_model())
+    metrics = _compute_metrics(store, lesson_id)
     store.save_stage(lesson_id, "metrics", serialize.dumps(metrics))
     store.audit(user.id, "roles.correct", lesson_id, f"teacher={','.join(sorted(speakers))}")
     return metrics

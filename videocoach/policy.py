@@ -182,6 +182,25 @@ def policy_to_dict(p: ConsentPolicy) -> dict:
     return raw
 
 
+def usable_as_is(name_or_path: str | Path) -> bool:
+    """Whether a policy loads as it stands (a policy hiding no face without a consent record does not)."""
+    try:
+        load_policy(name_or_path)
+    except PolicyError:
+        return False
+    return True
+
+
+def needs_consent_record(name_or_path: str | Path) -> bool:
+    """Whether a policy is refused only for want of a consent record (``all-consented`` as shipped)."""
+    if usable_as_is(name_or_path):
+        return False
+    try:
+        return not load_policy(name_or_path, consent_record="(checking)").hide_faces
+    except PolicyError:
+        return False
+
+
 def policy_names() -> tuple[str, ...]:
     """The policies shipped in consent_policies/ (file stems)."""
     return tuple(sorted(p.stem for p in POLICY_DIR.glob("*.toml")))
@@ -222,5 +241,7 @@ __all__ = [
     "policy_from_dict",
     "policy_names",
     "policy_to_dict",
+    "needs_consent_record",
+    "usable_as_is",
     "zone_to_px",
 ]

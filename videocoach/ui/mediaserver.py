@@ -109,32 +109,24 @@ class MediaTokens:
         browser the session runs in) binds it to that browser."""
         if kind not in SERVABLE_KINDS:
             raise ValueError(f"media kind {kind!r} is never served")
-        now = time.time() if now is None else now
-        claims = {"u": int(user_id), "l": str(lesson_id), "k": kind, "x": int(now + ttl_s),
-                  "p": str(purpose)[:40], "n": secrets.token_hex(8)}
-        binding = browser_binding(browser_cookie)
-        if binding is not None:
-            claims["b"] = binding
-        return self.sign(claims)
+        return self._mint(user_id, str(lesson_id), kind, str(purpose)[:40], secrets.token_hex(8), ttl_s, now,
+                          browser_cookie)
 
     def mint_upload(self, user_id: int, *, ttl_s: float = TOKEN_TTL_S, now: float | None = None,
                     browser_cookie: str | None = None) -> str:
         """A token that lets ``user_id`` upload lessons from this browser for ``ttl_s``."""
-        now = time.time() if now is None else now
-        claims = {"u": int(user_id), "l": "", "k": UPLOAD_KIND, "x": int(now + ttl_s), "p": "upload",
-                  "n": secrets.token_hex(8)}
-        binding = browser_binding(browser_cookie)
-        if binding is not None:
-            claims["b"] = binding
-        return self.sign(claims)
+        return self._mint(user_id, "", UPLOAD_KIND, "upload", secrets.token_hex(8), ttl_s, now, browser_cookie)
 
     def mint_session_grant(self, user_id: int, session_id: str, *, ttl_s: float = 60.0, now: float | None = None,
                            browser_cookie: str | None = None) -> str:
         """A short-lived grant the browser fetches once from ``/vc-session/`` to receive ``session_id`` as an
         HttpOnly cookie (a Streamlit script cannot set cookies itself)."""
+        return self._mint(user_id, "", SESSION_KIND, "login", str(session_id), ttl_s, now, browser_cookie)
+
+    def _mint(self, user_id: int, lesson_id: str, kind: str, purpose: str, nonce: str, ttl_s: float,
+              now: float | None, browser_cookie: str | None) -> str:
         now = time.time() if now is None else now
-        claims = {"u": int(user_id), "l": "", "k": SESSION_KIND, "x": int(now + ttl_s), "p": "login",
-                  "n": str(session_id)}
+        claims = {"u": int(user_id), "l": lesson_id, "k": kind, "x": int(now + ttl_s), "p": purpose, "n": nonce}
         binding = browser_binding(browser_cookie)
         if binding is not None:
             claims["b"] = binding
@@ -450,8 +442,8 @@ class MediaServer:
         from videocoach.ui import review
 
         span = review.parse_span(params.get("sample", ""))
-        with Store(self.settings) as store, open(path, "rb") as fh:
-            return review.upload_lesson(store, self.settings, user, fh, params.get("name") or "lesson.mp4",
+        with Store(self.settings) as store:
+            return review.upload_lesson(store, self.settings, user, path, params.get("name") or "lesson.mp4",
                                         title=params.get("title", ""), policy_name=params.get("policy") or None,
                                         teacher_sample=span)
 

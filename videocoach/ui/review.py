@@ -14,7 +14,8 @@ import os
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Iterable, Sequence
+from pathlib import Path
+from typing import Any, Iterable, Sequence
 
 from videocoach import serialize
 from videocoach.config import Settings
@@ -136,26 +137,19 @@ def start_job(store: Store, settings: Settings, lesson_id: str, kind: str, param
 
 
 def upload_lesson(
-    store: Store, settings: Settings, user: User, stream: BinaryIO, original_name: str, *, title: str = "",
+    store: Store, settings: Settings, user: User, path: Path, original_name: str, *, title: str = "",
     policy_name: str | None = None, teacher_sample: Span | None = None, start_worker: bool = True,
 ) -> Lesson:
-    """Store an upload sealed (bad files raise ``videocoach.media.MediaError``) and queue its analysis."""
+    """Store an upload's working file sealed (bad files raise ``videocoach.media.MediaError``, naming the user's
+    file, never the working copy) and queue its analysis."""
     from videocoach import pipeline
-    from videocoach.media import MediaError
 
     options = pipeline.AnalyseOptions(teacher_sample=teacher_sample)
-    try:
-        lesson = pipeline.ingest_stream(store, user, stream, original_name, title=title, policy_name=policy_name,
-                                        options=options)
-    except MediaError as exc:
-        # ingest_stream probes its working copy ("upload-xxxx.mp4"): name the user's file instead
-        shown = original_name.replace("\\", "/").rsplit("/", 1)[-1]
-        raise MediaError(_UPLOAD_TMP_NAME.sub(lambda _: shown, str(exc))) from exc
+    shown = original_name.replace("\\", "/").rsplit("/", 1)[-1]
+    lesson = pipeline.ingest_file(store, user, path, title=title or Path(shown).stem, policy_name=policy_name,
+                                  options=options, original_name=shown)
     start_job(store, settings, lesson.id, "analyse", start_worker=start_worker)
     return lesson
-
-
-_UPLOAD_TMP_NAME = re.compile(r"\bupload-[A-Za-z0-9_]+(?:\.[A-Za-z0-9]{1,8})?")
 
 
 def shareable_coaches(store: Store, owner: User, lesson_id: str) -> tuple[list[User], list[User]]:
@@ -283,7 +277,7 @@ def teacher_face_unmarked(store: Store, user: User, lesson_id: str) -> bool:
 
     store.require_access(user, lesson_id, "faces.view")
     text = store.stage(lesson_id, "faces")
-    if text is None or '"tracks":[]' in text.replace(" ", ""):
+    if text is None or not json.loads(text).get("tracks"):
         return False
     if not pipeline.lesson_policy(store.lesson(lesson_id)).hide_faces:
         return False
@@ -309,14 +303,13 @@ def change_policy(store: Store, settings: Settings, user: User, lesson_id: str, 
                   *, consent_record: str | None = None, start_worker: bool = True) -> None:
     """The owner picks another consent policy: detection and rendering run again (playback stops until then).
     A policy that hides no face needs ``consent_record``: which record shows every pupil filmed consented."""
-    from videocoach import policy
+    from videocoach import pipeline, policy
 
     store.require_access(user, lesson_id, "lesson.policy", owner_only=True)
     policy.load_policy(policy_name, consent_record=consent_record)  # refuses a bad policy before anything changes
     store.clear_stages(lesson_id, ["render", "audit"])
     store.update_lesson(lesson_id, status="processing")
-    detail = f"policy={policy_name}" + (f" consent_record={consent_record[:200]}" if consent_record else "")
-    store.audit(user.id, "lesson.policy", lesson_id, detail)
+    pipeline.audit_policy_choice(store, user.id, lesson_id, policy_name, consent_record)
     params = {"policy": policy_name}
     if consent_record:
         params["consent_record"] = consent_record

@@ -177,11 +177,7 @@ def browser_cookie() -> str | None:
     """This browser's Streamlit XSRF cookie (media and upload tokens are bound to it), or None."""
     from videocoach.ui.mediaserver import XSRF_COOKIE
 
-    try:
-        value = st.context.cookies.get(XSRF_COOKIE)
-    except (AttributeError, RuntimeError):
-        return None
-    return value if isinstance(value, str) and value else None
+    return _cookie(XSRF_COOKIE)
 
 
 # -- the open lesson -----------------------------------------------------------------------------------------------------

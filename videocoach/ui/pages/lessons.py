@@ -21,7 +21,7 @@ POLL_S = 2.0
 def upload_section(db: Store, user: User) -> None:
     # Only policies usable as they stand: one that hides no face needs a consent record, given later in
     # pre-watch ("Consent policy"), after the lesson is stored with the strictest default.
-    names = [n for n in policy.policy_names() if _usable(n)]
+    names = [n for n in policy.policy_names() if policy.usable_as_is(n)]
     labels = [(n, f"{n}: {d}" if (d := _policy_description(n)) else n) for n in names]
     with st.expander("Upload a lesson", expanded=not db.lessons_for(user)):
         outcome = upload.upload_form(user, labels, policy.DEFAULT_POLICY, VIDEO_TYPES, key="ls.upload")
@@ -35,14 +35,6 @@ def upload_section(db: Store, user: User) -> None:
         session.set_lesson(lesson_id)
         st.success(f"Stored “{review.md(outcome.get('title', ''))}”. Analysis runs in the background; this page "
                    "shows its progress.")
-
-
-def _usable(name: str) -> bool:
-    try:
-        policy.load_policy(name)
-    except policy.PolicyError:
-        return False
-    return True
 
 
 def _policy_description(name: str) -> str:

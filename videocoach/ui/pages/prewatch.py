@@ -129,7 +129,7 @@ def corrections(db: Store, user: User, lesson: Lesson, analysis) -> None:
             current = lesson.policy_name if lesson.policy_name in names else names[0]
             pick = st.selectbox("Consent policy", names, index=names.index(current), key="pw.policy")
             record = None
-            if pick != current and _needs_consent_record(pick):
+            if pick != current and policy.needs_consent_record(pick):
                 record = st.text_input(
                     "Consent record", key="pw.policy.record",
                     help="This policy hides no face. Name the record that shows every pupil filmed consented "
@@ -142,14 +142,6 @@ def corrections(db: Store, user: User, lesson: Lesson, analysis) -> None:
                     st.error(str(exc))
                 else:
                     st.rerun()
-
-
-def _needs_consent_record(name: str) -> bool:
-    try:
-        policy.load_policy(name)
-    except policy.PolicyError as exc:
-        return "consent_record" in str(exc)
-    return False
 
 
 def statistics(view: review.StatsView) -> None:
