@@ -155,3 +155,73 @@ def test_jobs_are_claimed_once_and_requeued_after_a_crash(store, people):
     assert store.claim_job() is None
     assert store.requeue_stale_jobs() == 1
     assert store.claim_job()[0].id == job_id
+
+
+SECRET = "Zebediah whispered the answer"  # a phrase that must never be readable in the database file
+
+
+def _fill_sensitive_fields(store, people):
+    alice, carol = people["alice"], people["carol"]
+    lesson = store.create_lesson(alice, "Fractions", "fractions.mp4")
+    store.share(alice, lesson.id, carol)
+    store.save_stage(lesson.id, "transcribe", '{"text": "%s"}' % SECRET)
+    store.save_teacher_voice(alice.id, '{"voice": "%s"}' % SECRET)
+    bm = store.add_bookmark(carol, lesson.id, 1.0, 2.0, note=SECRET, trigger=SECRET, outcome=SECRET)
+    store.add_replay_note(alice, bm.id, SECRET)
+    store.save_meeting_record(carol, MeetingRecord(lesson_id=lesson.id, follow_up=SECRET, successes="", challenges="",
+                                                   focus="", action_steps=(), next_meeting=""))
+    return lesson, bm
+
+
+def _database_bytes(store) -> bytes:
+    store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return b"".join(p.read_bytes() for p in store.data_dir.glob("videocoach.sqlite3*"))
+
+
+def test_sensitive_fields_are_sealed_in_the_database_file(store, people):
+    lesson, bm = _fill_sensitive_fields(store, people)
+    # through the store everything reads back as written ...
+    assert SECRET in store.stage(lesson.id, "transcribe") and SECRET in store.teacher_voice(people["alice"].id)
+    got = store.bookmark(bm.id)
+    assert got.note == got.trigger == got.outcome == SECRET
+    assert store.replay_notes(people["alice"], bm.id)[0].note == SECRET
+    assert store.meeting_record(people["alice"], lesson.id).follow_up == SECRET
+    store.update_bookmark(people["carol"], bm.id, note=SECRET + " again")
+    assert store.bookmark(bm.id).note == SECRET + " again"
+    # ... but the database file never holds the words
+    assert SECRET.encode() not in _database_bytes(store)
+    # a sealed value moved to another lesson's row does not open there
+    other = store.create_lesson(people["alice"], "Other", "other.mp4")
+    store._db.execute("INSERT INTO stages SELECT ?, stage, result, finished_at FROM stages WHERE lesson_id=?",
+                      (other.id, lesson.id))
+    with pytest.raises(Exception, match="does not open"):
+        store.stage(other.id, "transcribe")
+
+
+def test_a_version_1_database_is_sealed_when_opened(settings, tmp_path):
+    """A database written before fields were sealed: its plaintext is sealed once and leaves the file."""
+    store = Store(settings)
+    people = {n: store.add_user(n, r, None) for n, r in (("alice", "teacher"), ("carol", "coach"))}
+    lesson, bm = _fill_sensitive_fields(store, people)
+    # turn it back into what version 1 wrote: plaintext fields
+    from videocoach.store import SEALED_FIELDS, _field_context
+
+    for table, column, key_cols in SEALED_FIELDS:
+        for r in store._db.execute(f"SELECT rowid AS rid, {column}, {', '.join(key_cols)} FROM {table}").fetchall():
+            plain = store.vault.open_text(r[column], _field_context(table, column, [r[c] for c in key_cols]))
+            store._db.execute(f"UPDATE {table} SET {column}=? WHERE rowid=?", (plain, r["rid"]))
+    store._db.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
+    assert SECRET.encode() in _database_bytes(store)
+    store.close()
+
+    reopened = Store(settings)
+    try:
+        assert reopened._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "2"
+        assert SECRET.encode() not in _database_bytes(reopened)
+        assert SECRET in reopened.stage(lesson.id, "transcribe")
+        assert reopened.bookmark(bm.id).note == SECRET
+        assert reopened.meeting_record(people["alice"], lesson.id).follow_up == SECRET
+        assert reopened.replay_notes(people["alice"], bm.id)[0].note == SECRET
+    finally:
+        reopened.close()
+    Store(settings).close()  # opening again changes nothing

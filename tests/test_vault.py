@@ -108,3 +108,30 @@ def test_upload_size_limit(vault, tmp_path):
     with pytest.raises(VaultError):
         vault.seal_stream(io.BytesIO(b"x" * 5000), tmp_path / "big.vcm", max_bytes=4000)
     assert not (tmp_path / "big.vcm").exists()
+
+
+@given(text=st.text(max_size=2000))
+@settings(max_examples=30, deadline=None)
+def test_sealed_fields_round_trip_and_hide_the_text(text):
+    vault = Vault(os.urandom(32))
+    sealed = vault.seal_text(text, "stages.result:L1:transcribe")
+    assert sealed.startswith("vcf1:") and sealed.isascii()
+    assert vault.open_text(sealed, "stages.result:L1:transcribe") == text
+    if len(text) >= 4:
+        assert text not in sealed
+    assert vault.seal_text(text, "stages.result:L1:transcribe") != sealed  # a fresh nonce each time
+
+
+def test_sealed_fields_refuse_another_row_another_key_tampering_and_plaintext():
+    vault = Vault(os.urandom(32))
+    sealed = vault.seal_text("Amir said the salt lowers the freezing point", "bookmarks.note:L1")
+    with pytest.raises(VaultError):
+        vault.open_text(sealed, "bookmarks.note:L2")  # copied into another lesson's row
+    with pytest.raises(VaultError):
+        Vault(os.urandom(32)).open_text(sealed, "bookmarks.note:L1")  # another deployment's key
+    flipped = sealed[:-6] + ("A" if sealed[-6] != "A" else "B") + sealed[-5:]
+    with pytest.raises(VaultError):
+        vault.open_text(flipped, "bookmarks.note:L1")
+    for bad in ("plain text", "vcf1:not base64!", "vcf1:", ""):
+        with pytest.raises(VaultError):
+            vault.open_text(bad, "bookmarks.note:L1")

@@ -21,10 +21,20 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterator, Literal, Sequence
 
 from videocoach.config import Settings
-from videocoach.vault import Vault, VaultError, load_or_create_key
+from videocoach.vault import FIELD_PREFIX, Vault, VaultError, load_or_create_key
 
 UserRole = Literal["teacher", "coach", "admin"]
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: sensitive text fields sealed (``SEALED_FIELDS``); a version-1 database is sealed on open
+# (table, column, columns of the row key that go into the sealed value's associated data)
+SEALED_FIELDS = (
+    ("stages", "result", ("lesson_id", "stage")),
+    ("teacher_voices", "voice", ("user_id",)),
+    ("bookmarks", "note", ("lesson_id",)),
+    ("bookmarks", "trigger", ("lesson_id",)),
+    ("bookmarks", "outcome", ("lesson_id",)),
+    ("replay_notes", "note", ("bookmark_id",)),
+    ("meeting_records", "record", ("lesson_id",)),
+)
 DAY_S = 24 * 3600
 
 
@@ -276,10 +286,43 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA busy_timeout=30000")
+        self._db.execute("PRAGMA secure_delete=ON")  # deleted rows are overwritten, not left in free pages
+        fresh = self._db.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name='meta'"
+        ).fetchone() is None
         self._db.executescript(_SCHEMA)
         self._db.execute(
-            "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
+            (str(SCHEMA_VERSION if fresh else 1),),
         )
+        self._seal_legacy_fields()
+
+    # -- sealed fields ----------------------------------------------------------------------------------------------
+    def _seal(self, table: str, column: str, key: Sequence[object], text: str) -> str:
+        return self.vault.seal_text(text, _field_context(table, column, key))
+
+    def _open(self, table: str, column: str, key: Sequence[object], value: str) -> str:
+        return self.vault.open_text(value, _field_context(table, column, key))
+
+    def _seal_legacy_fields(self) -> None:
+        """A database written before fields were sealed (schema 1): seal every such field once, then rewrite the
+        file so no plaintext stays behind in free pages or the write-ahead log."""
+        row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None or int(row["value"]) >= SCHEMA_VERSION:
+            return
+        with self.transaction() as db:
+            if int(db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()["value"]) >= 2:
+                return  # another process sealed them meanwhile
+            for table, column, key_cols in SEALED_FIELDS:
+                rows = db.execute(f"SELECT rowid AS rid, {column}, {', '.join(key_cols)} FROM {table}").fetchall()
+                for r in rows:
+                    value = r[column]
+                    if isinstance(value, str) and not value.startswith(FIELD_PREFIX):
+                        sealed = self._seal(table, column, [r[c] for c in key_cols], value)
+                        db.execute(f"UPDATE {table} SET {column}=? WHERE rowid=?", (sealed, r["rid"]))
+            db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
+        self._db.execute("VACUUM")
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     @staticmethod
     def open_default() -> "Store":
@@ -595,12 +638,12 @@ class Store:
         with self.transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO stages(lesson_id, stage, result, finished_at) VALUES (?,?,?,?)",
-                (lesson_id, stage, result_json, time.time()),
+                (lesson_id, stage, self._seal("stages", "result", (lesson_id, stage), result_json), time.time()),
             )
 
     def stage(self, lesson_id: str, stage: str) -> str | None:
         row = self._db.execute("SELECT result FROM stages WHERE lesson_id=? AND stage=?", (lesson_id, stage)).fetchone()
-        return row["result"] if row else None
+        return self._open("stages", "result", (lesson_id, stage), row["result"]) if row else None
 
     def finished_stages(self, lesson_id: str) -> list[str]:
         rows = self._db.execute(
@@ -619,11 +662,12 @@ class Store:
     # -- teacher voices -------------------------------------------------------------------------------------------------
     def save_teacher_voice(self, user_id: int, voice_json: str) -> None:
         with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO teacher_voices VALUES (?,?,?)", (user_id, voice_json, time.time()))
+            db.execute("INSERT OR REPLACE INTO teacher_voices VALUES (?,?,?)",
+                       (user_id, self._seal("teacher_voices", "voice", (user_id,), voice_json), time.time()))
 
     def teacher_voice(self, user_id: int) -> str | None:
         row = self._db.execute("SELECT voice FROM teacher_voices WHERE user_id=?", (user_id,)).fetchone()
-        return row["voice"] if row else None
+        return self._open("teacher_voices", "voice", (user_id,), row["voice"]) if row else None
 
     # -- face marks (who stays visible) --------------------------------------------------------------------------------
     def mark_face(self, user: User, lesson_id: str, track_id: int, label: str | None) -> None:
@@ -652,12 +696,25 @@ class Store:
             cur = db.execute(
                 "INSERT INTO bookmarks(lesson_id, author_id, start_s, end_s, note, tags, trigger, outcome, created_at,"
                 " updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (lesson_id, user.id, start_s, end_s, _clean_text(note, 5000), json.dumps(_clean_tags(tags)),
-                 _clean_text(trigger, 2000), _clean_text(outcome, 2000), now, now),
+                (lesson_id, user.id, start_s, end_s,
+                 self._seal("bookmarks", "note", (lesson_id,), _clean_text(note, 5000)), json.dumps(_clean_tags(tags)),
+                 self._seal("bookmarks", "trigger", (lesson_id,), _clean_text(trigger, 2000)),
+                 self._seal("bookmarks", "outcome", (lesson_id,), _clean_text(outcome, 2000)), now, now),
             )
             bookmark_id = int(cur.lastrowid)
         self.audit(user.id, "bookmark.add", lesson_id, f"bookmark={bookmark_id}")
         return self.bookmark(bookmark_id)
+
+    def _bookmark(self, row: sqlite3.Row) -> Bookmark:
+        lesson_id = row["lesson_id"]
+        return Bookmark(
+            id=int(row["id"]), lesson_id=lesson_id, author_id=int(row["author_id"]), author_name=row["author_name"],
+            start_s=float(row["start_s"]), end_s=float(row["end_s"]),
+            note=self._open("bookmarks", "note", (lesson_id,), row["note"]), tags=tuple(json.loads(row["tags"])),
+            trigger=self._open("bookmarks", "trigger", (lesson_id,), row["trigger"]),
+            outcome=self._open("bookmarks", "outcome", (lesson_id,), row["outcome"]),
+            created_at=row["created_at"], updated_at=row["updated_at"],
+        )
 
     def bookmark(self, bookmark_id: int) -> Bookmark:
         row = self._db.execute(
@@ -666,7 +723,7 @@ class Store:
         ).fetchone()
         if row is None:
             raise NotFound(f"no bookmark {bookmark_id}")
-        return _bookmark(row)
+        return self._bookmark(row)
 
     def bookmarks(self, user: User, lesson_id: str) -> list[Bookmark]:
         self.require_access(user, lesson_id, "bookmark.list")
@@ -675,7 +732,7 @@ class Store:
             " WHERE b.lesson_id=? ORDER BY b.start_s, b.id",
             (lesson_id,),
         ).fetchall()
-        return [_bookmark(r) for r in rows]
+        return [self._bookmark(r) for r in rows]
 
     def update_bookmark(self, user: User, bookmark_id: int, **values: Any) -> Bookmark:
         bm = self.bookmark(bookmark_id)
@@ -692,7 +749,9 @@ class Store:
         with self.transaction() as db:
             db.execute(
                 "UPDATE bookmarks SET start_s=?, end_s=?, note=?, tags=?, trigger=?, outcome=?, updated_at=? WHERE id=?",
-                (start_s, end_s, fields["note"], fields["tags"], fields["trigger"], fields["outcome"], time.time(),
+                (start_s, end_s, self._seal("bookmarks", "note", (bm.lesson_id,), fields["note"]), fields["tags"],
+                 self._seal("bookmarks", "trigger", (bm.lesson_id,), fields["trigger"]),
+                 self._seal("bookmarks", "outcome", (bm.lesson_id,), fields["outcome"]), time.time(),
                  bookmark_id),
             )
         self.audit(user.id, "bookmark.edit", bm.lesson_id, f"bookmark={bookmark_id}")
@@ -711,7 +770,8 @@ class Store:
         with self.transaction() as db:
             cur = db.execute(
                 "INSERT INTO replay_notes(bookmark_id, author_id, note, created_at) VALUES (?,?,?,?)",
-                (bookmark_id, user.id, _clean_text(note, 5000), time.time()),
+                (bookmark_id, user.id, self._seal("replay_notes", "note", (bookmark_id,), _clean_text(note, 5000)),
+                 time.time()),
             )
             note_id = int(cur.lastrowid)
         self.audit(user.id, "bookmark.replay_note", bm.lesson_id, f"bookmark={bookmark_id}")
@@ -725,7 +785,8 @@ class Store:
             " WHERE r.bookmark_id=? ORDER BY r.id",
             (bookmark_id,),
         ).fetchall()
-        return [ReplayNote(r["id"], r["bookmark_id"], r["author_id"], r["author_name"], r["note"], r["created_at"])
+        return [ReplayNote(r["id"], r["bookmark_id"], r["author_id"], r["author_name"],
+                           self._open("replay_notes", "note", (bookmark_id,), r["note"]), r["created_at"])
                 for r in rows]
 
     # -- meeting record -------------------------------------------------------------------------------------------------
@@ -743,7 +804,8 @@ class Store:
         with self.transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO meeting_records VALUES (?,?,?,?)",
-                (record.lesson_id, json.dumps(payload), user.id, now),
+                (record.lesson_id, self._seal("meeting_records", "record", (record.lesson_id,), json.dumps(payload)),
+                 user.id, now),
             )
         self.audit(user.id, "meeting.save", record.lesson_id, "")
         return self.meeting_record(user, record.lesson_id)  # type: ignore[return-value]
@@ -753,7 +815,7 @@ class Store:
         row = self._db.execute("SELECT * FROM meeting_records WHERE lesson_id=?", (lesson_id,)).fetchone()
         if row is None:
             return None
-        data = json.loads(row["record"])
+        data = json.loads(self._open("meeting_records", "record", (lesson_id,), row["record"]))
         return MeetingRecord(
             lesson_id=lesson_id,
             follow_up=data["follow_up"],
@@ -888,12 +950,8 @@ def _lesson(row: sqlite3.Row) -> Lesson:
     )
 
 
-def _bookmark(row: sqlite3.Row) -> Bookmark:
-    return Bookmark(
-        id=int(row["id"]), lesson_id=row["lesson_id"], author_id=int(row["author_id"]), author_name=row["author_name"],
-        start_s=float(row["start_s"]), end_s=float(row["end_s"]), note=row["note"], tags=tuple(json.loads(row["tags"])),
-        trigger=row["trigger"], outcome=row["outcome"], created_at=row["created_at"], updated_at=row["updated_at"],
-    )
+def _field_context(table: str, column: str, key: Sequence[object]) -> str:
+    return f"{table}.{column}:" + ":".join(str(k) for k in key)
 
 
 def _job(row: sqlite3.Row) -> Job:

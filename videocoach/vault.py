@@ -14,13 +14,21 @@ counter nonces never repeat under one key.  The ``last`` flag sealed into the fi
 (dropping trailing chunks) and extension detectable; reordering fails the per-chunk nonce.  A file whose plaintext is
 empty still has one (empty, last) chunk.
 
+The same master key seals the database's sensitive text fields (``seal_text`` / ``open_text``: what pupils and
+teachers said, the teacher's voice print, bookmark and meeting notes): AES-256-GCM under
+``HKDF-SHA256(master_key, info=b"videocoach db fields v1")`` with a random 96-bit nonce per value and the field's
+table, column and row key as associated data.
+
 The master key is 32 random bytes in a key file kept OUTSIDE the data directory (mode 0600).  Plaintext exists only
 in transient working files created by :meth:`Vault.plaintext`, removed after use, also on failure.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
+import functools
 import os
 import secrets
 import struct
@@ -40,6 +48,8 @@ TAG_SIZE = 16
 SALT_SIZE = 16
 HEADER_SIZE = len(MAGIC) + 4 + SALT_SIZE  # 28
 KEY_SIZE = 32  # AES-256
+FIELD_PREFIX = "vcf1:"  # a sealed database field: "vcf1:" + base64(nonce (12 bytes) + ciphertext + tag)
+FIELD_NONCE_SIZE = 12
 
 
 class VaultError(RuntimeError):
@@ -90,6 +100,30 @@ class Vault:
     def _file_key(self, salt: bytes) -> AESGCM:
         hkdf = HKDF(algorithm=hashes.SHA256(), length=KEY_SIZE, salt=salt, info=b"videocoach media v1")
         return AESGCM(hkdf.derive(self._master))
+
+    @functools.cached_property
+    def _field_key(self) -> AESGCM:
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=KEY_SIZE, salt=None, info=b"videocoach db fields v1")
+        return AESGCM(hkdf.derive(self._master))
+
+    # -- database fields ------------------------------------------------------------------------------------------------
+    def seal_text(self, text: str, context: str) -> str:
+        """``text`` sealed for a database column: AES-256-GCM, a random nonce, ``context`` (table, column and row
+        key) as associated data, so a sealed value copied into another row or lesson does not open."""
+        nonce = secrets.token_bytes(FIELD_NONCE_SIZE)
+        sealed = self._field_key.encrypt(nonce, text.encode("utf-8"), context.encode("utf-8"))
+        return FIELD_PREFIX + base64.b64encode(nonce + sealed).decode("ascii")
+
+    def open_text(self, value: str, context: str) -> str:
+        """The text of a value made by ``seal_text`` with the same ``context``; anything else is a ``VaultError``."""
+        if not isinstance(value, str) or not value.startswith(FIELD_PREFIX):
+            raise VaultError(f"a database field ({context}) is not sealed")
+        try:
+            raw = base64.b64decode(value[len(FIELD_PREFIX):], validate=True)
+            plain = self._field_key.decrypt(raw[:FIELD_NONCE_SIZE], raw[FIELD_NONCE_SIZE:], context.encode("utf-8"))
+        except (InvalidTag, ValueError, binascii.Error) as exc:
+            raise VaultError(f"a sealed database field ({context}) does not open with this key") from exc
+        return plain.decode("utf-8")
 
     # -- writing ------------------------------------------------------------------------------------------------------
     @contextlib.contextmanager
