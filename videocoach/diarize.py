@@ -201,6 +201,9 @@ class Diarizer:
         encoder: "VoiceEncoderNet | CamPlusPlusNet",
         segmentation: "SegmentationNet | None" = None,
     ) -> None:
+        # without the model, step 5 is skipped, and the method says so
+        if segmentation is None and config.segmentation:
+            config = replace(config, segmentation=False)
         self.config = config
         self.vad = vad
         self.encoder = encoder
@@ -252,17 +255,17 @@ class Diarizer:
             )
         frame_labels[~tight] = -1
         activity = None
-        if self.segmentation is not None:
+        if self.segmentation is not None and labels.max() > 0:  # one voice: no overlap, Silero's edges (step 5)
             activity = self.segmentation.activity(
                 audio, cfg.seg_step_s, lambda f: progress("diarize", 0.9 + 0.09 * f)
             )
-            if cfg.seg_speech_threshold > 0 and labels.max() > 0:  # one voice: Silero's edges (see step 5)
+            if cfg.seg_speech_threshold > 0:
                 quiet = _on_grid(activity.speech < cfg.seg_speech_threshold, frame_labels.size)
                 frame_labels[quiet] = -1
                 speech = _frames_to_spans(tight & ~quiet, duration_s)
         frame_labels = _absorb_short_runs(frame_labels, cfg.min_turn_s)
         extra = None
-        if activity is not None and cfg.overlap_threshold > 0 and labels.max() > 0:
+        if activity is not None and cfg.overlap_threshold > 0:
             overlapped = _min_runs(_on_grid(activity.overlap > cfg.overlap_threshold, frame_labels.size),
                                    int(round(cfg.overlap_min_s / FRAME_S)))
             extra = _second_speaker(frame_labels, scores, overlapped)
