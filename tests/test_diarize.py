@@ -12,6 +12,7 @@ from conftest import shared
 from videocoach.diarize import (
     DiarizeConfig,
     Diarizer,
+    _fill_nearest,
     _labels_to_turns,
     _min_runs,
     _second_speaker,
@@ -197,6 +198,20 @@ def test_second_speaker_is_the_next_best_voice_in_overlapped_frames_only():
     assert [(t.start, t.end) for t in _labels_to_turns(labels, 3.5)] == [(0.0, 1.0), (1.0, 2.0), (2.5, 3.5)]
     # a frame never gets itself as second speaker, and a one-voice lesson gets none
     assert (_second_speaker(np.zeros(50, np.int64), np.zeros((50, 1)), np.ones(50, bool)) == -1).all()
+
+
+def test_missed_speech_goes_to_the_nearest_turn_within_reach():
+    labels = np.array([-1] * 10 + [0] * 10 + [-1] * 30 + [1] * 10 + [-1] * 100)
+    missed = np.zeros(labels.size, dtype=bool)
+    missed[0:10] = True  # before speaker 0: 1-10 frames away
+    missed[20:50] = True  # between 0 and 1: each frame to the nearer (ties to the earlier)
+    missed[60:160] = True  # after speaker 1: only the first 40 frames are within reach
+    out = _fill_nearest(labels, missed, max_frames=40)
+    assert (out[0:20] == 0).all()
+    assert (out[20:35] == 0).all() and (out[35:60] == 1).all()
+    assert (out[60:100] == 1).all() and (out[100:] == -1).all()
+    assert (_fill_nearest(labels, missed, max_frames=0) == labels).all()
+    assert (_fill_nearest(np.full(50, -1), np.ones(50, bool), 40) == -1).all()  # nobody to give it to
 
 
 def test_min_runs_drops_short_overlaps():

