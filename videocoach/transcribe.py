@@ -16,7 +16,6 @@ process for the CLI and pipeline (the UI wraps ``load_asr`` in ``st.cache_resour
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import json
@@ -32,6 +31,7 @@ import numpy as np
 from videocoach import ffmpeg
 from videocoach.config import cache_dir
 from videocoach.model import Progress, Transcript, Utterance, Word, no_progress
+from videocoach.threads import torch_threads
 
 SAMPLE_RATE = 16_000  # Hz: what Whisper and Silero expect
 STAGE = "transcribe"
@@ -368,7 +368,7 @@ class OpenAIWhisperAsr:
             chunks = [{"start": 0, "end": int(audio.shape[0])}]
         utterances: list[Utterance] = []
         language = cfg.language or "en"
-        with _torch_threads(cfg.cpu_threads):
+        with torch_threads(cfg.cpu_threads):
             for group in _group_chunks(chunks, int(OPENAI_GROUP_S * SAMPLE_RATE)):
                 piece = np.concatenate([audio[c["start"] : c["end"]] for c in group])
                 ts_map = SpeechTimestampsMap(group, SAMPLE_RATE)
@@ -453,18 +453,6 @@ def _group_chunks(chunks: Sequence[dict], max_samples: int) -> Iterator[list[dic
         total += length
     if group:
         yield group
-
-
-@contextlib.contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _clamp(t: float, duration: float) -> float:
