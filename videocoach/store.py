@@ -311,7 +311,8 @@ class Store:
         if row is None or int(row["value"]) >= SCHEMA_VERSION:
             return
         with self.transaction() as db:
-            if int(db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()["value"]) >= 2:
+            version = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()["value"]
+            if int(version) >= SCHEMA_VERSION:
                 return  # another process sealed them meanwhile
             for table, column, key_cols in SEALED_FIELDS:
                 rows = db.execute(f"SELECT rowid AS rid, {column}, {', '.join(key_cols)} FROM {table}").fetchall()

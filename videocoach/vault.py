@@ -26,7 +26,6 @@ in transient working files created by :meth:`Vault.plaintext`, removed after use
 from __future__ import annotations
 
 import base64
-import binascii
 import contextlib
 import functools
 import os
@@ -121,7 +120,7 @@ class Vault:
         try:
             raw = base64.b64decode(value[len(FIELD_PREFIX):], validate=True)
             plain = self._field_key.decrypt(raw[:FIELD_NONCE_SIZE], raw[FIELD_NONCE_SIZE:], context.encode("utf-8"))
-        except (InvalidTag, ValueError, binascii.Error) as exc:
+        except (InvalidTag, ValueError) as exc:  # ValueError: not base64 (binascii.Error is one)
             raise VaultError(f"a sealed database field ({context}) does not open with this key") from exc
         return plain.decode("utf-8")
 
