@@ -53,12 +53,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
+from lm_cache import lm_scores  # noqa: E402
 from ncte import load_ncte  # noqa: E402
 from talkmoves import load_talkmoves  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from videocoach.question_model import contexts_from_rows, load_question_model  # noqa: E402
+from videocoach.question_model import contexts_from_rows, lm_text, load_question_model  # noqa: E402
 from videocoach.questions import (  # noqa: E402
     classify_question,
     detect_question,
@@ -94,21 +95,24 @@ def macro_open_closed(pairs: list[tuple[bool, bool]]) -> dict:
             "support_open": open_["gold"], "support_closed": closed["gold"]}
 
 
-def row(name: str, a: dict, b: dict) -> str:
-    return (f"  {name:50s} {a['precision']:8.3f} {a['recall']:6.3f} {a['f1']:6.3f}   "
-            f"{b['precision']:8.3f} {b['recall']:6.3f} {b['f1']:6.3f} {a['gold']:7d} {a['n']:7d}")
+def row(name: str, *cols: dict) -> str:
+    cells = "   ".join(f"{c['precision']:6.3f} {c['recall']:6.3f} {c['f1']:6.3f}" for c in cols)
+    return f"  {name:46s} {cells} {cols[0]['gold']:7d} {cols[0]['n']:7d}"
 
 
-def _decide_lessons(lessons: dict, model) -> dict:
-    """Rules-only and model cues for every row: {(lesson, i): (rules cue, model cue)}."""
+def _decide_lessons(lessons: dict, model, lm: dict | None) -> dict:
+    """Cues for every row: {(lesson, i): (rules cue, model cue, model + LM cue)} (the last is the model cue again
+    when ``lm`` is None)."""
     out = {}
     for key, seq in lessons.items():
         texts = [unpunctuate(r.text) for r in seq]
         words = [words_of(t) for t in texts]
         contexts = contexts_from_rows([r.speaker for r in seq], [r.role for r in seq], words)
         for i, (t, ctx) in enumerate(zip(texts, contexts)):
-            out[(key, i)] = (detect_question(t, use_punctuation=False),
-                             detect_question_in_context(t, ctx, model, use_punctuation=False))
+            alone = detect_question_in_context(t, ctx, model, use_punctuation=False)
+            with_lm = (detect_question_in_context(t, ctx, model, use_punctuation=False, lm_score=lm.get(lm_text(t)))
+                       if lm is not None else alone)
+            out[(key, i)] = (detect_question(t, use_punctuation=False), alone, with_lm)
     return out
 
 
@@ -118,9 +122,12 @@ def main() -> None:
     ap.add_argument("--talkmoves-cv", action="store_true",
                     help="also cross-validate a model trained ON TalkMoves, 5 folds by lesson (diagnostic ceiling)")
     ap.add_argument("--model", type=Path, default=None, help="a question model JSON (default: the packaged one)")
+    ap.add_argument("--lm", type=Path, default=None, help="a question-LM combination JSON (default: the packaged one)")
+    ap.add_argument("--no-lm", action="store_true", help="skip the question LM (its scores take ~25 min the first "
+                    "time, on 2 cores; then they are cached)")
     args = ap.parse_args()
     t0 = time.time()
-    model = load_question_model(args.model)
+    model = load_question_model(args.model, args.lm)
     held_out = set(model.info.get("held_out_lessons", ()))
     trained_on = set(model.info.get("training_lessons", ()))
     rows = load_talkmoves()
@@ -133,23 +140,30 @@ def main() -> None:
     nc_lessons: dict = collections.defaultdict(list)
     for s in ncte:
         nc_lessons[s.lesson].append(s)
+    lm = None
+    if model.lm and not args.no_lm:
+        t_lm = time.time()
+        lm = lm_scores([unpunctuate(r.text) for r in rows] + [unpunctuate(s.text) for s in ncte])
+        print(f"(question-LM scores ready in {time.time() - t_lm:.0f} s; cached in eval/out)")
     t1 = time.time()
-    tm_cues = _decide_lessons(tm_lessons, model)
-    nc_cues = _decide_lessons(nc_lessons, model)
+    tm_cues = _decide_lessons(tm_lessons, model, lm)
+    nc_cues = _decide_lessons(nc_lessons, model, lm)
     per_sentence_ms = (time.time() - t1) * 1000 / (len(tm_cues) + len(nc_cues))
 
     def table(items, label) -> dict:
-        """items: (rules cue, model cue, gold) -> both P/R/F1 rows printed, returned as a dict."""
-        res = {"rules": prf([(a.is_question, g) for a, _, g in items]),
-               "model": prf([(b.is_question, g) for _, b, g in items])}
-        print(row(f"{label}", res["rules"], res["model"]))
+        """items: (rules cue, model cue, model + LM cue, gold) -> P/R/F1 rows printed, returned as a dict."""
+        res = {"rules": prf([(a.is_question, g) for a, _, _, g in items]),
+               "model": prf([(b.is_question, g) for _, b, _, g in items]),
+               "model_lm": prf([(c.is_question, g) for _, _, c, g in items])}
+        print(row(f"{label}", res["rules"], res["model"], res["model_lm"]))
         return res
 
     print("Question detection on unpunctuated human transcripts (gold: the transcriber's '?')")
     print("rules = the word rules alone (detect_question); model = words + rules + who speaks next/before "
-          "(detect_question_in_context, trained on NCTE only)")
-    print(f"  {'':50s} {'rules: P':>8s} {'R':>6s} {'F1':>6s}   {'model: P':>8s} {'R':>6s} {'F1':>6s} "
-          f"{'gold+':>7s} {'rows':>7s}")
+          "(detect_question_in_context, trained on NCTE only); +LM = the model with Whisper's '?' score "
+          "(question_lm; the combination fitted on NCTE only)" + ("" if lm is not None else " -- not run"))
+    print(f"  {'':46s} {'rules: P':>8s} {'R':>6s} {'F1':>6s}   {'model: P':>6s} {'R':>6s} {'F1':>6s}   "
+          f"{'+LM: P':>6s} {'R':>6s} {'F1':>6s} {'gold+':>7s} {'rows':>7s}")
     print("TalkMoves (never used for training or thresholds; Subset 1 is the development set -- the rules' word lists "
           "and the model's features were chosen on it --, Subset 2 the clean test set)")
     subsets = {"Subset 1": ("Subset 1",), "Subset 2": ("Subset 2",), "overall": ("Subset 1", "Subset 2")}
@@ -186,7 +200,7 @@ def main() -> None:
 
     print("\nOn TalkMoves Subset 2 teacher rows: each reason the model gives, how often, and its precision")
     counts: collections.Counter = collections.Counter()
-    for (key, i), (_, cue) in tm_cues.items():
+    for (key, i), (_, _, cue) in tm_cues.items():
         r = tm_lessons[key][i]
         if key[0] == "Subset 2" and r.role == "teacher" and r.speaker == "T":
             counts[(cue.rule, "?" in r.text)] += 1
@@ -198,7 +212,7 @@ def main() -> None:
     print("\nTeacher questions on Subset 2 that the model misses, by what the words show")
     missed: collections.Counter = collections.Counter()
     gold = 0
-    for (key, i), (_, cue) in tm_cues.items():
+    for (key, i), (_, _, cue) in tm_cues.items():
         r = tm_lessons[key][i]
         if key[0] == "Subset 2" and r.role == "teacher" and r.speaker == "T" and "?" in r.text:
             gold += 1

@@ -13,12 +13,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import REPO, SAMPLE_MEDIA, blocked_network, shared
-from videocoach import exports, pipeline, serialize
+from videocoach import exports, pipeline, question_lm, serialize
 from videocoach.config import Settings
 from videocoach.ffmpeg import ffmpeg_binary
+from videocoach.question_lm import QuestionLMConfig
+from videocoach.question_model import default_question_model, lm_text
+from videocoach.questions import split_sentences
 from videocoach.store import Store
 
 pytestmark = pytest.mark.slow
@@ -45,7 +49,7 @@ def test_sample_lesson_fully_analysed(analysed_sample):
     lesson_id = analysed_sample["lesson_id"]
     lesson = store.lesson(lesson_id)
     assert lesson.status in ("ready", "blocked")
-    assert set(store.finished_stages(lesson_id)) == set(pipeline.STAGES)
+    assert set(store.finished_stages(lesson_id)) == set(pipeline.STAGES) | set(pipeline.AUX_RESULTS)
     assert pipeline.pending_stages(store, lesson_id) == []
     assert set(store.media_kinds(lesson_id)) >= {"original", "audio", "redacted", "voice_windows"}
     analysis = pipeline.load_analysis(store, lesson_id)
@@ -66,6 +70,14 @@ def test_sample_lesson_fully_analysed(analysed_sample):
     # enrolment from the scripted teacher sample: the teacher is found with confidence
     assert analysis.roles.method == "enrolment" and analysis.roles.teacher_speakers
     assert analysis.roles.confidence >= 0.5
+    # Whisper's "?" score for every sentence, kept for role corrections: questions score higher than statements
+    lm = json.loads(store.stage(lesson_id, "question_lm"))
+    assert lm["method"] == default_question_model().lm_method == QuestionLMConfig().method
+    sentences = split_sentences(utterances)
+    assert set(lm["scores"]) == {lm_text(s.text) for s in sentences} - {""}
+    asked = [lm["scores"][lm_text(s.text)] for s in sentences if s.text.strip().endswith("?")]
+    told = [lm["scores"][lm_text(s.text)] for s in sentences if s.text.strip().endswith(".")]
+    assert asked and told and np.median(asked) > np.median(told) + 1.0
     store.close()
 
 
@@ -121,7 +133,7 @@ def test_exports_are_well_formed(analysed_sample, tmp_path):
     assert any(row and row[0] == "talk.teacher_s" for row in table)
 
 
-def test_role_correction_recomputes_metrics_without_new_asr(analysed_sample, tmp_path):
+def test_role_correction_recomputes_metrics_without_new_asr(analysed_sample, tmp_path, monkeypatch):
     settings = _copy_store(analysed_sample, tmp_path)
     store = Store(settings)
     lesson_id = analysed_sample["lesson_id"]
@@ -133,6 +145,11 @@ def test_role_correction_recomputes_metrics_without_new_asr(analysed_sample, tmp
     other = next(s for s in analysis.diarization.speakers if s not in old_teacher)
     owner = store.user_by_name(analysed_sample["teacher"])
     old_metrics = pipeline.load_metrics(store, lesson_id)
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("a role correction must not load the question LM")
+
+    monkeypatch.setattr(question_lm, "cached_question_lm", no_model)
     new_metrics = pipeline.set_teacher_speakers(store, owner, lesson_id, [other])
     assert pipeline.load_analysis(store, lesson_id).roles.method == "manual"
     assert new_metrics.talk.teacher_s != pytest.approx(old_metrics.talk.teacher_s)

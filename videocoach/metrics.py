@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from videocoach.activities import ActivitySettings, ActivitySpan, ActivityTime, activity_time, activity_timeline
 from videocoach.intervals import intersect as _intersect
@@ -155,9 +155,11 @@ def compute_metrics(
     settings: MetricsSettings = MetricsSettings(),
     progress: Progress = no_progress,
     question_model: "QuestionModel | None" = None,
+    lm_scores: "Mapping[str, float] | None" = None,
 ) -> LessonMetrics:
     """Every Figure 9 measure of one analysed lesson.  ``question_model``: the loaded question model (the pipeline
-    passes it, so this stays free of I/O); ``None`` loads the packaged one once."""
+    passes it, so this stays free of I/O); ``None`` loads the packaged one once.  ``lm_scores``: Whisper's "?" score
+    per sentence (``question_lm``, computed by the pipeline), which the question model weighs in."""
     duration = max(0.0, float(analysis.duration_s))
     turns = analysis.role_turns()
     progress("metrics", 0.0)
@@ -165,7 +167,8 @@ def compute_metrics(
     sentences = split_sentences(analysis.transcript.utterances, turns, settings.questions.pause_split_s)
     talk = talk_stats(duration, turns, analysis.diarization.speech, settings)
     progress("metrics", 0.2)
-    questions = find_questions(sentences, turns, duration, settings.questions, presplit=True, model=question_model)
+    questions = find_questions(sentences, turns, duration, settings.questions, presplit=True, model=question_model,
+                               lm_scores=lm_scores)
     progress("metrics", 0.5)
     utts = analysis.transcript.utterances
     transcribed = tuple(Span(u.start, u.end) for u in utts if u.text.strip()) if utts else None

@@ -37,6 +37,9 @@ from videocoach.store import Lesson, Store, User
 AUDIO_STAGES = ("audio", "transcribe", "diarize", "levels", "roles", "metrics")
 VIDEO_STAGES = ("faces", "render", "audit")
 STAGES = ("probe",) + AUDIO_STAGES + VIDEO_STAGES
+# results a stage keeps beside its own: "question_lm" (Whisper's "?" score per sentence) by "metrics", so that a role
+# correction recomputes the metrics without loading the model; not a stage of its own (nothing runs it alone)
+AUX_RESULTS = ("question_lm",)
 
 
 class PipelineError(RuntimeError):
@@ -210,12 +213,23 @@ def load_metrics(store: Store, lesson_id: str):
     return metrics
 
 
-def _compute_metrics(store: Store, lesson_id: str):
-    """The pure measures over the stored analysis; the question model is loaded here, not inside them."""
+def _compute_metrics(store: Store, lesson_id: str, analysis: LessonAnalysis | None = None):
+    """The pure measures over the stored analysis; the question model is loaded here, not inside them, and the
+    question-LM scores are those stored by the metrics stage (none stored, or from another LM: the model alone)."""
     from videocoach.metrics import compute_metrics
     from videocoach.question_model import default_question_model
 
-    return compute_metrics(load_analysis(store, lesson_id), question_model=default_question_model())
+    model = default_question_model()
+    return compute_metrics(analysis or load_analysis(store, lesson_id), question_model=model,
+                           lm_scores=_stored_lm_scores(store, lesson_id, model.lm_method))
+
+
+def _stored_lm_scores(store: Store, lesson_id: str, method: str | None) -> dict[str, float] | None:
+    text = store.stage(lesson_id, "question_lm")
+    if text is None or method is None:
+        return None
+    data = json.loads(text)
+    return {str(k): float(v) for k, v in data["scores"].items()} if data.get("method") == method else None
 
 
 def load_audio(store: Store, lesson_id: str) -> np.ndarray:
@@ -351,7 +365,24 @@ def _stage_roles(store: Store, lesson: Lesson, options: AnalyseOptions, progress
 
 
 def _stage_metrics(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
-    metrics = _compute_metrics(store, lesson.id)
+    """Whisper's "?" score for every sentence of the transcript (``question_lm``; kept as the "question_lm" result so
+    that a role correction recomputes the metrics without the model; a sentence scored before is not scored again),
+    then the pure measures."""
+    from videocoach.question_lm import QuestionLMConfig, question_lm_scores
+    from videocoach.question_model import default_question_model
+    from videocoach.questions import split_sentences
+
+    analysis = load_analysis(store, lesson.id)
+    method = default_question_model().lm_method
+    if method is not None:
+        config = QuestionLMConfig()
+        if config.method != method:
+            raise PipelineError(f"the question model was fitted on {method} scores, not {config.method}")
+        progress("metrics", 0.0)
+        texts = [s.text for s in split_sentences(analysis.transcript.utterances)]
+        scores = question_lm_scores(texts, config, known=_stored_lm_scores(store, lesson.id, method))
+        store.save_stage(lesson.id, "question_lm", json.dumps({"method": method, "scores": scores}, sort_keys=True))
+    metrics = _compute_metrics(store, lesson.id, analysis)
     store.save_stage(lesson.id, "metrics", serialize.dumps(metrics))
 
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -48,6 +49,7 @@ Next = Literal["same", "teacher", "pupil", "end"]
 Previous = Literal["same", "teacher", "pupil", "start"]
 
 FORMAT = "videocoach-question-model/2"  # /2: trigrams, next-speaker words, features paired with ``next``
+LM_FORMAT = "videocoach-question-lm/1"  # how the model's log-odds and Whisper's "?" score combine (question_lm.json)
 _MAX_LEN = 10  # sentence lengths above this share one feature
 _MAX_NEXT_LEN = 6
 _NEXT_WORDS = 4  # the next speaker's first words that are features
@@ -63,6 +65,40 @@ class SentenceContext:
     next_words: tuple[str, ...] = ()  # the other speaker's words when ``next`` is "teacher" or "pupil"
 
 
+_MARKS = re.compile(r"[^\w\s']|_")
+_I = re.compile(r"\bi\b")
+
+
+def lm_text(text: str) -> str:
+    """A sentence as the question LM is asked about it (and its key in the scores): no punctuation but apostrophes,
+    first letter and "i" capitalised."""
+    text = " ".join(_MARKS.sub(" ", text).split())
+    text = _I.sub("I", text)
+    return text[:1].upper() + text[1:]
+
+
+def _sigmoid(z: float) -> float:
+    # the logistic function, written so that neither branch overflows
+    return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+
+
+@dataclass(frozen=True)
+class LMCombination:
+    """For one role: P(question) = sigmoid(model_logit * model log-odds + lm * LM score + bias), and its threshold.
+
+    Fitted by ``scripts/train_question_lm.py`` on the NCTE training lessons (out-of-fold log-odds); the LM score is
+    ``question_lm.QuestionLM.scores`` for the sentence.
+    """
+
+    model_logit: float
+    lm: float
+    bias: float
+    threshold: float
+
+    def probability(self, log_odds: float, lm_score: float) -> float:
+        return _sigmoid(self.model_logit * log_odds + self.lm * lm_score + self.bias)
+
+
 @dataclass(frozen=True)
 class QuestionModel:
     """A linear model over string features; ``thresholds`` per role (``None`` key: speaker unknown)."""
@@ -74,6 +110,9 @@ class QuestionModel:
     # there the model would extrapolate, so the rules decide
     rules_decide: frozenset[str] = frozenset()
     info: Mapping[str, object] = field(default_factory=dict)
+    # per role ("teacher", "pupil"; an unknown role uses the teacher's), with Whisper's "?" score; {} = none shipped
+    lm: Mapping[str, LMCombination] = field(default_factory=dict)
+    lm_method: str | None = None  # the ``QuestionLMConfig.method`` whose scores ``lm`` was fitted on
 
     def score(self, features: Sequence[str]) -> float:
         """The log-odds that the sentence is a question."""
@@ -81,9 +120,16 @@ class QuestionModel:
         return self.bias + sum(w.get(f, 0.0) for f in features)
 
     def probability(self, features: Sequence[str]) -> float:
+        return _sigmoid(self.score(features))
+
+    def decide(self, features: Sequence[str], role: Role | None, lm_score: float | None = None) -> tuple[float, float]:
+        """(probability, threshold) for one sentence: with its LM score where one is given and a combination was
+        shipped for the role, else the model alone."""
         z = self.score(features)
-        # the logistic function, written so that neither branch overflows
-        return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+        combo = self.lm.get(role or "teacher") if lm_score is not None and math.isfinite(lm_score) else None
+        if combo is None:
+            return _sigmoid(z), self.threshold(role)
+        return combo.probability(z, lm_score), combo.threshold
 
     def threshold(self, role: Role | None) -> float:
         return float(self.thresholds.get(role or "unknown", self.thresholds["unknown"]))
@@ -174,12 +220,32 @@ def contexts_from_rows(speakers: Sequence[str], roles: Sequence[Role], words: Se
     return out
 
 
-def load_question_model(path: Path | str | None = None) -> QuestionModel:
-    """Read a model JSON (by default the one shipped in the package).  Raises ValueError on a wrong format."""
+def _read(path: Path | str | None, name: str) -> str | None:
     if path is None:
-        text = resources.files("videocoach.data").joinpath("question_model.json").read_text(encoding="utf-8")
-    else:
-        text = Path(path).read_text(encoding="utf-8")
+        packaged = resources.files("videocoach.data").joinpath(name)
+        return packaged.read_text(encoding="utf-8") if packaged.is_file() else None
+    return Path(path).read_text(encoding="utf-8")
+
+
+def load_lm_combination(path: Path | str | None = None) -> tuple[dict[str, LMCombination], str | None]:
+    """Read ``question_lm.json`` (by default the packaged one; none packaged: ``({}, None)``)."""
+    text = _read(path, "question_lm.json")
+    if text is None:
+        return {}, None
+    data = json.loads(text)
+    if data.get("format") != LM_FORMAT:
+        raise ValueError(f"not a {LM_FORMAT} file: format {data.get('format')!r}")
+    roles = {str(r): LMCombination(float(v["model_logit"]), float(v["lm"]), float(v["bias"]), float(v["threshold"]))
+             for r, v in data["roles"].items()}
+    return roles, str(data["method"])
+
+
+def load_question_model(path: Path | str | None = None, lm_path: Path | str | None = None) -> QuestionModel:
+    """Read a model JSON (by default the one shipped in the package) and its LM combination (likewise; a model
+    read from ``path`` gets one only from ``lm_path``).  Raises ValueError on a wrong format."""
+    text = _read(path, "question_model.json")
+    if text is None:
+        raise ValueError("the packaged question model is missing")
     data = json.loads(text)
     if data.get("format") != FORMAT:
         raise ValueError(f"not a {FORMAT} file: format {data.get('format')!r}")
@@ -192,7 +258,15 @@ def load_question_model(path: Path | str | None = None) -> QuestionModel:
         thresholds=thresholds,
         rules_decide=frozenset(str(x) for x in data.get("rules_decide", ())),
         info=data.get("info", {}),
+        **_lm_fields(path, lm_path),
     )
+
+
+def _lm_fields(path: Path | str | None, lm_path: Path | str | None) -> dict:
+    if path is not None and lm_path is None:
+        return {}
+    lm, method = load_lm_combination(lm_path)
+    return {"lm": lm, "lm_method": method}
 
 
 @functools.lru_cache(maxsize=1)
@@ -203,12 +277,16 @@ def default_question_model() -> QuestionModel:
 
 __all__ = [
     "FORMAT",
+    "LMCombination",
+    "LM_FORMAT",
     "Next",
     "Previous",
     "QuestionModel",
     "SentenceContext",
     "contexts_from_rows",
     "default_question_model",
+    "load_lm_combination",
     "load_question_model",
+    "lm_text",
     "question_features",
 ]

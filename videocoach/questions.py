@@ -71,7 +71,7 @@ import math
 import re
 import statistics
 from dataclasses import dataclass, replace
-from typing import Iterable, Literal, Sequence
+from typing import Iterable, Literal, Mapping, Sequence
 
 from videocoach.model import Role, RoleTurn, Utterance, Word
 from videocoach.question_model import (
@@ -80,6 +80,7 @@ from videocoach.question_model import (
     QuestionModel,
     SentenceContext,
     default_question_model,
+    lm_text,
     question_features,
 )
 
@@ -265,8 +266,11 @@ def detect_question_in_context(
     context: SentenceContext = SentenceContext(),
     model: QuestionModel | None = None,
     use_punctuation: bool = True,
+    lm_score: float | None = None,
 ) -> QuestionCue:
     """Is this sentence a question, given who speaks around it?  The trained model decides (``question_model``).
+
+    ``lm_score``: Whisper's "?" score for the sentence (``question_lm``), which the model weighs in where given.
 
     The rules still run: the one that fired is a feature of the model, and its name is kept as the reason when the
     model agrees; a question that only the model finds (mostly from the context: "okay?" followed by a pupil's
@@ -276,12 +280,12 @@ def detect_question_in_context(
     """
     model = model if model is not None else default_question_model()
     cue = detect_question(text, use_punctuation=False)
-    p = model.probability(_features(text, cue.rule, context))
+    p, threshold = model.decide(_features(text, cue.rule, context), context.role, lm_score)
     if use_punctuation and "?" in text:
         return QuestionCue(True, "question_mark", p)
     if not model.covers(context):
         return replace(cue, probability=p)
-    if p >= model.threshold(context.role):
+    if p >= threshold:
         return QuestionCue(True, cue.rule if cue.is_question else "model", p)
     return QuestionCue(False, "none", p)
 
@@ -600,18 +604,20 @@ def detect_questions(
     turns: Sequence[RoleTurn] = (),
     settings: QuestionSettings = QuestionSettings(),
     model: QuestionModel | None = None,
+    lm_scores: Mapping[str, float] | None = None,
 ) -> tuple[QuestionCue, ...]:
     """Which sentences are questions, one cue per sentence in the order given.
 
     ``sentences``: attributed sentences (``split_sentences`` with turns); ``turns``: the diarisation turns with
     roles, which tell who speaks next (``sentence_contexts``).  ``model``: ``None`` for the packaged question model;
-    with ``settings.use_question_model`` off, the rules alone decide (``detect_question``).
+    with ``settings.use_question_model`` off, the rules alone decide (``detect_question``).  ``lm_scores``: as in
+    ``find_questions``.
     """
     order = sorted(range(len(sentences)), key=lambda k: (sentences[k].start, sentences[k].end))
     ordered = [sentences[k] for k in order]
     end = max([s.end for s in ordered] + [t.end for t in turns] + [0.0])
     timeline = _build_timeline(ordered, turns, end)
-    cues = _detect_in_timeline(ordered, timeline, settings, model)
+    cues = _detect_in_timeline(ordered, timeline, settings, model, lm_scores)
     out: list[QuestionCue] = [QuestionCue(False, "none")] * len(sentences)
     for k, cue in zip(order, cues):
         out[k] = cue
@@ -654,13 +660,16 @@ def _build_timeline(sentences: Sequence[Utterance], turns: Sequence[RoleTurn], d
 
 
 def _detect_in_timeline(
-    sentences: Sequence[Utterance], timeline: _Timeline, st: QuestionSettings, model: QuestionModel | None
+    sentences: Sequence[Utterance], timeline: _Timeline, st: QuestionSettings, model: QuestionModel | None,
+    lm_scores: Mapping[str, float] | None = None,
 ) -> list[QuestionCue]:
     if not st.use_question_model:
         return [detect_question(s.text) for s in sentences]
     model = model if model is not None else default_question_model()
     contexts = _contexts(sentences, timeline, st)
-    return [detect_question_in_context(s.text, c, model) for s, c in zip(sentences, contexts)]
+    scores = lm_scores or {}
+    return [detect_question_in_context(s.text, c, model, lm_score=scores.get(lm_text(s.text)))
+            for s, c in zip(sentences, contexts)]
 
 
 def _contexts(sentences: Sequence[Utterance], timeline: _Timeline, st: QuestionSettings) -> list[SentenceContext]:
@@ -745,20 +754,22 @@ def find_questions(
     settings: QuestionSettings = QuestionSettings(),
     presplit: bool = False,
     model: QuestionModel | None = None,
+    lm_scores: Mapping[str, float] | None = None,
 ) -> tuple[Question, ...]:
     """Every question in the lesson (teacher's and pupils'), in time order, with type, response and wait times.
 
     ``utterances`` are transcript segments (``split_sentences`` cuts them into sentences and attributes each one by
     ``turns``; pass ``presplit=True`` when they are already its output); ``turns`` the diarisation turns with roles.
     Times are clamped to [0, duration_s].  ``model``: the question model (``None``: the packaged one, see
-    ``detect_questions``).
+    ``detect_questions``).  ``lm_scores``: Whisper's "?" score per sentence, keyed by ``question_model.lm_text``
+    (``question_lm.question_lm_scores``); sentences without one are decided by the model alone.
     """
     duration_s = max(0.0, float(duration_s))
     split = tuple(utterances) if presplit else split_sentences(utterances, turns, settings.pause_split_s)
     sentences = [s for s in (_clamp_utterance(u, duration_s) for u in split) if s is not None]
     sentences.sort(key=lambda s: (s.start, s.end))
     timeline = _build_timeline(sentences, turns, duration_s)
-    cues = _detect_in_timeline(sentences, timeline, settings, model)
+    cues = _detect_in_timeline(sentences, timeline, settings, model, lm_scores)
     out = []
     for i, (sentence, cue) in enumerate(zip(sentences, cues)):
         if cue.is_question:

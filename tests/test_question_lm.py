@@ -1,0 +1,120 @@
+"""Whisper's decoder as a "?" language model (real packaged weights), and how the question model weighs its score."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from conftest import REPO
+from videocoach import question_lm
+from videocoach.question_lm import QuestionLMConfig, cached_question_lm, question_lm_scores
+from videocoach.question_model import (
+    LM_FORMAT,
+    LMCombination,
+    QuestionModel,
+    SentenceContext,
+    default_question_model,
+    load_lm_combination,
+    lm_text,
+)
+from videocoach.questions import detect_question_in_context
+
+LM_JSON = REPO / "videocoach" / "data" / "question_lm.json"
+
+
+@pytest.fixture(scope="module")
+def lm():
+    return cached_question_lm(QuestionLMConfig())
+
+
+def test_lm_text_drops_marks_but_apostrophes_and_capitalises():
+    assert lm_text("what's the answer?") == "What's the answer"
+    assert lm_text("  i think, so... i do!  ") == "I think so I do"
+    assert lm_text("?!.") == ""
+
+
+QUESTIONS = ["what is the answer", "does everyone agree", "can you tell me why", "how did you get that",
+             "is it a solid or a liquid"]
+STATEMENTS = ["the answer is twelve", "open your books to page four", "we are going to do an experiment today",
+              "I put the ice in the cup", "that is a liquid"]
+
+
+def test_questions_score_higher_than_statements(lm):
+    q = lm.scores(QUESTIONS)
+    s = lm.scores(STATEMENTS)
+    assert all(x <= 0 for x in q + s)  # log-probabilities
+    assert min(q) > max(s), (q, s)
+
+
+def test_the_score_ignores_punctuation_and_batching(lm):
+    alone = lm.scores(["what is the answer"])[0]
+    marked = lm.scores(["What is the answer?"])[0]
+    assert marked == pytest.approx(alone, abs=1e-4)  # the "?" is taken off: the words alone decide
+    long = "so " * 200 + "what is the answer"
+    batch = lm.scores(["okay", long, "what is the answer", ""])
+    assert batch[2] == pytest.approx(alone, abs=1e-3)  # padding after a shorter sentence changes nothing
+    assert math.isfinite(batch[1]) and math.isnan(batch[3])  # a long sentence is cut to its end; an empty one: nan
+
+
+def test_scores_are_keyed_by_lm_text_and_known_ones_are_not_scored_again(lm, monkeypatch):
+    scores = question_lm_scores(["What is the answer?", "what is the answer", "", "Okay."])
+    assert set(scores) == {"What is the answer", "Okay"}
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("everything was known: the model must not be loaded")
+
+    monkeypatch.setattr(question_lm, "cached_question_lm", no_model)
+    assert question_lm_scores(["what is the answer?", "okay"], known=scores) == scores
+
+
+def test_config_is_checked():
+    with pytest.raises(ValueError):
+        QuestionLMConfig(encoder_frames=1)
+    with pytest.raises(ValueError):
+        QuestionLMConfig(batch=0)
+    assert QuestionLMConfig().method == "whisper-base-decoder:50f"
+
+
+def _toy_model() -> QuestionModel:
+    combo = {"teacher": LMCombination(model_logit=1.0, lm=2.0, bias=4.0, threshold=0.5),
+             "pupil": LMCombination(model_logit=1.0, lm=1.0, bias=0.0, threshold=0.9)}
+    return QuestionModel(weights={}, bias=0.0, thresholds={"teacher": 0.4, "pupil": 0.4, "unknown": 0.4}, lm=combo,
+                         lm_method="toy")
+
+
+def test_decide_uses_the_roles_combination_where_a_score_is_given():
+    model = _toy_model()
+    assert model.decide([], "teacher") == (0.5, 0.4)  # no score: the model alone, its own threshold
+    assert model.decide([], "teacher", float("nan")) == (0.5, 0.4)
+    p, th = model.decide([], "teacher", -1.0)  # sigmoid(0 + 2 * -1 + 4) = sigmoid(2)
+    assert p == pytest.approx(1 / (1 + math.exp(-2))) and th == 0.5
+    assert model.decide([], None, -1.0) == (p, th)  # an unknown role uses the teacher's combination
+    p, th = model.decide([], "pupil", -1.0)
+    assert p == pytest.approx(1 / (1 + math.exp(1))) and th == 0.9
+
+
+def test_the_score_can_turn_a_decision():
+    model = _toy_model()
+    ctx = SentenceContext(role="teacher", previous="same", next="pupil")
+    assert detect_question_in_context("the answer is twelve", ctx, model, use_punctuation=False).is_question
+    assert not detect_question_in_context("the answer is twelve", ctx, model, use_punctuation=False,
+                                          lm_score=-3.0).is_question
+    assert detect_question_in_context("the answer is twelve", ctx, model, use_punctuation=False,
+                                      lm_score=-1.0).is_question
+    # an ASR "?" still counts first
+    assert detect_question_in_context("the answer is twelve?", ctx, model, lm_score=-9.0).rule == "question_mark"
+
+
+def test_the_shipped_combination_is_read_with_the_model(tmp_path):
+    model = default_question_model()
+    data = json.loads(LM_JSON.read_text())
+    assert data["format"] == LM_FORMAT and model.lm_method == data["method"] == QuestionLMConfig().method
+    assert set(model.lm) == {"teacher", "pupil"}
+    for combo in model.lm.values():
+        assert combo.model_logit > 0 and combo.lm > 0 and 0 < combo.threshold < 1  # both raise P(question)
+    bad = tmp_path / "lm.json"
+    bad.write_text(json.dumps(dict(data, format="something/9")))
+    with pytest.raises(ValueError):
+        load_lm_combination(bad)
