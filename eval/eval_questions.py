@@ -16,10 +16,11 @@ Each human-segmented sentence is lower-cased, its transcriber notes in [brackets
 ("what's" -> "whats") and every other punctuation mark replaced by a space, so the detector sees what an ASR without
 punctuation would give.
 
-Two detectors side by side: "rules" = ``detect_question(text, use_punctuation=False)`` (the words alone) and
+Three detectors side by side: "rules" = ``detect_question(text, use_punctuation=False)`` (the words alone),
 "model" = ``detect_question_in_context`` with the context of the transcript rows (who spoke the row before, who
 speaks the row after: ``question_model.contexts_from_rows``) -- in the pipeline the same context comes from the
-diarisation turns.
+diarisation turns -- and "+LM" = the same with Whisper's "?" score for the sentence (``question_lm``; what the
+pipeline ships).  The LM scores are cached in eval/out (``lm_cache.py``): ~25 min the first time on 2 cores.
 
 Gold for "is a question": the human transcript's "?" in the sentence.  Teacher rows are Speaker "T" (as the issue
 asks); a second line uses every teacher row (T1, T2, "Teacher", "Ms. ..." and rows with only a teacher tag).

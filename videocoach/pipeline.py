@@ -1,5 +1,6 @@
 """The lesson pipeline, read as a recipe: ingest → audio → transcribe → diarize → levels → roles → metrics →
-faces → render → audit.
+faces → render → audit.  (The metrics stage first asks Whisper's decoder for a "?" score per sentence and keeps it as
+the "question_lm" result.)
 
 Each stage's output is saved in the store as soon as it finishes (JSON in ``stages``, sealed media files), so a
 re-run resumes at the first unfinished stage and Ctrl-C or a crash loses nothing finished.  One model is in memory at

@@ -28,6 +28,11 @@ prefix ("T|" or "P|") so that teachers and pupils get their own weights where th
 
 ``None`` for either means unknown (no turn-taking given): its features are simply absent.
 
+Whisper's "?" score (``question_lm``) is weighed in afterwards, per role, by ``LMCombination`` (from
+``videocoach/data/question_lm.json``, ``scripts/train_question_lm.py``: a logistic regression over this model's
+out-of-fold log-odds and the score, on the same 23 NCTE lessons); ``QuestionModel.decide`` uses it where a score is
+given and the model alone where not (a lesson analysed before the LM existed, or a sentence with no words).
+
 Format /2 adds word trigrams, the last three words, the next speaker's first four words and the rule / length / first
 and last word paired with ``next`` (``_shared_features``, without the role prefix); files of format /1 are refused.
 """

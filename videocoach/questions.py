@@ -11,7 +11,11 @@ first).  Two layers:
   ``QuestionSettings.use_question_model`` is off).  A teacher sentence followed by a pupil's speech is a question
   far more often than one followed by more of her own talk, which is how it finds "okay?", "Michael?" and "you got
   twelve?" that no rule can.  It was trained on NCTE transcripts only (MIT); where NCTE holds almost no examples of
-  a context (a pupil followed by another pupil), the rules decide alone.
+  a context (a pupil followed by another pupil), the rules decide alone;
+- Whisper's own decoder asked as a language model how likely a "?" is after the sentence's words (``question_lm``,
+  computed by the pipeline's metrics stage and passed in as ``lm_scores``), which the model weighs in with a
+  per-role combination also fitted on NCTE (``QuestionModel.decide``).  It knows how questions are worded beyond
+  our lists; on TalkMoves it adds about one point of F1.
 
 Each rule has a name, and the name of the rule that fired travels with the question so a coach can see why a line
 was counted ("model" when only the model found it).  The rules, tried in order:
