@@ -2,7 +2,7 @@
 
 The scores are those of the product's ``videocoach.question_lm.QuestionLM`` (keyed by ``lm_text``, so a sentence
 that repeats is scored once); the cache is kept per ``QuestionLMConfig.method`` and holds nothing but
-{text: score}.  All of TalkMoves and NCTE (~191,000 distinct sentences) take about 25 min on 2 cores the first time.
+{text: score}; ``VIDEOCOACH_LM_CACHE`` names another file.  All of TalkMoves and NCTE (~191,000 distinct sentences) take about 25 min on 2 cores the first time.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Iterable
 
 from videocoach.question_lm import QuestionLMConfig, cached_question_lm, lm_text
 
-CACHE = Path(__file__).resolve().parent / "out" / "question_lm_scores.pkl"
+CACHE = Path(os.environ.get("VIDEOCOACH_LM_CACHE") or Path(__file__).resolve().parent / "out" / "question_lm_scores.pkl")
 _CHUNK = 4096
 
 
