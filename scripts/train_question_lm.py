@@ -117,7 +117,7 @@ def main() -> None:
         "roles": {r: {k: out[r][k] for k in ("model_logit", "lm", "bias", "threshold")} for r in out},
         "info": {
             "what": "per role, logistic regression over (question-model log-odds, question-LM score); "
-                    "videocoach/question_model.py QuestionModel.with_lm",
+                    "videocoach/question_model.py QuestionModel.decide",
             "trained_on": "NCTE transcripts, the question model's 23 training lessons, out-of-fold log-odds",
             "cv": {r: {k: out[r][k] for k in ("cv_f1", "cv_f1_model_alone", "sentences")} for r in out},
             "script": "scripts/train_question_lm.py",
