@@ -293,7 +293,7 @@ def role_accuracy(config: DiarizeConfig, verbose: bool = True) -> dict[str, floa
             acc[name] = float(right[scored].mean()) if scored.any() else float("nan")
         rows.append((uri, acc["enrolment"], acc["auto"], int(scored.sum()) / 100))
     if verbose:
-        print(f"\nteacher = most talkative reference speaker, enrolled from 4 s of their solo speech")
+        print("\nteacher = most talkative reference speaker, enrolled from 4 s of their solo speech")
         print(f"{'clip':8} {'enrolment':>9} {'auto':>6} {'scored s':>8}")
         for uri, e, a, sec in rows:
             print(f"{uri:8} {e:9.3f} {a:6.3f} {sec:8.1f}")

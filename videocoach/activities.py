@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterable, Literal, Sequence
+from typing import Literal, Sequence
 
 from videocoach.intervals import multi_speaker as _multi_overlap
 from videocoach.intervals import subtract as _subtract

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterator, Literal, Sequence
 
 from videocoach.config import Settings
-from videocoach.vault import FIELD_PREFIX, Vault, VaultError, load_or_create_key
+from videocoach.vault import FIELD_PREFIX, Vault, load_or_create_key
 
 UserRole = Literal["teacher", "coach", "admin"]
 SCHEMA_VERSION = 2  # 2: sensitive text fields sealed (``SEALED_FIELDS``); a version-1 database is sealed on open
