@@ -214,15 +214,19 @@ def load_metrics(store: Store, lesson_id: str):
     return metrics
 
 
-def _compute_metrics(store: Store, lesson_id: str, analysis: LessonAnalysis | None = None):
-    """The pure measures over the stored analysis; the question model is loaded here, not inside them, and the
-    question-LM scores are those stored by the metrics stage (none stored, or from another LM: the model alone)."""
+def _compute_metrics(
+    store: Store, lesson_id: str, analysis: LessonAnalysis | None = None, lm_scores: dict[str, float] | None = None
+):
+    """The pure measures over the stored analysis; the question model is loaded here, not inside them.  The
+    question-LM scores are ``lm_scores`` or else those the metrics stage stored (none stored, or from another LM:
+    the model alone)."""
     from videocoach.metrics import compute_metrics
     from videocoach.question_model import default_question_model
 
     model = default_question_model()
-    return compute_metrics(analysis or load_analysis(store, lesson_id), question_model=model,
-                           lm_scores=_stored_lm_scores(store, lesson_id, model.lm_method))
+    if lm_scores is None:
+        lm_scores = _stored_lm_scores(store, lesson_id, model.lm_method)
+    return compute_metrics(analysis or load_analysis(store, lesson_id), question_model=model, lm_scores=lm_scores)
 
 
 def _stored_lm_scores(store: Store, lesson_id: str, method: str | None) -> dict[str, float] | None:
@@ -371,19 +375,23 @@ def _stage_metrics(store: Store, lesson: Lesson, options: AnalyseOptions, progre
     then the pure measures."""
     from videocoach.question_lm import QuestionLMConfig, question_lm_scores
     from videocoach.question_model import default_question_model
+    from videocoach.metrics import MetricsSettings
     from videocoach.questions import split_sentences
 
     analysis = load_analysis(store, lesson.id)
     method = default_question_model().lm_method
+    scores = None
     if method is not None:
         config = QuestionLMConfig()
         if config.method != method:
             raise PipelineError(f"the question model was fitted on {method} scores, not {config.method}")
         progress("metrics", 0.0)
-        texts = [s.text for s in split_sentences(analysis.transcript.utterances)]
+        # the sentences compute_metrics will cut (their texts do not depend on the turns)
+        pause_s = MetricsSettings().questions.pause_split_s
+        texts = [s.text for s in split_sentences(analysis.transcript.utterances, pause_split_s=pause_s)]
         scores = question_lm_scores(texts, config, known=_stored_lm_scores(store, lesson.id, method))
         store.save_stage(lesson.id, "question_lm", json.dumps({"method": method, "scores": scores}, sort_keys=True))
-    metrics = _compute_metrics(store, lesson.id, analysis)
+    metrics = _compute_metrics(store, lesson.id, analysis, scores)
     store.save_stage(lesson.id, "metrics", serialize.dumps(metrics))
 
 

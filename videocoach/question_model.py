@@ -124,9 +124,6 @@ class QuestionModel:
         w = self.weights
         return self.bias + sum(w.get(f, 0.0) for f in features)
 
-    def probability(self, features: Sequence[str]) -> float:
-        return _sigmoid(self.score(features))
-
     def decide(self, features: Sequence[str], role: Role | None, lm_score: float | None = None) -> tuple[float, float]:
         """(probability, threshold) for one sentence: with its LM score where one is given and a combination was
         shipped for the role, else the model alone."""
