@@ -19,8 +19,9 @@ punctuation would give.
 Three detectors side by side: "rules" = ``detect_question(text, use_punctuation=False)`` (the words alone),
 "model" = ``detect_question_in_context`` with the context of the transcript rows (who spoke the row before, who
 speaks the row after: ``question_model.contexts_from_rows``) -- in the pipeline the same context comes from the
-diarisation turns -- and "+LM" = the same with Whisper's "?" score for the sentence (``question_lm``; what the
-pipeline ships).  The LM scores are cached in eval/out (``lm_cache.py``): ~25 min the first time on 2 cores.
+diarisation turns -- and "+LM" = the same with the question-LM score for the sentence (``question_lm``: a probe trained on NCTE
+reading Whisper's decoder state after the sentence's words; what the pipeline ships).  The decoder states are cached
+in eval/out (``lm_cache.py``): ~20 min the first time on 2 cores.
 
 Gold for "is a question": the human transcript's "?" in the sentence.  Teacher rows are Speaker "T" (as the issue
 asks); a second line uses every teacher row (T1, T2, "Teacher", "Ms. ..." and rows with only a teacher tag).
@@ -124,7 +125,7 @@ def main() -> None:
                     help="also cross-validate a model trained ON TalkMoves, 5 folds by lesson (diagnostic ceiling)")
     ap.add_argument("--model", type=Path, default=None, help="a question model JSON (default: the packaged one)")
     ap.add_argument("--lm", type=Path, default=None, help="a question-LM combination JSON (default: the packaged one)")
-    ap.add_argument("--no-lm", action="store_true", help="skip the question LM (its scores take ~25 min the first "
+    ap.add_argument("--no-lm", action="store_true", help="skip the question LM (its states take ~20 min the first "
                     "time, on 2 cores; then they are cached)")
     args = ap.parse_args()
     t0 = time.time()
@@ -142,9 +143,9 @@ def main() -> None:
     for s in ncte:
         nc_lessons[s.lesson].append(s)
     lm = None
-    if model.lm and not args.no_lm:
+    if model.lm and model.lm_probe is not None and not args.no_lm:
         t_lm = time.time()
-        lm = lm_scores([unpunctuate(r.text) for r in rows] + [unpunctuate(s.text) for s in ncte])
+        lm = lm_scores([unpunctuate(r.text) for r in rows] + [unpunctuate(s.text) for s in ncte], model.lm_probe)
         print(f"(question-LM scores ready in {time.time() - t_lm:.0f} s; cached in eval/out)")
     t1 = time.time()
     tm_cues = _decide_lessons(tm_lessons, model, lm)
@@ -161,8 +162,8 @@ def main() -> None:
 
     print("Question detection on unpunctuated human transcripts (gold: the transcriber's '?')")
     print("rules = the word rules alone (detect_question); model = words + rules + who speaks next/before "
-          "(detect_question_in_context, trained on NCTE only); +LM = the model with Whisper's '?' score "
-          "(question_lm; the combination fitted on NCTE only)" + ("" if lm is not None else " -- not run"))
+          "(detect_question_in_context, trained on NCTE only); +LM = the model with the question-LM score "
+          "(question_lm: a probe of Whisper's decoder; probe and combination fitted on NCTE only)" + ("" if lm is not None else " -- not run"))
     print(f"  {'':46s} {'rules: P':>8s} {'R':>6s} {'F1':>6s}   {'model: P':>6s} {'R':>6s} {'F1':>6s}   "
           f"{'+LM: P':>6s} {'R':>6s} {'F1':>6s} {'gold+':>7s} {'rows':>7s}")
     print("TalkMoves (never used for training or thresholds; Subset 1 is the development set -- the rules' word lists "

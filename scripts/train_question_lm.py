@@ -1,17 +1,22 @@
-"""Train how the question model weighs Whisper's "?" score (videocoach/data/question_lm.json), from NCTE only.
+"""Train the question LM's probe and how the question model weighs it (videocoach/data/question_lm.json), NCTE only.
 
     python scripts/train_question_lm.py                 # writes videocoach/data/question_lm.json
     python scripts/train_question_lm.py --out /tmp/qlm.json
 
-The question model (``scripts/train_question_model.py``) is left as it is; this fits, per role, a logistic regression
-over two numbers -- the model's log-odds and the question-LM score (``videocoach.question_lm``) -- and its threshold.
-Same data and split as the question model: the 23 NCTE training lessons (MIT), never the 6 held out, never TalkMoves.
-The model's log-odds are out-of-fold (5 folds by lesson, the shipped C, min_count and bag_scale: each sentence scored
-by a model that never saw its lesson), as the product sees them on a new lesson.  The thresholds are chosen on
-out-of-fold predictions of the combination too (the same folds), maximising F1.  Sentences in contexts where the
-rules decide (``QuestionModel.covers``) are left out: the combination is not used there.
+Two fits, both on the question model's data and split: the 23 NCTE training lessons (MIT), never the 6 held out,
+never TalkMoves.  The question model itself (``scripts/train_question_model.py``) is left as it is.
 
-The LM scores come from ``eval/lm_cache.py`` (computed once, ~3 min for NCTE).
+1. The probe (``LMProbe``): a logistic regression from Whisper's decoder hidden state after a sentence's last word
+   (``videocoach.question_lm.QuestionLM.hidden``, 512 numbers) to "the sentence ends in ?", over every sentence of
+   both roles, on standardised states (the scaling is folded into the shipped weights); C from ``PROBE_C`` by
+   the out-of-fold log-loss.
+2. Per role, a logistic regression over two numbers -- the question model's log-odds and the probe's -- and its
+   threshold (``LMCombination``).  Both inputs are out-of-fold (5 folds by lesson, the same folds: each sentence
+   scored by a model and a probe that never saw its lesson), as the product sees them on a new lesson; the
+   thresholds are chosen on out-of-fold predictions of the combination too, maximising F1.  Sentences in contexts
+   where the rules decide (``QuestionModel.covers``) are left out of this step: the combination is not used there.
+
+The hidden states come from ``eval/lm_cache.py`` (computed once, ~2 min for NCTE).
 """
 
 from __future__ import annotations
@@ -31,15 +36,16 @@ sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(REPO))
 
 from eval_questions import unpunctuate  # noqa: E402
-from lm_cache import lm_scores  # noqa: E402
+from lm_cache import lm_hidden  # noqa: E402
 from ncte import load_ncte  # noqa: E402
 from train_question_model import FOLDS, HELD_OUT, THRESHOLDS, _f1, _fit, _matrix, lesson_features  # noqa: E402
 
 from videocoach.question_lm import QuestionLMConfig, lm_text  # noqa: E402
-from videocoach.question_model import LM_FORMAT, contexts_from_rows, load_question_model  # noqa: E402
+from videocoach.question_model import LM_FORMAT, LMProbe, contexts_from_rows, load_question_model  # noqa: E402
 from videocoach.questions import words_of  # noqa: E402
 
 OUT = REPO / "videocoach" / "data" / "question_lm.json"
+PROBE_C = (0.003, 0.01, 0.03)
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -52,7 +58,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
     t0 = time.time()
-    base = load_question_model()
+    base = load_question_model(REPO / "videocoach" / "data" / "question_model.json")  # without the LM
     info = base.info
     c, min_count, bag_scale = float(info["C"]), int(info["min_count"]), float(info["bag_scale"])
     config = QuestionLMConfig()
@@ -63,7 +69,7 @@ def main() -> None:
     if sorted(train) != sorted(info["training_lessons"]):
         raise SystemExit("the NCTE training lessons differ from those the shipped question model names")
     data = {k: lesson_features(by_lesson[k]) for k in train}
-    lm = lm_scores([unpunctuate(s.text) for k in train for s in by_lesson[k]], config)
+    hidden = lm_hidden([unpunctuate(s.text) for k in train for s in by_lesson[k]], config)
     covered = {}
     for k in train:
         rows = by_lesson[k]
@@ -73,7 +79,7 @@ def main() -> None:
 
     # out-of-fold log-odds of the question model, lesson by lesson
     folds = [train[i::FOLDS] for i in range(FOLDS)]
-    z, score, gold, role, fold_of, keep = [], [], [], [], [], []
+    z, keys, gold, role, fold_of, keep = [], [], [], [], [], []
     for f, fold in enumerate(folds):
         fit_keys = [k for k in train if k not in fold]
         feats = [x for k in fit_keys for x in data[k][0]]
@@ -82,16 +88,38 @@ def main() -> None:
         for k in fold:
             p = model.predict_proba(_matrix(data[k][0], vocab, bag_scale))[:, 1]
             z += list(_logit(p))
-            score += [lm.get(lm_text(unpunctuate(s.text)), float("nan")) for s in by_lesson[k]]
+            keys += [lm_text(unpunctuate(s.text)) for s in by_lesson[k]]
             gold += data[k][1]
             role += data[k][2]
             fold_of += [f] * len(p)
             keep += covered[k]
-    z, score, gold = np.array(z), np.array(score), np.array(gold, dtype=bool)
+    z, gold = np.array(z), np.array(gold, dtype=bool)
     role, fold_of = np.array(role), np.array(fold_of)
-    keep = np.array(keep) & np.isfinite(score)
+    has = np.array([k in hidden for k in keys])
+    h = np.stack([hidden.get(k, np.zeros(512, np.float32)) for k in keys]).astype(np.float64)
 
     from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import log_loss
+    from sklearn.preprocessing import StandardScaler
+
+    def fit_probe(rows: np.ndarray, c_probe: float) -> LMProbe:
+        scaler = StandardScaler().fit(h[rows])
+        m = LogisticRegression(C=c_probe, max_iter=5000).fit(scaler.transform(h[rows]), gold[rows])
+        w = m.coef_[0] / scaler.scale_
+        return LMProbe(tuple(float(x) for x in w), float(m.intercept_[0] - w @ scaler.mean_))
+
+    losses, oofs = {}, {}
+    for c_probe in PROBE_C:
+        oof = np.full(len(gold), np.nan)
+        for f in range(FOLDS):
+            probe = fit_probe(has & (fold_of != f), c_probe)
+            oof[has & (fold_of == f)] = probe.log_odds(h[has & (fold_of == f)])
+        losses[c_probe] = float(log_loss(gold[has], 1 / (1 + np.exp(-oof[has]))))
+        oofs[c_probe] = oof
+        print(f"probe C={c_probe}: out-of-fold log-loss {losses[c_probe]:.4f}", flush=True)
+    c_probe = min(losses, key=losses.get)
+    score = oofs[c_probe]
+    keep = np.array(keep) & has
 
     out: dict = {}
     for r in ("teacher", "pupil"):
@@ -105,21 +133,29 @@ def main() -> None:
         f1s = [_f1(oof >= th, g) for th in THRESHOLDS]
         th = float(THRESHOLDS[int(np.argmax(f1s))])
         base_f1 = max(_f1(1 / (1 + np.exp(-x[:, 0])) >= t, g) for t in THRESHOLDS)
+        probe_f1 = max(_f1(1 / (1 + np.exp(-x[:, 1])) >= t, g) for t in THRESHOLDS)
         m = LogisticRegression(C=1.0).fit(x, g)
         out[r] = {"model_logit": round(float(m.coef_[0][0]), 4), "lm": round(float(m.coef_[0][1]), 4),
                   "bias": round(float(m.intercept_[0]), 4), "threshold": th,
-                  "cv_f1": round(max(f1s), 4), "cv_f1_model_alone": round(base_f1, 4), "sentences": int(sel.sum())}
-        print(f"{r}: cross-validated F1 {base_f1:.3f} (model alone, best threshold) -> {max(f1s):.3f} with the LM "
-              f"(threshold {th}); weights {out[r]}", flush=True)
+                  "cv_f1": round(max(f1s), 4), "cv_f1_model_alone": round(base_f1, 4),
+                  "cv_f1_probe_alone": round(probe_f1, 4), "sentences": int(sel.sum())}
+        print(f"{r}: cross-validated F1 {base_f1:.3f} (model alone, best threshold), {probe_f1:.3f} (probe alone) "
+              f"-> {max(f1s):.3f} combined (threshold {th}); weights {out[r]}", flush=True)
+    probe = fit_probe(has, c_probe)
     doc = {
         "format": LM_FORMAT,
-        "method": config.method,
+        "decoder": config.method,
+        "probe": {"coef": [float(f"{w:.6g}") for w in probe.coef], "bias": float(f"{probe.bias:.6g}")},
         "roles": {r: {k: out[r][k] for k in ("model_logit", "lm", "bias", "threshold")} for r in out},
         "info": {
-            "what": "per role, logistic regression over (question-model log-odds, question-LM score); "
-                    "videocoach/question_model.py QuestionModel.decide",
-            "trained_on": "NCTE transcripts, the question model's 23 training lessons, out-of-fold log-odds",
-            "cv": {r: {k: out[r][k] for k in ("cv_f1", "cv_f1_model_alone", "sentences")} for r in out},
+            "what": "probe: logistic regression from the Whisper decoder's hidden state after the last word to '?'; "
+                    "roles: per role, logistic regression over (question-model log-odds, probe log-odds); "
+                    "videocoach/question_model.py LMProbe, QuestionModel.decide",
+            "trained_on": "NCTE transcripts, the question model's 23 training lessons, out-of-fold inputs",
+            "probe": {"C": c_probe, "cv_log_loss": {str(k): round(v, 4) for k, v in losses.items()},
+                      "sentences": int(has.sum())},
+            "cv": {r: {k: out[r][k] for k in ("cv_f1", "cv_f1_model_alone", "cv_f1_probe_alone", "sentences")}
+                   for r in out},
             "script": "scripts/train_question_lm.py",
         },
     }

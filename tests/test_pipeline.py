@@ -70,14 +70,18 @@ def test_sample_lesson_fully_analysed(analysed_sample):
     # enrolment from the scripted teacher sample: the teacher is found with confidence
     assert analysis.roles.method == "enrolment" and analysis.roles.teacher_speakers
     assert analysis.roles.confidence >= 0.5
-    # Whisper's "?" score for every sentence, kept for role corrections: questions score higher than statements
+    # the question-LM score for every sentence, kept for role corrections: questions score higher than statements
     lm = json.loads(store.stage(lesson_id, "question_lm"))
-    assert lm["method"] == default_question_model().lm_method == QuestionLMConfig().method
+    model = default_question_model()
+    assert lm["method"] == model.lm_method and model.lm_decoder == QuestionLMConfig().method
     sentences = split_sentences(utterances)
     assert set(lm["scores"]) == {lm_text(s.text) for s in sentences} - {""}
     asked = [lm["scores"][lm_text(s.text)] for s in sentences if s.text.strip().endswith("?")]
     told = [lm["scores"][lm_text(s.text)] for s in sentences if s.text.strip().endswith(".")]
     assert asked and told and np.median(asked) > np.median(told) + 1.0
+    # scores of another LM (a lesson analysed under the last release's "?" logit) are not reused: model alone
+    assert pipeline._stored_lm_scores(store, lesson_id, model.lm_method) == lm["scores"]
+    assert pipeline._stored_lm_scores(store, lesson_id, "whisper-base-decoder:50f") is None
     store.close()
 
 

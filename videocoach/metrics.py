@@ -158,7 +158,7 @@ def compute_metrics(
     lm_scores: "Mapping[str, float] | None" = None,
 ) -> LessonMetrics:
     """Every Figure 9 measure of one analysed lesson.  ``question_model``: the loaded question model (the pipeline
-    passes it, so this stays free of I/O); ``None`` loads the packaged one once.  ``lm_scores``: Whisper's "?" score
+    passes it, so this stays free of I/O); ``None`` loads the packaged one once.  ``lm_scores``: the question-LM score
     per sentence (``question_lm``, computed by the pipeline), which the question model weighs in."""
     duration = max(0.0, float(analysis.duration_s))
     turns = analysis.role_turns()

@@ -1,6 +1,6 @@
 """The lesson pipeline, read as a recipe: ingest → audio → transcribe → diarize → levels → roles → metrics →
-faces → render → audit.  (The metrics stage first asks Whisper's decoder for a "?" score per sentence and keeps it as
-the "question_lm" result.)
+faces → render → audit.  (The metrics stage first reads a question score per sentence out of Whisper's decoder and
+keeps it as the "question_lm" result.)
 
 Each stage's output is saved in the store as soon as it finishes (JSON in ``stages``, sealed media files), so a
 re-run resumes at the first unfinished stage and Ctrl-C or a crash loses nothing finished.  One model is in memory at
@@ -38,7 +38,7 @@ from videocoach.store import Lesson, Store, User
 AUDIO_STAGES = ("audio", "transcribe", "diarize", "levels", "roles", "metrics")
 VIDEO_STAGES = ("faces", "render", "audit")
 STAGES = ("probe",) + AUDIO_STAGES + VIDEO_STAGES
-# results a stage keeps beside its own: "question_lm" (Whisper's "?" score per sentence) by "metrics", so that a role
+# results a stage keeps beside its own: "question_lm" (the question-LM score per sentence) by "metrics", so that a role
 # correction recomputes the metrics without loading the model; not a stage of its own (nothing runs it alone)
 AUX_RESULTS = ("question_lm",)
 
@@ -370,7 +370,8 @@ def _stage_roles(store: Store, lesson: Lesson, options: AnalyseOptions, progress
 
 
 def _stage_metrics(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
-    """Whisper's "?" score for every sentence of the transcript (``question_lm``; kept as the "question_lm" result so
+    """The question-LM score of every sentence of the transcript (``question_lm``: the probe's log-odds over Whisper's
+    decoder state after the sentence's words; kept as the "question_lm" result so
     that a role correction recomputes the metrics without the model; a sentence scored before is not scored again),
     then the pure measures."""
     from videocoach.question_lm import QuestionLMConfig, question_lm_scores
@@ -379,17 +380,18 @@ def _stage_metrics(store: Store, lesson: Lesson, options: AnalyseOptions, progre
     from videocoach.questions import split_sentences
 
     analysis = load_analysis(store, lesson.id)
-    method = default_question_model().lm_method
+    model = default_question_model()
+    method = model.lm_method
     scores = None
-    if method is not None:
+    if method is not None and model.lm_probe is not None:
         config = QuestionLMConfig()
-        if config.method != method:
-            raise PipelineError(f"the question model was fitted on {method} scores, not {config.method}")
+        if config.method != model.lm_decoder:
+            raise PipelineError(f"the question LM's probe was fitted on {model.lm_decoder}, not {config.method}")
         progress("metrics", 0.0)
         # the sentences compute_metrics will cut (their texts do not depend on the turns)
         pause_s = MetricsSettings().questions.pause_split_s
         texts = [s.text for s in split_sentences(analysis.transcript.utterances, pause_split_s=pause_s)]
-        scores = question_lm_scores(texts, config, known=_stored_lm_scores(store, lesson.id, method))
+        scores = question_lm_scores(texts, model.lm_probe, config, known=_stored_lm_scores(store, lesson.id, method))
         store.save_stage(lesson.id, "question_lm", json.dumps({"method": method, "scores": scores}, sort_keys=True))
     metrics = _compute_metrics(store, lesson.id, analysis, scores)
     store.save_stage(lesson.id, "metrics", serialize.dumps(metrics))

@@ -1,22 +1,30 @@
-"""How likely is a "?" at the end of a sentence?  Whisper's own text decoder, asked as a language model.
+"""Is a sentence a question?  Whisper's own text decoder, read by a probe trained on classroom transcripts.
 
 Whisper learned punctuation from hundreds of thousands of hours of transcripts, so its decoder is a language model
-that knows how questions are worded well beyond our word rules: given a sentence's words with the punctuation taken
-off, the log-probability it gives "?" as the next token, against "." and end-of-text, is a question score
-(``QuestionLM.scores``).  The question model (``question_model``) weighs it in with its own log-odds
-(``QuestionModel.decide``, ``LMCombination``).
+that knows how questions are worded well beyond our word rules.  Given a sentence's words with the punctuation taken
+off, its hidden state after the last word (``QuestionLM.hidden``: 512 numbers, what the next-token logits are read
+from) holds what it expects next.  Two ways to read it:
+
+- Whisper's own answer (``QuestionLM.mark_scores``): log P("?") against "." and end-of-text.  Alone, F1 0.790 on a
+  sample of TalkMoves Subset 1 teacher sentences; weighed in with the question model, TalkMoves teacher-question F1
+  went 0.812 -> 0.821 (the last release).
+- A probe (``question_model.LMProbe``, ``QuestionLM.scores``): a logistic regression over the whole state, trained
+  on the NCTE training lessons' "?" (``scripts/train_question_lm.py``).  Alone it beats the "?" logit (F1 0.793
+  against 0.790 on all 27,760 Subset 1 teacher sentences; the question model alone 0.782), and weighed in with the
+  question model (``QuestionModel.decide``, ``LMCombination``) it is what ships.
 
 How it is asked: the decoder needs an encoder output to attend to; it gets that of one second of silence (computed
-once), so the score comes from the words alone -- the same text-only setting in which it is measured (TalkMoves has
+once), so the state comes from the words alone -- the same text-only setting in which it is measured (TalkMoves has
 no audio).  One second, not Whisper's thirty: cross-attention over 1,500 frames made it 11x slower for an F1 0.006
-higher on TalkMoves Subset 1 (0.813 against 0.807 alone, 2,000 teacher sentences); a single frame broke it (0.52).
-The text is the sentence lower-cased by the ASR or not, with every mark but apostrophes removed, its first letter
-and "i" capitalised, cut to its last ``max_tokens`` tokens (the end is what matters).
+higher on TalkMoves Subset 1 (0.813 against 0.807 for the "?" logit alone, 2,000 teacher sentences); a single frame
+broke it (0.52).  Prompting the decoder with the previous sentence's words (Whisper's ``<|startofprev|>``) gave the
+probe nothing (Subset 1, combined: 0.803 against 0.801) and was left out.  The text is the sentence lower-cased by
+the ASR or not, with every mark but apostrophes removed, its first letter and "i" capitalised, cut to its last
+``max_tokens`` tokens (the end is what matters).
 
 Weights: the packaged Whisper base (``transcribe.openai_checkpoint``: the CT2 weights converted once into an
-openai-whisper checkpoint in the cache; no hub).  Cost on 2 cores: about 7 ms a sentence, batched, and ~4 s to
-load; the metrics stage of the 50-minute bench (``bench/bench_pipeline.py``) took 5.5 s with it against 0.5 s
-without, peak RSS 0.73 GB.  Measured gain (``eval/eval_questions.py``): TalkMoves teacher-question F1 0.812 -> 0.821.
+openai-whisper checkpoint in the cache; no hub); the probe ships in ``videocoach/data/question_lm.json``.  Cost on 2
+cores: about 6 ms a sentence, batched, and ~4 s to load.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from videocoach.question_model import lm_text
+from videocoach.question_model import LMProbe, lm_text
 from videocoach.threads import torch_threads
 from videocoach.transcribe import ModelName
 
@@ -75,24 +83,28 @@ class QuestionLM:
         self._prefix = list(self._tok.sot_sequence_including_notimestamps)
         q, = self._tok.encode("?")
         dot, = self._tok.encode(".")
-        self._targets = [q, dot, self._tok.eot]  # "?" first
+        targets = [q, dot, self._tok.eot]  # "?" first
+        self._heads = self._model.decoder.token_embedding.weight[targets].detach().float().numpy()
         self._max_tokens = min(config.max_tokens, self._model.dims.n_text_ctx - len(self._prefix) - 1)
 
-    def scores(self, texts: Sequence[str]) -> list[float]:
-        """For each sentence, log P("?") - log(P("?") + P(".") + P(end)) after its last word (a log-probability <= 0).
+    @property
+    def width(self) -> int:
+        """The length of a hidden state (512 for base)."""
+        return int(self._model.dims.n_text_state)
 
-        Empty sentences (no words once the marks are off) score ``nan``.
-        """
+    def hidden(self, texts: Sequence[str]) -> np.ndarray:
+        """The decoder's hidden state after each sentence's last word (its final layer norm applied: what the
+        next-token logits are read from), a float32 array of ``len(texts)`` rows; a sentence with no words once
+        the marks are off gets a row of ``nan``."""
         import torch
 
         tokens = []
         for text in texts:
             words = lm_text(text)
             tokens.append(self._tok.encode(" " + words)[-self._max_tokens:] if words else [])
-        out = [float("nan")] * len(tokens)
+        out = np.full((len(tokens), self.width), np.nan, dtype=np.float32)
         order = sorted((i for i, t in enumerate(tokens) if t), key=lambda i: len(tokens[i]))
         dec = self._model.decoder
-        heads = dec.token_embedding.weight[self._targets]
         with torch_threads(self.config.threads), torch.no_grad():
             for b in range(0, len(order), self.config.batch):
                 idx = order[b: b + self.config.batch]
@@ -106,12 +118,21 @@ class QuestionLM:
                 xa = self._silence.expand(len(seqs), -1, -1)
                 for block in dec.blocks:
                     x = block(x, xa, mask=dec.mask)
-                h = dec.ln(x)[torch.arange(len(seqs)), last]  # the hidden state after each sentence's last token
-                logits = (h @ heads.T).float()
-                lp = logits[:, 0] - torch.logsumexp(logits, dim=-1)
-                for j, i in enumerate(idx):
-                    out[i] = float(lp[j])
+                out[idx] = dec.ln(x)[torch.arange(len(seqs)), last].float().numpy()
         return out
+
+    def mark_scores(self, texts: Sequence[str]) -> list[float]:
+        """Whisper's own answer, for comparison: log P("?") - log(P("?") + P(".") + P(end)) after the last word
+        (``nan`` for a sentence with no words)."""
+        h = self.hidden(texts)
+        logits = h @ self._heads.T
+        top = logits.max(axis=1, keepdims=True)
+        lse = top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))
+        return [float(v) for v in logits[:, 0] - lse]
+
+    def scores(self, texts: Sequence[str], probe: LMProbe) -> list[float]:
+        """The probe's log-odds that each sentence is a question (``nan`` for a sentence with no words)."""
+        return [float(v) for v in probe.log_odds(self.hidden(texts))]
 
 
 @functools.lru_cache(maxsize=1)
@@ -120,15 +141,17 @@ def cached_question_lm(config: QuestionLMConfig = QuestionLMConfig()) -> Questio
 
 
 def question_lm_scores(
-    texts: Sequence[str], config: QuestionLMConfig = QuestionLMConfig(), known: Mapping[str, float] | None = None
+    texts: Sequence[str], probe: LMProbe, config: QuestionLMConfig = QuestionLMConfig(),
+    known: Mapping[str, float] | None = None,
 ) -> dict[str, float]:
-    """``{lm_text(sentence): score}`` for the distinct non-empty sentences among ``texts``; those in ``known`` (a
-    previous run's output) are not scored again, and the model is loaded only if something is left to score."""
+    """``{lm_text(sentence): score}`` (the probe's log-odds) for the distinct non-empty sentences among ``texts``;
+    those in ``known`` (a previous run's output with the same probe) are not scored again, and the model is loaded
+    only if something is left to score."""
     known = known or {}
     distinct = sorted({lm_text(t) for t in texts} - {""})
     todo = [t for t in distinct if t not in known]
-    fresh = dict(zip(todo, cached_question_lm(config).scores(todo))) if todo else {}
+    fresh = dict(zip(todo, cached_question_lm(config).scores(todo, probe))) if todo else {}
     return {t: float(fresh[t]) if t in fresh else float(known[t]) for t in distinct}
 
 
-__all__ = ["QuestionLM", "QuestionLMConfig", "cached_question_lm", "lm_text", "question_lm_scores"]
+__all__ = ["LMProbe", "QuestionLM", "QuestionLMConfig", "cached_question_lm", "lm_text", "question_lm_scores"]

@@ -28,9 +28,10 @@ prefix ("T|" or "P|") so that teachers and pupils get their own weights where th
 
 ``None`` for either means unknown (no turn-taking given): its features are simply absent.
 
-Whisper's "?" score (``question_lm``) is weighed in afterwards, per role, by ``LMCombination`` (from
-``videocoach/data/question_lm.json``, ``scripts/train_question_lm.py``: a logistic regression over this model's
-out-of-fold log-odds and the score, on the same 23 NCTE lessons); ``QuestionModel.decide`` uses it where a score is
+The question-LM score (``question_lm``: ``LMProbe``, a linear read-out of Whisper's decoder state after the sentence's
+words) is weighed in afterwards, per role, by ``LMCombination`` (both from ``videocoach/data/question_lm.json``,
+``scripts/train_question_lm.py``: the probe, then a logistic regression over this model's out-of-fold log-odds and
+the probe's, on the same 23 NCTE lessons); ``QuestionModel.decide`` uses it where a score is
 given and the model alone where not (a lesson analysed before the LM existed, or a sentence with no words).
 
 Format /2 adds word trigrams, the last three words, the next speaker's first four words and the rule / length / first
@@ -40,6 +41,7 @@ and last word paired with ``next`` (``_shared_features``, without the role prefi
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
 import re
@@ -48,13 +50,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal, Mapping, Sequence
 
+import numpy as np
+
 from videocoach.model import Role
 
 Next = Literal["same", "teacher", "pupil", "end"]
 Previous = Literal["same", "teacher", "pupil", "start"]
 
 FORMAT = "videocoach-question-model/2"  # /2: trigrams, next-speaker words, features paired with ``next``
-LM_FORMAT = "videocoach-question-lm/1"  # how the model's log-odds and Whisper's "?" score combine (question_lm.json)
+LM_FORMAT = "videocoach-question-lm/2"  # the probe of Whisper's decoder and how its score combines (question_lm.json)
 _MAX_LEN = 10  # sentence lengths above this share one feature
 _MAX_NEXT_LEN = 6
 _NEXT_WORDS = 4  # the next speaker's first words that are features
@@ -88,6 +92,33 @@ def _sigmoid(z: float) -> float:
 
 
 @dataclass(frozen=True)
+class LMProbe:
+    """A linear read-out of the Whisper decoder's hidden state after a sentence's last word
+    (``question_lm.QuestionLM.hidden``): log-odds = coef . hidden + bias.
+
+    Fitted by ``scripts/train_question_lm.py`` (logistic regression on standardised states, the scaling folded
+    into ``coef``) on the NCTE training lessons' "?" -- what the decoder knows about the sentence beyond its
+    ``"?"`` logit.
+    """
+
+    coef: tuple[float, ...]
+    bias: float
+
+    def log_odds(self, hidden: np.ndarray) -> np.ndarray:
+        """One log-odds per row of ``hidden`` (``nan`` rows stay ``nan``)."""
+        h = np.asarray(hidden, dtype=np.float64)
+        if h.ndim != 2 or h.shape[1] != len(self.coef):
+            raise ValueError(f"hidden states of width {len(self.coef)} expected, got shape {h.shape}")
+        return h @ np.asarray(self.coef) + self.bias
+
+    @property
+    def digest(self) -> str:
+        """A short fingerprint of the weights: scores stored with another probe are not reused."""
+        data = json.dumps([list(self.coef), self.bias]).encode()
+        return hashlib.sha256(data).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
 class LMCombination:
     """For one role: P(question) = sigmoid(model_logit * model log-odds + lm * LM score + bias), and its threshold.
 
@@ -115,9 +146,18 @@ class QuestionModel:
     # there the model would extrapolate, so the rules decide
     rules_decide: frozenset[str] = frozenset()
     info: Mapping[str, object] = field(default_factory=dict)
-    # per role ("teacher", "pupil"; an unknown role uses the teacher's), with Whisper's "?" score; {} = none shipped
+    # per role ("teacher", "pupil"; an unknown role uses the teacher's), with the question-LM score; {} = none shipped
     lm: Mapping[str, LMCombination] = field(default_factory=dict)
-    lm_method: str | None = None  # the ``QuestionLMConfig.method`` whose scores ``lm`` was fitted on
+    lm_probe: LMProbe | None = None  # reads the score out of the decoder's hidden state
+    lm_decoder: str | None = None  # the ``QuestionLMConfig.method`` whose hidden states the probe was fitted on
+
+    @property
+    def lm_method(self) -> str | None:
+        """What the LM scores this model expects are: the decoder and the probe (scores stored under another
+        method are not used)."""
+        if self.lm_probe is None or self.lm_decoder is None:
+            return None
+        return f"{self.lm_decoder}+probe:{self.lm_probe.digest}"
 
     def score(self, features: Sequence[str]) -> float:
         """The log-odds that the sentence is a question."""
@@ -229,17 +269,19 @@ def _read(path: Path | str | None, name: str) -> str | None:
     return Path(path).read_text(encoding="utf-8")
 
 
-def load_lm_combination(path: Path | str | None = None) -> tuple[dict[str, LMCombination], str | None]:
-    """Read ``question_lm.json`` (by default the packaged one; none packaged: ``({}, None)``)."""
+def load_lm_combination(path: Path | str | None = None) -> dict:
+    """Read ``question_lm.json`` (by default the packaged one; none packaged: ``{}``) as ``QuestionModel`` fields:
+    ``lm``, ``lm_probe``, ``lm_decoder``."""
     text = _read(path, "question_lm.json")
     if text is None:
-        return {}, None
+        return {}
     data = json.loads(text)
     if data.get("format") != LM_FORMAT:
         raise ValueError(f"not a {LM_FORMAT} file: format {data.get('format')!r}")
     roles = {str(r): LMCombination(float(v["model_logit"]), float(v["lm"]), float(v["bias"]), float(v["threshold"]))
              for r, v in data["roles"].items()}
-    return roles, str(data["method"])
+    probe = LMProbe(tuple(float(x) for x in data["probe"]["coef"]), float(data["probe"]["bias"]))
+    return {"lm": roles, "lm_probe": probe, "lm_decoder": str(data["decoder"])}
 
 
 def load_question_model(path: Path | str | None = None, lm_path: Path | str | None = None) -> QuestionModel:
@@ -267,8 +309,7 @@ def load_question_model(path: Path | str | None = None, lm_path: Path | str | No
 def _lm_fields(path: Path | str | None, lm_path: Path | str | None) -> dict:
     if path is not None and lm_path is None:
         return {}
-    lm, method = load_lm_combination(lm_path)
-    return {"lm": lm, "lm_method": method}
+    return load_lm_combination(lm_path)
 
 
 @functools.lru_cache(maxsize=1)
@@ -280,6 +321,7 @@ def default_question_model() -> QuestionModel:
 __all__ = [
     "FORMAT",
     "LMCombination",
+    "LMProbe",
     "LM_FORMAT",
     "Next",
     "Previous",

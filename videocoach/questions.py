@@ -274,7 +274,7 @@ def detect_question_in_context(
 ) -> QuestionCue:
     """Is this sentence a question, given who speaks around it?  The trained model decides (``question_model``).
 
-    ``lm_score``: Whisper's "?" score for the sentence (``question_lm``), which the model weighs in where given.
+    ``lm_score``: the question-LM score for the sentence (``question_lm``), which the model weighs in where given.
 
     The rules still run: the one that fired is a feature of the model, and its name is kept as the reason when the
     model agrees; a question that only the model finds (mostly from the context: "okay?" followed by a pupil's
@@ -765,7 +765,7 @@ def find_questions(
     ``utterances`` are transcript segments (``split_sentences`` cuts them into sentences and attributes each one by
     ``turns``; pass ``presplit=True`` when they are already its output); ``turns`` the diarisation turns with roles.
     Times are clamped to [0, duration_s].  ``model``: the question model (``None``: the packaged one, see
-    ``detect_questions``).  ``lm_scores``: Whisper's "?" score per sentence, keyed by ``question_model.lm_text``
+    ``detect_questions``).  ``lm_scores``: the question-LM score per sentence, keyed by ``question_model.lm_text``
     (``question_lm.question_lm_scores``); sentences without one are decided by the model alone.
     """
     duration_s = max(0.0, float(duration_s))
