@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, SAMPLE_MEDIA, blocked_network, shared
-from videocoach import exports, pipeline, question_lm, serialize
+from videocoach import pipeline, question_lm, serialize
 from videocoach.config import Settings
 from videocoach.ffmpeg import ffmpeg_binary
 from videocoach.question_lm import QuestionLMConfig

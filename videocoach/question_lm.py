@@ -5,13 +5,13 @@ that knows how questions are worded well beyond our word rules.  Given a sentenc
 off, its hidden state after the last word (``QuestionLM.hidden``: 512 numbers, what the next-token logits are read
 from) holds what it expects next.  Two ways to read it:
 
-- Whisper's own answer (``QuestionLM.mark_scores``): log P("?") against "." and end-of-text.  Alone, F1 0.790 on a
-  sample of TalkMoves Subset 1 teacher sentences; weighed in with the question model, TalkMoves teacher-question F1
-  went 0.812 -> 0.821 (the last release).
+- Whisper's own answer (``QuestionLM.mark_scores``): log P("?") against "." and end-of-text.  Weighed in with the
+  question model it took TalkMoves teacher-question F1 from 0.812 to 0.821 (the previous release).
 - A probe (``question_model.LMProbe``, ``QuestionLM.scores``): a logistic regression over the whole state, trained
-  on the NCTE training lessons' "?" (``scripts/train_question_lm.py``).  Alone it beats the "?" logit (F1 0.793
-  against 0.790 on all 27,760 Subset 1 teacher sentences; the question model alone 0.782), and weighed in with the
-  question model (``QuestionModel.decide``, ``LMCombination``) it is what ships.
+  on the NCTE training lessons' "?" (``scripts/train_question_lm.py``).  Alone, at the best threshold, on TalkMoves
+  teacher (Speaker T) sentences: Subset 1 F1 0.793 and Subset 2 0.833, against 0.784 / 0.821 for the "?" logit and
+  0.782 / 0.822 for the question model.  Weighed in with the question model (``QuestionModel.decide``,
+  ``LMCombination``) it is what ships: overall 0.836 (``eval/eval_questions.py``).
 
 How it is asked: the decoder needs an encoder output to attend to; it gets that of one second of silence (computed
 once), so the state comes from the words alone -- the same text-only setting in which it is measured (TalkMoves has
