@@ -18,7 +18,8 @@ once), so the state comes from the words alone -- the same text-only setting in 
 no audio).  One second, not Whisper's thirty: cross-attention over 1,500 frames made it 11x slower for an F1 0.006
 higher on TalkMoves Subset 1 (0.813 against 0.807 for the "?" logit alone, 2,000 teacher sentences); a single frame
 broke it (0.52).  Prompting the decoder with the previous sentence's words (Whisper's ``<|startofprev|>``) gave the
-probe nothing (Subset 1, combined: 0.803 against 0.801) and was left out.  The text is the sentence lower-cased by
+probe nothing (Subset 1, combined: 0.803 against 0.801) and was left out; so did adding the fourth block's state or
+the mean state over the sentence's words to the probe's input (NCTE cross-validated F1 0.863-0.864 against 0.865).  The text is the sentence lower-cased by
 the ASR or not, with every mark but apostrophes removed, its first letter and "i" capitalised, cut to its last
 ``max_tokens`` tokens (the end is what matters).
 
