@@ -243,6 +243,29 @@ def test_rerun_resumes_and_does_nothing_new(analysed_sample, tmp_path):
     store.close()
 
 
+def test_scores_of_an_older_question_lm_are_refreshed_by_a_rerun(analysed_sample, tmp_path):
+    """A lesson analysed before an upgrade keeps the last release's "?" scores: it stays ready (decided by the
+    model alone meanwhile), and re-running the analysis re-scores its sentences with the shipped probe."""
+    settings = _copy_store(analysed_sample, tmp_path)
+    store = Store(settings)
+    lesson_id = analysed_sample["lesson_id"]
+    fresh = json.loads(store.stage(lesson_id, "question_lm"))
+    status = store.lesson(lesson_id).status  # "blocked": the sample's redaction audit has findings to review
+    assert pipeline.stale_stages(store, lesson_id) == []
+    old = {"method": "whisper-base-decoder:50f", "scores": {k: -1.0 for k in fresh["scores"]}}
+    store.save_stage(lesson_id, "question_lm", json.dumps(old))
+    assert pipeline.pending_stages(store, lesson_id) == [] and pipeline.stale_stages(store, lesson_id) == ["metrics"]
+    done = []
+    with blocked_network():
+        pipeline.run(store, lesson_id, progress=lambda stage, frac: done.append(stage))
+    assert set(done) == {"metrics"}  # nothing else is redone
+    again = json.loads(store.stage(lesson_id, "question_lm"))
+    assert again["method"] == fresh["method"] and pipeline.stale_stages(store, lesson_id) == []
+    assert again["scores"] == pytest.approx(fresh["scores"], abs=1e-3)
+    assert store.lesson(lesson_id).status == status
+    store.close()
+
+
 def _make(path: Path, *args: str) -> Path:
     subprocess.run([ffmpeg_binary(), "-v", "error", "-y", *args, str(path)], check=True)
     return path

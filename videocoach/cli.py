@@ -397,7 +397,7 @@ def cmd_demo(args) -> int:
         lesson = pipeline.ingest_file(store, teacher, SAMPLE_LESSON, title="Sample lesson: melting ice",
                                       options=options)
         store.share(teacher, lesson.id, coach)
-    if pipeline.pending_stages(store, lesson.id):
+    if pipeline.pending_stages(store, lesson.id) or pipeline.stale_stages(store, lesson.id):
         progress = _tqdm_progress(disable=args.quiet)
         try:
             pipeline.run(store, lesson.id, progress=progress)

@@ -475,8 +475,23 @@ def pending_stages(store: Store, lesson_id: str, options: AnalyseOptions | None 
     return [s for s in wanted if s not in done]
 
 
+def stale_stages(store: Store, lesson_id: str) -> list[str]:
+    """Finished stages whose result a newer release computes differently and a re-run refreshes: "metrics" when its
+    question-LM scores were made by another LM than the shipped one (a lesson analysed before an upgrade: until
+    then its questions are decided by the question model alone).  Not "pending": the lesson stays ready meanwhile."""
+    from videocoach.question_model import default_question_model
+
+    method = default_question_model().lm_method
+    if method is None or "metrics" not in store.finished_stages(lesson_id):
+        return []
+    text = store.stage(lesson_id, "question_lm")
+    stored = json.loads(text).get("method") if text is not None else None
+    return ["metrics"] if stored != method else []
+
+
 def run(store: Store, lesson_id: str, *, progress: Progress = no_progress, stages: Sequence[str] | None = None) -> Lesson:
-    """Run every unfinished stage of a lesson, in order; resumable; raises PipelineError with a user message."""
+    """Run every unfinished (or stale) stage of a lesson, in order; resumable; raises PipelineError with a user
+    message."""
     from videocoach.store import LessonBusy
 
     try:
@@ -490,7 +505,11 @@ def run(store: Store, lesson_id: str, *, progress: Progress = no_progress, stage
 def _run_locked(store: Store, lesson_id: str, progress: Progress, stages: Sequence[str] | None) -> Lesson:
     lesson = store.lesson(lesson_id)
     options = options_of(lesson)
-    todo = list(stages) if stages is not None else pending_stages(store, lesson_id, options)
+    if stages is not None:
+        todo = list(stages)
+    else:
+        todo = pending_stages(store, lesson_id, options)
+        todo += [s for s in stale_stages(store, lesson_id) if s not in todo]
     store.update_lesson(lesson_id, status="processing", error=None)
     try:
         for name in todo:
