@@ -15,13 +15,13 @@ from) holds what it expects next.  Two ways to read it:
 
 How it is asked: the decoder needs an encoder output to attend to; it gets that of one second of silence (computed
 once), so the state comes from the words alone -- the same text-only setting in which it is measured (TalkMoves has
-no audio).  One second, not Whisper's thirty: cross-attention over 1,500 frames made it 11x slower for an F1 0.006
+no audio). One second, not Whisper's thirty: cross-attention over 1,500 frames made it 11x slower for an F1 0.006
 higher on TalkMoves Subset 1 (0.813 against 0.807 for the "?" logit alone, 2,000 teacher sentences); a single frame
-broke it (0.52).  Prompting the decoder with the previous sentence's words (Whisper's ``<|startofprev|>``) gave the
+broke it (0.52). Prompting the decoder with the previous sentence's words (Whisper's ``<|startofprev|>``) gave the
 probe nothing (Subset 1, combined: 0.803 against 0.801) and was left out; so did adding the fourth block's state or
-the mean state over the sentence's words to the probe's input (NCTE cross-validated F1 0.863-0.864 against 0.865).  The text is the sentence lower-cased by
-the ASR or not, with every mark but apostrophes removed, its first letter and "i" capitalised, cut to its last
-``max_tokens`` tokens (the end is what matters).
+the mean state over the sentence's words to the probe's input (NCTE cross-validated F1 0.863-0.864 against 0.865).
+The text is the sentence lower-cased by the ASR or not, with every mark but apostrophes removed, its first letter
+and "i" capitalised, cut to its last ``max_tokens`` tokens (the end is what matters).
 
 Weights: the packaged Whisper base (``transcribe.openai_checkpoint``: the CT2 weights converted once into an
 openai-whisper checkpoint in the cache; no hub); the probe ships in ``videocoach/data/question_lm.json``.  Cost on 2
