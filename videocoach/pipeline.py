@@ -484,9 +484,7 @@ def stale_stages(store: Store, lesson_id: str) -> list[str]:
     method = default_question_model().lm_method
     if method is None or "metrics" not in store.finished_stages(lesson_id):
         return []
-    text = store.stage(lesson_id, "question_lm")
-    stored = json.loads(text).get("method") if text is not None else None
-    return ["metrics"] if stored != method else []
+    return ["metrics"] if _stored_lm_scores(store, lesson_id, method) is None else []
 
 
 def run(store: Store, lesson_id: str, *, progress: Progress = no_progress, stages: Sequence[str] | None = None) -> Lesson:
