@@ -16,12 +16,12 @@ Each human-segmented sentence is lower-cased, its transcriber notes in [brackets
 ("what's" -> "whats") and every other punctuation mark replaced by a space, so the detector sees what an ASR without
 punctuation would give.
 
-Three detectors side by side: "rules" = ``detect_question(text, use_punctuation=False)`` (the words alone),
-"model" = ``detect_question_in_context`` with the context of the transcript rows (who spoke the row before, who
-speaks the row after: ``question_model.contexts_from_rows``) -- in the pipeline the same context comes from the
-diarisation turns -- and "+LM" = the same with the question-LM score for the sentence (``question_lm``: a probe trained on NCTE
-reading Whisper's decoder state after the sentence's words; what the pipeline ships).  The decoder states are cached
-in eval/out (``lm_cache.py``): ~20 min the first time on 2 cores.
+Three detectors side by side: "rules" = ``detect_question(text, use_punctuation=False)`` (the words alone), "model" =
+``detect_question_in_context`` with the context of the transcript rows (who spoke the row before, who speaks the row
+after: ``question_model.contexts_from_rows``) -- in the pipeline the same context comes from the diarisation turns --
+and "+LM" = the same with the question-LM score for the sentence (``question_lm``: a probe trained on NCTE reading
+Whisper's decoder state after the sentence's words; what the pipeline ships). The decoder states are cached in
+eval/out (``lm_cache.py``): ~20 min the first time on 2 cores.
 
 Gold for "is a question": the human transcript's "?" in the sentence.  Teacher rows are Speaker "T" (as the issue
 asks); a second line uses every teacher row (T1, T2, "Teacher", "Ms. ..." and rows with only a teacher tag).
@@ -32,10 +32,10 @@ Open vs closed (TalkMoves proxy, among teacher sentences with "?"): open = Teach
 ``classify_question(text)`` == "open" (the words alone; "rhetorical" needs the audio timeline and is not used here).
 
 References trained on TalkMoves itself (``--no-baseline`` skips them; ``--talkmoves-cv`` adds a 5-fold
-cross-validation by lesson over both subsets, with the decoder-state probe trained there too) are diagnostics of what in-domain supervision could reach with these
-features; they are never shipped (the licence is non-commercial share-alike; the product is MIT).  "Label ambiguity"
-lists frequent teacher sentences that the transcribers wrote both with and without "?": intonation the words cannot
-show, a ceiling for any text-only detector.
+cross-validation by lesson over both subsets, with the decoder-state probe trained there too) are diagnostics of what
+in-domain supervision could reach with these features; they are never shipped (the licence is non-commercial
+share-alike; the product is MIT). "Label ambiguity" lists frequent teacher sentences that the transcribers wrote both
+with and without "?": intonation the words cannot show, a ceiling for any text-only detector.
 
 Anchors: Blanchard et al. 2016 reached question-detection F1 0.59 from classroom ASR (with audio); the TalkMoves
 paper (Suresh et al. 2019) reached F1 0.79 for teacher talk moves with a trained model.
@@ -55,7 +55,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from lm_cache import lm_hidden, lm_scores  # noqa: E402
+from lm_cache import lm_hidden, probe_scores  # noqa: E402
 from ncte import load_ncte  # noqa: E402
 from talkmoves import load_talkmoves  # noqa: E402
 
@@ -142,10 +142,11 @@ def main() -> None:
     nc_lessons: dict = collections.defaultdict(list)
     for s in ncte:
         nc_lessons[s.lesson].append(s)
-    lm = None
+    lm = hidden = None
     if model.lm and model.lm_probe is not None and not args.no_lm:
         t_lm = time.time()
-        lm = lm_scores([unpunctuate(r.text) for r in rows] + [unpunctuate(s.text) for s in ncte], model.lm_probe)
+        hidden = lm_hidden([unpunctuate(r.text) for r in rows] + [unpunctuate(s.text) for s in ncte])
+        lm = probe_scores(hidden, model.lm_probe)
         print(f"(question-LM scores ready in {time.time() - t_lm:.0f} s; cached in eval/out)")
     t1 = time.time()
     tm_cues = _decide_lessons(tm_lessons, model, lm)
@@ -163,7 +164,8 @@ def main() -> None:
     print("Question detection on unpunctuated human transcripts (gold: the transcriber's '?')")
     print("rules = the word rules alone (detect_question); model = words + rules + who speaks next/before "
           "(detect_question_in_context, trained on NCTE only); +LM = the model with the question-LM score "
-          "(question_lm: a probe of Whisper's decoder; probe and combination fitted on NCTE only)" + ("" if lm is not None else " -- not run"))
+          "(question_lm: a probe of Whisper's decoder; probe and combination fitted on NCTE only)"
+          + ("" if lm is not None else " -- not run"))
     print(f"  {'':46s} {'rules: P':>8s} {'R':>6s} {'F1':>6s}   {'model: P':>6s} {'R':>6s} {'F1':>6s}   "
           f"{'+LM: P':>6s} {'R':>6s} {'F1':>6s} {'gold+':>7s} {'rows':>7s}")
     print("TalkMoves (never used for training or thresholds; Subset 1 is the development set -- the rules' word lists "
@@ -236,10 +238,9 @@ def main() -> None:
             print(f"  {name:80s} {f1:.3f}")
 
     if args.talkmoves_cv:
-        print("\nIn-domain ceiling: the shipped model's features (and, with the LM, the decoder-state probe), trained ON "
-              "TalkMoves, 5-fold cross-validation by lesson (both subsets; diagnostics only, never shipped).  "
-              "Teacher (Speaker T):")
-        hidden = lm_hidden([unpunctuate(r.text) for r in rows]) if lm is not None else None
+        print("\nIn-domain ceiling: the shipped model's features (and, with the LM, the decoder-state probe), "
+              "trained ON TalkMoves, 5-fold cross-validation by lesson (both subsets; diagnostics only, "
+              "never shipped).  Teacher (Speaker T):")
         results["talkmoves_cv"] = _talkmoves_cv(tm_lessons, hidden=hidden)
         for name, m in results["talkmoves_cv"].items():
             print(f"  {name:56s} P {m['precision']:.3f} R {m['recall']:.3f} F1 {m['f1']:.3f}")
@@ -317,8 +318,8 @@ def _talkmoves_cv(tm_lessons: dict, folds: int = 5, hidden: dict | None = None) 
     The feature set is the shipped model's (hashed), C=0.3.  "best threshold" picks the threshold on the pooled
     out-of-fold predictions themselves, so it is optimistic: an upper bound of what these features can reach.
 
-    With ``hidden`` (``lm_cache.lm_hidden`` over the TalkMoves sentences) the same folds also train the question-LM
-    probe ON TalkMoves (standardised decoder states, C=0.01, every row of the training lessons), and the two
+    With ``hidden`` (``lm_cache.lm_hidden`` over at least the TalkMoves sentences) the same folds also train the
+    question-LM probe ON TalkMoves (standardised decoder states, C=0.01, every row of the training lessons), and the two
     out-of-fold log-odds are combined by a logistic regression fitted on the pooled out-of-fold values themselves --
     again optimistic: the in-domain ceiling of what the shipped inputs (words, context, decoder state) can give.
     """
@@ -331,6 +332,8 @@ def _talkmoves_cv(tm_lessons: dict, folds: int = 5, hidden: dict | None = None) 
     hasher = FeatureHasher(2**20, input_type="string", alternate_sign=False)
     keys = sorted(tm_lessons)
     random.Random(0).shuffle(keys)
+    hidden = hidden or None  # no states: the model's features alone
+    width = len(next(iter(hidden.values()))) if hidden is not None else 0
     per_lesson = {}
     for key in keys:
         seq = tm_lessons[key]
@@ -338,7 +341,7 @@ def _talkmoves_cv(tm_lessons: dict, folds: int = 5, hidden: dict | None = None) 
         contexts = contexts_from_rows([r.speaker for r in seq], [r.role for r in seq], [words_of(t) for t in texts])
         states = None
         if hidden is not None:
-            states = np.stack([hidden.get(lm_text(t), np.full(512, np.nan, np.float32)) for t in texts])
+            states = np.stack([hidden.get(lm_text(t), np.full(width, np.nan, np.float32)) for t in texts])
         per_lesson[key] = ([sentence_features(t, c) for t, c in zip(texts, contexts)], ["?" in r.text for r in seq],
                            [r.role == "teacher" and r.speaker == "T" for r in seq], states)
     probs, logits, probe, gold = [], [], [], []
@@ -349,8 +352,9 @@ def _talkmoves_cv(tm_lessons: dict, folds: int = 5, hidden: dict | None = None) 
         y = np.array([g for k in train for g in per_lesson[k][1]])
         fitted = LogisticRegression(C=0.3, max_iter=3000).fit(x, y)
         feats = [f for k in test for f, t in zip(per_lesson[k][0], per_lesson[k][2]) if t]
-        probs.append(fitted.predict_proba(hasher.transform(feats))[:, 1])
-        logits.append(fitted.decision_function(hasher.transform(feats)))
+        logit = fitted.decision_function(hasher.transform(feats))
+        logits.append(logit)
+        probs.append(1 / (1 + np.exp(-logit)))  # what predict_proba gives for two classes
         gold += [g for k in test for g, t in zip(per_lesson[k][1], per_lesson[k][2]) if t]
         if hidden is not None:
             h = np.concatenate([per_lesson[k][3] for k in train]).astype(np.float64)

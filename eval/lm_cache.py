@@ -72,14 +72,18 @@ def lm_hidden(texts: Iterable[str], config: QuestionLMConfig = QuestionLMConfig(
     return {t: every[index[t]].astype(np.float32) for t in wanted}
 
 
-def lm_scores(texts: Iterable[str], probe: LMProbe, config: QuestionLMConfig = QuestionLMConfig(),
-              cache: Path = CACHE) -> dict[str, float]:
-    """{lm_text(t): the probe's log-odds} for every t with words (the states from the cache)."""
-    hidden = lm_hidden(texts, config, cache)
+def probe_scores(hidden: dict[str, np.ndarray], probe: LMProbe) -> dict[str, float]:
+    """{text: the probe's log-odds} for states as ``lm_hidden`` returns them."""
     keys = sorted(hidden)
     if not keys:
         return {}
     return dict(zip(keys, (float(v) for v in probe.log_odds(np.stack([hidden[k] for k in keys])))))
+
+
+def lm_scores(texts: Iterable[str], probe: LMProbe, config: QuestionLMConfig = QuestionLMConfig(),
+              cache: Path = CACHE) -> dict[str, float]:
+    """{lm_text(t): the probe's log-odds} for every t with words (the states from the cache)."""
+    return probe_scores(lm_hidden(texts, config, cache), probe)
 
 
 def main() -> None:

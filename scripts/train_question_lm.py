@@ -96,7 +96,8 @@ def main() -> None:
     z, gold = np.array(z), np.array(gold, dtype=bool)
     role, fold_of = np.array(role), np.array(fold_of)
     has = np.array([k in hidden for k in keys])
-    h = np.stack([hidden.get(k, np.zeros(512, np.float32)) for k in keys]).astype(np.float64)
+    width = len(next(iter(hidden.values())))  # the decoder's state size (512 for base)
+    h = np.stack([hidden.get(k, np.zeros(width, np.float32)) for k in keys]).astype(np.float64)
 
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import log_loss

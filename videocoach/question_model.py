@@ -16,8 +16,8 @@ Protocol (``eval/eval_questions.py``): C and the per-role thresholds are chosen 
 training lessons (folds by lesson); the feature set on those folds and on TalkMoves Subset 1.  TalkMoves is never
 trained on (CC BY-NC-SA cannot ship in an MIT product); Subset 2 is the clean test set.  Measured there (teacher rows,
 Speaker T): F1 0.822 against 0.790 for the rules alone.  The same features trained ON TalkMoves reach only 0.846
-(5-fold by lesson, ``--talkmoves-cv``; 0.859 with the question-LM probe also trained there): many teacher "?" mark intonation the words cannot show ("okay?", "Andrew?"),
-so a text-only detector stays well below 0.9 there.
+(5-fold by lesson, ``--talkmoves-cv``; 0.859 with the question-LM probe also trained there): many teacher "?" mark
+intonation the words cannot show ("okay?", "Andrew?"), so a text-only detector stays well below 0.9 there.
 
 Features are strings (``question_features``); those of format /1 are also repeated with the speaker's role as a
 prefix ("T|" or "P|") so that teachers and pupils get their own weights where the data supports it.  Context:
