@@ -61,7 +61,7 @@ def bench_asr(
 def _worker(wav_path: str, engine: str, model: str, threads: int, beam_size: int) -> dict:
     import torch
 
-    from videocoach.transcribe import SAMPLE_RATE, AsrConfig, decode_audio, load_asr
+    from videocoach.audio.transcribe import SAMPLE_RATE, AsrConfig, decode_audio, load_asr
 
     torch.set_num_threads(threads)
     audio = decode_audio(wav_path)

@@ -22,9 +22,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from videocoach.diarize import DiarizeConfig, load_diarizer  # noqa: E402
-from videocoach.ffmpeg import ffmpeg_binary, run  # noqa: E402
-from videocoach.levels import compute_levels  # noqa: E402
+from videocoach.audio.diarize import DiarizeConfig, load_diarizer  # noqa: E402
+from videocoach.av.ffmpeg import ffmpeg_binary, run  # noqa: E402
+from videocoach.audio.levels import compute_levels  # noqa: E402
 
 DATA = Path(os.environ.get("VIDEOCOACH_SHARED_DATA", REPO.parent / "shared" / "data"))
 

@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from videocoach.config import Settings  # noqa: E402
-from videocoach.store import Store  # noqa: E402
+from videocoach.storage.store import Store  # noqa: E402
 from videocoach.ui.mediaserver import MediaServer, MediaTokens, media_path  # noqa: E402
 
 

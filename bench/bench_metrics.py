@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from videocoach.model import (  # noqa: E402
+from videocoach.core.model import (  # noqa: E402
     AudioLevels,
     Diarization,
     LessonAnalysis,
@@ -80,7 +80,7 @@ def main() -> None:
     print(f"synthetic lesson: {args.minutes:.0f} min, {len(lesson.diarization.turns)} turns, "
           f"{len(lesson.transcript.utterances)} segments, "
           f"{sum(len(u.words) for u in lesson.transcript.utterances)} words")
-    from videocoach.metrics import compute_metrics
+    from videocoach.measures.metrics import compute_metrics
 
     stamps = []
     t0 = time.perf_counter()

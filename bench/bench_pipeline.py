@@ -30,7 +30,7 @@ SR = 16000
 
 def build_lesson_audio(out: Path, minutes: float, seed: int = 0) -> float:
     """Real clips (AMI meetings, a phone call, JFK) in random order with quiet spells between them."""
-    from videocoach.media import load_wav
+    from videocoach.av.media import load_wav
 
     clips = sorted((SHARED / "speech" / "ami_debug").glob("[dt]*.wav")) + [
         SHARED / "speech" / "pyannote_sample" / "sample.wav"]
@@ -57,7 +57,7 @@ def _stage_child(args) -> tuple[str, float, float]:
     torch.set_num_threads(2)
     from videocoach import pipeline
     from videocoach.config import Settings
-    from videocoach.store import Store
+    from videocoach.storage.store import Store
 
     store = Store(Settings(Path(data_dir), Path(key_file)))
     t0 = time.perf_counter()
@@ -69,8 +69,8 @@ def _stage_child(args) -> tuple[str, float, float]:
 
 def _openai_child(args) -> tuple[float, float, int]:
     wav_path, seconds = args
-    from videocoach.media import load_wav
-    from videocoach.transcribe import AsrConfig, load_asr
+    from videocoach.av.media import load_wav
+    from videocoach.audio.transcribe import AsrConfig, load_asr
 
     audio = load_wav(Path(wav_path))[: int(seconds * SR)]
     t0 = time.perf_counter()
@@ -82,8 +82,8 @@ def _openai_child(args) -> tuple[float, float, int]:
 
 def _faster_child(args) -> tuple[float, float, int]:
     wav_path, seconds = args
-    from videocoach.media import load_wav
-    from videocoach.transcribe import AsrConfig, load_asr
+    from videocoach.av.media import load_wav
+    from videocoach.audio.transcribe import AsrConfig, load_asr
 
     audio = load_wav(Path(wav_path))[: int(seconds * SR)]
     t0 = time.perf_counter()
@@ -102,7 +102,7 @@ def main() -> None:
 
     from videocoach import pipeline
     from videocoach.config import Settings
-    from videocoach.store import Store
+    from videocoach.storage.store import Store
 
     root = args.keep or Path(tempfile.mkdtemp(prefix="vc-bench-"))
     root.mkdir(parents=True, exist_ok=True)

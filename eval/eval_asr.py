@@ -26,7 +26,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from videocoach.transcribe import SAMPLE_RATE, AsrConfig, decode_audio, load_asr  # noqa: E402
+from videocoach.audio.transcribe import SAMPLE_RATE, AsrConfig, decode_audio, load_asr  # noqa: E402
 
 SHARED = Path(os.environ.get("VIDEOCOACH_SHARED_DATA", REPO.parent / "shared" / "data"))
 NORMALISE = jiwer.Compose(

@@ -30,9 +30,9 @@ sys.path.insert(0, str(REPO))
 from pyannote.core import Annotation, Segment, Timeline  # noqa: E402
 from pyannote.metrics.diarization import DiarizationErrorRate  # noqa: E402
 
-from videocoach.diarize import DiarizeConfig, load_diarizer  # noqa: E402
-from videocoach.model import Diarization, Span  # noqa: E402
-from videocoach.roles import assign_roles, enrol_teacher, teacher_sample_from_span  # noqa: E402
+from videocoach.audio.diarize import DiarizeConfig, load_diarizer  # noqa: E402
+from videocoach.core.model import Diarization, Span  # noqa: E402
+from videocoach.audio.roles import assign_roles, enrol_teacher, teacher_sample_from_span  # noqa: E402
 
 DATA = Path(os.environ.get("VIDEOCOACH_SHARED_DATA", REPO.parent / "shared" / "data"))
 SPEECH = DATA / "speech"

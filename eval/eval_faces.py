@@ -34,8 +34,8 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from videocoach.faces import load_detector  # noqa: E402
-from videocoach.tracking import FaceTracks, HideSchedule, Tracker, clip_box, enlarge  # noqa: E402
+from videocoach.privacy.faces import load_detector  # noqa: E402
+from videocoach.privacy.tracking import FaceTracks, HideSchedule, Tracker, clip_box, enlarge  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "faces"
 OUT = REPO / "eval" / "out"

@@ -61,14 +61,14 @@ from talkmoves import load_talkmoves  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from videocoach.question_model import contexts_from_rows, lm_text, load_question_model  # noqa: E402
-from videocoach.questions import (  # noqa: E402
-    classify_question,
+from videocoach.measures.question_model import contexts_from_rows, lm_text, load_question_model  # noqa: E402
+from videocoach.measures.question_cues import (  # noqa: E402
     detect_question,
     detect_question_in_context,
     sentence_features,
     words_of,
 )
+from videocoach.measures.question_types import classify_question  # noqa: E402
 
 OUT = HERE / "out" / "questions_eval.json"
 

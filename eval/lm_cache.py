@@ -2,7 +2,7 @@
 
     python eval/lm_cache.py        # fills the cache for all of NCTE and TalkMoves (~191,000 sentences, ~20 min)
 
-The states are those of the product's ``videocoach.question_lm.QuestionLM.hidden`` (keyed by ``lm_text``, so a
+The states are those of the product's ``videocoach.audio.question_lm.QuestionLM.hidden`` (keyed by ``lm_text``, so a
 sentence that repeats is computed once), kept as float16 in chunk files under
 ``eval/out/question_lm_hidden/<QuestionLMConfig.method>/`` (``VIDEOCOACH_LM_CACHE`` names another folder); they do
 not depend on the probe, so a re-trained probe scores everything again in seconds (``lm_scores``).
@@ -18,8 +18,8 @@ from typing import Iterable
 
 import numpy as np
 
-from videocoach.question_lm import QuestionLMConfig, cached_question_lm, lm_text
-from videocoach.question_model import LMProbe
+from videocoach.audio.question_lm import QuestionLMConfig, cached_question_lm, lm_text
+from videocoach.measures.question_model import LMProbe
 
 CACHE = Path(os.environ.get("VIDEOCOACH_LM_CACHE") or Path(__file__).resolve().parent / "out" / "question_lm_hidden")
 _CHUNK = 4096

@@ -7,7 +7,7 @@ Two fits, both on the question model's data and split: the 23 NCTE training less
 never TalkMoves.  The question model itself (``scripts/train_question_model.py``) is left as it is.
 
 1. The probe (``LMProbe``): a logistic regression from Whisper's decoder hidden state after a sentence's last word
-   (``videocoach.question_lm.QuestionLM.hidden``, 512 numbers) to "the sentence ends in ?", over every sentence of
+   (``videocoach.audio.question_lm.QuestionLM.hidden``, 512 numbers) to "the sentence ends in ?", over every sentence of
    both roles, on standardised states (the scaling is folded into the shipped weights); C from ``PROBE_C`` by
    the out-of-fold log-loss.
 2. Per role, a logistic regression over two numbers -- the question model's log-odds and the probe's -- and its
@@ -40,9 +40,9 @@ from lm_cache import lm_hidden  # noqa: E402
 from ncte import load_ncte  # noqa: E402
 from train_question_model import FOLDS, HELD_OUT, THRESHOLDS, _f1, _fit, _matrix, lesson_features  # noqa: E402
 
-from videocoach.question_lm import QuestionLMConfig, lm_text  # noqa: E402
-from videocoach.question_model import LM_FORMAT, LMProbe, contexts_from_rows, load_question_model  # noqa: E402
-from videocoach.questions import words_of  # noqa: E402
+from videocoach.audio.question_lm import QuestionLMConfig, lm_text  # noqa: E402
+from videocoach.measures.question_model import LM_FORMAT, LMProbe, contexts_from_rows, load_question_model  # noqa: E402
+from videocoach.measures.question_cues import words_of  # noqa: E402
 
 OUT = REPO / "videocoach" / "data" / "question_lm.json"
 PROBE_C = (0.003, 0.01, 0.03)
@@ -151,7 +151,7 @@ def main() -> None:
         "info": {
             "what": "probe: logistic regression from the Whisper decoder's hidden state after the last word to '?'; "
                     "roles: per role, logistic regression over (question-model log-odds, probe log-odds); "
-                    "videocoach/question_model.py LMProbe, QuestionModel.decide",
+                    "videocoach/measures/question_model.py LMProbe, QuestionModel.decide",
             "trained_on": "NCTE transcripts, the question model's 23 training lessons, out-of-fold inputs",
             "probe": {"C": c_probe, "cv_log_loss": {str(k): round(v, 4) for k, v in losses.items()},
                       "sentences": int(has.sum())},

@@ -39,8 +39,8 @@ sys.path.insert(0, str(REPO))
 from eval_questions import unpunctuate  # noqa: E402
 from ncte import DEFAULT_ROOT, load_ncte  # noqa: E402
 
-from videocoach.question_model import FORMAT, contexts_from_rows  # noqa: E402
-from videocoach.questions import sentence_features, words_of  # noqa: E402
+from videocoach.measures.question_model import FORMAT, contexts_from_rows  # noqa: E402
+from videocoach.measures.question_cues import sentence_features, words_of  # noqa: E402
 
 HELD_OUT = ("4", "12", "17", "18", "29", "32")  # random.Random(0).sample(the 29 lesson names, 6)
 MIN_COUNT = 10  # a feature seen in fewer training sentences gets no weight (keeps the JSON ~200 KiB)
@@ -174,7 +174,7 @@ def main() -> None:
         "thresholds": thresholds,
         "rules_decide": rules_decide,
         "info": {
-            "what": "logistic regression: is an unpunctuated sentence a question (videocoach/question_model.py)",
+            "what": "logistic regression: is an unpunctuated sentence a question (videocoach/measures/question_model.py)",
             "trained_on": "NCTE transcripts (stanfordnlp/edu-convokit data/ncte, MIT licence), 23 of 29 lessons",
             "training_lessons": train,
             "held_out_lessons": list(HELD_OUT),

@@ -84,10 +84,11 @@ def analysed_sample(tmp_path_factory):
     into a temporary store, with a teacher (owner) and a coach it is shared with.  Tests must not change it."""
     import json
 
-    from videocoach import auth, pipeline
+    from videocoach.storage import auth
+    from videocoach import pipeline
     from videocoach.config import Settings
-    from videocoach.model import Span
-    from videocoach.store import Store
+    from videocoach.core.model import Span
+    from videocoach.storage.store import Store
 
     lesson_mp4 = SAMPLE_MEDIA / "lesson.mp4"
     if not lesson_mp4.exists():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from videocoach.activities import ActivitySettings, activity_time, activity_timeline
-from videocoach.model import AudioLevels, RoleTurn, Span
+from videocoach.measures.activities import ActivitySettings, activity_time, activity_timeline
+from videocoach.core.model import AudioLevels, RoleTurn, Span
 
 
 def T(a, b):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from e2e_helpers import app_test, copy_store, goto, login, texts, use_settings
-from videocoach.store import Store
+from videocoach.storage.store import Store
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def test_account_page_changes_the_password(env):
 
 
 def test_admin_creates_an_account(env):
-    from videocoach import auth
+    from videocoach.storage import auth
 
     with Store(env["settings"]) as db:
         auth.create_user(db, "head", "admin", "admin-password", "Head of CPD")

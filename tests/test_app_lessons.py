@@ -8,8 +8,8 @@ import pytest
 
 from e2e_helpers import app_test, component_data, copy_store, login, texts, use_settings
 from videocoach import pipeline
-from videocoach.ffmpeg import ffmpeg_binary
-from videocoach.store import Store
+from videocoach.av.ffmpeg import ffmpeg_binary
+from videocoach.storage.store import Store
 from videocoach.ui.mediaserver import UPLOAD_PREFIX, MediaTokens
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from e2e_helpers import app_test, copy_store, goto, login, player_data, texts, use_settings
 from videocoach import pipeline
-from videocoach.ffmpeg import ffmpeg_binary
-from videocoach.store import Store
+from videocoach.av.ffmpeg import ffmpeg_binary
+from videocoach.storage.store import Store
 
 
 @pytest.fixture(scope="module")

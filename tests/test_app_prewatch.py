@@ -8,7 +8,7 @@ import pytest
 
 from e2e_helpers import app_test, copy_store, goto, login, player_data, texts, use_settings
 from videocoach import pipeline
-from videocoach.store import Store
+from videocoach.storage.store import Store
 from videocoach.ui import review
 from videocoach.ui.mediaserver import MediaTokens, ROUTE_PREFIX, playback_refusal
 

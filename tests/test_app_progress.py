@@ -7,7 +7,7 @@ import pytest
 
 from e2e_helpers import app_test, copy_store, goto, login, texts, use_settings
 from videocoach import pipeline
-from videocoach.store import Store
+from videocoach.storage.store import Store
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,11 @@ import subprocess
 import pytest
 
 from conftest import SAMPLE_MEDIA
-from videocoach import pipeline, serialize
+from videocoach import pipeline
+from videocoach.core import serialize
 from videocoach.config import Settings
-from videocoach.store import Store
-from videocoach.tracking import FaceTracks
+from videocoach.storage.store import Store
+from videocoach.privacy.tracking import FaceTracks
 
 pytestmark = pytest.mark.slow
 

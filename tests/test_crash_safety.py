@@ -15,7 +15,7 @@ import pytest
 
 from conftest import REPO, SAMPLE_MEDIA
 from videocoach import pipeline
-from videocoach.ffmpeg import ffmpeg_binary
+from videocoach.av.ffmpeg import ffmpeg_binary
 
 pytestmark = pytest.mark.slow
 

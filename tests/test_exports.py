@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from videocoach import exports, serialize
-from videocoach.model import (
+from videocoach.storage import exports
+from videocoach.core import serialize
+from videocoach.core.model import (
     AudioLevels, Diarization, LessonAnalysis, RoleAssignment, Span, Transcript, Turn, Utterance, Word,
 )
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from conftest import shared
-from videocoach import serialize
-from videocoach.faces import EMPTY, FaceDetectorError, centerface_model_path, load_detector
-from videocoach.tracking import (
+from videocoach.core import serialize
+from videocoach.privacy.faces import EMPTY, FaceDetectorError, centerface_model_path, load_detector
+from videocoach.privacy.tracking import (
     ABRUPT_HOLD_FACTOR,
     Detection,
     FaceTrack,

@@ -11,9 +11,9 @@ import pytest
 
 from videocoach import pipeline
 from videocoach.config import Settings
-from videocoach.ffmpeg import ffmpeg_binary
-from videocoach.media import MediaError
-from videocoach.store import Store
+from videocoach.av.ffmpeg import ffmpeg_binary
+from videocoach.av.media import MediaError
+from videocoach.storage.store import Store
 
 
 def _lavfi(out: Path, *args: str) -> Path:

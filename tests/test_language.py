@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from videocoach.language import COMMON_WORDS, THINKING_WORDS, LanguageSettings, language_stats
-from videocoach.model import RoleTurn, Utterance, Word
+from videocoach.measures.language import COMMON_WORDS, THINKING_WORDS, LanguageSettings, language_stats
+from videocoach.core.model import RoleTurn, Utterance, Word
 
 
 def U(start, end, text, role="teacher", speaker=None):

@@ -18,9 +18,9 @@ import pytest
 import soundfile
 
 from conftest import SAMPLE_MEDIA
-from videocoach import media
-from videocoach.ffmpeg import ffmpeg_binary
-from videocoach.media import MediaError, MediaLimits
+from videocoach.av import media
+from videocoach.av.ffmpeg import ffmpeg_binary
+from videocoach.av.media import MediaError, MediaLimits
 
 LESSON = SAMPLE_MEDIA / "lesson.mp4"
 SCRIPT = SAMPLE_MEDIA / "lesson_script.json"

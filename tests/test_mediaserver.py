@@ -15,11 +15,11 @@ import time
 
 import pytest
 
-from videocoach import serialize
+from videocoach.core import serialize
 from videocoach.config import Settings
-from videocoach.model import MediaInfo
-from videocoach.ffmpeg import ffmpeg_binary
-from videocoach.store import Store
+from videocoach.core.model import MediaInfo
+from videocoach.av.ffmpeg import ffmpeg_binary
+from videocoach.storage.store import Store
 from videocoach.ui import review
 from videocoach.ui.mediaserver import (
     ByteRange,
@@ -33,7 +33,7 @@ from videocoach.ui.mediaserver import (
     playback_refusal,
     session_path,
 )
-from videocoach.vault import CHUNK_SIZE
+from videocoach.storage.vault import CHUNK_SIZE
 
 
 # -- fixtures --------------------------------------------------------------------------------------------------------------

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from videocoach.metrics import MetricsSettings, compare_lessons, compute_metrics, talk_stats
-from videocoach.model import (
+from videocoach.measures.metrics import MetricsSettings, compare_lessons, compute_metrics, talk_stats
+from videocoach.core.model import (
     Diarization,
     LessonAnalysis,
     RoleAssignment,
@@ -18,8 +18,8 @@ from videocoach.model import (
     Turn,
     Utterance,
 )
-from videocoach.moments import find_moments
-from videocoach.questions import find_questions
+from videocoach.measures.moments import find_moments
+from videocoach.measures.questions import find_questions
 
 
 def _t(start, end, speaker="T"):
@@ -230,7 +230,7 @@ def test_moments_are_few_neutral_and_in_time_order():
 
 
 def test_metrics_round_trip_through_the_stored_json():
-    from videocoach import serialize
+    from videocoach.core import serialize
 
     m = compute_metrics(_analysis())
     again = serialize.loads(type(m), serialize.dumps(m))

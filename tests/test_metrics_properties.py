@@ -8,9 +8,9 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from videocoach.activities import ACTIVITY_LABELS, activity_time, activity_timeline
-from videocoach.metrics import compute_metrics, talk_stats
-from videocoach.model import (
+from videocoach.measures.activities import ACTIVITY_LABELS, activity_time, activity_timeline
+from videocoach.measures.metrics import compute_metrics, talk_stats
+from videocoach.core.model import (
     AudioLevels,
     Diarization,
     LessonAnalysis,
@@ -21,7 +21,7 @@ from videocoach.model import (
     Turn,
     Utterance,
 )
-from videocoach.questions import find_questions
+from videocoach.measures.questions import find_questions
 
 SPEAKERS = ("T", "T2", "P1", "P2", "P3", "P4")
 SENTENCES = ("what is seven times eight", "why do you think so", "okay", "the salt lowers the freezing point",
@@ -129,8 +129,8 @@ def test_compute_metrics_always_serialises(lesson):
        st.lists(st.tuples(times, st.floats(min_value=0.05, max_value=3.0)), min_size=1, max_size=8))
 def test_sentence_attribution_agrees_with_the_data_model(raw_turns, raw_words):
     """split_sentences' fast look-up gives the speaker model.attribute_speakers gives (words that overlap a turn)."""
-    from videocoach.model import Word, attribute_speakers
-    from videocoach.questions import split_sentences
+    from videocoach.core.model import Word, attribute_speakers
+    from videocoach.measures.sentences import split_sentences
 
     turns = [RoleTurn(s, s + n, spk, "teacher" if spk.startswith("T") else "pupil") for s, n, spk in raw_turns]
     words = tuple(sorted((Word(s, s + n, " w") for s, n in raw_words), key=lambda w: (w.start, w.end)))

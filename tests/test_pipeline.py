@@ -17,13 +17,15 @@ import numpy as np
 import pytest
 
 from conftest import REPO, SAMPLE_MEDIA, blocked_network, shared
-from videocoach import pipeline, question_lm, serialize
+from videocoach import pipeline
+from videocoach.audio import question_lm
+from videocoach.core import serialize
 from videocoach.config import Settings
-from videocoach.ffmpeg import ffmpeg_binary
-from videocoach.question_lm import QuestionLMConfig
-from videocoach.question_model import default_question_model, lm_text
-from videocoach.questions import split_sentences
-from videocoach.store import Store
+from videocoach.av.ffmpeg import ffmpeg_binary
+from videocoach.audio.question_lm import QuestionLMConfig
+from videocoach.measures.question_model import default_question_model, lm_text
+from videocoach.measures.sentences import split_sentences
+from videocoach.storage.store import Store
 
 pytestmark = pytest.mark.slow
 
@@ -180,7 +182,7 @@ def _roles_again(store, lesson_id, options):
 def test_teacher_voice_file_is_kept_for_later_lessons(analysed_sample, tmp_path):
     """Enrolment from a voice file; the voice is kept per teacher and used when a later lesson gives no sample; a
     kept voice from an older voice model falls back to the automatic guess and says so."""
-    from videocoach import roles as roles_mod
+    from videocoach.audio import roles as roles_mod
 
     settings = _copy_store(analysed_sample, tmp_path)
     store = Store(settings)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from videocoach.policy import (
+from videocoach.privacy.policy import (
     DEFAULT_POLICY,
     KEYS,
     ConsentPolicy,
@@ -94,7 +94,7 @@ def test_zone_pixels_round_outwards():
 
 
 def test_which_shipped_policies_need_a_consent_record():
-    from videocoach.policy import needs_consent_record, usable_as_is
+    from videocoach.privacy.policy import needs_consent_record, usable_as_is
 
     assert usable_as_is("blur-all-pupils") and not needs_consent_record("blur-all-pupils")
     assert not usable_as_is("all-consented") and needs_consent_record("all-consented")

@@ -8,8 +8,8 @@ import pytest
 
 from videocoach import pipeline
 from videocoach.config import Settings
-from videocoach.policy import POLICY_DIR, PolicyError
-from videocoach.store import Store
+from videocoach.privacy.policy import POLICY_DIR, PolicyError
+from videocoach.storage.store import Store
 
 
 @pytest.fixture

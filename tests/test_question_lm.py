@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from conftest import REPO, shared
-from videocoach import question_lm
-from videocoach.question_lm import QuestionLMConfig, cached_question_lm, question_lm_scores
-from videocoach.question_model import (
+from videocoach.audio import question_lm
+from videocoach.audio.question_lm import QuestionLMConfig, cached_question_lm, question_lm_scores
+from videocoach.measures.question_model import (
     LM_FORMAT,
     LMCombination,
     LMProbe,
@@ -25,7 +25,7 @@ from videocoach.question_model import (
     load_lm_combination,
     lm_text,
 )
-from videocoach.questions import detect_question_in_context
+from videocoach.measures.question_cues import detect_question_in_context
 
 LM_JSON = REPO / "videocoach" / "data" / "question_lm.json"
 

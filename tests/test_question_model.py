@@ -6,14 +6,14 @@ import json
 
 import pytest
 
-from videocoach.question_model import (
+from videocoach.measures.question_model import (
     FORMAT,
     SentenceContext,
     default_question_model,
     load_question_model,
     question_features,
 )
-from videocoach.questions import detect_question_in_context, sentence_features
+from videocoach.measures.question_cues import detect_question_in_context, sentence_features
 
 ANSWERED = SentenceContext(role="teacher", previous="same", next="pupil", next_words=("yes", "it", "is", "twelve", "x"))
 

@@ -7,17 +7,11 @@ import json
 
 import pytest
 
-from videocoach.model import RoleTurn, Utterance, Word
-from videocoach.questions import (
-    Question,
-    QuestionSettings,
-    classify_question,
-    detect_question,
-    find_questions,
-    question_stats,
-    split_sentences,
-    words_of,
-)
+from videocoach.core.model import RoleTurn, Utterance, Word
+from videocoach.measures.questions import Question, QuestionSettings, find_questions, question_stats
+from videocoach.measures.question_types import classify_question
+from videocoach.measures.question_cues import detect_question, words_of
+from videocoach.measures.sentences import split_sentences
 
 # Real-looking classroom ASR output with the punctuation gone (as Whisper often leaves it).
 QUESTIONS = [
@@ -369,14 +363,15 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 
 from conftest import REPO, shared  # noqa: E402
-from videocoach.question_model import (  # noqa: E402
+from videocoach.measures.question_model import (  # noqa: E402
     FORMAT,
     SentenceContext,
     contexts_from_rows,
     default_question_model,
     load_question_model,
 )
-from videocoach.questions import detect_question_in_context, detect_questions, sentence_contexts  # noqa: E402
+from videocoach.measures.question_cues import detect_question_in_context  # noqa: E402
+from videocoach.measures.questions import detect_questions, sentence_contexts  # noqa: E402
 
 MODEL_JSON = REPO / "videocoach" / "data" / "question_model.json"
 TEACHER_ASKS = SentenceContext(role="teacher", previous="same", next="pupil")

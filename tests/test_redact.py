@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from conftest import shared
-from videocoach import media
-from videocoach.ffmpeg import ffmpeg_binary, ffprobe_binary
-from videocoach.policy import load_policy, policy_from_dict
-from videocoach.redact import (
+from videocoach.av import media
+from videocoach.av.ffmpeg import ffmpeg_binary, ffprobe_binary
+from videocoach.privacy.policy import load_policy, policy_from_dict
+from videocoach.privacy.redact import (
     AuditReport,
     RedactionError,
     RenderReport,
@@ -25,7 +25,7 @@ from videocoach.redact import (
     detect_faces,
     render_redacted,
 )
-from videocoach.tracking import FaceTracks
+from videocoach.privacy.tracking import FaceTracks
 
 # real CenterFace and real ffmpeg on a generated 3 s video: ~15-20 s for the module on 2 cores
 pytestmark = pytest.mark.slow
@@ -325,7 +325,7 @@ def test_audit_finds_faces_in_unredacted_video_and_none_in_redacted(scene):
 
 def test_rotated_phone_video_decodes_upright(scene, tmp_path):
     """A 90-degree display rotation: frames come out portrait (as shown), so faces are upright for the detector."""
-    from videocoach.video_io import FrameReader
+    from videocoach.av.video_io import FrameReader
 
     rotated = tmp_path / "rotated.mp4"
     subprocess.run([ffmpeg_binary(), "-v", "error", "-i", str(scene["video"]), "-c", "copy",

@@ -8,7 +8,7 @@ import pytest
 
 from videocoach import retention
 from videocoach.config import Settings
-from videocoach.store import MeetingRecord, Store
+from videocoach.storage.store import MeetingRecord, Store
 
 DAY = 24 * 3600
 

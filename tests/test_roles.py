@@ -9,10 +9,10 @@ import pytest
 import soundfile as sf
 
 from conftest import shared
-from videocoach.diarize import DiarizeConfig, load_diarizer
-from videocoach.ffmpeg import ffmpeg_binary, run
-from videocoach.model import Diarization, RoleAssignment, Span, Turn
-from videocoach.roles import (
+from videocoach.audio.diarize import DiarizeConfig, load_diarizer
+from videocoach.av.ffmpeg import ffmpeg_binary, run
+from videocoach.core.model import Diarization, RoleAssignment, Span, Turn
+from videocoach.audio.roles import (
     TeacherVoice,
     assign_roles,
     auto_roles,

@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 
 from conftest import SAMPLE_MEDIA
-from videocoach.metrics import compute_metrics
-from videocoach.model import Diarization, LessonAnalysis, RoleAssignment, Span, Transcript, Turn, Utterance
+from videocoach.measures.metrics import compute_metrics
+from videocoach.core.model import Diarization, LessonAnalysis, RoleAssignment, Span, Transcript, Turn, Utterance
 
 SCRIPT = SAMPLE_MEDIA / "lesson_script.json"
 

@@ -13,7 +13,7 @@ import pytest
 import soundfile
 
 from conftest import REPO, SAMPLE_MEDIA
-from videocoach import media
+from videocoach.av import media
 
 SCRIPT = json.loads((SAMPLE_MEDIA / "lesson_script.json").read_text())
 LINES = SCRIPT["lines"]

@@ -6,7 +6,7 @@ import sqlite3
 import pytest
 
 from videocoach.config import Settings
-from videocoach.store import AccessDenied, MeetingRecord, Store
+from videocoach.storage.store import AccessDenied, MeetingRecord, Store
 
 
 @pytest.fixture
@@ -204,7 +204,7 @@ def test_a_version_1_database_is_sealed_when_opened(settings, tmp_path):
     people = {n: store.add_user(n, r, None) for n, r in (("alice", "teacher"), ("carol", "coach"))}
     lesson, bm = _fill_sensitive_fields(store, people)
     # turn it back into what version 1 wrote: plaintext fields
-    from videocoach.store import SEALED_FIELDS, _field_context
+    from videocoach.storage.store import SEALED_FIELDS, _field_context
 
     for table, column, key_cols in SEALED_FIELDS:
         for r in store._db.execute(f"SELECT rowid AS rid, {column}, {', '.join(key_cols)} FROM {table}").fetchall():

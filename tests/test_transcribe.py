@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from conftest import shared
-from videocoach.ffmpeg import FFmpegError
-from videocoach.model import Transcript
-from videocoach.transcribe import (
+from videocoach.av.ffmpeg import FFmpegError
+from videocoach.core.model import Transcript
+from videocoach.audio.transcribe import (
     SAMPLE_RATE,
     AsrConfig,
     _make_utterance,

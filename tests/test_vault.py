@@ -5,7 +5,7 @@ import os
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from videocoach.vault import CHUNK_SIZE, HEADER_SIZE, TAG_SIZE, Vault, VaultError, load_or_create_key
+from videocoach.storage.vault import CHUNK_SIZE, HEADER_SIZE, TAG_SIZE, Vault, VaultError, load_or_create_key
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 from videocoach.config import Settings
-from videocoach.model import Span
+from videocoach.core.model import Span
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_LESSON = REPO_ROOT / "sample_media" / "lesson.mp4"
@@ -30,7 +30,7 @@ class CliError(Exception):
 
 # -- helpers -------------------------------------------------------------------------------------------------------------
 def _store():
-    from videocoach.store import Store
+    from videocoach.storage.store import Store
 
     return Store(Settings.from_env())
 
@@ -166,7 +166,7 @@ def cmd_analyse(args) -> int:
         raise CliError(f"{args.lesson}: no such file")
     sample_span, sample_file = _parse_teacher_sample(args.teacher_sample)
     if args.pyannote_config:
-        from videocoach import diarize_pyannote
+        from videocoach.audio import diarize_pyannote
 
         try:  # refused before anything is stored or invalidated
             diarize_pyannote.check_local_config(args.pyannote_config)
@@ -180,7 +180,7 @@ def cmd_analyse(args) -> int:
     )
     store = _store()
     if store.user_by_name(args.owner) is None:
-        from videocoach import media
+        from videocoach.av import media
 
         media.probe(path, pipeline._limits(store))  # bad input fails here, before an account is made for it
     owner = _user(store, args.owner, "teacher", create=True)
@@ -235,7 +235,8 @@ def cmd_show(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from videocoach import exports, pipeline
+    from videocoach.storage import exports
+    from videocoach import pipeline
 
     store = _store()
     lesson = _find_lesson(store, args.lesson)
@@ -296,7 +297,7 @@ def cmd_redact(args) -> int:
 
 
 def cmd_user(args) -> int:
-    from videocoach import auth
+    from videocoach.storage import auth
 
     store = _store()
     if args.user_cmd == "list":
@@ -378,7 +379,8 @@ def cmd_app(args) -> int:
 
 def cmd_demo(args) -> int:
     """Analyse the bundled sample lesson into demo accounts (once), then open the app."""
-    from videocoach import auth, pipeline
+    from videocoach.storage import auth
+    from videocoach import pipeline
 
     store = _store()
     teacher = store.user_by_name("teacher")
@@ -523,17 +525,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # belt and braces: nothing here may reach a model hub
     args = build_parser().parse_args(argv)
-    from videocoach.store import AccessDenied, NotFound
+    from videocoach.storage.store import AccessDenied, NotFound
 
     user_errors: tuple[type[BaseException], ...] = (CliError, AccessDenied, NotFound, FileNotFoundError)
     try:
-        from videocoach.media import MediaError
+        from videocoach.av.media import MediaError
         from videocoach.pipeline import PipelineError
-        from videocoach.vault import VaultError
+        from videocoach.storage.vault import VaultError
 
         user_errors += (MediaError, PipelineError, VaultError)
         try:
-            from videocoach.policy import PolicyError
+            from videocoach.privacy.policy import PolicyError
 
             user_errors += (PolicyError,)
         except ImportError:

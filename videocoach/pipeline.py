@@ -21,8 +21,8 @@ from typing import BinaryIO, Callable, Sequence
 
 import numpy as np
 
-from videocoach import serialize
-from videocoach.model import (
+from videocoach.core import serialize
+from videocoach.core.model import (
     AudioLevels,
     Diarization,
     LessonAnalysis,
@@ -33,7 +33,7 @@ from videocoach.model import (
     Transcript,
     no_progress,
 )
-from videocoach.store import Lesson, Store, User
+from videocoach.storage.store import Lesson, Store, User
 
 AUDIO_STAGES = ("audio", "transcribe", "diarize", "levels", "roles", "metrics")
 VIDEO_STAGES = ("faces", "render", "audit")
@@ -65,7 +65,8 @@ def ingest_file(
 ) -> Lesson:
     """Check a user's file (hardened probe) and store it sealed.  Bad input raises MediaError and stores nothing.
     ``original_name``: the name the user gave (an upload), used in messages and kept as text instead of ``path``'s."""
-    from videocoach import media, policy
+    from videocoach.av import media
+    from videocoach.privacy import policy
 
     path = Path(path)
     name = original_name if original_name is not None else path.name
@@ -115,7 +116,7 @@ def ingest_stream(
             while block := stream.read(1024 * 1024):
                 size += len(block)
                 if size > store.settings.max_upload_bytes:
-                    from videocoach.media import MediaError
+                    from videocoach.av.media import MediaError
 
                     raise MediaError(
                         f"{original_name}: the file is larger than the limit of "
@@ -149,7 +150,7 @@ def find_same_upload(store: Store, owner: User, path: Path) -> Lesson | None:
 
 
 def _limits(store: Store):
-    from videocoach.media import MediaLimits
+    from videocoach.av.media import MediaLimits
 
     s = store.settings
     return MediaLimits(max_bytes=s.max_upload_bytes, max_duration_s=s.max_duration_s, max_width=s.max_width,
@@ -169,7 +170,7 @@ def options_of(lesson: Lesson) -> AnalyseOptions:
 def lesson_policy(lesson: Lesson):
     """The consent policy this lesson is rendered with: the one pinned in its settings at upload (or at the last
     policy change), else the shipped policy of that name."""
-    from videocoach import policy
+    from videocoach.privacy import policy
 
     raw = lesson.settings.get("policy")
     if raw:
@@ -201,7 +202,7 @@ def load_analysis(store: Store, lesson_id: str) -> LessonAnalysis:
 
 def load_metrics(store: Store, lesson_id: str):
     """The lesson's metrics (recomputed from the stored analysis if the cached copy is missing)."""
-    from videocoach.metrics import LessonMetrics
+    from videocoach.measures.metrics import LessonMetrics
 
     text = store.stage(lesson_id, "metrics")
     if text is not None:
@@ -220,8 +221,8 @@ def _compute_metrics(
     """The pure measures over the stored analysis; the question model is loaded here, not inside them.  The
     question-LM scores are ``lm_scores`` or else those the metrics stage stored (none stored, or from another LM:
     the model alone)."""
-    from videocoach.metrics import compute_metrics
-    from videocoach.question_model import default_question_model
+    from videocoach.measures.metrics import compute_metrics
+    from videocoach.measures.question_model import default_question_model
 
     model = default_question_model()
     if lm_scores is None:
@@ -254,7 +255,7 @@ StageFn = Callable[[Store, Lesson, AnalyseOptions, Progress], None]
 
 
 def _stage_audio(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
-    from videocoach import media
+    from videocoach.av import media
 
     info = load_info(store, lesson.id)
     if not info.has_audio:
@@ -267,7 +268,7 @@ def _stage_audio(store: Store, lesson: Lesson, options: AnalyseOptions, progress
 
 
 def _stage_transcribe(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
-    from videocoach.transcribe import AsrConfig, cached_asr
+    from videocoach.audio.transcribe import AsrConfig, cached_asr
 
     audio = load_audio(store, lesson.id)
     # cached: the background worker keeps one ASR model loaded across lessons
@@ -277,7 +278,7 @@ def _stage_transcribe(store: Store, lesson: Lesson, options: AnalyseOptions, pro
 
 
 def _stage_diarize(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
-    from videocoach.diarize import DiarizeConfig, load_diarizer
+    from videocoach.audio.diarize import DiarizeConfig, load_diarizer
 
     audio = load_audio(store, lesson.id)
     # with the user's pyannote pipeline, only the voice windows come from here: segmentation-3.0 is not needed
@@ -286,7 +287,7 @@ def _stage_diarize(store: Store, lesson: Lesson, options: AnalyseOptions, progre
     if options.pyannote_config:
         # the user's own local pyannote pipeline decides who spoke when; the voice windows that roles compare
         # with the teacher's enrolled voice still come from the built-in encoder (one voice model for enrolment)
-        from videocoach.diarize_pyannote import PyannoteUnavailable, load_pyannote_diarizer
+        from videocoach.audio.diarize_pyannote import PyannoteUnavailable, load_pyannote_diarizer
 
         try:
             diarization = load_pyannote_diarizer(options.pyannote_config).diarize(
@@ -305,7 +306,7 @@ def _stage_diarize(store: Store, lesson: Lesson, options: AnalyseOptions, progre
 
 
 def _stage_levels(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
-    from videocoach.levels import compute_levels
+    from videocoach.audio.levels import compute_levels
 
     levels = compute_levels(load_audio(store, lesson.id))
     store.save_stage(lesson.id, "levels", serialize.dumps(levels))
@@ -321,12 +322,12 @@ def _voice_windows(store: Store, lesson_id: str) -> tuple[np.ndarray, np.ndarray
 
 def _enrol(store: Store, lesson: Lesson, options: AnalyseOptions):
     """The teacher's voice: from a span of this lesson, a sample file, or the one kept from an earlier lesson."""
-    from videocoach import roles
+    from videocoach.audio import roles
 
     if options.teacher_sample is None and not options.teacher_sample_file:
         kept = store.teacher_voice(lesson.owner_id)
         return serialize.loads(roles.TeacherVoice, kept) if kept is not None else None
-    from videocoach.diarize import DiarizeConfig, load_diarizer
+    from videocoach.audio.diarize import DiarizeConfig, load_diarizer
 
     diarizer = load_diarizer(DiarizeConfig(segmentation=False))  # only embeds the sample
     if options.teacher_sample is not None:
@@ -334,7 +335,7 @@ def _enrol(store: Store, lesson: Lesson, options: AnalyseOptions):
         sample = roles.teacher_sample_from_span(load_audio(store, lesson.id), span)
         source = f"lesson {lesson.id[:8]} {span.start:.1f}-{span.end:.1f} s"
     else:
-        from videocoach import media
+        from videocoach.av import media
 
         sample_path = Path(options.teacher_sample_file or "")
         with tempfile.TemporaryDirectory(dir=store.work_dir) as tmp:
@@ -350,7 +351,7 @@ def _enrol(store: Store, lesson: Lesson, options: AnalyseOptions):
 
 
 def _stage_roles(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
-    from videocoach import roles
+    from videocoach.audio import roles
 
     diarization = _load(store, lesson.id, "diarize", Diarization)
     spans, embeddings = _voice_windows(store, lesson.id)
@@ -374,10 +375,10 @@ def _stage_metrics(store: Store, lesson: Lesson, options: AnalyseOptions, progre
     decoder state after the sentence's words; kept as the "question_lm" result so
     that a role correction recomputes the metrics without the model; a sentence scored before is not scored again),
     then the pure measures."""
-    from videocoach.question_lm import QuestionLMConfig, question_lm_scores
-    from videocoach.question_model import default_question_model
-    from videocoach.metrics import MetricsSettings
-    from videocoach.questions import split_sentences
+    from videocoach.audio.question_lm import QuestionLMConfig, question_lm_scores
+    from videocoach.measures.question_model import default_question_model
+    from videocoach.measures.metrics import MetricsSettings
+    from videocoach.measures.sentences import split_sentences
 
     analysis = load_analysis(store, lesson.id)
     model = default_question_model()
@@ -398,7 +399,7 @@ def _stage_metrics(store: Store, lesson: Lesson, options: AnalyseOptions, progre
 
 
 def _stage_faces(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
-    from videocoach import redact
+    from videocoach.privacy import redact
 
     info = load_info(store, lesson.id)
     pol = lesson_policy(lesson)
@@ -408,7 +409,7 @@ def _stage_faces(store: Store, lesson: Lesson, options: AnalyseOptions, progress
 
 
 def _stage_render(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
-    from videocoach import redact
+    from videocoach.privacy import redact
 
     info = load_info(store, lesson.id)
     pol = lesson_policy(lesson)
@@ -424,7 +425,7 @@ def _stage_render(store: Store, lesson: Lesson, options: AnalyseOptions, progres
 
 
 def _stage_audit(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
-    from videocoach import redact
+    from videocoach.privacy import redact
 
     pol = lesson_policy(lesson)
     tracks = _load(store, lesson.id, "faces", redact.FaceTracks)
@@ -479,7 +480,7 @@ def stale_stages(store: Store, lesson_id: str) -> list[str]:
     """Finished stages whose result a newer release computes differently and a re-run refreshes: "metrics" when its
     question-LM scores were made by another LM than the shipped one (a lesson analysed before an upgrade: until
     then its questions are decided by the question model alone).  Not "pending": the lesson stays ready meanwhile."""
-    from videocoach.question_model import default_question_model
+    from videocoach.measures.question_model import default_question_model
 
     method = default_question_model().lm_method
     if method is None or "metrics" not in store.finished_stages(lesson_id):
@@ -490,7 +491,7 @@ def stale_stages(store: Store, lesson_id: str) -> list[str]:
 def run(store: Store, lesson_id: str, *, progress: Progress = no_progress, stages: Sequence[str] | None = None) -> Lesson:
     """Run every unfinished (or stale) stage of a lesson, in order; resumable; raises PipelineError with a user
     message."""
-    from videocoach.store import LessonBusy
+    from videocoach.storage.store import LessonBusy
 
     try:
         with store.lesson_lock(lesson_id):
@@ -568,7 +569,7 @@ def rerender(
 ) -> Lesson:
     """Render the redacted rendition again (after a face mark or a policy change), then audit it again."""
     if policy_name is not None:
-        from videocoach import policy
+        from videocoach.privacy import policy
 
         pol = policy.load_policy(policy_name, consent_record=consent_record)
         settings = dict(store.lesson(lesson_id).settings)

@@ -7,8 +7,8 @@ import time
 import zipfile
 from pathlib import Path
 
-from videocoach.serialize import to_plain
-from videocoach.store import LessonBusy, Store, User
+from videocoach.core.serialize import to_plain
+from videocoach.storage.store import LessonBusy, Store, User
 
 # Lessons with no meeting date yet expire this long after upload, so nothing is kept forever by accident.
 DEFAULT_UNMET_RETENTION_DAYS = 90
@@ -39,7 +39,8 @@ def purge_expired(store: Store, now: float | None = None) -> list[str]:
 
 def export_user_data(store: Store, user: User, out_path: Path, include_video: bool = True) -> Path:
     """A zip of everything held about the teacher's own lessons: records, analysis, bookmarks, audit, media."""
-    from videocoach import exports, pipeline
+    from videocoach.storage import exports
+    from videocoach import pipeline
 
     out_path = Path(out_path)
     if out_path.suffix != ".zip":

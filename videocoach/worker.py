@@ -18,7 +18,7 @@ from pathlib import Path
 
 from videocoach import pipeline
 from videocoach.config import Settings
-from videocoach.store import Store
+from videocoach.storage.store import Store
 
 JOB_KINDS = ("analyse", "rerender")
 

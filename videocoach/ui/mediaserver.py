@@ -43,8 +43,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from videocoach.config import Settings
 from pathlib import Path
 
-from videocoach.store import AccessDenied, Lesson, NotFound, Store, User
-from videocoach.vault import VaultError, load_or_create_key
+from videocoach.storage.store import AccessDenied, Lesson, NotFound, Store, User
+from videocoach.storage.vault import VaultError, load_or_create_key
 
 ROUTE_PREFIX = "/vc-media/"
 ROUTE_PATH = ROUTE_PREFIX + "{token}"
@@ -454,8 +454,8 @@ class MediaServer:
         from starlette.concurrency import run_in_threadpool
         from starlette.responses import JSONResponse
 
-        from videocoach.media import MediaError
-        from videocoach.policy import PolicyError
+        from videocoach.av.media import MediaError
+        from videocoach.privacy.policy import PolicyError
 
         headers = {"Cache-Control": "no-store"}
         user = await run_in_threadpool(self.authorise_upload, request.path_params.get("token", ""),

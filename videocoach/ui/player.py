@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import streamlit as st
 
-from videocoach.store import Lesson, Store, User
+from videocoach.storage.store import Lesson, Store, User
 from videocoach.ui import session
 from videocoach.ui.mediaserver import TOKEN_TTL_S, MediaTokens, media_path, playback_refusal
 

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from videocoach import serialize
+from videocoach.core import serialize
 from videocoach.config import Settings
-from videocoach.metrics import LessonMetrics
-from videocoach.model import LessonAnalysis, Span
-from videocoach.store import Bookmark, Lesson, MeetingRecord, Store, User
+from videocoach.measures.metrics import LessonMetrics
+from videocoach.core.model import LessonAnalysis, Span
+from videocoach.storage.store import Bookmark, Lesson, MeetingRecord, Store, User
 
 # Tags from the coaching guide's Figure 9 techniques, plus the agreed coaching focus of this cycle.
 BOOKMARK_TAGS: tuple[str, ...] = (
@@ -140,7 +140,7 @@ def upload_lesson(
     store: Store, settings: Settings, user: User, path: Path, original_name: str, *, title: str = "",
     policy_name: str | None = None, teacher_sample: Span | None = None, start_worker: bool = True,
 ) -> Lesson:
-    """Store an upload's working file sealed (bad files raise ``videocoach.media.MediaError``, naming the user's
+    """Store an upload's working file sealed (bad files raise ``videocoach.av.media.MediaError``, naming the user's
     file, never the working copy) and queue its analysis."""
     from videocoach import pipeline
 
@@ -249,7 +249,7 @@ class TrackRow:
 
 def face_tracks(store: Store, user: User, lesson_id: str, limit: int = 40) -> list[TrackRow]:
     """The longest face tracks (a teacher is on screen for long), by first appearance; no pixels, only geometry."""
-    from videocoach.redact import FaceTracks
+    from videocoach.privacy.redact import FaceTracks
 
     store.require_access(user, lesson_id, "faces.view")
     text = store.stage(lesson_id, "faces")
@@ -303,7 +303,8 @@ def change_policy(store: Store, settings: Settings, user: User, lesson_id: str, 
                   *, consent_record: str | None = None, start_worker: bool = True) -> None:
     """The owner picks another consent policy: detection and rendering run again (playback stops until then).
     A policy that hides no face needs ``consent_record``: which record shows every pupil filmed consented."""
-    from videocoach import pipeline, policy
+    from videocoach import pipeline
+    from videocoach.privacy import policy
 
     store.require_access(user, lesson_id, "lesson.policy", owner_only=True)
     policy.load_policy(policy_name, consent_record=consent_record)  # refuses a bad policy before anything changes
@@ -581,7 +582,7 @@ class ProgressRows:
 
 def progress_rows(store: Store, user: User, teacher: User) -> ProgressRows:
     """The teacher's analysed lessons that ``user`` may see, side by side (``metrics.compare_lessons``)."""
-    from videocoach.metrics import compare_lessons
+    from videocoach.measures.metrics import compare_lessons
 
     items = []
     for lesson in lessons_of_teacher(store, user, teacher):

@@ -2,7 +2,7 @@
 
 Everything here lives in ``st.session_state`` (per user, server side) under ``vc.``-prefixed keys -- never in
 ``st.cache_resource``, which every user shares.  The logged-in user is re-read from the store on every run, so a
-deleted account is logged out at once.  Logins are the argon2 password check of :mod:`videocoach.auth`; when the
+deleted account is logged out at once.  Logins are the argon2 password check of :mod:`videocoach.storage.auth`; when the
 deployment configures ``[auth]`` in ``.streamlit/secrets.toml``, ``st.login`` (OIDC, the school's identity provider)
 is offered too and its verified e-mail is mapped to a store user of that name (accounts are never created from a
 login).
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from videocoach import auth
+from videocoach.storage import auth
 from videocoach.config import Settings
-from videocoach.store import AccessDenied, Lesson, NotFound, Store, User
+from videocoach.storage.store import AccessDenied, Lesson, NotFound, Store, User
 
 KEY_STORE = "vc.store"
 KEY_USER = "vc.user_id"

@@ -13,7 +13,7 @@ from typing import Sequence
 
 import streamlit as st
 
-from videocoach.store import User
+from videocoach.storage.store import User
 from videocoach.ui import session
 from videocoach.ui.mediaserver import TOKEN_TTL_S, MediaTokens, upload_path
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from videocoach.store import Bookmark, Lesson, Store, User
+from videocoach.storage.store import Bookmark, Lesson, Store, User
 from videocoach.ui import review
 
 

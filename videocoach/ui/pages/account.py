@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from videocoach import auth
+from videocoach.storage import auth
 from videocoach.ui import review, session
 
 

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from videocoach import policy
-from videocoach.store import AccessDenied, Lesson, Store, User
+from videocoach.privacy import policy
+from videocoach.storage.store import AccessDenied, Lesson, Store, User
 from videocoach.ui import review, session, upload
 
 VIDEO_TYPES = ["mp4", "mov", "m4v", "mkv", "webm", "avi", "mts", "m2ts", "mpg", "mpeg"]

@@ -3,8 +3,8 @@ statistics panel, bookmarks, and the corrections a reviewer may need (who is the
 
 import streamlit as st
 
-from videocoach import policy
-from videocoach.store import Lesson, Store, User
+from videocoach.privacy import policy
+from videocoach.storage.store import Lesson, Store, User
 from videocoach.ui import charts, player, review, session, widgets
 
 POLL_S = 2.0

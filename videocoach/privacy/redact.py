@@ -51,12 +51,12 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from videocoach.faces import FaceDetector, FaceDetectorError, load_detector
-from videocoach.ffmpeg import FFmpegError, ffmpeg_binary, run
-from videocoach.model import MediaInfo, Progress, no_progress
-from videocoach.policy import ConsentPolicy
-from videocoach.tracking import FaceTrack, FaceTracks, HideSchedule, Tracker, clip_box, enlarge
-from videocoach.video_io import FrameReader, FrameWriter
+from videocoach.privacy.faces import FaceDetector, FaceDetectorError, load_detector
+from videocoach.av.ffmpeg import FFmpegError, ffmpeg_binary, run
+from videocoach.core.model import MediaInfo, Progress, no_progress
+from videocoach.privacy.policy import ConsentPolicy
+from videocoach.privacy.tracking import FaceTrack, FaceTracks, HideSchedule, Tracker, clip_box, enlarge
+from videocoach.av.video_io import FrameReader, FrameWriter
 
 FILL_BGR = (128, 128, 128)  # solid fill colour (whole frames and "fill" policies)
 MOSAIC_MAX_BLOCKS = 8  # a hidden box is at most 8 blocks across its larger side
@@ -406,7 +406,7 @@ def render_redacted(
 
 def _verify_output(path: Path, expected_s: float) -> None:
     """The encoded file probes as an allowed video of about the expected length (a truncated file is refused)."""
-    from videocoach import media
+    from videocoach.av import media
 
     info = media.probe(path)
     if not info.has_video or info.video_codec != "h264":
@@ -427,7 +427,7 @@ def cut_clip(
     preset: str = RENDER_PRESET,
 ) -> Path:
     """A short clip of the REDACTED rendition, re-encoded (frame-accurate), metadata stripped; temp file + rename."""
-    from videocoach import media
+    from videocoach.av import media
 
     out_path = Path(out_path)
     info = media.probe(redacted_path)
@@ -481,7 +481,7 @@ def audit(
     Detections whose centre lies in a hidden box (the mosaic itself can look face-like) or in a marked track's box
     are allowed; everything else is a finding, with a PNG crop for the reviewer.
     """
-    from videocoach import media
+    from videocoach.av import media
 
     stage = "audit"
     t0 = time.perf_counter()

@@ -7,7 +7,7 @@ import time
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from videocoach.store import Store, User
+from videocoach.storage.store import Store, User
 
 _HASHER = PasswordHasher()  # argon2id with the library's recommended parameters
 MIN_PASSWORD_LEN = 8

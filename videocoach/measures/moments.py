@@ -24,10 +24,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Sequence
 
-from videocoach.activities import ActivitySpan
-from videocoach.language import MirroredTerm
-from videocoach.model import RoleTurn, Utterance
-from videocoach.questions import Question, split_sentences, words_of
+from videocoach.measures.activities import ActivitySpan
+from videocoach.measures.language import MirroredTerm
+from videocoach.core.model import RoleTurn, Utterance
+from videocoach.measures.questions import Question
+from videocoach.measures.sentences import split_sentences
+from videocoach.measures.question_cues import words_of
 
 MomentKind = Literal[
     "several_pupils_answer",

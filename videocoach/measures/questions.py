@@ -2,7 +2,9 @@
 
 Whisper often drops the "?" or puts it in the wrong place, and intonation is not in the text, so a question is found
 from its words and syntax and from the turn-taking around it (``split_sentences`` cuts ASR segments into sentences
-first).  Two layers:
+first, :mod:`~videocoach.measures.sentences`).  The word rules live in :mod:`~videocoach.measures.question_cues`,
+the question types in :mod:`~videocoach.measures.question_types`; this module puts them on the lesson's timeline
+(responses, wait times, who engages).  Two layers:
 
 - word rules over one sentence (``detect_question``), listed below;
 - a small trained model (``question_model``: logistic regression over the rule that fired, the first and last words,
@@ -72,377 +74,29 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-import re
 import statistics
 from dataclasses import dataclass, replace
 from typing import Iterable, Literal, Mapping, Sequence
 
-from videocoach.model import Role, RoleTurn, Utterance, Word
-from videocoach.question_model import (
+from videocoach.core.model import Role, RoleTurn, Utterance
+from videocoach.measures.question_model import (
     Next,
     Previous,
     QuestionModel,
     SentenceContext,
     default_question_model,
     lm_text,
-    question_features,
 )
+from videocoach.measures.question_cues import QuestionCue, detect_question, detect_question_in_context, sentence_features, words_of
+from videocoach.measures.question_types import QUESTION_TYPES, QuestionType, classify_question
+from videocoach.measures.sentences import split_sentences
 
-QuestionType = Literal["open", "closed", "procedural", "checking", "rhetorical"]
-QUESTION_TYPES: tuple[QuestionType, ...] = ("open", "closed", "procedural", "checking", "rhetorical")
+
 # "teacher" only for a pupil's question that the teacher took up; "self": the asker spoke again first
 Response = Literal["pupil", "pupils", "self", "teacher", "none"]
+
+
 RESPONSES: tuple[Response, ...] = ("pupil", "pupils", "self", "teacher", "none")
-
-# --- word lists (apostrophes removed, lower case: "don't" is "dont", "what's" is "whats") -----------------------------
-
-# words that may precede the real start of a sentence: "okay so um what do you ..."
-_FILLERS = frozenset(
-    """okay ok kay k so and but now well um uh umm uhm er erm hmm hm mm mhm alright then oh yeah yes no like ah
-    good great cool or all right also just actually really wait hey please because cause excellent perfect awesome
-    nice sorry fine yep yup nope wow anyway anyways guys""".split()
-)
-_WH = frozenset(
-    "what whats why how hows where wheres when who whos whose whom which whatd howd whered whod whyd".split()
-)
-_AUX = frozenset(
-    """do does did is are was were can could would will should shall may might must have has had am isnt arent wasnt
-    werent dont doesnt didnt cant couldnt wouldnt wont shouldnt havent hasnt hadnt aint""".split()
-)
-# subjects after an inverted auxiliary
-_SUBJECT = frozenset(
-    """you we they i he she it that this there these those anyone anybody someone somebody everyone everybody
-    everything anything something yall u ya people nobody none any some all both each either neither your my our
-    their his her its the a an one two three four five six seven eight nine ten""".split()
-)
-_PRONOUN_SUBJECT = frozenset(
-    """you we they i he she it that this there anyone anybody someone somebody everyone everybody yall u ya
-    people""".split()
-)
-# "what we/you/I ..." opens a statement ("what we are going to do is ..."); so do "when/where + subject"
-_STATEMENT_AFTER_WHAT = frozenset("we you i they he she it youre were theyre im ill youll well".split())
-_STATEMENT_AFTER_WHEN = frozenset(
-    """you we i they it he she the your youre theyre its were im everybody everyone somebody someone all
-    this that these those there""".split()
-)
-_WH_ALONE = frozenset(
-    {
-        "what", "why", "how", "where", "when", "who", "which", "whose", "huh", "really", "anyone", "anybody",
-        "somebody", "someone", "what else", "why not", "how come", "how so", "like what", "such as", "and then what",
-        "then what", "how many", "how much", "which one", "what now", "who else", "anyone else", "anybody else",
-        "somebody else", "someone else", "what about", "is it", "is that", "are you", "any questions", "yes or no",
-        "what happened", "what then", "how about", "right", "excuse me", "pardon", "pardon me", "beg your pardon",
-        "understand", "questions", "ready", "and then", "nobody", "true or false", "agree", "disagree", "sorry",
-    }
-)
-# back-channels that contain a wh-ish word but are not questions
-_NOT_QUESTION = frozenset({"uh huh", "um hum", "mm hmm", "uh hum", "hm mm", "mhm", "mm hm", "all right", "alright"})
-_TAG_LAST = frozenset({"right", "okay", "ok", "huh", "what", "agree", "else", "think", "ready", "understand"})
-# "right" closes many statements that are not tags: "that's right", "all right", "on the right", "right here"
-_NOT_BEFORE_RIGHT = frozenset(
-    "the thats is its exactly all were be youre to your my on that theyre was absolutely yes yeah quite".split()
-)
-_TAG_END2 = frozenset(
-    {
-        "isnt it", "arent they", "arent you", "dont you", "didnt we", "didnt you", "dont we", "dont they",
-        "wasnt it", "doesnt it", "wont it", "wouldnt it", "wouldnt we", "wouldnt they", "would they", "would it",
-        "would you", "didnt it", "didnt they", "isnt that", "doesnt that", "wasnt that", "cant we", "cant you",
-        "shouldnt we", "or not", "or no", "yes or", "agree or", "you think", "you agree", "is that", "that right",
-        "you see", "or what", "gives you", "gives us", "get what",
-        "how much", "how many", "which one", "equal to", "or false", "and then", "is what", "be what",
-    }
-)
-_YOU_VERBS = frozenset("think want agree understand remember all mean like wanna disagree get see".split())
-_MODAL_START = frozenset("is are was can could would will should shall isnt arent wasnt does did doesnt didnt".split())
-# after "is/can/..." these words show a statement with its subject dropped ("is correct", "can't always")
-_NOT_SUBJECT_AFTER_AUX = frozenset(
-    """correct right wrong true false good fine not also always never just still really so very too going gonna
-    be been being done made called""".split()
-)
-_TAG_SUBJECT = frozenset("i you we they he she it yall ya there".split())
-_EXCLAIM = frozenset("neat nice cool interesting weird amazing funny great wonderful fun exciting clever sweet".split())
-_WHICH_STATEMENT = frozenset(
-    "means meant makes made gives gave enables shows tells helps allows leaves was he she they we you i".split()
-)
-_NOT_BEFORE_WH_END = frozenset(
-    """know knew thats see wonder idea understand remember sure matter tell forgot forget care guess no
-    explain decide figure find and or but""".split()
-)
-_WH_END = frozenset("what who where why how which whom".split())  # "and that gives you what"
-_PREPOSITIONS = frozenset("in by to for of from at on with about into".split())
-_DO_SUBJECT = frozenset(
-    "you we they i he she anyone anybody someone somebody everyone everybody yall u ya people any some all".split()
-)
-_EVERYBODY_ASKS = frozenset(
-    "agree agrees understand understands ready get got see know remember done finished with have".split()
-)
-_ANY_ASKS = frozenset(
-    """questions question other ideas idea thoughts comments volunteers more one body guesses predictions of
-    takers""".split()
-)
-_MID_AUX = frozenset("can could would do does did will are have".split())
-_MID_SUBJ = frozenset("you we anyone anybody somebody someone everyone everybody yall".split())
-_NOT_BEFORE_MID_AUX = _PRONOUN_SUBJECT | frozenset(
-    "i if that what how where when who why which than as so because whether whatever wherever".split()
-)
-
-_BRACKETS = re.compile(r"\[[^\]]*\]|\([^)]*\)")
-_NON_WORD = re.compile(r"[^a-z0-9]+")
-
-
-def words_of(text: str) -> list[str]:
-    """Lower-case words with apostrophes removed ("What's" -> "whats"), punctuation and [notes] dropped."""
-    text = _BRACKETS.sub(" ", text.lower())
-    text = text.replace("'", "").replace("\u2019", "").replace("\u2018", "")
-    return _NON_WORD.sub(" ", text).split()
-
-
-@dataclass(frozen=True)
-class QuestionCue:
-    """The detector's decision on one sentence and the rule that made it ("none" when it is not a question)."""
-
-    is_question: bool
-    rule: str
-    probability: float | None = None  # the trained model's, when it was asked (see ``detect_question_in_context``)
-
-
-def _strip_fillers(w: list[str]) -> list[str]:
-    i = 0
-    while i < len(w) - 1 and w[i] in _FILLERS:
-        i += 1
-    return w[i:]
-
-
-def detect_question(text: str, use_punctuation: bool = True) -> QuestionCue:
-    """Is this one sentence a question?  Works on unpunctuated, lower-case ASR text; see the module docstring."""
-    if use_punctuation and "?" in text:
-        return QuestionCue(True, "question_mark")
-    w = words_of(text)
-    if not w or " ".join(w) in _NOT_QUESTION:
-        return QuestionCue(False, "none")
-    core = _strip_fillers(w)
-    first = core[0]
-    second = core[1] if len(core) > 1 else None
-    third = core[2] if len(core) > 2 else None
-    if " ".join(core) in _NOT_QUESTION:
-        return QuestionCue(False, "none")
-    if (" ".join(core) in _WH_ALONE and core != ["right"]) or " ".join(w) in _WH_ALONE:
-        return QuestionCue(True, "wh_alone")
-    if first in _PREPOSITIONS and second in _WH:  # "in what way", "by how much"
-        return QuestionCue(True, "wh_start")
-    if first in _WH and second is not None and not _wh_opens_statement(first, second, third):
-        return QuestionCue(True, "wh_start")
-    if first in _AUX and second is not None:
-        if first in ("do", "dont", "have", "havent"):
-            if second in _DO_SUBJECT:  # "do you ...", not "do it again" / "have a seat"
-                return QuestionCue(True, "aux_inversion")
-        elif first == "were":  # "were you ..." asks; "we're going to ..." (apostrophe gone) tells
-            if second in ("you", "they", "there", "those", "these", "all", "any", "we", "yall"):
-                return QuestionCue(True, "aux_inversion")
-        elif second in _SUBJECT or (first in _MODAL_START and second not in _NOT_SUBJECT_AFTER_AUX):
-            return QuestionCue(True, "aux_inversion")
-    if first in ("anyone", "anybody") or (
-        (first in ("everybody", "everyone") and second in _EVERYBODY_ASKS)
-        or (first in ("someone", "somebody") and second in ("else", "want", "wants", "wanna"))
-    ):
-        return QuestionCue(True, "anyone")
-    if first == "any" and second in _ANY_ASKS:
-        return QuestionCue(True, "anyone")
-    if first in ("you", "youve", "yall") and second in _YOU_VERBS:
-        return QuestionCue(True, "you_verb")
-    if len(w) >= 2 and _ends_with_tag(w):
-        return QuestionCue(True, "tag")
-    for j in range(1, len(w) - 2):
-        if w[j] in _WH and w[j] not in ("when", "where"):
-            # wh-word, up to two more words ("how many blocks"), then an inverted auxiliary and its subject
-            for k in range(j + 1, min(j + 4, len(w) - 1)):
-                if w[k] in _AUX and w[k + 1] in _SUBJECT and not _wh_opens_statement(w[j], w[k], w[k + 1]):
-                    return QuestionCue(True, "wh_mid")
-                if w[k] in _AUX or w[k] in _PRONOUN_SUBJECT:
-                    break
-        if w[j] in _MID_AUX and w[j + 1] in _MID_SUBJ and w[j - 1] not in _NOT_BEFORE_MID_AUX:
-            return QuestionCue(True, "aux_mid")
-    return QuestionCue(False, "none")
-
-
-def detect_question_in_context(
-    text: str,
-    context: SentenceContext = SentenceContext(),
-    model: QuestionModel | None = None,
-    use_punctuation: bool = True,
-    lm_score: float | None = None,
-) -> QuestionCue:
-    """Is this sentence a question, given who speaks around it?  The trained model decides (``question_model``).
-
-    ``lm_score``: the question-LM score for the sentence (``question_lm``), which the model weighs in where given.
-
-    The rules still run: the one that fired is a feature of the model, and its name is kept as the reason when the
-    model agrees; a question that only the model finds (mostly from the context: "okay?" followed by a pupil's
-    answer) has the rule "model".  A "?" from the ASR counts first, as in ``detect_question``.  Where the model's
-    training data hardly held the context (``QuestionModel.covers``: a pupil followed by another pupil), the rules
-    decide alone.
-    """
-    model = model if model is not None else default_question_model()
-    cue = detect_question(text, use_punctuation=False)
-    p, threshold = model.decide(_features(text, cue.rule, context), context.role, lm_score)
-    if use_punctuation and "?" in text:
-        return QuestionCue(True, "question_mark", p)
-    if not model.covers(context):
-        return replace(cue, probability=p)
-    if p >= threshold:
-        return QuestionCue(True, cue.rule if cue.is_question else "model", p)
-    return QuestionCue(False, "none", p)
-
-
-def sentence_features(text: str, context: SentenceContext = SentenceContext()) -> list[str]:
-    """The question model's features of one sentence (words, the rule that fires without punctuation, context)."""
-    return _features(text, detect_question(text, use_punctuation=False).rule, context)
-
-
-def _features(text: str, rule: str, context: SentenceContext) -> list[str]:
-    w = words_of(text)
-    return question_features(w, _strip_fillers(w) if w else [], rule, context)
-
-
-def _wh_opens_statement(first: str, second: str, third: str | None) -> bool:
-    """ "what we are going to do is ...", "when you finish ...", "which means ...", "why don't you ..." """
-    if first == "what":
-        if second in ("a", "an"):  # "what a nice folder"
-            return True
-        if second in _STATEMENT_AFTER_WHAT:
-            # "what were you doing" is a question, "what we're going to do" (apostrophe gone: "were") is not
-            return not (second == "were" and third in _PRONOUN_SUBJECT)
-        return False
-    if first in ("when", "whenever"):  # "when did ..." asks, "when you finish ..." / "when time stopped" tells
-        return second not in _AUX
-    if first in ("where", "wherever"):
-        return second in _STATEMENT_AFTER_WHEN
-    if first == "which":
-        return second in _WHICH_STATEMENT or (
-            second == "is" and third in ("why", "what", "how", "where", "when")
-        )
-    if first in ("why", "whyd") and second in ("dont", "not") and third in ("you", "we", "yall"):
-        return True  # a suggestion: "why don't you show us" (mostly written with "." in TalkMoves)
-    if first == "how" and second in _EXCLAIM and third is None:
-        return True  # "oh, how neat"
-    return False
-
-
-def _ends_with_tag(w: list[str]) -> bool:
-    last, before = w[-1], w[-2]
-    if " ".join(w[-2:]) in _TAG_END2:
-        return not (w[-2:] in (["or", "not"], ["or", "no"]) and "whether" in w)  # "find out whether ... or not"
-    if last in _WH_END:  # "and that gives you what", not "I know why" / "that's why"
-        return before not in _NOT_BEFORE_WH_END
-    if before in _AUX and before not in ("have", "has", "had") and last in _TAG_SUBJECT:
-        return not (before == "do" and last == "it")  # "..., didn't I", "..., can you"; not "I'll do it"
-    if last not in _TAG_LAST:
-        return False
-    core = _strip_fillers(w[:-1])
-    if len(core) == 1 and core[0] in _FILLERS:  # "well okay", "yeah right"
-        return False
-    if last == "huh":
-        return before not in ("uh", "um")
-    if last == "right":
-        return before not in _NOT_BEFORE_RIGHT
-    if last in ("okay", "ok"):
-        return before not in ("is", "its", "thats", "be", "was", "were", "all", "are", "say", "said")
-    if last in ("think", "understand", "agree"):  # "what do you think", not "see what they think"
-        return before in ("you", "we", "yall", "guys", "people", "everybody", "everyone", "all") and (
-            len(w) < 3 or w[-3] not in ("what", "how", "whatever")
-        )
-    if last == "ready":
-        return len(w) <= 3 and before not in ("youre", "are", "were", "get", "is", "be", "theyre", "when")
-    return True
-
-
-# --- question types ---------------------------------------------------------------------------------------------------
-# Ordered (rule name, type, pattern over the normalised words joined by single spaces, fillers at the start removed).
-# The first pattern that matches decides; a question that matches none is "closed".
-_TYPE_RULES: tuple[tuple[str, QuestionType, re.Pattern[str]], ...] = tuple(
-    (name, qtype, re.compile(pattern))
-    for name, qtype, pattern in (
-        # checking: understanding, attention, agreement-with-me tags
-        ("check_tag_only", "checking", r"^(okay|ok|right|all right|alright|yes|yeah|understand|understood|got it|"
-         r"ready|clear|good|with me|make sense|makes sense|you know|see|yes or no|no)$"),
-        ("check_sense", "checking", r"\b(make|makes) sense\b"),
-        ("check_understand", "checking",
-         r"^(do|does|did|dont|doesnt) (you|everyone|everybody|anyone|anybody|we|yall)( all| guys)? (understand|get it|"
-         r"get that|follow|see that|remember)\b"),
-        ("check_with_me", "checking", r"\b(with me|following me|following|clear|got it|good to go|on track)$"),
-        ("check_questions", "checking", r"\bany (questions|question)\b|\b(questions|question) about\b"),
-        ("check_ready", "checking", r"^(are )?(you|everyone|everybody|we|yall)( all| guys)? (ready|okay|ok|good)\b"),
-        ("check_see_hear", "checking", r"^(can|could) (everyone|everybody|you all|yall|you guys|you) (see|hear)\b"),
-        # opinion and relating to others' ideas -> open (TalkMoves "getting students to relate")
-        ("open_agree", "open", r"\b(agree|agrees|agreeing|disagree|disagrees|convinced|buy that|believe|feel about)\b"),
-        ("open_add_on", "open",
-         r"\b(add to|add on|add anything|anything to add|something to add|build on|comment on|comments|rebuttal|"
-         r"rebut|respond to|the rest of you|anyone else think|anybody else think|how many of you)\b"),
-        ("open_same_idea", "open",
-         r"\b(same (answer|model|thing|way|idea|result|results|method|strategy)|(his|her|their|s) (idea|thinking|"
-         r"strategy|method|answer|question))\b|\bis that what (you|he|she|they) (think|thought|said|mean|meant|had)\b"
-         r"|\bdo you think$"),
-        # reasoning, explanation, prediction -> open
-        ("open_why", "open", r"\b(why|whyd|how come|what makes you|whats the reason|what is the reason)\b"),
-        ("open_explain", "open", r"\b(explain|justify|prove|convince|reasoning|reason|evidence|persuade)\b"),
-        ("open_think", "open",
-         r"\b(what|how) (do|did|would|does) (you|we|they|yall|he|she) (think|notice|wonder|mean|feel|figure)\b"
-         r"|\bwhat (do|did) (you all|you guys|yall|the rest of you) (think|notice|wonder)\b"
-         r"|\bwhat are you thinking\b|\bwhats your thinking\b"),
-        ("open_know", "open", r"\bhow (do|did|would|could|can) (you|we|they|he|she|yall) (know|tell|be sure|decide)\b"),
-        ("open_predict", "open",
-         r"\b(predict|prediction|predictions|hypothesis|what if|what would happen|what will happen|"
-         r"what could happen|what might happen)\b"),
-        ("open_compare", "open",
-         r"\b(similar|in common|compare|related|relationship|connect|connection)\b"),
-        ("open_other_way", "open",
-         r"\b(another way|other way|different way|other ways|different ways|another strategy|other strategies|"
-         r"other ideas|else notice|other thoughts|else think)\b"),
-        ("open_how_works", "open", r"^how (does|do|would|could|can) (that|this|it|they|these|those) (work|help)\b"),
-        ("open_how_investigate", "open",
-         r"\bhow (could|would|might|can|should) (we|you|i|they|yall)( all| guys)? (test|find out|prove|check|show|"
-         r"investigate|measure|design|improve|make sure|be sure|explain|justify|convince)\b"),
-        ("open_tell_more", "open", r"\b(tell (me|us) more|say more|talk about|tell (me|us) about|describe)\b"),
-        # running the lesson
-        ("proc_permission", "procedural",
-         r"^(can|could|may|should|shall) (i|we) (go|use|have|start|get|sit|leave|borrow|take|put|move|work|share|"
-         r"turn|open|close|keep|stop|write|erase|do|finish|begin|switch|try|come|pick|choose|see)\b"),
-        ("proc_should", "procedural", r"^(should|shall|do|does|did) (i|we) (have to|need to|get to|want to|still)\b"
-         r"|^(should|shall) (i|we)\b"),
-        ("proc_page", "procedural", r"\b(what|which) (page|problem number|number are we|question are we)\b"),
-        ("proc_where", "procedural", r"^where (do|should|can|did) (i|we) (put|go|write|start|find|sit|look)\b"),
-        ("proc_done", "procedural", r"\b(done|finished|finish|ready to move on|time)\b$|^(who|whos) (done|finished)\b"
-         r"|\bhow (long|much time)\b"),
-        ("proc_who_wants", "procedural",
-         r"^(who|whod|who would) (wants|want|would like|would|needs|need|has|is going) to (read|go|come|share|start|"
-         r"pass|hand|help|write|be)\b|^(who|who else) (needs|has) (a|an|the|another)\b"),
-        ("proc_can_you_do", "procedural",
-         r"^(can|could|would|will) (you|someone|somebody|anyone|anybody|everybody|everyone|yall)( all| guys)? "
-         r"(please )?(read|pass|hand|turn|open|close|put|come|go|sit|take|hold|move|stand|raise|clean|write|erase|"
-         r"grab|get|bring|look|listen|help|start|stop|speak|repeat|say that again|say it again)\b"),
-        ("proc_what_doing", "procedural",
-         r"\bwhat (are|were) (we|you) (supposed|doing)\b|\bwhat (do|should) (we|i) do\b"),
-    )
-)
-
-
-def classify_question(text: str) -> tuple[QuestionType, str]:
-    """The type of a question from its words, and the name of the rule that decided (see the module docstring).
-
-    Never returns "rhetorical": that is decided from the response (``find_questions``).
-    """
-    w = words_of(text)
-    core = " ".join(_strip_fillers(w)) if w else ""
-    for name, qtype, pattern in _TYPE_RULES:
-        if pattern.search(core):
-            return qtype, name
-    return "closed", "closed_default"
-
-
-# --- sentences ----------------------------------------------------------------------------------------------------
-
-_SENTENCE_END = re.compile(r"[.?!\u2026]+[\"')\]]*$")
-_TEXT_SENTENCE = re.compile(r"[^.?!\u2026]+(?:[.?!\u2026]+[\"')\]]*|$)")
 
 
 @dataclass(frozen=True)
@@ -461,101 +115,6 @@ class QuestionSettings:
     continue_min_s: float = 1.0  # the asker's diarisation turn must run this long past the question to count
     # decide "is it a question" with the trained model (words + rules + who speaks next); False: the rules alone
     use_question_model: bool = True
-
-
-def split_sentences(
-    utterances: Iterable[Utterance], turns: Sequence[RoleTurn] = (), pause_split_s: float = 1.0
-) -> tuple[Utterance, ...]:
-    """Split ASR segments into sentences (at . ? ! and at pauses of ``pause_split_s``), each re-attributed.
-
-    A Whisper segment can hold several sentences, even two speakers.  With word timings, a sentence ends at a word
-    that ends with . ? ! or before a pause; without words, the text is split at punctuation and times are shared out
-    by character count.  With ``turns``, each sentence gets the speaker who talks most during it, as
-    ``model.attribute_speakers`` decides (each word votes with its overlap; a word in a gap votes a little for the
-    nearest turn within 1 s), using sorted-turn look-ups so that a long lesson stays fast; a sentence that no turn
-    reaches keeps the segment's speaker.
-    """
-    pieces: list[Utterance] = []
-    for u in utterances:
-        if u.words:
-            groups: list[list[Word]] = [[]]
-            for i, word in enumerate(u.words):
-                groups[-1].append(word)
-                nxt = u.words[i + 1] if i + 1 < len(u.words) else None
-                ends = _SENTENCE_END.search(word.text.strip()) is not None
-                if nxt is not None and (ends or nxt.start - word.end >= pause_split_s):
-                    groups.append([])
-            for group in groups:
-                # one sentence keeps the segment's own text; otherwise join the words (faster-whisper's carry
-                # their leading space, other engines' do not)
-                text = u.text.strip() if len(groups) == 1 else "".join(
-                    w.text if w.text[:1].isspace() else " " + w.text for w in group
-                ).strip()
-                if text:
-                    pieces.append(replace(u, start=group[0].start, end=max(group[-1].end, group[0].start),
-                                          text=text, words=tuple(group)))
-        else:
-            parts = [m.group(0) for m in _TEXT_SENTENCE.finditer(u.text) if m.group(0).strip()]
-            total = sum(len(p) for p in parts) or 1
-            t = u.start
-            for part in parts:
-                end = min(u.end, t + u.duration * len(part) / total)
-                pieces.append(replace(u, start=t, end=max(t, end), text=part.strip(), words=()))
-                t = end
-    if not turns:
-        return tuple(pieces)
-    return _attribute(pieces, turns)
-
-
-_NEAREST_TURN_S = 1.0  # as model.attribute_speakers: a word in a gap goes to a turn at most this far away
-
-
-def _attribute(sentences: Sequence[Utterance], turns: Sequence[RoleTurn]) -> tuple[Utterance, ...]:
-    ordered = sorted(turns, key=lambda t: t.start)  # stable, as attribute_speakers: ties go to the earlier-listed
-    starts = [t.start for t in ordered]
-    reach: list[float] = []  # reach[k]: the latest end among ordered[:k + 1]
-    reach_at: list[int] = []  # ... and which turn it is
-    for k, t in enumerate(ordered):
-        if not reach or t.end > reach[-1]:
-            reach.append(t.end)
-            reach_at.append(k)
-        else:
-            reach.append(reach[-1])
-            reach_at.append(reach_at[-1])
-    role_of = {t.speaker: t.role for t in ordered}
-    out = []
-    for s in sentences:
-        weights: dict[str, float] = {}
-        for a, b in [(w.start, w.end) for w in s.words] or [(s.start, s.end)]:
-            hi = bisect.bisect_left(starts, b)  # turns starting before the word ends
-            lo = bisect.bisect_right(reach, a)  # the first turn that could still be going at the word's start
-            hit = False
-            for t in ordered[lo:hi]:
-                overlap = min(b, t.end) - max(a, t.start)
-                if overlap > 0:
-                    weights[t.speaker] = weights.get(t.speaker, 0.0) + overlap
-                    hit = True
-            if not hit:
-                gaps = []
-                if hi < len(ordered):
-                    gaps.append((ordered[hi].start - b, ordered[hi].speaker))
-                before = bisect.bisect_left(starts, a) - 1
-                if before >= 0:
-                    t = ordered[reach_at[before]]
-                    gaps.append((a - t.end, t.speaker))
-                if gaps:
-                    gap, speaker = min(gaps)
-                    if gap <= _NEAREST_TURN_S:
-                        weights[speaker] = weights.get(speaker, 0.0) + 1e-3
-        if weights:
-            speaker = max(weights, key=weights.__getitem__)
-            out.append(replace(s, speaker=speaker, role=role_of[speaker]))
-        else:
-            out.append(s)
-    return tuple(out)
-
-
-# --- questions and their responses --------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -953,9 +512,6 @@ def _union(spans: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
         else:
             out.append((a, b))
     return out
-
-
-# --- summary ------------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

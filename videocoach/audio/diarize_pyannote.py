@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from videocoach.levels import SAMPLE_RATE, _as_mono_float32
-from videocoach.model import Diarization, Progress, Span, Turn, no_progress
+from videocoach.audio.levels import SAMPLE_RATE, _as_mono_float32
+from videocoach.core.model import Diarization, Progress, Span, Turn, no_progress
 
 MODEL_KEYS = ("segmentation", "embedding", "plda")
 
@@ -54,7 +54,7 @@ def check_local_config(config_yaml: str | Path) -> Path:
 
 
 class PyannoteDiarizer:
-    """A loaded local pyannote pipeline with the same entry point as ``videocoach.diarize.Diarizer``."""
+    """A loaded local pyannote pipeline with the same entry point as ``videocoach.audio.diarize.Diarizer``."""
 
     def __init__(self, pipeline: Any, config_path: Path) -> None:
         self.pipeline = pipeline
@@ -110,7 +110,7 @@ def load_pyannote_diarizer(config_yaml: str | Path) -> PyannoteDiarizer:
     except ImportError as exc:
         raise PyannoteUnavailable(
             "pyannote.audio is not installed (or its torchaudio cannot load on this machine); the built-in "
-            "diariser (videocoach.diarize) needs neither"
+            "diariser (videocoach.audio.diarize) needs neither"
         ) from exc
     pipeline = Pipeline.from_pretrained(str(path))
     if pipeline is None:

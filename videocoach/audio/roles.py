@@ -15,7 +15,7 @@ from typing import Iterable, Protocol, Sequence
 
 import numpy as np
 
-from videocoach.model import Diarization, RoleAssignment, Span, Turn
+from videocoach.core.model import Diarization, RoleAssignment, Span, Turn
 
 SAMPLE_RATE = 16000
 # A speaker other than the best match is also the teacher when its windows are at least this similar to the
@@ -29,7 +29,7 @@ MIN_TEACHER_SIMILARITY = 0.60
 
 
 class EmbeddingsSource(Protocol):
-    """What can turn a voice sample into one embedding (``videocoach.diarize.Diarizer`` is one)."""
+    """What can turn a voice sample into one embedding (``videocoach.audio.diarize.Diarizer`` is one)."""
 
     def embed_sample(self, audio: np.ndarray) -> np.ndarray: ...
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Literal
 
-POLICY_DIR = Path(__file__).resolve().parents[1] / "consent_policies"
+POLICY_DIR = Path(__file__).resolve().parents[2] / "consent_policies"
 DEFAULT_POLICY = "blur-all-pupils"
 
 Zone = tuple[float, float, float, float]  # x, y, w, h as shares of the frame width / height (0..1)

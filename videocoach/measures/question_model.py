@@ -3,7 +3,7 @@ around it, for ASR text that has lost its "?".
 
 Why a trained model on top of the rules: a teacher sentence after which a pupil speaks is a question far more often
 than one the teacher follows with more of her own talk (about 59 % against 19 % in TalkMoves), and many questions show
-it only there ("okay?", "Michael?", "you got twelve?").  The rules (``questions.detect_question``) see one sentence;
+it only there ("okay?", "Michael?", "you got twelve?").  The rules (``question_cues.detect_question``) see one sentence;
 this model weighs the rule that fired, the first and last words, the word uni- and bigrams and the sentence length
 together with who spoke before and who speaks next.
 
@@ -52,7 +52,7 @@ from typing import Literal, Mapping, Sequence
 
 import numpy as np
 
-from videocoach.model import Role
+from videocoach.core.model import Role
 
 Next = Literal["same", "teacher", "pupil", "end"]
 Previous = Literal["same", "teacher", "pupil", "start"]
@@ -184,7 +184,7 @@ class QuestionModel:
 def question_features(words: Sequence[str], core: Sequence[str], rule: str, context: SentenceContext) -> list[str]:
     """The features of one sentence.
 
-    ``words``: its normalised words (``questions.words_of``); ``core``: the same without leading fillers;
+    ``words``: its normalised words (``question_cues.words_of``); ``core``: the same without leading fillers;
     ``rule``: the name of the detector rule that fired, or "none" (detected without punctuation).
 
     The features of format /1 are repeated with the role prefix; those added in /2 (``_shared_features``) are not:

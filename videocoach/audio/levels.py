@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from videocoach.model import AudioLevels
+from videocoach.core.model import AudioLevels
 
 SAMPLE_RATE = 16000
 VAD_FRAME_SAMPLES = 512  # Silero's frame at 16 kHz: 32 ms

@@ -29,25 +29,19 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping, Sequence
 
-from videocoach.activities import ActivitySettings, ActivitySpan, ActivityTime, activity_time, activity_timeline
-from videocoach.intervals import intersect as _intersect
-from videocoach.intervals import multi_speaker as _multi_speaker
-from videocoach.intervals import subtract as _subtract
-from videocoach.intervals import total as _total
-from videocoach.intervals import union as _union
-from videocoach.language import LanguageSettings, LanguageStats, language_stats
-from videocoach.model import LessonAnalysis, Progress, RoleTurn, Span, no_progress
-from videocoach.moments import Moment, MomentSettings, find_moments
+from videocoach.measures.activities import ActivitySettings, ActivitySpan, ActivityTime, activity_time, activity_timeline
+from videocoach.core.intervals import intersect as _intersect
+from videocoach.core.intervals import multi_speaker as _multi_speaker
+from videocoach.core.intervals import subtract as _subtract
+from videocoach.core.intervals import total as _total
+from videocoach.core.intervals import union as _union
+from videocoach.measures.language import LanguageSettings, LanguageStats, language_stats
+from videocoach.core.model import LessonAnalysis, Progress, RoleTurn, Span, no_progress
+from videocoach.measures.moments import Moment, MomentSettings, find_moments
 if TYPE_CHECKING:
-    from videocoach.question_model import QuestionModel
-from videocoach.questions import (
-    Question,
-    QuestionSettings,
-    QuestionStats,
-    find_questions,
-    question_stats,
-    split_sentences,
-)
+    from videocoach.measures.question_model import QuestionModel
+from videocoach.measures.questions import Question, QuestionSettings, QuestionStats, find_questions, question_stats
+from videocoach.measures.sentences import split_sentences
 
 MINUTE_S = 60.0
 

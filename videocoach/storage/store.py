@@ -1,5 +1,5 @@
 """The store: SQLite (WAL) for lessons, stage results, users, shares, bookmarks, meeting records and the audit log;
-media files sealed by :mod:`videocoach.vault` under ``data_dir/media/<lesson id>/`` with server-generated names.
+media files sealed by :mod:`videocoach.storage.vault` under ``data_dir/media/<lesson id>/`` with server-generated names.
 
 Access rule, checked here and nowhere else: a lesson is visible to its owner (a teacher) and to the coaches the owner
 shares it with.  Every refusal is written to the append-only audit log.
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterator, Literal, Sequence
 
 from videocoach.config import Settings
-from videocoach.vault import FIELD_PREFIX, Vault, load_or_create_key
+from videocoach.storage.vault import FIELD_PREFIX, Vault, load_or_create_key
 
 UserRole = Literal["teacher", "coach", "admin"]
 SCHEMA_VERSION = 2  # 2: sensitive text fields sealed (``SEALED_FIELDS``); a version-1 database is sealed on open

@@ -33,10 +33,10 @@ import math
 from dataclasses import dataclass
 from typing import Literal, Sequence
 
-from videocoach.intervals import multi_speaker as _multi_overlap
-from videocoach.intervals import subtract as _subtract
-from videocoach.intervals import union as _union
-from videocoach.model import AudioLevels, RoleTurn, Span
+from videocoach.core.intervals import multi_speaker as _multi_overlap
+from videocoach.core.intervals import subtract as _subtract
+from videocoach.core.intervals import union as _union
+from videocoach.core.model import AudioLevels, RoleTurn, Span
 
 ActivityLabel = Literal["exposition", "discussion", "group_work", "independent_work"]
 ACTIVITY_LABELS: tuple[ActivityLabel, ...] = ("exposition", "discussion", "group_work", "independent_work")

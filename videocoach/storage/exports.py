@@ -8,8 +8,8 @@ import io
 import json
 from typing import Any, Literal
 
-from videocoach.model import LessonAnalysis, Utterance
-from videocoach.serialize import to_plain
+from videocoach.core.model import LessonAnalysis, Utterance
+from videocoach.core.serialize import to_plain
 
 ExportFormat = Literal["vtt", "srt", "rttm", "json", "csv"]
 FORMATS: tuple[ExportFormat, ...] = ("vtt", "srt", "rttm", "json", "csv")

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from videocoach.ffmpeg import FFmpegError, ffmpeg_binary, stderr_tail
-from videocoach.model import MediaInfo
+from videocoach.av.ffmpeg import FFmpegError, ffmpeg_binary, stderr_tail
+from videocoach.core.model import MediaInfo
 
 STALL_TIMEOUT_S = 120.0  # no byte through a pipe for this long: ffmpeg is stuck
 QUEUE_FRAMES = 4  # frames buffered between a pipe thread and the caller (4 x 2.7 MB at 720p)
@@ -141,7 +141,7 @@ def display_size(path: str | os.PathLike[str], info: MediaInfo) -> tuple[int, in
     """
     import json
 
-    from videocoach.ffmpeg import ffprobe_binary, run
+    from videocoach.av.ffmpeg import ffprobe_binary, run
 
     argv = [
         ffprobe_binary(), "-hide_banner", "-v", "error", "-protocol_whitelist", "file", "-f", info.container,
@@ -176,7 +176,7 @@ class FrameReader:
         stall_timeout_s: float = STALL_TIMEOUT_S,
         queue_frames: int = QUEUE_FRAMES,
     ) -> None:
-        from videocoach import media
+        from videocoach.av import media
 
         if not info.has_video:
             raise FFmpegError(f"{Path(path).name}: no video stream to decode")
@@ -306,7 +306,7 @@ class FrameWriter:
         stall_timeout_s: float = STALL_TIMEOUT_S,
         queue_frames: int = QUEUE_FRAMES,
     ) -> None:
-        from videocoach import media
+        from videocoach.av import media
 
         self.width, self.height = int(width), int(height)
         self.frame_bytes = self.width * self.height * 3

