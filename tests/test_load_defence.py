@@ -55,8 +55,12 @@ def make_server(world, *, max_failures: int = 1000, settings: Settings | None = 
                        tally=RefusalTally(60.0, clock=clock), tarpit_s=0.0)
 
 
-def call(server: MediaServer, method: str, path: str, *, client: str = VIEWER, headers: dict | None = None,
-         body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+def call(server: MediaServer, method: str, path: str, **kw) -> tuple[int, dict[str, str], bytes]:
+    return asyncio.run(acall(server, method, path, **kw))
+
+
+async def acall(server: MediaServer, method: str, path: str, *, client: str = VIEWER, headers: dict | None = None,
+                body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
     """One request through the routes' starlette app, as uvicorn would hand it over from ``client``."""
     from starlette.applications import Starlette
 
@@ -79,7 +83,7 @@ def call(server: MediaServer, method: str, path: str, *, client: str = VIEWER, h
     async def send(message):
         sent.append(message)
 
-    asyncio.run(app(scope, receive, send))
+    await app(scope, receive, send)
     start = next(m for m in sent if m["type"] == "http.response.start")
     out_headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
     return start["status"], out_headers, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
@@ -246,3 +250,21 @@ def test_the_tally_folds_addresses_past_its_limit_into_other():
     counts = tally.drain()
     assert {c.address: c.count for c in counts} == {"a": 1, "b": 1, "other": 2}
     assert counts[0].detail == "address=a reason=bad-signature count=1 window=60s"
+
+
+def test_the_apps_lifespan_writes_the_counted_refusals_at_shutdown(world):
+    from videocoach.ui.mediaserver import media_app
+
+    routes, lifespan = media_app(world["settings"])
+    server = routes[0].endpoint.__self__
+
+    async def run_app() -> list[int]:
+        async with lifespan(None):
+            statuses = [(await acall(server, "GET", media_path(tok), client="10.9.9.9"))[0]
+                        for tok in forged(world, 3)]
+            assert refusal_rows(world["store"]) == []
+        return statuses  # the server has stopped
+
+    assert asyncio.run(run_app()) == [403] * 3
+    rows = refusal_rows(world["store"])
+    assert [detail_fields(e.detail)["count"] for e in rows] == ["3"]

@@ -37,7 +37,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -629,14 +629,26 @@ def _stream(sealed, byte_range: ByteRange) -> Iterator[bytes]:
         sealed.close()
 
 
-def media_routes(settings: Settings | None = None) -> list:
-    """The routes ``app.py`` hands to ``st.App``: one server, the process's shared limiter (the login page counts
-    failed logins against it too), its counted refusals written when the process exits."""
-    import atexit
+def media_app(settings: Settings | None = None) -> tuple[list, Callable]:
+    """The routes ``app.py`` hands to ``st.App`` and its lifespan: one server with the process's shared limiter
+    (the login page counts failed logins against it too), whose counted refusals are written at shutdown."""
+    import contextlib
 
     server = MediaServer(settings or Settings.from_env(), limiter=shared_limiter())
-    atexit.register(server.close)
-    return server.routes()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        try:
+            yield None
+        finally:
+            server.close()
+
+    return server.routes(), lifespan
+
+
+def media_routes(settings: Settings | None = None) -> list:
+    """The routes alone (their counted refusals are written at window ends; :func:`media_app` also at shutdown)."""
+    return MediaServer(settings or Settings.from_env(), limiter=shared_limiter()).routes()
 
 
 def media_path(token: str) -> str:
@@ -661,6 +673,7 @@ __all__ = [
     "TokenError",
     "audit_findings",
     "browser_binding",
+    "media_app",
     "media_path",
     "media_routes",
     "parse_range",
