@@ -13,7 +13,7 @@ import os
 import pytest
 
 from videocoach.config import Settings
-from videocoach.ratelimit import FailureLimiter, address_key, client_address, retry_after_header
+from videocoach.ratelimit import FailureLimiter, Strike, address_key, client_address, retry_after_header
 from videocoach.refusals import RefusalTally
 from videocoach.store import Store
 from videocoach.ui.mediaserver import MediaServer, MediaTokens, media_path, session_path, upload_path
@@ -205,9 +205,10 @@ def test_too_many_bad_tokens_get_429_with_retry_after_until_the_window_ends(worl
 def test_the_limiter_counts_failures_only_and_forgets_old_addresses():
     clock = Clock(100.0)
     limiter = FailureLimiter(max_failures=3, window_s=10.0, max_addresses=2, clock=clock)
-    assert [limiter.record_failure("a") for _ in range(3)] == [None, None, None]
+    assert [limiter.record_failure("a") for _ in range(3)] == [Strike(1, None), Strike(2, None), Strike(3, None)]
     assert limiter.retry_after("a") is None  # at the limit, not over it
-    assert limiter.record_failure("a") == pytest.approx(10.0)
+    strike = limiter.record_failure("a")
+    assert strike.failures == 4 and strike.retry_after_s == pytest.approx(10.0)
     clock.t += 4.0
     assert limiter.retry_after("a") == pytest.approx(6.0) and retry_after_header(6.0) == "6"
     assert retry_after_header(0.2) == "1"
@@ -216,7 +217,7 @@ def test_the_limiter_counts_failures_only_and_forgets_old_addresses():
     limiter.record_failure("c")  # over max_addresses: the oldest ("a") is forgotten
     assert limiter.addresses() == 2 and limiter.retry_after("a") is None
     clock.t += 20.0
-    assert limiter.record_failure("b") is None
+    assert limiter.record_failure("b") == Strike(1, None)
 
 
 def test_client_address_keys_and_trusted_proxies():

@@ -32,6 +32,14 @@ UNKNOWN_ADDRESS = "unknown"
 
 
 @dataclass(frozen=True)
+class Strike:
+    """One failure, counted: the address's failures in its window, and how long it must wait when over the limit."""
+
+    failures: int
+    retry_after_s: float | None  # None: not refused (yet)
+
+
+@dataclass(frozen=True)
 class _Window:
     start: float  # monotonic seconds
     failures: int
@@ -59,8 +67,9 @@ class FailureLimiter:
             window = self._windows.get(key)
             return self._wait(window, now)
 
-    def record_failure(self, address: str, now: float | None = None) -> float | None:
-        """Count one failure of ``address``; the seconds it must now wait when this failure went over the limit."""
+    def record_failure(self, address: str, now: float | None = None) -> Strike:
+        """Count one failure of ``address``: its failures so far this window, and the seconds it must now wait
+        when this failure went over the limit."""
         now = self._clock() if now is None else now
         key = address_key(address)
         with self._lock:
@@ -71,7 +80,7 @@ class FailureLimiter:
             self._windows[key] = window  # most recently failed last
             while len(self._windows) > self.max_addresses:
                 self._windows.popitem(last=False)
-            return self._wait(window, now)
+            return Strike(window.failures, self._wait(window, now))
 
     def _wait(self, window: _Window | None, now: float) -> float | None:
         if window is None or window.failures <= self.max_failures:
@@ -131,5 +140,5 @@ def shared_limiter() -> FailureLimiter:
         return _SHARED
 
 
-__all__ = ["FailureLimiter", "address_key", "client_address", "retry_after_header", "shared_limiter",
+__all__ = ["FailureLimiter", "Strike", "address_key", "client_address", "retry_after_header", "shared_limiter",
            "MAX_FAILURES", "WINDOW_S"]

@@ -101,4 +101,18 @@ class RefusalTally:
         return out
 
 
-__all__ = ["RefusalCount", "RefusalTally", "WINDOW_S"]
+_SHARED: RefusalTally | None = None
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_tally() -> RefusalTally:
+    """The process's one tally: the media routes write it (each window end and at shutdown, see
+    ``mediaserver.media_app``); the login page adds the logins it refused without checking a password."""
+    global _SHARED
+    with _SHARED_LOCK:
+        if _SHARED is None:
+            _SHARED = RefusalTally()
+        return _SHARED
+
+
+__all__ = ["RefusalCount", "RefusalTally", "WINDOW_S", "shared_tally"]

@@ -45,8 +45,15 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from videocoach.config import Settings
 from pathlib import Path
 
-from videocoach.ratelimit import UNKNOWN_ADDRESS, FailureLimiter, client_address, retry_after_header, shared_limiter
-from videocoach.refusals import RefusalTally
+from videocoach.ratelimit import (
+    UNKNOWN_ADDRESS,
+    FailureLimiter,
+    Strike,
+    client_address,
+    retry_after_header,
+    shared_limiter,
+)
+from videocoach.refusals import RefusalTally, shared_tally
 from videocoach.store import AccessDenied, Lesson, NotFound, Store, User
 from videocoach.vault import VaultError, load_or_create_key
 
@@ -69,8 +76,13 @@ _TOKEN_INFO = b"videocoach media token v1"
 _MAX_TOKEN_LEN = 1024
 _SEEN_LIMIT = 4096  # tokens remembered per process for "audit once per token"
 XSRF_COOKIE = "_streamlit_xsrf"
-TARPIT_S = 1.0  # a 429 is answered after this long: a client firing back-to-back sends ~1 request/s per connection
-_TARPIT_MAX = 256  # refusals held back at once (each a sleeping coroutine); past that they are answered at once
+# A refusal of a bad token is answered late: the n-th failure of an address in its window after n x 50 ms, at most
+# TARPIT_S (every 429).  It costs the server a sleeping coroutine, not CPU, and a client firing requests back to back
+# slows down from its first failure (20 failures take ~10 s; then ~1 request/s per connection).  A person whose
+# token expired waits 50 ms.
+TARPIT_S = 1.0
+FAILURE_DELAY_S = 0.05
+_TARPIT_MAX = 1024  # refusals held back at once (each a sleeping coroutine); past that they are answered at once
 _RANGE_RE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
 
 
@@ -312,6 +324,7 @@ class MediaServer:
         self._timer_lock = threading.Lock()
         self._flush_timer: threading.Timer | None = None
         self._closed = False
+        self._periodic = False  # flush at every window end, counted here or not (the shared tally)
         self._tarpitted = 0  # refusals being held back now (touched on the event loop only)
 
     def _open(self) -> tuple[Store, MediaTokens]:
@@ -368,13 +381,13 @@ class MediaServer:
         peer = request.client.host if request.client is not None else None
         return client_address(peer, request.headers.get("x-forwarded-for"), self.settings.trusted_proxies)
 
-    def refuse_unauthenticated(self, action: str, address: str, reason: str) -> float | None:
-        """Count one refusal of an unverified token (no database work now); the seconds ``address`` must wait
-        when it has failed too often (answer 429), else None (answer 403)."""
-        wait = self.limiter.record_failure(address)
-        self.tally.add(action, address, "rate-limited" if wait is not None else reason)
+    def refuse_unauthenticated(self, action: str, address: str, reason: str) -> Strike:
+        """Count one refusal of an unverified token (no database work now): the address's failures this window,
+        and the seconds it must wait when it has failed too often (answer 429; otherwise 403)."""
+        strike = self.limiter.record_failure(address)
+        self.tally.add(action, address, "rate-limited" if strike.retry_after_s is not None else reason)
         self._schedule_flush()
-        return wait
+        return strike
 
     def flush_refusals(self, *, everything: bool = False) -> int:
         """Write the counts of ended windows (or of all windows) as aggregated audit rows; how many rows."""
@@ -399,8 +412,13 @@ class MediaServer:
         with self._timer_lock:
             self._flush_timer = None
         self.flush_refusals()
-        if self.tally.pending():
+        if self._periodic or self.tally.pending():
             self._schedule_flush()
+
+    def flush_every_window(self) -> None:
+        """Write the tally at every window end from now on (others, e.g. the login page, add to it too)."""
+        self._periodic = True
+        self._schedule_flush()
 
     async def _refused(self, request, action: str, exc: TokenError, *, as_json: bool = False):
         """403 for an unverified token, or 429 + Retry-After (held back ``tarpit_s``) once its address is over the
@@ -410,18 +428,20 @@ class MediaServer:
         from starlette.responses import JSONResponse, PlainTextResponse
 
         headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
-        wait = self.refuse_unauthenticated(action, self.client_address(request), exc.reason)
-        if wait is None:
+        strike = self.refuse_unauthenticated(action, self.client_address(request), exc.reason)
+        delay = min(self.tarpit_s, FAILURE_DELAY_S * strike.failures)
+        if strike.retry_after_s is None:
             status, message = 403, "forbidden"
         else:
             status, message = 429, "too many refused requests from your address: try again later"
-            headers["Retry-After"] = retry_after_header(wait)
-            if self.tarpit_s > 0 and self._tarpitted < _TARPIT_MAX:
-                self._tarpitted += 1
-                try:
-                    await asyncio.sleep(min(self.tarpit_s, wait))
-                finally:
-                    self._tarpitted -= 1
+            headers["Retry-After"] = retry_after_header(strike.retry_after_s)
+            delay = min(self.tarpit_s, strike.retry_after_s)
+        if delay > 0 and self._tarpitted < _TARPIT_MAX:
+            self._tarpitted += 1
+            try:
+                await asyncio.sleep(delay)
+            finally:
+                self._tarpitted -= 1
         if as_json:
             return JSONResponse({"error": message}, status_code=status, headers=headers)
         return PlainTextResponse(message, status_code=status, headers=headers)
@@ -440,8 +460,10 @@ class MediaServer:
         try:
             claims = self.check_media_token(token, xsrf_cookie)
         except TokenError as exc:
-            wait = self.refuse_unauthenticated("media.view", address, exc.reason)
-            return (403, "forbidden", None, "") if wait is None else (429, "too many refused requests", None, "")
+            strike = self.refuse_unauthenticated("media.view", address, exc.reason)
+            if strike.retry_after_s is not None:
+                return 429, "too many refused requests", None, ""
+            return 403, "forbidden", None, ""
         return self.authorise_claims(token, claims)
 
     def authorise_claims(self, token: str, claims: MediaClaims) -> tuple[int, str, MediaClaims | None, str]:
@@ -631,13 +653,15 @@ def _stream(sealed, byte_range: ByteRange) -> Iterator[bytes]:
 
 def media_app(settings: Settings | None = None) -> tuple[list, Callable]:
     """The routes ``app.py`` hands to ``st.App`` and its lifespan: one server with the process's shared limiter
-    (the login page counts failed logins against it too), whose counted refusals are written at shutdown."""
+    and tally (the login page counts failed logins against the one and its refusals in the other), which writes
+    the counted refusals at each window end and at shutdown."""
     import contextlib
 
-    server = MediaServer(settings or Settings.from_env(), limiter=shared_limiter())
+    server = MediaServer(settings or Settings.from_env(), limiter=shared_limiter(), tally=shared_tally())
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
+        server.flush_every_window()
         try:
             yield None
         finally:
