@@ -57,6 +57,7 @@ def main() -> None:
 if __name__ == "__main__":
     main()
 else:
-    from videocoach.ui.mediaserver import media_routes
+    from videocoach.ui.mediaserver import media_app
 
-    app = st.App("app.py", routes=media_routes())
+    routes, lifespan = media_app()  # the lifespan writes the counted refusals at shutdown
+    app = st.App("app.py", routes=routes, lifespan=lifespan)

@@ -28,6 +28,7 @@ class Settings:
     max_duration_s: float = 3 * 3600.0  # 3 hours
     max_width: int = 3840
     max_height: int = 2160
+    trusted_proxies: tuple[str, ...] = ()  # reverse proxies whose X-Forwarded-For names the client (ratelimit.py)
 
     @staticmethod
     def from_env() -> "Settings":
@@ -37,7 +38,9 @@ class Settings:
             or os.path.join(os.path.expanduser("~/.config/videocoach"), f"{_slug(data_dir)}.key")
         ).resolve()
         retention = int(os.environ.get("VIDEOCOACH_RETENTION_DAYS", "30"))
-        return Settings(data_dir=data_dir, key_file=key_file, retention_days_after_meeting=retention)
+        proxies = tuple(p.strip() for p in os.environ.get("VIDEOCOACH_TRUSTED_PROXIES", "").split(",") if p.strip())
+        return Settings(data_dir=data_dir, key_file=key_file, retention_days_after_meeting=retention,
+                        trusted_proxies=proxies)
 
 
 def _slug(path: Path) -> str:

@@ -885,6 +885,16 @@ class Store:
                 (time.time(), actor_id, action, lesson_id, _clean_text(detail, 500), 1 if allowed else 0),
             )
 
+    def audit_refusals(self, counts) -> None:
+        """Counted refusals of people not logged in (``refusals.RefusalCount``): one refused row per count, no
+        actor, no lesson, stamped at the end of its window (or now, if earlier), all in one transaction."""
+        now = time.time()
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO audit_log(at, actor_id, action, lesson_id, detail, allowed) VALUES (?,?,?,NULL,?,0)",
+                [(min(now, c.window_end), None, c.action, _clean_text(c.detail, 500)) for c in counts],
+            )
+
     def audit_entries(self, lesson_id: str | None = None, limit: int = 1000) -> list[AuditEntry]:
         if lesson_id:
             rows = self._db.execute(

@@ -17,9 +17,11 @@ now (see :func:`playback_refusal`).  The raw "original" is never served, whateve
 
 Answers: 403 for a missing, malformed, forged or expired token and for a lesson that may not play now (blocked by
 the redaction audit, being re-rendered); 404 for a lesson the user may not open (not told apart from "no such
-lesson") and for a kind that is never served; 416 for a range outside the file.  The first successful request of a
-token is written to the audit log (a view or a clip play), not every range request; every refusal is audited by
-``Store.require_access`` or here.
+lesson") and for a kind that is never served; 416 for a range outside the file; 429 (with ``Retry-After``) once an
+address has sent too many bad tokens (:mod:`videocoach.ui.ratelimit`).  The first successful request of a token is
+written to the audit log (a view or a clip play), not every range request.  A refusal of a verified token is audited
+at once by ``Store.require_access`` or here; a bad token (no trusted identity) is refused before any database or
+file work and only counted, one aggregated audit row per address, reason and minute (:mod:`videocoach.ui.refusals`).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -45,6 +47,15 @@ from pathlib import Path
 
 from videocoach.storage.store import AccessDenied, Lesson, NotFound, Store, User
 from videocoach.storage.vault import VaultError, load_or_create_key
+from videocoach.ui.ratelimit import (
+    UNKNOWN_ADDRESS,
+    FailureLimiter,
+    Strike,
+    client_address,
+    retry_after_header,
+    shared_limiter,
+)
+from videocoach.ui.refusals import RefusalTally, shared_tally
 
 ROUTE_PREFIX = "/vc-media/"
 ROUTE_PATH = ROUTE_PREFIX + "{token}"
@@ -65,11 +76,22 @@ _TOKEN_INFO = b"videocoach media token v1"
 _MAX_TOKEN_LEN = 1024
 _SEEN_LIMIT = 4096  # tokens remembered per process for "audit once per token"
 XSRF_COOKIE = "_streamlit_xsrf"
+# A refusal of a bad token is answered late: the n-th failure of an address in its window after n x 50 ms, at most
+# TARPIT_S (every 429).  It costs the server a sleeping coroutine, not CPU, and a client firing requests back to back
+# slows down from its first failure (20 failures take ~10 s; then ~1 request/s per connection).  A person whose
+# token expired waits 50 ms.
+TARPIT_S = 1.0
+FAILURE_DELAY_S = 0.05
+_TARPIT_MAX = 1024  # refusals held back at once (each a sleeping coroutine); past that they are answered at once
 _RANGE_RE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
 
 
 class TokenError(ValueError):
-    """A media token that is missing, malformed, forged or expired."""
+    """A media token that is missing, malformed, forged or expired; ``reason`` is a short word for the audit log."""
+
+    def __init__(self, message: str, reason: str = "malformed") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class RangeNotSatisfiable(ValueError):
@@ -151,7 +173,7 @@ class MediaTokens:
         except (ValueError, binascii.Error) as exc:
             raise TokenError("malformed media token") from exc
         if not hmac.compare_digest(mac, hmac.new(self._key, body, hashlib.sha256).digest()):
-            raise TokenError("media token signature does not match")
+            raise TokenError("media token signature does not match", "bad-signature")
         try:
             raw = json.loads(body)
             claims = MediaClaims(int(raw["u"]), str(raw["l"]), str(raw["k"]), float(raw["x"]), str(raw["p"]),
@@ -159,15 +181,15 @@ class MediaTokens:
         except (ValueError, KeyError, TypeError) as exc:
             raise TokenError("malformed media token claims") from exc
         if (time.time() if now is None else now) >= claims.expires_at:
-            raise TokenError("media token expired")
+            raise TokenError("media token expired", "expired")
         return claims
 
 
 def _check_browser(claims: MediaClaims, kind: str, xsrf_cookie: str | None) -> MediaClaims:
     if claims.kind != kind:
-        raise TokenError(f"not a{'n' if kind[0] in 'aeiou' else ''} {kind} token")
+        raise TokenError(f"not a{'n' if kind[0] in 'aeiou' else ''} {kind} token", "wrong-kind")
     if claims.binding is not None and not hmac.compare_digest(claims.binding, browser_binding(xsrf_cookie) or ""):
-        raise TokenError(f"{kind} token was issued to another browser")
+        raise TokenError(f"{kind} token was issued to another browser", "other-browser")
     return claims
 
 
@@ -279,26 +301,63 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
 
 # -- the route -----------------------------------------------------------------------------------------------------------
 class MediaServer:
-    """One per server process: a store for the checks (used under a lock: one SQLite connection), the token key."""
+    """One per server process: a store for the checks (used under a lock: one SQLite connection), the token key,
+    the per-address failure limiter and the tally of refusals not yet written.
 
-    def __init__(self, settings: Settings) -> None:
+    A request whose token is missing, malformed, forged, expired, of the wrong kind or from another browser is
+    refused before any database or file work and without the store's lock (an HMAC and a JSON parse): it is counted
+    in :attr:`tally` (one audit row per address, reason and window, see :mod:`videocoach.ui.refusals`) and in
+    :attr:`limiter`, which turns an address's 403s into 429s once it fails too often.  A 429 is answered after
+    ``tarpit_s`` so that a client firing back-to-back requests slows down instead of spinning the server.
+    """
+
+    def __init__(self, settings: Settings, *, limiter: FailureLimiter | None = None,
+                 tally: RefusalTally | None = None, tarpit_s: float = TARPIT_S) -> None:
         self.settings = settings
+        self.limiter = limiter if limiter is not None else FailureLimiter()
+        self.tally = tally if tally is not None else RefusalTally()
+        self.tarpit_s = tarpit_s
         self._lock = threading.Lock()
         self._store: Store | None = None
         self._tokens: MediaTokens | None = None
         self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._timer_lock = threading.Lock()
+        self._flush_timer: threading.Timer | None = None
+        self._closed = False
+        self._periodic = False  # flush at every window end, counted here or not (the shared tally)
+        self._tarpitted = 0  # refusals being held back now (touched on the event loop only)
 
     def _open(self) -> tuple[Store, MediaTokens]:
+        if self._tokens is None:
+            self._tokens = MediaTokens.for_settings(self.settings)
         if self._store is None:
             self._store = Store(self.settings)
-            self._tokens = MediaTokens.for_settings(self.settings)
-        return self._store, self._tokens  # type: ignore[return-value]
+        return self._store, self._tokens
+
+    def token_key(self) -> MediaTokens:
+        """The token key, read once from the key file; the store is not opened for it."""
+        tokens = self._tokens
+        if tokens is None:
+            with self._lock:
+                if self._tokens is None:
+                    self._tokens = MediaTokens.for_settings(self.settings)
+                tokens = self._tokens
+        return tokens
 
     def close(self) -> None:
-        with self._lock:
-            if self._store is not None:
-                self._store.close()
-                self._store = None
+        """Write every refusal still counted, then close the store (at shutdown)."""
+        with self._timer_lock:
+            self._closed = True
+            if self._flush_timer is not None:
+                self._flush_timer.cancel()
+                self._flush_timer = None
+        try:
+            self.flush_refusals(everything=True)
+        finally:
+            with self._lock:
+                if self._store is not None:
+                    self._store.close()
+                    self._store = None
 
     def routes(self) -> list:
         from starlette.routing import Route
@@ -317,20 +376,100 @@ class MediaServer:
             self._seen.popitem(last=False)
         return True
 
-    def authorise(self, token: str, xsrf_cookie: str | None = None) -> tuple[int, str, MediaClaims | None, str]:
-        """(status, message, claims, content type): 200 when the request may be served.  Audits as it goes."""
-        with self._lock:
-            store, tokens = self._open()
+    # -- refusals of people not logged in ----------------------------------------------------------------------------
+    def client_address(self, request) -> str:
+        peer = request.client.host if request.client is not None else None
+        return client_address(peer, request.headers.get("x-forwarded-for"), self.settings.trusted_proxies)
+
+    def refuse_unauthenticated(self, action: str, address: str, reason: str) -> Strike:
+        """Count one refusal of an unverified token (no database work now): the address's failures this window,
+        and the seconds it must wait when it has failed too often (answer 429; otherwise 403)."""
+        strike = self.limiter.record_failure(address)
+        self.tally.add(action, address, "rate-limited" if strike.retry_after_s is not None else reason)
+        self._schedule_flush()
+        return strike
+
+    def flush_refusals(self, *, everything: bool = False) -> int:
+        """Write the counts of ended windows (or of all windows) as aggregated audit rows; how many rows."""
+        counts = self.tally.drain() if everything else self.tally.due()
+        if counts:
+            with self._lock:
+                store, _ = self._open()
+                store.audit_refusals(counts)
+        return len(counts)
+
+    def _schedule_flush(self) -> None:
+        with self._timer_lock:
+            if self._flush_timer is not None or self._closed:
+                return
+            now = self.tally.now()
+            delay = self.tally.window_of(now) + self.tally.window_s - now + 0.05
+            self._flush_timer = threading.Timer(max(0.0, delay), self._flush_due)
+            self._flush_timer.daemon = True
+            self._flush_timer.start()
+
+    def _flush_due(self) -> None:
+        with self._timer_lock:
+            self._flush_timer = None
+        self.flush_refusals()
+        if self._periodic or self.tally.pending():
+            self._schedule_flush()
+
+    def flush_every_window(self) -> None:
+        """Write the tally at every window end from now on (others, e.g. the login page, add to it too)."""
+        self._periodic = True
+        self._schedule_flush()
+
+    async def _refused(self, request, action: str, exc: TokenError, *, as_json: bool = False):
+        """403 for an unverified token, or 429 + Retry-After (held back ``tarpit_s``) once its address is over the
+        limit.  Runs on the event loop: no lock, no database, no file."""
+        import asyncio
+
+        from starlette.responses import JSONResponse, PlainTextResponse
+
+        headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+        strike = self.refuse_unauthenticated(action, self.client_address(request), exc.reason)
+        delay = min(self.tarpit_s, FAILURE_DELAY_S * strike.failures)
+        if strike.retry_after_s is None:
+            status, message = 403, "forbidden"
+        else:
+            status, message = 429, "too many refused requests from your address: try again later"
+            headers["Retry-After"] = retry_after_header(strike.retry_after_s)
+            delay = min(self.tarpit_s, strike.retry_after_s)
+        if delay > 0 and self._tarpitted < _TARPIT_MAX:
+            self._tarpitted += 1
             try:
-                claims = tokens.verify(token)
-                if claims.binding is not None and not hmac.compare_digest(
-                    claims.binding, browser_binding(xsrf_cookie) or ""
-                ):
-                    raise TokenError("media token was issued to another browser")
-            except TokenError as exc:
-                if self._first_use(token + "#" + str(exc)):
-                    store.audit(None, "media.view", None, f"refused: {exc}", allowed=False)
-                return 403, "forbidden", None, ""
+                await asyncio.sleep(delay)
+            finally:
+                self._tarpitted -= 1
+        if as_json:
+            return JSONResponse({"error": message}, status_code=status, headers=headers)
+        return PlainTextResponse(message, status_code=status, headers=headers)
+
+    # -- media -----------------------------------------------------------------------------------------------------------
+    def check_media_token(self, token: str, xsrf_cookie: str | None) -> MediaClaims:
+        """The claims of a well-signed, unexpired token minted for this browser (no database work)."""
+        claims = self.token_key().verify(token)
+        if claims.binding is not None and not hmac.compare_digest(claims.binding, browser_binding(xsrf_cookie) or ""):
+            raise TokenError("media token was issued to another browser", "other-browser")
+        return claims
+
+    def authorise(self, token: str, xsrf_cookie: str | None = None,
+                  address: str = UNKNOWN_ADDRESS) -> tuple[int, str, MediaClaims | None, str]:
+        """(status, message, claims, content type): 200 when the request may be served.  Audits as it goes."""
+        try:
+            claims = self.check_media_token(token, xsrf_cookie)
+        except TokenError as exc:
+            strike = self.refuse_unauthenticated("media.view", address, exc.reason)
+            if strike.retry_after_s is not None:
+                return 429, "too many refused requests", None, ""
+            return 403, "forbidden", None, ""
+        return self.authorise_claims(token, claims)
+
+    def authorise_claims(self, token: str, claims: MediaClaims) -> tuple[int, str, MediaClaims | None, str]:
+        """The checks of a verified token against the store: the user, their access, the lesson's state."""
+        with self._lock:
+            store, _ = self._open()
             if claims.kind not in SERVABLE_KINDS:
                 store.audit(claims.user_id, "media.view", None, f"refused kind {claims.kind[:20]}", allowed=False)
                 return 404, "not found", None, ""
@@ -361,9 +500,13 @@ class MediaServer:
         from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
         token = request.path_params.get("token", "")
-        status, message, claims, content_type = await run_in_threadpool(
-            self.authorise, token, request.cookies.get(XSRF_COOKIE)
-        )
+        if self._tokens is None:
+            await run_in_threadpool(self.token_key)
+        try:
+            claims = self.check_media_token(token, request.cookies.get(XSRF_COOKIE))
+        except TokenError as exc:
+            return await self._refused(request, "media.view", exc)
+        status, message, claims, content_type = await run_in_threadpool(self.authorise_claims, token, claims)
         base_headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
                         "Referrer-Policy": "no-referrer"}
         if status != 200 or claims is None:
@@ -393,17 +536,13 @@ class MediaServer:
 
 
     # -- remembered logins ------------------------------------------------------------------------------------------
-    def authorise_session(self, token: str, xsrf_cookie: str | None) -> str | None:
-        """The session id a valid grant carries, when it was minted for this browser and the session is live."""
+    def resume_session(self, claims: MediaClaims) -> str | None:
+        """The session id a verified grant carries, when the session is live (a refusal is audited)."""
         with self._lock:
-            store, tokens = self._open()
-            try:
-                claims = tokens.verify_for_browser(token, SESSION_KIND, xsrf_cookie)
-                user = store.resume_login_session(claims.nonce, claims.binding)
-                if user is None or user.id != claims.user_id:
-                    raise TokenError("no such login session")
-            except TokenError as exc:
-                store.audit(None, "login.cookie", None, f"refused: {exc}", allowed=False)
+            store, _ = self._open()
+            user = store.resume_login_session(claims.nonce, claims.binding)
+            if user is None or user.id != claims.user_id:
+                store.audit(None, "login.cookie", None, "refused: no such login session", allowed=False)
                 return None
             return claims.nonce
 
@@ -412,9 +551,14 @@ class MediaServer:
         from starlette.responses import PlainTextResponse, Response
 
         headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
-        session_id = await run_in_threadpool(
-            self.authorise_session, request.path_params.get("token", ""), request.cookies.get(XSRF_COOKIE)
-        )
+        if self._tokens is None:
+            await run_in_threadpool(self.token_key)
+        try:
+            claims = self.token_key().verify_for_browser(request.path_params.get("token", ""), SESSION_KIND,
+                                                         request.cookies.get(XSRF_COOKIE))
+        except TokenError as exc:
+            return await self._refused(request, "login.cookie", exc)
+        session_id = await run_in_threadpool(self.resume_session, claims)
         if session_id is None:
             return PlainTextResponse("forbidden", status_code=403, headers=headers)
         response = Response(_GIF, media_type="image/gif", headers=headers)
@@ -423,13 +567,13 @@ class MediaServer:
         return response
 
     # -- uploads ---------------------------------------------------------------------------------------------------------
-    def authorise_upload(self, token: str, xsrf_cookie: str | None) -> User | None:
+    def upload_user(self, claims: MediaClaims) -> User | None:
+        """The teacher a verified upload token names, if they still exist and are a teacher (refusals audited)."""
         with self._lock:
-            store, tokens = self._open()
+            store, _ = self._open()
             try:
-                claims = tokens.verify_for_browser(token, UPLOAD_KIND, xsrf_cookie)
                 user = store.user(claims.user_id)
-            except (TokenError, NotFound) as exc:
+            except NotFound as exc:
                 store.audit(None, "lesson.upload", None, f"refused: {exc}", allowed=False)
                 return None
             if user.role != "teacher":
@@ -458,8 +602,14 @@ class MediaServer:
         from videocoach.privacy.policy import PolicyError
 
         headers = {"Cache-Control": "no-store"}
-        user = await run_in_threadpool(self.authorise_upload, request.path_params.get("token", ""),
-                                       request.cookies.get(XSRF_COOKIE))
+        if self._tokens is None:
+            await run_in_threadpool(self.token_key)
+        try:
+            claims = self.token_key().verify_for_browser(request.path_params.get("token", ""), UPLOAD_KIND,
+                                                         request.cookies.get(XSRF_COOKIE))
+        except TokenError as exc:
+            return await self._refused(request, "lesson.upload", exc, as_json=True)
+        user = await run_in_threadpool(self.upload_user, claims)
         if user is None:
             return JSONResponse({"error": "forbidden"}, status_code=403, headers=headers)
         limit = self.settings.max_upload_bytes
@@ -501,9 +651,28 @@ def _stream(sealed, byte_range: ByteRange) -> Iterator[bytes]:
         sealed.close()
 
 
+def media_app(settings: Settings | None = None) -> tuple[list, Callable]:
+    """The routes ``app.py`` hands to ``st.App`` and its lifespan: one server with the process's shared limiter
+    and tally (the login page counts failed logins against the one and its refusals in the other), which writes
+    the counted refusals at each window end and at shutdown."""
+    import contextlib
+
+    server = MediaServer(settings or Settings.from_env(), limiter=shared_limiter(), tally=shared_tally())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        server.flush_every_window()
+        try:
+            yield None
+        finally:
+            server.close()
+
+    return server.routes(), lifespan
+
+
 def media_routes(settings: Settings | None = None) -> list:
-    """The routes ``app.py`` hands to ``st.App``."""
-    return MediaServer(settings or Settings.from_env()).routes()
+    """The routes alone (their counted refusals are written at window ends; :func:`media_app` also at shutdown)."""
+    return MediaServer(settings or Settings.from_env(), limiter=shared_limiter()).routes()
 
 
 def media_path(token: str) -> str:
@@ -528,6 +697,7 @@ __all__ = [
     "TokenError",
     "audit_findings",
     "browser_binding",
+    "media_app",
     "media_path",
     "media_routes",
     "parse_range",
