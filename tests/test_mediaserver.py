@@ -392,12 +392,14 @@ def test_a_login_grant_sets_an_httponly_cookie_for_its_browser_only(world):
     mine = generate_xsrf_token_string(b"A" * 16, 1700000000)
     theirs = generate_xsrf_token_string(b"B" * 16, 1700000000)
     raw = store.create_login_session(alice, 3600, browser_binding(mine))
-    grant = tokens.mint_session_grant(alice.id, raw, browser_cookie=mine)
+    grant = tokens.mint_session_grant(alice.id, store.create_login_grant(raw), browser_cookie=mine)
+    assert raw not in tokens.verify(grant).nonce  # the page holds a one-time id, never the session id
 
     assert _get_session(world, grant, theirs)[0] == 403  # a grant copied to another browser sets nothing
     status, cookie = _get_session(world, grant, mine)
     assert status == 200 and f"vc_session={raw}" in cookie
     assert "httponly" in cookie.lower() and "samesite=strict" in cookie.lower()
+    assert _get_session(world, grant, mine)[0] == 403  # one time only
 
     assert store.resume_login_session(raw, browser_binding(mine)).id == alice.id
     assert store.resume_login_session(raw, browser_binding(theirs)) is None  # the cookie alone is not enough
@@ -405,9 +407,10 @@ def test_a_login_grant_sets_an_httponly_cookie_for_its_browser_only(world):
     assert _get_session(world, token_for(world, alice), mine)[0] == 403
     assert get(world, grant, "bytes=0-9", cookie=mine)[0] in (403, 404)
 
+    unused = tokens.mint_session_grant(alice.id, store.create_login_grant(raw), browser_cookie=mine)
     store.end_login_session(raw)  # log out
     assert store.resume_login_session(raw, browser_binding(mine)) is None
-    assert _get_session(world, grant, mine)[0] == 403
+    assert _get_session(world, unused, mine)[0] == 403
 
 
 def test_a_new_password_ends_remembered_logins(world):

@@ -65,6 +65,13 @@ _TOKEN_INFO = b"videocoach media token v1"
 _MAX_TOKEN_LEN = 1024
 _SEEN_LIMIT = 4096  # tokens remembered per process for "audit once per token"
 XSRF_COOKIE = "_streamlit_xsrf"
+_MAX_RANGE_LEN = 200  # a longer Range header is absurd: 416, never parsed
+_MAX_RANGE_DIGITS = 19  # no file has more bytes than fit in 19 digits
+EXPORT_PREFIX = "/vc-export/"
+EXPORT_PATH = EXPORT_PREFIX + "{token}"
+EXPORT_KIND = "export"  # a bookmark export (made when fetched): never servable as media
+EXPORT_FORMATS: dict[str, str] = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
+EXPORT_TTL_S = 600.0
 _RANGE_RE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
 
 
@@ -85,6 +92,7 @@ class MediaClaims:
     purpose: str  # "view", "meeting", ... (shown in the audit log)
     nonce: str
     binding: str | None = None  # hash of the browser's XSRF secret, when the minting session had one
+    session: str | None = None  # the login session's tag (Store.login_session_tag): the link ends with the login
 
 
 class MediaTokens:
@@ -103,33 +111,45 @@ class MediaTokens:
 
     def mint(
         self, user_id: int, lesson_id: str, kind: str, *, purpose: str = "view", ttl_s: float = TOKEN_TTL_S,
-        now: float | None = None, browser_cookie: str | None = None,
+        now: float | None = None, browser_cookie: str | None = None, session: str | None = None,
     ) -> str:
         """A token for ``user_id`` to play ``kind`` of a lesson; ``browser_cookie`` (the XSRF cookie of the
-        browser the session runs in) binds it to that browser."""
+        browser the session runs in) binds it to that browser, ``session`` (a login session tag) to that login."""
         if kind not in SERVABLE_KINDS:
             raise ValueError(f"media kind {kind!r} is never served")
         return self._mint(user_id, str(lesson_id), kind, str(purpose)[:40], secrets.token_hex(8), ttl_s, now,
-                          browser_cookie)
+                          browser_cookie, session)
+
+    def mint_export(self, user_id: int, lesson_id: str, fmt: str, *, ttl_s: float = EXPORT_TTL_S,
+                    now: float | None = None, browser_cookie: str | None = None, session: str | None = None) -> str:
+        """A token for ``user_id`` to download the lesson's bookmarks as ``fmt`` (made fresh when fetched)."""
+        if fmt not in EXPORT_FORMATS:
+            raise ValueError(f"no export format {fmt!r}")
+        return self._mint(user_id, str(lesson_id), EXPORT_KIND, fmt, secrets.token_hex(8), ttl_s, now,
+                          browser_cookie, session)
 
     def mint_upload(self, user_id: int, *, ttl_s: float = TOKEN_TTL_S, now: float | None = None,
-                    browser_cookie: str | None = None) -> str:
+                    browser_cookie: str | None = None, session: str | None = None) -> str:
         """A token that lets ``user_id`` upload lessons from this browser for ``ttl_s``."""
-        return self._mint(user_id, "", UPLOAD_KIND, "upload", secrets.token_hex(8), ttl_s, now, browser_cookie)
+        return self._mint(user_id, "", UPLOAD_KIND, "upload", secrets.token_hex(8), ttl_s, now, browser_cookie,
+                          session)
 
-    def mint_session_grant(self, user_id: int, session_id: str, *, ttl_s: float = 60.0, now: float | None = None,
+    def mint_session_grant(self, user_id: int, grant_id: str, *, ttl_s: float = 60.0, now: float | None = None,
                            browser_cookie: str | None = None) -> str:
-        """A short-lived grant the browser fetches once from ``/vc-session/`` to receive ``session_id`` as an
-        HttpOnly cookie (a Streamlit script cannot set cookies itself)."""
-        return self._mint(user_id, "", SESSION_KIND, "login", str(session_id), ttl_s, now, browser_cookie)
+        """A short-lived grant the browser fetches once from ``/vc-session/`` to receive its session id as an
+        HttpOnly cookie (a Streamlit script cannot set cookies itself).  ``grant_id`` is a one-time id from
+        ``Store.create_login_grant``, never the session id itself."""
+        return self._mint(user_id, "", SESSION_KIND, "login", str(grant_id), ttl_s, now, browser_cookie)
 
     def _mint(self, user_id: int, lesson_id: str, kind: str, purpose: str, nonce: str, ttl_s: float,
-              now: float | None, browser_cookie: str | None) -> str:
+              now: float | None, browser_cookie: str | None, session: str | None = None) -> str:
         now = time.time() if now is None else now
         claims = {"u": int(user_id), "l": lesson_id, "k": kind, "x": int(now + ttl_s), "p": purpose, "n": nonce}
         binding = browser_binding(browser_cookie)
         if binding is not None:
             claims["b"] = binding
+        if session:
+            claims["s"] = str(session)
         return self.sign(claims)
 
     def sign(self, claims: dict) -> str:
@@ -155,7 +175,8 @@ class MediaTokens:
         try:
             raw = json.loads(body)
             claims = MediaClaims(int(raw["u"]), str(raw["l"]), str(raw["k"]), float(raw["x"]), str(raw["p"]),
-                                 str(raw["n"]), str(raw["b"]) if raw.get("b") is not None else None)
+                                 str(raw["n"]), str(raw["b"]) if raw.get("b") is not None else None,
+                                 str(raw["s"]) if raw.get("s") is not None else None)
         except (ValueError, KeyError, TypeError) as exc:
             raise TokenError("malformed media token claims") from exc
         if (time.time() if now is None else now) >= claims.expires_at:
@@ -257,12 +278,16 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     """
     if not header:
         return None
+    if len(header) > _MAX_RANGE_LEN:
+        raise RangeNotSatisfiable("absurd range header")
     if "," in header or not header.strip().lower().startswith("bytes"):
         return None
     m = _RANGE_RE.match(header)
     if m is None:
         raise RangeNotSatisfiable(f"bad range {header!r}")
     first, last = m.group(1), m.group(2)
+    if len(first) > _MAX_RANGE_DIGITS or len(last) > _MAX_RANGE_DIGITS:
+        raise RangeNotSatisfiable("range numbers beyond any file size")
     if first == "" and last == "":
         raise RangeNotSatisfiable(f"bad range {header!r}")
     if first == "":  # the last N bytes
@@ -305,7 +330,8 @@ class MediaServer:
 
         return [Route(ROUTE_PATH, self.handle, methods=["GET", "HEAD"], name="vc-media"),
                 Route(UPLOAD_PATH, self.handle_upload, methods=["PUT"], name="vc-upload"),
-                Route(SESSION_PATH, self.handle_session, methods=["GET"], name="vc-session")]
+                Route(SESSION_PATH, self.handle_session, methods=["GET"], name="vc-session"),
+                Route(EXPORT_PATH, self.handle_export, methods=["GET"], name="vc-export")]
 
     def _first_use(self, token: str) -> bool:
         digest = hashlib.sha256(token.encode()).hexdigest()
@@ -327,6 +353,8 @@ class MediaServer:
                     claims.binding, browser_binding(xsrf_cookie) or ""
                 ):
                     raise TokenError("media token was issued to another browser")
+                if claims.session is not None and not store.login_session_live(claims.session):
+                    raise TokenError("the login this link was made for has ended")
             except TokenError as exc:
                 if self._first_use(token + "#" + str(exc)):
                     store.audit(None, "media.view", None, f"refused: {exc}", allowed=False)
@@ -399,13 +427,14 @@ class MediaServer:
             store, tokens = self._open()
             try:
                 claims = tokens.verify_for_browser(token, SESSION_KIND, xsrf_cookie)
-                user = store.resume_login_session(claims.nonce, claims.binding)
-                if user is None or user.id != claims.user_id:
-                    raise TokenError("no such login session")
+                raw = store.consume_login_grant(claims.nonce)  # one time only
+                user = store.resume_login_session(raw, claims.binding)
+                if raw is None or user is None or user.id != claims.user_id:
+                    raise TokenError("no such login grant or session")
             except TokenError as exc:
                 store.audit(None, "login.cookie", None, f"refused: {exc}", allowed=False)
                 return None
-            return claims.nonce
+            return raw
 
     async def handle_session(self, request):
         from starlette.concurrency import run_in_threadpool
@@ -422,12 +451,53 @@ class MediaServer:
                             samesite="strict", secure=request.url.scheme == "https")
         return response
 
+    # -- bookmark exports (made when fetched, never a file in Streamlit's /media/) ----------------------------------
+    def export_bookmarks(self, token: str, xsrf_cookie: str | None) -> tuple[int, str, str]:
+        """(status, body, format): the lesson's bookmarks for a valid, browser- and login-bound export token."""
+        from videocoach.ui import review
+
+        with self._lock:
+            store, tokens = self._open()
+            try:
+                claims = tokens.verify_for_browser(token, EXPORT_KIND, xsrf_cookie)
+                if claims.purpose not in EXPORT_FORMATS:
+                    raise TokenError("unknown export format")
+                if claims.session is not None and not store.login_session_live(claims.session):
+                    raise TokenError("the login this link was made for has ended")
+                user = store.user(claims.user_id)
+            except (TokenError, NotFound) as exc:
+                store.audit(None, "bookmark.export", None, f"refused: {str(exc)[:80]}", allowed=False)
+                return 403, "forbidden", ""
+            try:
+                lesson = store.require_access(user, claims.lesson_id, "bookmark.export")
+            except AccessDenied:
+                return 404, "not found", ""
+            bookmarks = store.bookmarks(user, lesson.id)
+            body = (review.bookmarks_csv(bookmarks) if claims.purpose == "csv"
+                    else review.bookmarks_json(lesson, bookmarks))
+            store.audit(user.id, "bookmark.export", lesson.id, f"format={claims.purpose}")
+            return 200, body, claims.purpose
+
+    async def handle_export(self, request):
+        from starlette.concurrency import run_in_threadpool
+        from starlette.responses import PlainTextResponse, Response
+
+        headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+        status, body, fmt = await run_in_threadpool(
+            self.export_bookmarks, request.path_params.get("token", ""), request.cookies.get(XSRF_COOKIE))
+        if status != 200:
+            return PlainTextResponse(body, status_code=status, headers=headers)
+        headers["Content-Disposition"] = f'attachment; filename="bookmarks.{fmt}"'
+        return Response(body, media_type=EXPORT_FORMATS[fmt], headers=headers)
+
     # -- uploads ---------------------------------------------------------------------------------------------------------
     def authorise_upload(self, token: str, xsrf_cookie: str | None) -> User | None:
         with self._lock:
             store, tokens = self._open()
             try:
                 claims = tokens.verify_for_browser(token, UPLOAD_KIND, xsrf_cookie)
+                if claims.session is not None and not store.login_session_live(claims.session):
+                    raise TokenError("the login this link was made for has ended")
                 user = store.user(claims.user_id)
             except (TokenError, NotFound) as exc:
                 store.audit(None, "lesson.upload", None, f"refused: {exc}", allowed=False)
@@ -518,6 +588,10 @@ def upload_path(token: str) -> str:
     return UPLOAD_PREFIX + token
 
 
+def export_path(token: str) -> str:
+    return EXPORT_PREFIX + token
+
+
 __all__ = [
     "ByteRange",
     "MediaClaims",
@@ -528,6 +602,7 @@ __all__ = [
     "TokenError",
     "audit_findings",
     "browser_binding",
+    "export_path",
     "media_path",
     "media_routes",
     "parse_range",
