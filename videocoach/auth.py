@@ -12,7 +12,8 @@ from videocoach.store import Store, User
 _HASHER = PasswordHasher()  # argon2id with the library's recommended parameters
 MIN_PASSWORD_LEN = 8
 # Back-off: after FREE_FAILURES failed logins within WINDOW_S, for one account or from one address, the next try
-# waits 2, 4, 8 ... s after the last failure (at most LOCKOUT_MAX_S); a try inside the wait is refused unchecked.
+# waits 2, 4, 8 ... s after the last failure (at most LOCKOUT_MAX_S); a try inside the wait is refused unchecked
+# (and counts as a failure).
 FREE_FAILURES = 5
 WINDOW_S = 3600.0
 LOCKOUT_MAX_S = 900.0
@@ -63,8 +64,9 @@ def authenticate(store: Store, username: str, password: str, address: str | None
     wait = locked_for(store, username, address, now)
     user = store.user_by_name(username or "")
     who = f"user={(username or '')[:64]}" + (f" from={address[:64]}" if address else "")
-    if wait > 0:
+    if wait > 0:  # refused unchecked, and counted: hammering a locked account only makes the wait longer
         store.audit(user.id if user else None, "login", None, f"{who} refused: locked for {wait:.0f} s", allowed=False)
+        store.record_login_failure(scopes, now)
         return None
     stored = store.password_hash(user.id) if user else None
     ok = False
