@@ -139,3 +139,17 @@ def test_a_consented_mark_needs_a_consent_record_and_the_owner_sees_every_mark(w
     assert 5 not in {m.track_id for m in store.face_mark_details(owner, lid)}
     with pytest.raises(ValueError):
         store.mark_face(owner, lid, 5, "visible", "x")
+
+
+def test_an_older_consented_mark_without_a_record_is_dropped_and_the_lesson_rerendered(world, tmp_path):
+    store, owner, lid = world["store"], world["owner"], world["lesson"].id
+    with store.transaction() as db:  # as an older version stored it
+        db.execute("INSERT INTO face_marks(lesson_id, track_id, label, marked_by, created_at) VALUES (?,?,?,?,?)",
+                   (lid, 9, "consented", owner.id, 1.0))
+    reopened = Store(store.settings)
+    try:
+        assert reopened.face_marks(lid) == {2: "teacher"}
+        assert reopened.stage(lid, "render") is None and reopened.lesson(lid).status == "processing"
+        assert reopened.jobs_for_lesson(lid)[-1].kind == "rerender"
+    finally:
+        reopened.close()

@@ -317,11 +317,28 @@ class Store:
         columns = {r["name"] for r in self._db.execute("PRAGMA table_info(face_marks)").fetchall()}
         if "consent_record" not in columns:  # a database from before marks named their consent record
             self._db.execute("ALTER TABLE face_marks ADD COLUMN consent_record TEXT")
+        self._forget_unrecorded_consent()
         self._db.execute(
             "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
             (str(SCHEMA_VERSION if fresh else 1),),
         )
         self._seal_legacy_fields()
+
+    def _forget_unrecorded_consent(self) -> None:
+        """Fail closed on an older database: a "consented" mark that names no consent record is dropped, and its
+        lesson's rendition stops playing until it is rendered again (a re-render is queued)."""
+        rows = self._db.execute("SELECT DISTINCT lesson_id FROM face_marks WHERE label='consented'"
+                                " AND (consent_record IS NULL OR consent_record='')").fetchall()
+        for r in rows:
+            lesson_id = r["lesson_id"]
+            with self.transaction() as db:
+                db.execute("DELETE FROM face_marks WHERE lesson_id=? AND label='consented'"
+                           " AND (consent_record IS NULL OR consent_record='')", (lesson_id,))
+                db.executemany("DELETE FROM stages WHERE lesson_id=? AND stage=?",
+                               [(lesson_id, "render"), (lesson_id, "audit")])
+                db.execute("UPDATE lessons SET status='processing' WHERE id=?", (lesson_id,))
+            self.enqueue_job(lesson_id, "rerender", {})
+            self.audit(None, "faces.mark", lesson_id, "consented marks without a consent record dropped")
 
     # -- sealed fields ----------------------------------------------------------------------------------------------
     def _seal(self, table: str, column: str, key: Sequence[object], text: str) -> str:
