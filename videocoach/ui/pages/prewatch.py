@@ -215,7 +215,10 @@ def render() -> None:
     if src is None:
         video_progress(db, user, lesson)
     elif lesson.owner_id == user.id and review.teacher_face_unmarked(db, user, lesson.id):
-        st.info("Every face is hidden, yours too. To see yourself teaching, mark your face in **Whose face stays "
+        consented = sum(1 for m in db.face_mark_details(user, lesson.id) if m.label == "consented")
+        hidden = (f"Every face but the {consented} consented pupil(s) you marked is hidden" if consented
+                  else "Every face is hidden")
+        st.info(f"{hidden}, yours too. To see yourself teaching, mark your face in **Whose face stays "
                 "visible?** below (“Show” finds each face); the video is then rendered again.",
                 icon=":material/face:")
     events = player.player(key="pw.player", src=src, message=why_not, mode="prewatch",
