@@ -1,4 +1,5 @@
-"""videocoach's Streamlit app: `streamlit run app.py` (or `videocoach app`, which also starts the worker).
+"""videocoach's Streamlit app: `streamlit run app.py` (or `videocoach app`, which also starts the worker).  It listens
+on 127.0.0.1 only (``.streamlit/config.toml``); a school network reaches it through a TLS reverse proxy (README).
 
 This one file plays two parts:
 

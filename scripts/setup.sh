@@ -30,9 +30,11 @@ PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null || PY=python3
 [[ -x .venv/bin/python ]] || "$PY" -m venv .venv
 PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
+# every other package at the version in requirements.lock (a constraints file: what was tested is what is installed)
+LOCKED=(-c requirements.lock)
 # The CPU build first: with it installed, nothing below pulls the CUDA build.
 .venv/bin/python -c "import torch" 2>/dev/null || "${PIP[@]}" "torch==2.13.0"
-if [[ $WITH_TESTS -eq 1 ]]; then "${PIP[@]}" -e ".[test]"; else "${PIP[@]}" -e .; fi
+if [[ $WITH_TESTS -eq 1 ]]; then "${PIP[@]}" "${LOCKED[@]}" -e ".[test]"; else "${PIP[@]}" "${LOCKED[@]}" -e .; fi
 # openai-whisper without its Linux-only triton dependency (1 GB of GPU compiler, useless on CPU); its real
 # dependencies (numba, tiktoken, more-itertools, tqdm, torch) come with videocoach above.
 .venv/bin/python -c "import whisper" 2>/dev/null || "${PIP[@]}" --no-deps "openai-whisper==20250625"

@@ -70,8 +70,10 @@ def test_both_add_edit_delete_and_export(env):
     assert list(table["start"]) == ["0:30", "1:05"]
 
     # the export buttons offer exactly what review.bookmarks_csv / bookmarks_json make of the stored bookmarks
-    labels = [d.proto.label for d in at.get("download_button")]
-    assert labels == ["⬇ CSV", "⬇ JSON"]
+    # (links to the login-checked export route: never a file in Streamlit's /media/)
+    links = at.get("link_button")
+    assert [d.proto.label for d in links] == ["⬇ CSV", "⬇ JSON"]
+    assert all(d.proto.url.startswith("/vc-export/") for d in links) and not at.get("download_button")
     rows = list(csv.DictReader(io.StringIO(review.bookmarks_csv(marks))))
     assert [r["note"] for r in rows] == ["Pupils go quiet after the salt question", "Lovely explanation from Bella"]
     assert rows[0]["tags"] == "critical incident; question" and rows[0]["author"] == "Ms Rivera"

@@ -121,5 +121,8 @@ def test_marking_a_face_rerenders_and_stops_playback_until_then(env):
 def test_coach_sees_the_same_lesson(env):
     at = open_prewatch(env, user="okafor")
     assert "Pre-watch" in [t.value for t in at.title]
+    # only the owner changes what others see: no face marks, no policy for the coach
+    assert "Whose face stays visible?" not in [e.label for e in at.expander]
+    assert not [s for s in at.selectbox if str(s.key).startswith("pw.face.") or s.key == "pw.policy"]
     assert player_data(at, "pw.player")["cues"]
     assert "Ms Rivera" in texts(at)

@@ -50,7 +50,7 @@ def test_new_face_detection_forgets_old_marks(tmp_path):
     store = Store(Settings(tmp_path / "data", tmp_path / "key"))
     owner = store.add_user("t", "teacher", None)
     lesson = store.create_lesson(owner, "l", "clip.mp4")
-    store.mark_face(owner, lesson.id, 3, "consented")
+    store.mark_face(owner, lesson.id, 3, "consented", "form 7B-12")
     store.clear_stages(lesson.id, ["render"])
     assert store.face_marks(lesson.id) == {3: "consented"}
     store.clear_stages(lesson.id, ["faces", "render", "audit"])

@@ -148,7 +148,8 @@ def test_whole_file_and_head(world):
     assert status == 206 and body == b"" and headers["content-length"] == "10"
 
 
-@pytest.mark.parametrize("header", ["bytes=999999999-", "bytes=50-10", "bytes=-0", "bytes=abc-def", "bytes=-"])
+@pytest.mark.parametrize("header", ["bytes=999999999-", "bytes=50-10", "bytes=-0", "bytes=abc-def", "bytes=-",
+                                    "bytes=" + "9" * 4400 + "-", "bytes=-" + "1" * 5000, "bytes=0-" + "7" * 300])
 def test_unsatisfiable_ranges_get_416(world, header):
     status, headers, body = get(world, token_for(world, world["alice"]), header)
     assert status == 416
@@ -392,12 +393,14 @@ def test_a_login_grant_sets_an_httponly_cookie_for_its_browser_only(world):
     mine = generate_xsrf_token_string(b"A" * 16, 1700000000)
     theirs = generate_xsrf_token_string(b"B" * 16, 1700000000)
     raw = store.create_login_session(alice, 3600, browser_binding(mine))
-    grant = tokens.mint_session_grant(alice.id, raw, browser_cookie=mine)
+    grant = tokens.mint_session_grant(alice.id, store.create_login_grant(raw), browser_cookie=mine)
+    assert raw not in tokens.verify(grant).nonce  # the page holds a one-time id, never the session id
 
     assert _get_session(world, grant, theirs)[0] == 403  # a grant copied to another browser sets nothing
     status, cookie = _get_session(world, grant, mine)
     assert status == 200 and f"vc_session={raw}" in cookie
     assert "httponly" in cookie.lower() and "samesite=strict" in cookie.lower()
+    assert _get_session(world, grant, mine)[0] == 403  # one time only
 
     assert store.resume_login_session(raw, browser_binding(mine)).id == alice.id
     assert store.resume_login_session(raw, browser_binding(theirs)) is None  # the cookie alone is not enough
@@ -405,9 +408,10 @@ def test_a_login_grant_sets_an_httponly_cookie_for_its_browser_only(world):
     assert _get_session(world, token_for(world, alice), mine)[0] == 403
     assert get(world, grant, "bytes=0-9", cookie=mine)[0] in (403, 404)
 
+    unused = tokens.mint_session_grant(alice.id, store.create_login_grant(raw), browser_cookie=mine)
     store.end_login_session(raw)  # log out
     assert store.resume_login_session(raw, browser_binding(mine)) is None
-    assert _get_session(world, grant, mine)[0] == 403
+    assert _get_session(world, unused, mine)[0] == 403
 
 
 def test_a_new_password_ends_remembered_logins(world):
@@ -418,3 +422,48 @@ def test_a_new_password_ends_remembered_logins(world):
     assert store.resume_login_session(raw) is None
     expired = store.create_login_session(alice, -1, None)
     assert store.resume_login_session(expired) is None
+
+
+# -- links that end with the login, bookmark exports ------------------------------------------------------------------
+def test_a_link_ends_with_the_login_it_was_made_for(world):
+    store, alice = world["store"], world["alice"]
+    raw = store.create_login_session(alice, 3600, None)
+    tag = store.login_session_tag(raw)
+    assert raw not in tag
+    token = token_for(world, alice, session=tag)
+    assert get(world, token, "bytes=0-9")[0] == 206
+    store.end_login_session(raw)  # log out
+    assert get(world, token, "bytes=0-9")[0] == 403
+    assert get(world, token_for(world, alice, session="f" * 32), "bytes=0-9")[0] == 403  # no such login
+
+
+def _get_export(world, token: str, cookie: str | None = None):
+    conn = http.client.HTTPConnection("127.0.0.1", world["port"], timeout=30)
+    conn.request("GET", "/vc-export/" + token, headers={"Cookie": f"_streamlit_xsrf={cookie}"} if cookie else {})
+    resp = conn.getresponse()
+    body = resp.read()
+    conn.close()
+    return resp.status, {k.lower(): v for k, v in resp.getheaders()}, body
+
+
+def test_bookmark_exports_need_a_valid_token_for_this_browser_and_login(world):
+    from streamlit.web.server.starlette.starlette_app_utils import generate_xsrf_token_string
+
+    store, alice, coach, tokens = world["store"], world["alice"], world["coach"], world["tokens"]
+    lesson = world["lesson"]
+    store.add_bookmark(alice, lesson.id, 1.0, 2.0, note="private note about Sam")
+    mine = generate_xsrf_token_string(b"A" * 16, 1700000000)
+    theirs = generate_xsrf_token_string(b"B" * 16, 1700000000)
+    raw = store.create_login_session(alice, 3600, None)
+    token = tokens.mint_export(alice.id, lesson.id, "csv", browser_cookie=mine,
+                               session=store.login_session_tag(raw))
+    status, headers, body = _get_export(world, token, mine)
+    assert status == 200 and b"private note about Sam" in body and "attachment" in headers["content-disposition"]
+    assert _get_export(world, token)[0] == 403  # no cookie
+    assert _get_export(world, token, theirs)[0] == 403  # another browser
+    assert _get_export(world, token_for(world, alice), mine)[0] == 403  # a media token is no export token
+    assert _get_export(world, tokens.mint_export(coach.id, lesson.id, "json"))[0] == 404  # not shared
+    store.end_login_session(raw)
+    assert _get_export(world, token, mine)[0] == 403  # logged out: the link is dead
+    with pytest.raises(ValueError):
+        tokens.mint_export(alice.id, lesson.id, "../etc/passwd")

@@ -99,3 +99,28 @@ def test_which_shipped_policies_need_a_consent_record():
     assert usable_as_is("blur-all-pupils") and not needs_consent_record("blur-all-pupils")
     assert not usable_as_is("all-consented") and needs_consent_record("all-consented")
     assert not usable_as_is("no-such-policy") and not needs_consent_record("no-such-policy")
+
+
+def test_the_web_takes_policy_names_only(tmp_path):
+    from videocoach.privacy.policy import load_named_policy
+
+    assert load_named_policy("zones").name == "zones"
+    assert load_named_policy(None).name == DEFAULT_POLICY
+    secret = tmp_path / "secret.toml"
+    secret.write_text('name = "x"\nversion = 1\n')
+    for hostile in ("/etc/shadow", "/etc/passwd", "/dev/zero", str(secret), "../consent_policies/zones",
+                    "zones.toml", str(tmp_path / "missing.toml")):
+        with pytest.raises(PolicyError) as err:
+            load_named_policy(hostile)
+        assert hostile not in str(err.value) and "line" not in str(err.value)  # no path echoed, nothing parsed
+
+
+def test_policy_files_are_read_with_a_size_cap(tmp_path):
+    from videocoach.privacy.policy import MAX_POLICY_BYTES
+
+    big = tmp_path / "big.toml"
+    big.write_text('name = "big"\nversion = 1\n' + "# padding\n" * (MAX_POLICY_BYTES // 10 + 1))
+    with pytest.raises(PolicyError, match="larger than"):
+        load_policy(big)
+    with pytest.raises(PolicyError, match="not a regular file"):
+        load_policy("/dev/zero")  # a device is never read (the command line too)

@@ -52,7 +52,7 @@ def test_a_policy_file_given_by_path_stays_with_the_lesson(store, clip, tmp_path
 def test_changing_the_policy_forgets_face_marks(store, clip):
     owner = store.add_user("t", "teacher", None)
     lesson = pipeline.ingest_file(store, owner, clip)
-    store.mark_face(owner, lesson.id, 1, "consented")
+    store.mark_face(owner, lesson.id, 1, "consented", "form 7B-12")
     pipeline.rerender(store, lesson.id, policy_name="zones")  # runs detection again: track ids are new
     assert store.face_marks(lesson.id) == {}
     assert pipeline.lesson_policy(store.lesson(lesson.id)).name == "zones"

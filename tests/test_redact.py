@@ -336,3 +336,15 @@ def test_rotated_phone_video_decodes_upright(scene, tmp_path):
     assert first.image.shape == (W, H, 3)
     upright = cv2.rotate(scene["frames"][0], cv2.ROTATE_90_COUNTERCLOCKWISE)  # ffmpeg: tag rotate=90
     assert detail_corr(first.image, upright) > 0.8
+
+
+def test_a_consented_pupil_left_visible_is_still_a_finding(scene):
+    """Only the tracks the pipeline exempts (the teacher's) pass the audit; a face left visible as a "consented
+    pupil" is shown to the owner as a finding."""
+    visible = frozenset(t.id for t in scene["tracks"].tracks)
+    out = scene["root"] / "redacted_all_visible.mp4"
+    render_redacted(scene["video"], scene["info"], scene["tracks"], scene["policy"], visible, out)
+    exempt_all = audit(out, scene["tracks"], visible, scene["policy"], sample_every_s=1.0)
+    assert exempt_all.clean, [(f.t_s, f.box) for f in exempt_all.findings]
+    audited = audit(out, scene["tracks"], visible, scene["policy"], sample_every_s=1.0, exempt_track_ids=frozenset())
+    assert audited.finding_count >= SECONDS  # the visible faces are findings

@@ -429,9 +429,12 @@ def _stage_audit(store: Store, lesson: Lesson, options: AnalyseOptions, progress
 
     pol = lesson_policy(lesson)
     tracks = _load(store, lesson.id, "faces", redact.FaceTracks)
-    visible = frozenset(store.face_marks(lesson.id))
+    marks = store.face_marks(lesson.id)
+    visible = frozenset(marks)
+    teacher = frozenset(t for t, label in marks.items() if label == "teacher")  # consented pupils are audited too
     with store.media_plaintext(lesson.id, "redacted", suffix=".mp4") as plain:
-        report = redact.audit(plain, tracks, visible, pol, progress=lambda s, f: progress("audit", f))
+        report = redact.audit(plain, tracks, visible, pol, progress=lambda s, f: progress("audit", f),
+                              exempt_track_ids=teacher)
     # The crops may show a pupil's face: they go sealed into the vault, not into the (unencrypted) database,
     # and are deleted once a reviewer has cleared them.
     crops = [f.crop_png_b64 for f in report.findings]

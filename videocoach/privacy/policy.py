@@ -23,6 +23,7 @@ from typing import Literal
 
 POLICY_DIR = Path(__file__).resolve().parents[2] / "consent_policies"
 DEFAULT_POLICY = "blur-all-pupils"
+MAX_POLICY_BYTES = 64 * 1024  # a policy is a few lines; anything bigger is refused before it is parsed
 
 Zone = tuple[float, float, float, float]  # x, y, w, h as shares of the frame width / height (0..1)
 Method = Literal["mosaic", "fill"]
@@ -202,8 +203,34 @@ def needs_consent_record(name_or_path: str | Path) -> bool:
 
 
 def policy_names() -> tuple[str, ...]:
-    """The policies shipped in consent_policies/ (file stems)."""
-    return tuple(sorted(p.stem for p in POLICY_DIR.glob("*.toml")))
+    """The policies in consent_policies/ (file stems): the shipped ones and any an admin installed there."""
+    return tuple(sorted(p.stem for p in POLICY_DIR.glob("*.toml") if _is_name(p.stem)))
+
+
+def _is_name(text: str) -> bool:
+    return 0 < len(text) <= 64 and all(c.isascii() and (c.isalnum() or c in "-_") for c in text)
+
+
+def load_named_policy(name: str | None, *, consent_record: str | None = None) -> ConsentPolicy:
+    """A policy by NAME only (what the web pages and the upload route accept): one of :func:`policy_names`.  File
+    paths stay a command-line feature; the error never says whether some other file exists."""
+    if name is None or (isinstance(name, str) and not name.strip()):
+        name = DEFAULT_POLICY
+    if not isinstance(name, str) or name not in policy_names():
+        shown = f" {name!r}" if isinstance(name, str) and _is_name(name) else ""  # a path is never echoed
+        raise PolicyError(f"no consent policy named{shown} (known: {', '.join(policy_names())})")
+    return load_policy(name, consent_record=consent_record)
+
+
+def _read_capped(path: Path) -> str:
+    """The policy file's text, read with a size cap (never a device, never more than MAX_POLICY_BYTES)."""
+    if not path.is_file():
+        raise PolicyError(f"consent policy {path} is not a regular file")
+    with open(path, "rb") as fh:
+        data = fh.read(MAX_POLICY_BYTES + 1)
+    if len(data) > MAX_POLICY_BYTES:
+        raise PolicyError(f"consent policy {path} is larger than {MAX_POLICY_BYTES // 1024} KiB")
+    return data.decode("utf-8")
 
 
 def load_policy(name_or_path: str | Path | None = None, *, consent_record: str | None = None) -> ConsentPolicy:
@@ -220,8 +247,8 @@ def load_policy(name_or_path: str | Path | None = None, *, consent_record: str |
         if not path.is_file():
             raise PolicyError(f"no consent policy named {name_or_path!r} (known: {', '.join(policy_names())})")
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
+        raw = tomllib.loads(_read_capped(path))
+    except (OSError, UnicodeDecodeError) as exc:
         raise PolicyError(f"cannot read consent policy {path}: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"consent policy {path} is not valid TOML: {exc}") from exc
@@ -237,6 +264,7 @@ __all__ = [
     "POLICY_DIR",
     "PolicyError",
     "Zone",
+    "load_named_policy",
     "load_policy",
     "policy_from_dict",
     "policy_names",

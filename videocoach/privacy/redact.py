@@ -475,10 +475,14 @@ def audit(
     progress: Progress = no_progress,
     *,
     detector: FaceDetector | None = None,
+    exempt_track_ids: frozenset[int] | None = None,
 ) -> AuditReport:
-    """Look for faces in sampled frames of the rendered output that are neither hidden nor marked visible.
+    """Look for faces in sampled frames of the rendered output that are neither hidden nor exempt.
 
-    Detections whose centre lies in a hidden box (the mosaic itself can look face-like) or in a marked track's box
+    ``visible_track_ids``: the tracks the render left visible (their boxes are not hidden).  ``exempt_track_ids``
+    (default: all of them): the visible tracks whose faces are not findings -- the pipeline exempts only the
+    teacher's own track, so a face marked "consented pupil" is still shown to the owner as a finding.
+    Detections whose centre lies in a hidden box (the mosaic itself can look face-like) or in an exempt track's box
     are allowed; everything else is a finding, with a PNG crop for the reviewer.
     """
     from videocoach.av import media
@@ -493,11 +497,12 @@ def audit(
     if sample_every_s <= 0:
         raise ValueError("sample_every_s must be positive")
     visible = frozenset(int(i) for i in visible_track_ids)
+    exempt = visible if exempt_track_ids is None else frozenset(int(i) for i in exempt_track_ids) & visible
     try:
         info = media.probe(redacted_path)
         hidden = HideSchedule(tracks, box_scale=policy.box_scale, hold_s=policy.hold_s, visible_track_ids=visible)
         shown = HideSchedule(
-            replace(tracks, tracks=tuple(t for t in tracks.tracks if t.id in visible)),
+            replace(tracks, tracks=tuple(t for t in tracks.tracks if t.id in exempt)),
             box_scale=policy.box_scale,
             hold_s=policy.hold_s,
         )

@@ -11,6 +11,12 @@ from videocoach.storage.store import Store, User
 
 _HASHER = PasswordHasher()  # argon2id with the library's recommended parameters
 MIN_PASSWORD_LEN = 8
+# Back-off: after FREE_FAILURES failed logins within WINDOW_S, for one account or from one address, the next try
+# waits 2, 4, 8 ... s after the last failure (at most LOCKOUT_MAX_S); a try inside the wait is refused unchecked
+# (and counts as a failure).
+FREE_FAILURES = 5
+WINDOW_S = 3600.0
+LOCKOUT_MAX_S = 900.0
 
 
 class AuthError(ValueError):
@@ -23,9 +29,45 @@ def hash_password(password: str) -> str:
     return _HASHER.hash(password)
 
 
-def authenticate(store: Store, username: str, password: str) -> User | None:
-    """The user if the password matches; None otherwise (and the failure is audited).  Constant work per try."""
+def backoff_s(failures: int) -> float:
+    """How long after the last failure the next try must wait, given the failures in the window."""
+    if failures < FREE_FAILURES:
+        return 0.0
+    return min(LOCKOUT_MAX_S, 2.0 ** (failures - FREE_FAILURES + 1))
+
+
+def _scopes(username: str, address: str | None) -> list[str]:
+    scopes = ["user:" + (username or "").strip().lower()[:64]]
+    if address:
+        scopes.append("addr:" + address.strip()[:64])
+    return scopes
+
+
+def locked_for(store: Store, username: str, address: str | None = None, now: float | None = None) -> float:
+    """Seconds until this account / address may try again (0: it may now)."""
+    now = time.time() if now is None else now
+    wait = 0.0
+    for scope in _scopes(username, address):
+        count, last = store.login_failures(scope, now - WINDOW_S)
+        if last is not None:
+            wait = max(wait, last + backoff_s(count) - now)
+    return max(0.0, wait)
+
+
+def authenticate(store: Store, username: str, password: str, address: str | None = None,
+                 now: float | None = None) -> User | None:
+    """The user if the password matches; None otherwise (and the failure is audited).  Constant work per try.
+
+    Back-off per account and per client ``address``: once either has failed too often, tries are refused without
+    checking the password until the wait is over (see :func:`backoff_s`); each failure and refusal is audited."""
+    scopes = _scopes(username, address)
+    wait = locked_for(store, username, address, now)
     user = store.user_by_name(username or "")
+    who = f"user={(username or '')[:64]}" + (f" from={address[:64]}" if address else "")
+    if wait > 0:  # refused unchecked, and counted: hammering a locked account only makes the wait longer
+        store.audit(user.id if user else None, "login", None, f"{who} refused: locked for {wait:.0f} s", allowed=False)
+        store.record_login_failure(scopes, now)
+        return None
     stored = store.password_hash(user.id) if user else None
     ok = False
     if stored:
@@ -41,10 +83,12 @@ def authenticate(store: Store, username: str, password: str) -> User | None:
             _HASHER.verify(_DUMMY_HASH, password or "")
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             pass
-    store.audit(user.id if user else None, "login", None, f"user={(username or '')[:64]}", allowed=ok)
+    store.audit(user.id if user else None, "login", None, who, allowed=ok)
     if not ok:
+        store.record_login_failure(scopes, now)
         time.sleep(0.2)
         return None
+    store.clear_login_failures(scopes[0])  # the account's count; an address's count only expires
     return user
 
 

@@ -117,6 +117,18 @@ class MeetingRecord:
 
 
 @dataclass(frozen=True)
+class FaceMark:
+    """A reviewer's mark on one face track: who made it, when, and the consent record a visible pupil rests on."""
+
+    track_id: int
+    label: str  # "teacher" | "consented"
+    marked_by: int | None
+    marked_by_name: str
+    created_at: float
+    consent_record: str | None
+
+
+@dataclass(frozen=True)
 class AuditEntry:
     id: int
     at: float
@@ -231,7 +243,18 @@ CREATE TABLE IF NOT EXISTS face_marks (
     label TEXT NOT NULL CHECK (label IN ('teacher', 'consented')),
     marked_by INTEGER REFERENCES users(id),
     created_at REAL NOT NULL,
+    consent_record TEXT,
     PRIMARY KEY (lesson_id, track_id)
+);
+CREATE TABLE IF NOT EXISTS login_failures (
+    scope TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS login_failures_scope ON login_failures(scope, at);
+CREATE TABLE IF NOT EXISTS login_grants (
+    id_hash TEXT PRIMARY KEY,
+    session_sealed TEXT NOT NULL,
+    expires_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS jobs (
     id INTEGER PRIMARY KEY,
@@ -291,11 +314,31 @@ class Store:
             "SELECT name FROM sqlite_master WHERE type='table' AND name='meta'"
         ).fetchone() is None
         self._db.executescript(_SCHEMA)
+        columns = {r["name"] for r in self._db.execute("PRAGMA table_info(face_marks)").fetchall()}
+        if "consent_record" not in columns:  # a database from before marks named their consent record
+            self._db.execute("ALTER TABLE face_marks ADD COLUMN consent_record TEXT")
+        self._forget_unrecorded_consent()
         self._db.execute(
             "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
             (str(SCHEMA_VERSION if fresh else 1),),
         )
         self._seal_legacy_fields()
+
+    def _forget_unrecorded_consent(self) -> None:
+        """Fail closed on an older database: a "consented" mark that names no consent record is dropped, and its
+        lesson's rendition stops playing until it is rendered again (a re-render is queued)."""
+        rows = self._db.execute("SELECT DISTINCT lesson_id FROM face_marks WHERE label='consented'"
+                                " AND (consent_record IS NULL OR consent_record='')").fetchall()
+        for r in rows:
+            lesson_id = r["lesson_id"]
+            with self.transaction() as db:
+                db.execute("DELETE FROM face_marks WHERE lesson_id=? AND label='consented'"
+                           " AND (consent_record IS NULL OR consent_record='')", (lesson_id,))
+                db.executemany("DELETE FROM stages WHERE lesson_id=? AND stage=?",
+                               [(lesson_id, "render"), (lesson_id, "audit")])
+                db.execute("UPDATE lessons SET status='processing' WHERE id=?", (lesson_id,))
+            self.enqueue_job(lesson_id, "rerender", {})
+            self.audit(None, "faces.mark", lesson_id, "consented marks without a consent record dropped")
 
     # -- sealed fields ----------------------------------------------------------------------------------------------
     def _seal(self, table: str, column: str, key: Sequence[object], text: str) -> str:
@@ -417,6 +460,60 @@ class Store:
         if raw:
             with self.transaction() as db:
                 db.execute("DELETE FROM login_sessions WHERE id_hash=?", (_session_hash(raw),))
+
+    @staticmethod
+    def login_session_tag(raw: str | None) -> str | None:
+        """What a media / export link carries to end with the login: a hash of the session id (not the id)."""
+        return _session_hash(raw)[:32] if raw else None
+
+    def login_session_live(self, tag: str | None) -> bool:
+        """Whether the login session a link was made for still exists (not logged out, not expired)."""
+        if not tag or len(tag) != 32:
+            return False
+        row = self._db.execute("SELECT 1 FROM login_sessions WHERE substr(id_hash, 1, 32)=? AND expires_at > ?",
+                               (tag, time.time())).fetchone()
+        return row is not None
+
+    def create_login_grant(self, raw: str, ttl_s: float = 60.0) -> str:
+        """A one-time id for the page's cookie grant: the session id itself never goes into the page.  The
+        session id is kept sealed until the grant is used (once) or expires."""
+        grant = secrets.token_urlsafe(24)
+        now = time.time()
+        with self.transaction() as db:
+            db.execute("DELETE FROM login_grants WHERE expires_at <= ?", (now,))
+            db.execute("INSERT INTO login_grants VALUES (?,?,?)",
+                       (_session_hash(grant), self._seal("login_grants", "session", (_session_hash(grant),), raw),
+                        now + ttl_s))
+        return grant
+
+    def consume_login_grant(self, grant: str | None) -> str | None:
+        """The session id behind a live one-time grant, which is used up; None for an unknown, used or old one."""
+        if not grant or len(grant) > 128:
+            return None
+        key = _session_hash(grant)
+        with self.transaction() as db:
+            row = db.execute("SELECT session_sealed, expires_at FROM login_grants WHERE id_hash=?", (key,)).fetchone()
+            db.execute("DELETE FROM login_grants WHERE id_hash=?", (key,))
+        if row is None or row["expires_at"] <= time.time():
+            return None
+        return self._open("login_grants", "session", (key,), row["session_sealed"])
+
+    # -- failed logins (back-off per account and per address) --------------------------------------------------------
+    def record_login_failure(self, scopes: Sequence[str], now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        with self.transaction() as db:
+            db.execute("DELETE FROM login_failures WHERE at <= ?", (now - DAY_S,))
+            db.executemany("INSERT INTO login_failures VALUES (?,?)", [(s[:200], now) for s in scopes])
+
+    def login_failures(self, scope: str, since: float) -> tuple[int, float | None]:
+        """(failures of ``scope`` since ``since``, the time of the last one)."""
+        row = self._db.execute("SELECT COUNT(*) AS n, MAX(at) AS last FROM login_failures WHERE scope=? AND at > ?",
+                               (scope[:200], since)).fetchone()
+        return int(row["n"]), (float(row["last"]) if row["last"] is not None else None)
+
+    def clear_login_failures(self, scope: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM login_failures WHERE scope=?", (scope[:200],))
 
     def users(self, role: UserRole | None = None) -> list[User]:
         if role:
@@ -671,19 +768,63 @@ class Store:
         return self._open("teacher_voices", "voice", (user_id,), row["voice"]) if row else None
 
     # -- face marks (who stays visible) --------------------------------------------------------------------------------
-    def mark_face(self, user: User, lesson_id: str, track_id: int, label: str | None) -> None:
-        self.require_access(user, lesson_id, "faces.mark")
+    def mark_face(self, user: User, lesson_id: str, track_id: int, label: str | None,
+                  consent_record: str | None = None) -> None:
+        """Owner only: a mark changes what every viewer of the lesson sees.  A "consented" pupil mark must name the
+        consent record it rests on (refused without one)."""
+        self.require_access(user, lesson_id, "faces.mark", owner_only=True)
+        if label not in (None, "teacher", "consented"):
+            raise ValueError(f"unknown face label {label!r}")
+        record = _clean_text(consent_record, 500).strip() or None
+        if label == "consented" and record is None:
+            self.audit(user.id, "faces.mark", lesson_id, f"track={track_id} refused: no consent record", allowed=False)
+            raise ValueError("a consented pupil needs a consent record (which form shows this pupil agreed)")
+        if label != "consented":
+            record = None
         with self.transaction() as db:
             db.execute("DELETE FROM face_marks WHERE lesson_id=? AND track_id=?", (lesson_id, track_id))
             if label is not None:
                 db.execute(
-                    "INSERT INTO face_marks VALUES (?,?,?,?,?)", (lesson_id, int(track_id), label, user.id, time.time())
+                    "INSERT INTO face_marks(lesson_id, track_id, label, marked_by, created_at, consent_record)"
+                    " VALUES (?,?,?,?,?,?)", (lesson_id, int(track_id), label, user.id, time.time(), record)
                 )
-        self.audit(user.id, "faces.mark", lesson_id, f"track={track_id} label={label}")
+        self.audit(user.id, "faces.mark", lesson_id, f"track={track_id} label={label}"
+                   + (f" consent_record={record}" if record else ""))
 
     def face_marks(self, lesson_id: str) -> dict[int, str]:
+        """Track id -> label, for the pipeline (no access check: never call it for a user-facing view)."""
         rows = self._db.execute("SELECT track_id, label FROM face_marks WHERE lesson_id=?", (lesson_id,)).fetchall()
         return {int(r["track_id"]): r["label"] for r in rows}
+
+    def face_mark_details(self, user: User, lesson_id: str) -> list[FaceMark]:
+        """Every current mark with who made it and when: the owner's view (owner only)."""
+        self.require_access(user, lesson_id, "faces.marks", owner_only=True)
+        rows = self._db.execute(
+            "SELECT f.*, u.display_name AS who FROM face_marks f LEFT JOIN users u ON u.id=f.marked_by"
+            " WHERE f.lesson_id=? ORDER BY f.track_id", (lesson_id,)
+        ).fetchall()
+        return [FaceMark(int(r["track_id"]), r["label"], r["marked_by"], r["who"] or "(deleted account)",
+                         float(r["created_at"]), r["consent_record"]) for r in rows]
+
+    def begin_policy_change(self, user: User, lesson_id: str, policy_name: str) -> Lesson:
+        """Owner only: the lesson gets another consent policy.  Playback stops at once (render and audit results
+        are cleared) until the re-render and its audit have run."""
+        self.require_access(user, lesson_id, "lesson.policy", owner_only=True)
+        self.clear_stages(lesson_id, ["render", "audit"])
+        return self.update_lesson(lesson_id, status="processing")
+
+    def clear_audit_findings(self, user: User, lesson_id: str) -> Lesson:
+        """Owner only: the owner has looked at every finding of the redaction audit and lets the rendition play."""
+        lesson = self.require_access(user, lesson_id, "audit.clear", owner_only=True)
+        if self.stage(lesson_id, "audit") is None:
+            raise ValueError("the redaction check has not finished yet")
+        settings = dict(lesson.settings)
+        settings["audit_cleared_at"] = time.time()
+        settings["audit_cleared_by"] = user.id
+        self.update_lesson(lesson_id, settings=settings)
+        self.delete_media(lesson_id, "audit_crops")  # looked at: the face crops are not kept
+        self.audit(user.id, "audit.clear", lesson_id, "reviewer cleared the redaction findings")
+        return self.lesson(lesson_id)
 
     # -- bookmarks ------------------------------------------------------------------------------------------------------
     def add_bookmark(

@@ -83,6 +83,13 @@ XSRF_COOKIE = "_streamlit_xsrf"
 TARPIT_S = 1.0
 FAILURE_DELAY_S = 0.05
 _TARPIT_MAX = 1024  # refusals held back at once (each a sleeping coroutine); past that they are answered at once
+_MAX_RANGE_LEN = 200  # a longer Range header is absurd: 416, never parsed
+_MAX_RANGE_DIGITS = 19  # no file has more bytes than fit in 19 digits
+EXPORT_PREFIX = "/vc-export/"
+EXPORT_PATH = EXPORT_PREFIX + "{token}"
+EXPORT_KIND = "export"  # a bookmark export (made when fetched): never servable as media
+EXPORT_FORMATS: dict[str, str] = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
+EXPORT_TTL_S = 600.0
 _RANGE_RE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
 
 
@@ -107,6 +114,7 @@ class MediaClaims:
     purpose: str  # "view", "meeting", ... (shown in the audit log)
     nonce: str
     binding: str | None = None  # hash of the browser's XSRF secret, when the minting session had one
+    session: str | None = None  # the login session's tag (Store.login_session_tag): the link ends with the login
 
 
 class MediaTokens:
@@ -125,33 +133,45 @@ class MediaTokens:
 
     def mint(
         self, user_id: int, lesson_id: str, kind: str, *, purpose: str = "view", ttl_s: float = TOKEN_TTL_S,
-        now: float | None = None, browser_cookie: str | None = None,
+        now: float | None = None, browser_cookie: str | None = None, session: str | None = None,
     ) -> str:
         """A token for ``user_id`` to play ``kind`` of a lesson; ``browser_cookie`` (the XSRF cookie of the
-        browser the session runs in) binds it to that browser."""
+        browser the session runs in) binds it to that browser, ``session`` (a login session tag) to that login."""
         if kind not in SERVABLE_KINDS:
             raise ValueError(f"media kind {kind!r} is never served")
         return self._mint(user_id, str(lesson_id), kind, str(purpose)[:40], secrets.token_hex(8), ttl_s, now,
-                          browser_cookie)
+                          browser_cookie, session)
+
+    def mint_export(self, user_id: int, lesson_id: str, fmt: str, *, ttl_s: float = EXPORT_TTL_S,
+                    now: float | None = None, browser_cookie: str | None = None, session: str | None = None) -> str:
+        """A token for ``user_id`` to download the lesson's bookmarks as ``fmt`` (made fresh when fetched)."""
+        if fmt not in EXPORT_FORMATS:
+            raise ValueError(f"no export format {fmt!r}")
+        return self._mint(user_id, str(lesson_id), EXPORT_KIND, fmt, secrets.token_hex(8), ttl_s, now,
+                          browser_cookie, session)
 
     def mint_upload(self, user_id: int, *, ttl_s: float = TOKEN_TTL_S, now: float | None = None,
-                    browser_cookie: str | None = None) -> str:
+                    browser_cookie: str | None = None, session: str | None = None) -> str:
         """A token that lets ``user_id`` upload lessons from this browser for ``ttl_s``."""
-        return self._mint(user_id, "", UPLOAD_KIND, "upload", secrets.token_hex(8), ttl_s, now, browser_cookie)
+        return self._mint(user_id, "", UPLOAD_KIND, "upload", secrets.token_hex(8), ttl_s, now, browser_cookie,
+                          session)
 
-    def mint_session_grant(self, user_id: int, session_id: str, *, ttl_s: float = 60.0, now: float | None = None,
+    def mint_session_grant(self, user_id: int, grant_id: str, *, ttl_s: float = 60.0, now: float | None = None,
                            browser_cookie: str | None = None) -> str:
-        """A short-lived grant the browser fetches once from ``/vc-session/`` to receive ``session_id`` as an
-        HttpOnly cookie (a Streamlit script cannot set cookies itself)."""
-        return self._mint(user_id, "", SESSION_KIND, "login", str(session_id), ttl_s, now, browser_cookie)
+        """A short-lived grant the browser fetches once from ``/vc-session/`` to receive its session id as an
+        HttpOnly cookie (a Streamlit script cannot set cookies itself).  ``grant_id`` is a one-time id from
+        ``Store.create_login_grant``, never the session id itself."""
+        return self._mint(user_id, "", SESSION_KIND, "login", str(grant_id), ttl_s, now, browser_cookie)
 
     def _mint(self, user_id: int, lesson_id: str, kind: str, purpose: str, nonce: str, ttl_s: float,
-              now: float | None, browser_cookie: str | None) -> str:
+              now: float | None, browser_cookie: str | None, session: str | None = None) -> str:
         now = time.time() if now is None else now
         claims = {"u": int(user_id), "l": lesson_id, "k": kind, "x": int(now + ttl_s), "p": purpose, "n": nonce}
         binding = browser_binding(browser_cookie)
         if binding is not None:
             claims["b"] = binding
+        if session:
+            claims["s"] = str(session)
         return self.sign(claims)
 
     def sign(self, claims: dict) -> str:
@@ -177,7 +197,8 @@ class MediaTokens:
         try:
             raw = json.loads(body)
             claims = MediaClaims(int(raw["u"]), str(raw["l"]), str(raw["k"]), float(raw["x"]), str(raw["p"]),
-                                 str(raw["n"]), str(raw["b"]) if raw.get("b") is not None else None)
+                                 str(raw["n"]), str(raw["b"]) if raw.get("b") is not None else None,
+                                 str(raw["s"]) if raw.get("s") is not None else None)
         except (ValueError, KeyError, TypeError) as exc:
             raise TokenError("malformed media token claims") from exc
         if (time.time() if now is None else now) >= claims.expires_at:
@@ -279,12 +300,16 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     """
     if not header:
         return None
+    if len(header) > _MAX_RANGE_LEN:
+        raise RangeNotSatisfiable("absurd range header")
     if "," in header or not header.strip().lower().startswith("bytes"):
         return None
     m = _RANGE_RE.match(header)
     if m is None:
         raise RangeNotSatisfiable(f"bad range {header!r}")
     first, last = m.group(1), m.group(2)
+    if len(first) > _MAX_RANGE_DIGITS or len(last) > _MAX_RANGE_DIGITS:
+        raise RangeNotSatisfiable("range numbers beyond any file size")
     if first == "" and last == "":
         raise RangeNotSatisfiable(f"bad range {header!r}")
     if first == "":  # the last N bytes
@@ -364,7 +389,8 @@ class MediaServer:
 
         return [Route(ROUTE_PATH, self.handle, methods=["GET", "HEAD"], name="vc-media"),
                 Route(UPLOAD_PATH, self.handle_upload, methods=["PUT"], name="vc-upload"),
-                Route(SESSION_PATH, self.handle_session, methods=["GET"], name="vc-session")]
+                Route(SESSION_PATH, self.handle_session, methods=["GET"], name="vc-session"),
+                Route(EXPORT_PATH, self.handle_export, methods=["GET"], name="vc-export")]
 
     def _first_use(self, token: str) -> bool:
         digest = hashlib.sha256(token.encode()).hexdigest()
@@ -470,6 +496,11 @@ class MediaServer:
         """The checks of a verified token against the store: the user, their access, the lesson's state."""
         with self._lock:
             store, _ = self._open()
+            if claims.session is not None and not store.login_session_live(claims.session):
+                if self._first_use(token + "#ended"):
+                    store.audit(claims.user_id, "media.view", None, "refused: the login this link was made for has ended",
+                                allowed=False)
+                return 403, "forbidden", None, ""
             if claims.kind not in SERVABLE_KINDS:
                 store.audit(claims.user_id, "media.view", None, f"refused kind {claims.kind[:20]}", allowed=False)
                 return 404, "not found", None, ""
@@ -540,11 +571,12 @@ class MediaServer:
         """The session id a verified grant carries, when the session is live (a refusal is audited)."""
         with self._lock:
             store, _ = self._open()
-            user = store.resume_login_session(claims.nonce, claims.binding)
+            raw = store.consume_login_grant(claims.nonce)  # one time only
+            user = store.resume_login_session(raw, claims.binding) if raw is not None else None
             if user is None or user.id != claims.user_id:
-                store.audit(None, "login.cookie", None, "refused: no such login session", allowed=False)
+                store.audit(None, "login.cookie", None, "refused: no such login grant or session", allowed=False)
                 return None
-            return claims.nonce
+            return raw
 
     async def handle_session(self, request):
         from starlette.concurrency import run_in_threadpool
@@ -566,11 +598,64 @@ class MediaServer:
                             samesite="strict", secure=request.url.scheme == "https")
         return response
 
+    # -- bookmark exports (made when fetched, never a file in Streamlit's /media/) ----------------------------------
+    def export_bookmarks(self, claims: MediaClaims) -> tuple[int, str, str]:
+        """(status, body, format): the lesson's bookmarks for a verified, browser-bound export token whose login is
+        still live (refusals audited)."""
+        from videocoach.ui import review
+
+        with self._lock:
+            store, _ = self._open()
+            refusal = None
+            if claims.purpose not in EXPORT_FORMATS:
+                refusal = "unknown export format"
+            elif claims.session is not None and not store.login_session_live(claims.session):
+                refusal = "the login this link was made for has ended"
+            else:
+                try:
+                    user = store.user(claims.user_id)
+                except NotFound:
+                    refusal = "no such user"
+            if refusal is not None:
+                store.audit(None, "bookmark.export", None, f"refused: {refusal}", allowed=False)
+                return 403, "forbidden", ""
+            try:
+                lesson = store.require_access(user, claims.lesson_id, "bookmark.export")
+            except AccessDenied:
+                return 404, "not found", ""
+            bookmarks = store.bookmarks(user, lesson.id)
+            body = (review.bookmarks_csv(bookmarks) if claims.purpose == "csv"
+                    else review.bookmarks_json(lesson, bookmarks))
+            store.audit(user.id, "bookmark.export", lesson.id, f"format={claims.purpose}")
+            return 200, body, claims.purpose
+
+    async def handle_export(self, request):
+        from starlette.concurrency import run_in_threadpool
+        from starlette.responses import PlainTextResponse, Response
+
+        headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+        if self._tokens is None:
+            await run_in_threadpool(self.token_key)
+        try:  # a bad token is refused before any database work, and counted per address (as the media route)
+            claims = self.token_key().verify_for_browser(request.path_params.get("token", ""), EXPORT_KIND,
+                                                         request.cookies.get(XSRF_COOKIE))
+        except TokenError as exc:
+            return await self._refused(request, "bookmark.export", exc)
+        status, body, fmt = await run_in_threadpool(self.export_bookmarks, claims)
+        if status != 200:
+            return PlainTextResponse(body, status_code=status, headers=headers)
+        headers["Content-Disposition"] = f'attachment; filename="bookmarks.{fmt}"'
+        return Response(body, media_type=EXPORT_FORMATS[fmt], headers=headers)
+
     # -- uploads ---------------------------------------------------------------------------------------------------------
     def upload_user(self, claims: MediaClaims) -> User | None:
         """The teacher a verified upload token names, if they still exist and are a teacher (refusals audited)."""
         with self._lock:
             store, _ = self._open()
+            if claims.session is not None and not store.login_session_live(claims.session):
+                store.audit(claims.user_id, "lesson.upload", None, "refused: the login this link was made for has ended",
+                            allowed=False)
+                return None
             try:
                 user = store.user(claims.user_id)
             except NotFound as exc:
@@ -687,6 +772,10 @@ def upload_path(token: str) -> str:
     return UPLOAD_PREFIX + token
 
 
+def export_path(token: str) -> str:
+    return EXPORT_PREFIX + token
+
+
 __all__ = [
     "ByteRange",
     "MediaClaims",
@@ -697,6 +786,7 @@ __all__ = [
     "TokenError",
     "audit_findings",
     "browser_binding",
+    "export_path",
     "media_app",
     "media_path",
     "media_routes",

@@ -21,7 +21,8 @@ import streamlit as st
 
 from videocoach.storage.store import Lesson, Store, User
 from videocoach.ui import session
-from videocoach.ui.mediaserver import TOKEN_TTL_S, MediaTokens, media_path, playback_refusal
+from videocoach.ui.mediaserver import (EXPORT_TTL_S, TOKEN_TTL_S, MediaTokens, export_path, media_path,
+                                      playback_refusal)
 
 REMINT_BEFORE_S = 20 * 60  # a token with less than 20 min left is replaced (the player keeps its position)
 
@@ -316,9 +317,26 @@ def media_url(store: Store, user: User, lesson: Lesson, *, kind: str = "redacted
     if url is None or expires - now < REMINT_BEFORE_S:
         tokens = MediaTokens.for_settings(store.settings)
         url = media_path(tokens.mint(user.id, lesson.id, kind, purpose=purpose, ttl_s=TOKEN_TTL_S, now=now,
-                                     browser_cookie=session.browser_cookie()))  # bound to this browser
+                                     browser_cookie=session.browser_cookie(),  # bound to this browser
+                                     session=session.login_session_tag()))  # and ends with this login
         held[cache_key] = (url, now + TOKEN_TTL_S)
     return url, None
+
+
+def export_url(store: Store, user: User, lesson: Lesson, fmt: str) -> str:
+    """A download link for the lesson's bookmarks (``fmt`` csv / json), made fresh when fetched by the export route;
+    bound to this browser and this login, and valid for minutes."""
+    store.require_access(user, lesson.id, "bookmark.export")
+    held: dict = st.session_state.setdefault(session.KEY_MEDIA_URLS, {})
+    cache_key = f"{user.id}:{lesson.id}:export:{fmt}"
+    now = time.time()
+    url, expires = held.get(cache_key, (None, 0.0))
+    if url is None or expires - now < EXPORT_TTL_S / 2:
+        tokens = MediaTokens.for_settings(store.settings)
+        url = export_path(tokens.mint_export(user.id, lesson.id, fmt, now=now, browser_cookie=session.browser_cookie(),
+                                             session=session.login_session_tag()))
+        held[cache_key] = (url, now + EXPORT_TTL_S)
+    return url
 
 
 def player(

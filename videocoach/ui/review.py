@@ -12,7 +12,6 @@ import io
 import json
 import os
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -143,7 +142,9 @@ def upload_lesson(
     """Store an upload's working file sealed (bad files raise ``videocoach.av.media.MediaError``, naming the user's
     file, never the working copy) and queue its analysis."""
     from videocoach import pipeline
+    from videocoach.privacy import policy
 
+    policy.load_named_policy(policy_name)  # from the web: a policy NAME only, never a path on the server
     options = pipeline.AnalyseOptions(teacher_sample=teacher_sample)
     shown = original_name.replace("\\", "/").rsplit("/", 1)[-1]
     lesson = pipeline.ingest_file(store, user, path, title=title or Path(shown).stem, policy_name=policy_name,
@@ -285,15 +286,16 @@ def teacher_face_unmarked(store: Store, user: User, lesson_id: str) -> bool:
 
 
 def mark_face(store: Store, settings: Settings, user: User, lesson_id: str, track_id: int, label: str | None,
-              *, start_worker: bool = True) -> None:
-    """Mark a track visible (teacher / consented) or hidden again, then re-render.
+              *, consent_record: str | None = None, start_worker: bool = True) -> None:
+    """The owner marks a track visible (teacher / consented pupil, naming its consent record) or hidden again,
+    then re-render.  ``Store.mark_face`` refuses anyone but the owner.
 
     Fail closed: the current rendition stops playing at once (its render and audit results are cleared) and plays
     again only after the re-render and its audit -- un-marking a face must never leave the old rendition playing.
     """
     if label not in (None, "teacher", "consented"):
         raise ValueError(f"unknown face label {label!r}")
-    store.mark_face(user, lesson_id, int(track_id), label)
+    store.mark_face(user, lesson_id, int(track_id), label, consent_record)
     store.clear_stages(lesson_id, ["render", "audit"])
     store.update_lesson(lesson_id, status="processing")
     start_job(store, settings, lesson_id, "rerender", {}, start_worker=start_worker)
@@ -307,9 +309,8 @@ def change_policy(store: Store, settings: Settings, user: User, lesson_id: str, 
     from videocoach.privacy import policy
 
     store.require_access(user, lesson_id, "lesson.policy", owner_only=True)
-    policy.load_policy(policy_name, consent_record=consent_record)  # refuses a bad policy before anything changes
-    store.clear_stages(lesson_id, ["render", "audit"])
-    store.update_lesson(lesson_id, status="processing")
+    policy.load_named_policy(policy_name, consent_record=consent_record)  # a name only; refused before any change
+    store.begin_policy_change(user, lesson_id, policy_name)
     pipeline.audit_policy_choice(store, user.id, lesson_id, policy_name, consent_record)
     params = {"policy": policy_name}
     if consent_record:
@@ -328,16 +329,18 @@ def audit_findings(store: Store, user: User, lesson_id: str) -> list[Finding]:
     """Faces the redaction audit saw in the rendered output (frame crops for the reviewer)."""
     import base64
 
-    store.require_access(user, lesson_id, "audit.view")
+    lesson = store.require_access(user, lesson_id, "audit.view")
     text = store.stage(lesson_id, "audit")
     if text is None:
         return []
     from videocoach import pipeline
 
-    crops = pipeline.audit_crops(store, lesson_id)
+    # the crops may show a pupil's face: the owner reviews them, nobody else gets their pixels
+    crops = pipeline.audit_crops(store, lesson_id) if lesson.owner_id == user.id else []
     out = []
     for i, f in enumerate(json.loads(text).get("findings") or []):
-        crop = base64.b64decode(f["crop_png_b64"]) if f.get("crop_png_b64") else (crops[i] if i < len(crops) else b"")
+        crop = (base64.b64decode(f["crop_png_b64"]) if f.get("crop_png_b64") and lesson.owner_id == user.id
+                else (crops[i] if i < len(crops) else b""))
         out.append(Finding(float(f.get("t_s", 0.0)), float(f.get("score", 0.0)), crop))
     return out
 
@@ -346,16 +349,8 @@ def clear_audit(store: Store, user: User, lesson_id: str) -> Lesson:
     """The owner has looked at every finding and lets the rendition play (recorded in the audit log)."""
     from videocoach import pipeline
 
-    lesson = store.require_access(user, lesson_id, "audit.clear", owner_only=True)
-    if store.stage(lesson_id, "audit") is None:
-        raise ValueError("the redaction check has not finished yet")
-    settings = dict(lesson.settings)
-    settings["audit_cleared_at"] = time.time()
-    settings["audit_cleared_by"] = user.id
-    store.update_lesson(lesson_id, settings=settings)
-    store.delete_media(lesson_id, "audit_crops")  # looked at: the face crops are not kept
-    status = "processing" if pipeline.pending_stages(store, lesson_id) else "ready"
-    store.audit(user.id, "audit.clear", lesson_id, "reviewer cleared the redaction findings")
+    lesson = store.clear_audit_findings(user, lesson_id)
+    status = "processing" if pipeline.pending_stages(store, lesson.id) else "ready"
     return store.update_lesson(lesson_id, status=status)
 
 

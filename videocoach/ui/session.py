@@ -112,8 +112,9 @@ def remember_login(db: Store, user: User) -> None:
         return
     raw = db.create_login_session(user, SESSION_TTL_S, browser_binding(xsrf))
     st.session_state[KEY_SESSION_ID] = raw
+    grant = db.create_login_grant(raw)  # a one-time id: the session id itself never goes into the page
     st.session_state[KEY_COOKIE_GRANT] = MediaTokens.for_settings(db.settings).mint_session_grant(
-        user.id, raw, browser_cookie=xsrf)
+        user.id, grant, browser_cookie=xsrf)
 
 
 def hand_over_cookie() -> None:
@@ -133,8 +134,21 @@ def oidc_unknown_email() -> str | None:
     return email if email and store().user_by_name(email) is None else None
 
 
+def client_address() -> str | None:
+    try:
+        address = st.context.ip_address
+    except (AttributeError, RuntimeError):
+        return None
+    return str(address) if address else None
+
+
+def login_session_tag() -> str | None:
+    """The tag media and export links carry so they end with this login (None without a remembered login)."""
+    return Store.login_session_tag(st.session_state.get(KEY_SESSION_ID))
+
+
 def login(db: Store, username: str, password: str) -> User | None:
-    user = auth.authenticate(db, username, password)
+    user = auth.authenticate(db, username, password, client_address())
     if user is not None:
         _end_remembered(db)
         _forget_session()  # nothing of a previous login survives (lesson choice, media tokens, form values)

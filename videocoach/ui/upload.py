@@ -112,7 +112,8 @@ def upload_url(user: User) -> str:
     url, expires = held.get(key, (None, 0.0))
     if url is None or expires - now < 20 * 60:
         tokens = MediaTokens.for_settings(session.settings())
-        url = upload_path(tokens.mint_upload(user.id, now=now, browser_cookie=session.browser_cookie()))
+        url = upload_path(tokens.mint_upload(user.id, now=now, browser_cookie=session.browser_cookie(),
+                                             session=session.login_session_tag()))
         held[key] = (url, now + TOKEN_TTL_S)
     return url
 

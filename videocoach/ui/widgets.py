@@ -8,6 +8,16 @@ from videocoach.storage.store import Bookmark, Lesson, Store, User
 from videocoach.ui import review
 
 
+def inline_png(png: bytes, *, alt: str = "") -> str:
+    """An <img> whose picture is inside the page (a data: URI), not at a Streamlit /media/ URL that any browser
+    could fetch without logging in.  For the owner's own page only."""
+    import base64
+    import html
+
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}" style="max-width:100%">'
+
+
 def lesson_header(title: str, lesson: Lesson, owner_name: str) -> None:
     st.title(title)
     st.caption(f"{review.md(lesson.title)} · {review.md(owner_name)} · {review.fmt_date(lesson.created_at)} · "

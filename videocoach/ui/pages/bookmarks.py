@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from videocoach.ui import review, session, widgets
+from videocoach.ui import player, review, session, widgets
 
 
 def render() -> None:
@@ -22,10 +22,9 @@ def render() -> None:
     all_tags = sorted({t for b in bookmarks for t in b.tags})
     c1, c2, c3 = st.columns([4, 1, 1])
     wanted = c1.multiselect("Show only", all_tags, key="bm.filter", placeholder="all tags")
-    c2.download_button("⬇ CSV", review.bookmarks_csv(bookmarks), file_name=f"bookmarks-{lesson.id[:8]}.csv",
-                       mime="text/csv", key="bm.csv")
-    c3.download_button("⬇ JSON", review.bookmarks_json(lesson, bookmarks), file_name=f"bookmarks-{lesson.id[:8]}.json",
-                       mime="application/json", key="bm.json")
+    # through the login-checked, browser- and login-bound export route: never a file in Streamlit's /media/
+    c2.link_button("⬇ CSV", player.export_url(db, user, lesson, "csv"))
+    c3.link_button("⬇ JSON", player.export_url(db, user, lesson, "json"))
     shown = [b for b in bookmarks if not wanted or set(wanted) & set(b.tags)]
     st.dataframe(
         [{k: v for k, v in review.bookmark_record(b).items() if k in ("start", "end", "tags", "note", "trigger",

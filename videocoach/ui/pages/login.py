@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from videocoach.storage import auth
 from videocoach.ui import session
 
 
@@ -17,7 +18,11 @@ def render() -> None:
     if submitted:
         if session.login(db, username, password) is not None:
             st.rerun()
-        st.error("User name or password is wrong.")
+        wait = auth.locked_for(db, username, session.client_address())
+        if wait > 0:
+            st.error(f"Too many failed tries. Wait {wait:.0f} seconds, then try again.")
+        else:
+            st.error("User name or password is wrong.")
     if session.oidc_configured():
         st.divider()
         unknown = session.oidc_unknown_email()

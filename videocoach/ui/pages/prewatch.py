@@ -1,6 +1,8 @@
 """Pre-watch: the redacted video with the synced transcript and question list, the talk/activity timeline, the
 statistics panel, bookmarks, and the corrections a reviewer may need (who is the teacher, whose face stays visible)."""
 
+import time
+
 import streamlit as st
 
 from videocoach.privacy import policy
@@ -69,10 +71,9 @@ def privacy_review(db: Store, user: User, lesson: Lesson) -> None:
         cols = st.columns(4)
         for i, f in enumerate(findings[:24]):
             with cols[i % 4]:
-                if f.crop_png:
-                    st.image(f.crop_png, caption=f"{review.fmt_time(f.t_s)} · score {f.score:.2f}")
-                else:
-                    st.caption(f"{review.fmt_time(f.t_s)} · score {f.score:.2f}")
+                if f.crop_png:  # inlined (data: URI) in the owner's page: never a /media/ URL anyone could fetch
+                    st.html(widgets.inline_png(f.crop_png, alt=f"finding at {review.fmt_time(f.t_s)}"))
+                st.caption(f"{review.fmt_time(f.t_s)} · score {f.score:.2f}")
         st.markdown("If a finding is a pupil's face, choose a stricter consent policy (or mark zones) and render "
                     "again. If every finding is the teacher, a consented pupil or not a face, clear them.")
         sure = st.checkbox("I have looked at every finding: none shows a pupil without consent", key="pw.audit_sure")
@@ -103,45 +104,76 @@ def corrections(db: Store, user: User, lesson: Lesson, analysis) -> None:
             st.toast("Teacher voice saved; statistics recomputed.", icon=":material/check:")
             st.rerun()
 
+    if lesson.owner_id != user.id:
+        return  # only the owner changes what others see: a coach gets no marking or policy controls at all
     with st.expander("Whose face stays visible?"):
-        tracks = review.face_tracks(db, user, lesson.id)
-        if not tracks:
-            st.caption("No faces were detected, or face detection has not finished yet.")
+        face_marks(db, user, lesson)
+        consent_policy(db, user, lesson)
+
+
+def face_marks(db: Store, user: User, lesson: Lesson) -> None:
+    """The owner's marks: each track hidden, the teacher, or a consented pupil (naming its consent record)."""
+    tracks = review.face_tracks(db, user, lesson.id)
+    if not tracks:
+        st.caption("No faces were detected, or face detection has not finished yet.")
+        return
+    st.caption("Every face is hidden unless it is marked here as the teacher or a pupil with filming "
+               "consent. “Show” jumps the video to the face and outlines where it is (the picture stays "
+               "redacted). Changing a mark renders the video again; it does not play until that is done. "
+               "A consented pupil's face is still checked by the redaction audit, so you see it before anyone else.")
+    labels = {"": "hidden", "teacher": "teacher (visible)", "consented": "consented pupil (visible)"}
+    for t in tracks:
+        c1, c2, c3 = st.columns([3, 1, 2])
+        c1.markdown(f"**Face {t.number}** · on screen {review.fmt_time(t.start_s)}–{review.fmt_time(t.end_s)}"
+                    f" · {t.detections} sightings")
+        if c2.button("Show", key=f"pw.face.show.{t.track_id}"):
+            _seek(t.at_s, {"t": t.at_s, "box": list(t.box), "label": f"Face {t.number}"})
+            st.rerun()
+        new = c3.selectbox("Mark", list(labels), index=list(labels).index(t.label), key=f"pw.face.{t.track_id}",
+                           format_func=labels.get, label_visibility="collapsed")
+        if new == t.label:
+            continue
+        record = None
+        if new == "consented":
+            record = st.text_input(f"Consent record for face {t.number}", key=f"pw.face.record.{t.track_id}",
+                                   help="Which signed form shows this pupil agreed to be filmed (class, year, who "
+                                        "holds it). Kept with the mark and in the audit log.").strip() or None
+            if record is None:
+                st.caption("Name the consent record to make this pupil visible.")
+                continue
+        try:
+            review.mark_face(db, session.settings(), user, lesson.id, t.track_id, new or None, consent_record=record)
+        except ValueError as exc:
+            st.error(str(exc))
         else:
-            st.caption("Every face is hidden unless it is marked here as the teacher or a pupil with filming "
-                       "consent. “Show” jumps the video to the face and outlines where it is (the picture stays "
-                       "redacted). Changing a mark renders the video again; it does not play until that is done.")
-            labels = {"": "hidden", "teacher": "teacher (visible)", "consented": "consented pupil (visible)"}
-            for t in tracks:
-                c1, c2, c3 = st.columns([3, 1, 2])
-                c1.markdown(f"**Face {t.number}** · on screen {review.fmt_time(t.start_s)}–{review.fmt_time(t.end_s)}"
-                            f" · {t.detections} sightings")
-                if c2.button("Show", key=f"pw.face.show.{t.track_id}"):
-                    _seek(t.at_s, {"t": t.at_s, "box": list(t.box), "label": f"Face {t.number}"})
-                    st.rerun()
-                new = c3.selectbox("Mark", list(labels), index=list(labels).index(t.label), key=f"pw.face.{t.track_id}",
-                                   format_func=labels.get, label_visibility="collapsed")
-                if new != t.label:
-                    review.mark_face(db, session.settings(), user, lesson.id, t.track_id, new or None)
-                    st.rerun()
-        if lesson.owner_id == user.id:
-            names = list(policy.policy_names())
-            current = lesson.policy_name if lesson.policy_name in names else names[0]
-            pick = st.selectbox("Consent policy", names, index=names.index(current), key="pw.policy")
-            record = None
-            if pick != current and policy.needs_consent_record(pick):
-                record = st.text_input(
-                    "Consent record", key="pw.policy.record",
-                    help="This policy hides no face. Name the record that shows every pupil filmed consented "
-                         "(class, school year, who holds the forms). It is kept in the lesson's audit log.",
-                ).strip() or None
-            if pick != current and st.button("Render again with this policy", key="pw.policy.go"):
-                try:
-                    review.change_policy(db, session.settings(), user, lesson.id, pick, consent_record=record)
-                except policy.PolicyError as exc:
-                    st.error(str(exc))
-                else:
-                    st.rerun()
+            st.rerun()
+    marks = db.face_mark_details(user, lesson.id)
+    if marks:
+        numbers = {t.track_id: t.number for t in tracks}
+        st.markdown("**Current marks** (who made them, when, what they show)")
+        st.dataframe([{"face": numbers.get(m.track_id, f"track {m.track_id}"), "shows": labels[m.label],
+                       "marked by": m.marked_by_name, "when": time.strftime("%d %b %Y %H:%M", time.localtime(m.created_at)),
+                       "consent record": m.consent_record or ""} for m in marks], hide_index=True, width="stretch")
+
+
+def consent_policy(db: Store, user: User, lesson: Lesson) -> None:
+    names = list(policy.policy_names())
+    current = lesson.policy_name if lesson.policy_name in names else names[0]
+    pick = st.selectbox("Consent policy", names, index=names.index(current), key="pw.policy")
+    record = None
+    if pick != current and policy.needs_consent_record(pick):
+        record = st.text_input(
+            "Consent record", key="pw.policy.record",
+            help="This policy hides no face. Name the record that shows every pupil filmed consented "
+                 "(class, school year, who holds the forms). It is kept in the lesson's audit log.",
+        ).strip() or None
+    if pick != current and st.button("Render again with this policy", key="pw.policy.go"):
+        try:
+            review.change_policy(db, session.settings(), user, lesson.id, pick, consent_record=record)
+        except policy.PolicyError as exc:
+            st.error(str(exc))
+        else:
+            st.rerun()
 
 
 def statistics(view: review.StatsView) -> None:
@@ -183,7 +215,10 @@ def render() -> None:
     if src is None:
         video_progress(db, user, lesson)
     elif lesson.owner_id == user.id and review.teacher_face_unmarked(db, user, lesson.id):
-        st.info("Every face is hidden, yours too. To see yourself teaching, mark your face in **Whose face stays "
+        consented = sum(1 for m in db.face_mark_details(user, lesson.id) if m.label == "consented")
+        hidden = (f"Every face but the {consented} consented pupil(s) you marked is hidden" if consented
+                  else "Every face is hidden")
+        st.info(f"{hidden}, yours too. To see yourself teaching, mark your face in **Whose face stays "
                 "visible?** below (“Show” finds each face); the video is then rendered again.",
                 icon=":material/face:")
     events = player.player(key="pw.player", src=src, message=why_not, mode="prewatch",
