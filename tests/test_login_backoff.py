@@ -58,3 +58,19 @@ def test_failures_age_out_of_the_window(store):
     _fail(store, 7)
     assert auth.locked_for(store, "rivera", "10.0.0.9", now=1007.0) > 0
     assert auth.locked_for(store, "rivera", "10.0.0.9", now=1010.0 + auth.WINDOW_S) == 0
+
+
+def test_hammering_a_locked_account_is_counted_not_logged_row_by_row(store):
+    _fail(store, 9)  # the last at 1008: locked for 32 s
+    rows_before = len(store.audit_entries(limit=100_000))
+    refused: list[str] = []
+    for i in range(300):  # a script hammering the login form while locked
+        assert auth.authenticate(store, "rivera", "right-password", "10.0.0.9", now=1010.0 + i * 0.01,
+                                 count_refusal=refused.append) is None
+    assert refused == ["locked"] * 300  # every refusal counted (the app writes one row per address and minute)
+    assert len(store.audit_entries(limit=100_000)) == rows_before  # and none of them as a row of its own
+    for scope in ("user:rivera", "addr:10.0.0.9"):
+        count, last = store.login_failures(scope, 0.0)
+        assert count <= auth.FREE_FAILURES + auth.LOCKED_EXTRA_ROWS  # the table stays bounded
+        assert last == pytest.approx(1010.0 + 299 * 0.01)  # and the wait restarts from the latest try
+    assert auth.locked_for(store, "rivera", "10.0.0.9", now=1013.0) > 0

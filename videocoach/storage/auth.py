@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -17,6 +18,7 @@ MIN_PASSWORD_LEN = 8
 FREE_FAILURES = 5
 WINDOW_S = 3600.0
 LOCKOUT_MAX_S = 900.0
+LOCKED_EXTRA_ROWS = 10  # failure rows kept per scope past the free ones: 2 ** 11 s is past LOCKOUT_MAX_S already
 
 
 class AuthError(ValueError):
@@ -55,18 +57,24 @@ def locked_for(store: Store, username: str, address: str | None = None, now: flo
 
 
 def authenticate(store: Store, username: str, password: str, address: str | None = None,
-                 now: float | None = None) -> User | None:
+                 now: float | None = None, count_refusal: Callable[[str], None] | None = None) -> User | None:
     """The user if the password matches; None otherwise (and the failure is audited).  Constant work per try.
 
     Back-off per account and per client ``address``: once either has failed too often, tries are refused without
-    checking the password until the wait is over (see :func:`backoff_s`); each failure and refusal is audited."""
+    checking the password until the wait is over (see :func:`backoff_s`).  Each checked failure is audited row by
+    row; a try refused unchecked is handed to ``count_refusal`` (the app counts those per address and minute, so a
+    script hammering the form cannot flood the log) or, without one, audited as a row."""
     scopes = _scopes(username, address)
     wait = locked_for(store, username, address, now)
     user = store.user_by_name(username or "")
     who = f"user={(username or '')[:64]}" + (f" from={address[:64]}" if address else "")
-    if wait > 0:  # refused unchecked, and counted: hammering a locked account only makes the wait longer
-        store.audit(user.id if user else None, "login", None, f"{who} refused: locked for {wait:.0f} s", allowed=False)
-        store.record_login_failure(scopes, now)
+    if wait > 0:  # refused unchecked, and the wait restarts: hammering a locked account keeps it locked
+        if count_refusal is not None:
+            count_refusal("locked")
+        else:
+            store.audit(user.id if user else None, "login", None, f"{who} refused: locked for {wait:.0f} s",
+                        allowed=False)
+        store.record_login_failure(scopes, now, max_rows=FREE_FAILURES + LOCKED_EXTRA_ROWS)
         return None
     stored = store.password_hash(user.id) if user else None
     ok = False

@@ -499,11 +499,19 @@ class Store:
         return self._open("login_grants", "session", (key,), row["session_sealed"])
 
     # -- failed logins (back-off per account and per address) --------------------------------------------------------
-    def record_login_failure(self, scopes: Sequence[str], now: float | None = None) -> None:
+    def record_login_failure(self, scopes: Sequence[str], now: float | None = None, max_rows: int | None = None) -> None:
+        """One failure per scope at ``now``; with ``max_rows``, a scope that already has that many rows gets its
+        latest one moved to ``now`` instead (the wait restarts, the table stays bounded under a flood)."""
         now = time.time() if now is None else now
         with self.transaction() as db:
             db.execute("DELETE FROM login_failures WHERE at <= ?", (now - DAY_S,))
-            db.executemany("INSERT INTO login_failures VALUES (?,?)", [(s[:200], now) for s in scopes])
+            for scope in (s[:200] for s in scopes):
+                count = db.execute("SELECT COUNT(*) FROM login_failures WHERE scope=?", (scope,)).fetchone()[0]
+                if max_rows is not None and count >= max_rows:
+                    db.execute("UPDATE login_failures SET at=? WHERE rowid=(SELECT rowid FROM login_failures "
+                               "WHERE scope=? ORDER BY at DESC LIMIT 1)", (now, scope))
+                else:
+                    db.execute("INSERT INTO login_failures VALUES (?,?)", (scope, now))
 
     def login_failures(self, scope: str, since: float) -> tuple[int, float | None]:
         """(failures of ``scope`` since ``since``, the time of the last one)."""

@@ -15,6 +15,8 @@ import streamlit as st
 from videocoach.storage import auth
 from videocoach.config import Settings
 from videocoach.storage.store import AccessDenied, Lesson, NotFound, Store, User
+from videocoach.ui.ratelimit import UNKNOWN_ADDRESS
+from videocoach.ui.refusals import shared_tally
 
 KEY_STORE = "vc.store"
 KEY_USER = "vc.user_id"
@@ -148,7 +150,12 @@ def login_session_tag() -> str | None:
 
 
 def login(db: Store, username: str, password: str) -> User | None:
-    user = auth.authenticate(db, username, password, client_address())
+    address = client_address()
+
+    def count_refusal(reason: str) -> None:  # per address and minute, one audit row (ui.refusals)
+        shared_tally().add("login", address or UNKNOWN_ADDRESS, reason)
+
+    user = auth.authenticate(db, username, password, address, count_refusal=count_refusal)
     if user is not None:
         _end_remembered(db)
         _forget_session()  # nothing of a previous login survives (lesson choice, media tokens, form values)
