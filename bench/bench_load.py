@@ -44,7 +44,8 @@ sys.path.insert(0, str(ROOT))
 
 from videocoach.config import Settings  # noqa: E402
 from videocoach.storage.store import Store  # noqa: E402
-from videocoach.ui.mediaserver import MediaTokens, media_path  # noqa: E402
+from videocoach.ui.media_tokens import MediaTokens  # noqa: E402
+from videocoach.ui.mediaserver import media_path  # noqa: E402
 
 RANGE_BYTES = 1024 * 1024  # a browser's typical range request while playing
 ATTACKERS = 50

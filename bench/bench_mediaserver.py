@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from videocoach.config import Settings  # noqa: E402
 from videocoach.storage.store import Store  # noqa: E402
-from videocoach.ui.mediaserver import MediaServer, MediaTokens, media_path  # noqa: E402
+from videocoach.ui.mediaserver import MediaServer, media_path  # noqa: E402
+from videocoach.ui.media_tokens import MediaTokens  # noqa: E402
 
 
 def serve(server: MediaServer) -> int:

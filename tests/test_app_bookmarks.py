@@ -43,7 +43,7 @@ def bookmarks_page(env, user):
 
 
 def test_csv_export_defuses_spreadsheet_formulas():
-    from videocoach.storage.store import Bookmark
+    from videocoach.storage.records import Bookmark
 
     b = Bookmark(1, "x" * 32, 1, "=HYPERLINK(\"http://evil\")", 1.0, 2.0, "+cmd", ("-x",), "@a", "ok", 0.0, 0.0)
     row = next(csv.DictReader(io.StringIO(review.bookmarks_csv([b]))))

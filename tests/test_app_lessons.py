@@ -10,7 +10,8 @@ from e2e_helpers import app_test, component_data, copy_store, login, texts, use_
 from videocoach import pipeline
 from videocoach.av.ffmpeg import ffmpeg_binary
 from videocoach.storage.store import Store
-from videocoach.ui.mediaserver import UPLOAD_PREFIX, MediaTokens
+from videocoach.ui.mediaserver import UPLOAD_PREFIX
+from videocoach.ui.media_tokens import MediaTokens
 
 
 @pytest.fixture(scope="module")

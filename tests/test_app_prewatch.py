@@ -10,7 +10,8 @@ from e2e_helpers import app_test, copy_store, goto, login, player_data, texts, u
 from videocoach import pipeline
 from videocoach.storage.store import Store
 from videocoach.ui import review
-from videocoach.ui.mediaserver import MediaTokens, ROUTE_PREFIX, playback_refusal
+from videocoach.ui.media_tokens import MediaTokens
+from videocoach.ui.mediaserver import ROUTE_PREFIX, playback_refusal
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,8 @@ from e2e_helpers import REPO, SCREENSHOTS, app_server, browser_login, launch_bro
 from videocoach.storage import auth
 from videocoach.config import Settings
 from videocoach.storage.store import Store
-from videocoach.ui.mediaserver import MediaTokens, media_path
+from videocoach.ui.media_tokens import MediaTokens
+from videocoach.ui.mediaserver import media_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -16,7 +16,8 @@ from videocoach.config import Settings
 from videocoach.ui.ratelimit import FailureLimiter, Strike, address_key, client_address, retry_after_header
 from videocoach.ui.refusals import RefusalTally
 from videocoach.storage.store import Store
-from videocoach.ui.mediaserver import MediaServer, MediaTokens, media_path, session_path, upload_path
+from videocoach.ui.mediaserver import MediaServer, media_path, session_path, upload_path
+from videocoach.ui.media_tokens import MediaTokens
 
 ATTACKER = "10.0.0.66"
 VIEWER = "10.0.0.7"

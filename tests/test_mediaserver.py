@@ -21,18 +21,9 @@ from videocoach.core.model import MediaInfo
 from videocoach.av.ffmpeg import ffmpeg_binary
 from videocoach.storage.store import Store
 from videocoach.ui import review
-from videocoach.ui.mediaserver import (
-    ByteRange,
-    MediaServer,
-    MediaTokens,
-    RangeNotSatisfiable,
-    TokenError,
-    media_path,
-    parse_range,
-    upload_path,
-    playback_refusal,
-    session_path,
-)
+from videocoach.ui.byte_ranges import ByteRange, RangeNotSatisfiable, parse_range
+from videocoach.ui.mediaserver import MediaServer, media_path, upload_path, playback_refusal, session_path
+from videocoach.ui.media_tokens import MediaTokens, TokenError
 from videocoach.storage.vault import CHUNK_SIZE
 
 
@@ -387,7 +378,7 @@ def _get_session(world, token: str, cookie: str | None):
 def test_a_login_grant_sets_an_httponly_cookie_for_its_browser_only(world):
     from streamlit.web.server.starlette.starlette_app_utils import generate_xsrf_token_string
 
-    from videocoach.ui.mediaserver import browser_binding
+    from videocoach.ui.media_tokens import browser_binding
 
     store, alice, tokens = world["store"], world["alice"], world["tokens"]
     mine = generate_xsrf_token_string(b"A" * 16, 1700000000)

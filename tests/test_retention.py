@@ -8,7 +8,8 @@ import pytest
 
 from videocoach import retention
 from videocoach.config import Settings
-from videocoach.storage.store import MeetingRecord, Store
+from videocoach.storage.records import MeetingRecord
+from videocoach.storage.store import Store
 
 DAY = 24 * 3600
 

@@ -6,7 +6,8 @@ import sqlite3
 import pytest
 
 from videocoach.config import Settings
-from videocoach.storage.store import AccessDenied, MeetingRecord, Store
+from videocoach.storage.records import AccessDenied, MeetingRecord
+from videocoach.storage.store import Store
 
 
 @pytest.fixture
@@ -204,11 +205,11 @@ def test_a_version_1_database_is_sealed_when_opened(settings, tmp_path):
     people = {n: store.add_user(n, r, None) for n, r in (("alice", "teacher"), ("carol", "coach"))}
     lesson, bm = _fill_sensitive_fields(store, people)
     # turn it back into what version 1 wrote: plaintext fields
-    from videocoach.storage.store import SEALED_FIELDS, _field_context
+    from videocoach.storage.schema import SEALED_FIELDS, field_context
 
     for table, column, key_cols in SEALED_FIELDS:
         for r in store._db.execute(f"SELECT rowid AS rid, {column}, {', '.join(key_cols)} FROM {table}").fetchall():
-            plain = store.vault.open_text(r[column], _field_context(table, column, [r[c] for c in key_cols]))
+            plain = store.vault.open_text(r[column], field_context(table, column, [r[c] for c in key_cols]))
             store._db.execute(f"UPDATE {table} SET {column}=? WHERE rowid=?", (plain, r["rid"]))
     store._db.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
     assert SECRET.encode() in _database_bytes(store)

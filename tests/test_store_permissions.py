@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from videocoach.config import Settings
-from videocoach.storage.store import AccessDenied, MeetingRecord, Store
+from videocoach.storage.records import AccessDenied, MeetingRecord
+from videocoach.storage.store import Store
 
 # methods a shared coach may call, and why
 COACH_MAY = {

@@ -525,7 +525,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # belt and braces: nothing here may reach a model hub
     args = build_parser().parse_args(argv)
-    from videocoach.storage.store import AccessDenied, NotFound
+    from videocoach.storage.records import AccessDenied, NotFound
 
     user_errors: tuple[type[BaseException], ...] = (CliError, AccessDenied, NotFound, FileNotFoundError)
     try:

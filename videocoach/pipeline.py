@@ -33,7 +33,8 @@ from videocoach.core.model import (
     Transcript,
     no_progress,
 )
-from videocoach.storage.store import Lesson, Store, User
+from videocoach.storage.records import Lesson, User
+from videocoach.storage.store import Store
 
 AUDIO_STAGES = ("audio", "transcribe", "diarize", "levels", "roles", "metrics")
 VIDEO_STAGES = ("faces", "render", "audit")
@@ -494,7 +495,7 @@ def stale_stages(store: Store, lesson_id: str) -> list[str]:
 def run(store: Store, lesson_id: str, *, progress: Progress = no_progress, stages: Sequence[str] | None = None) -> Lesson:
     """Run every unfinished (or stale) stage of a lesson, in order; resumable; raises PipelineError with a user
     message."""
-    from videocoach.storage.store import LessonBusy
+    from videocoach.storage.records import LessonBusy
 
     try:
         with store.lesson_lock(lesson_id):

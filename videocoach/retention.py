@@ -8,7 +8,8 @@ import zipfile
 from pathlib import Path
 
 from videocoach.core.serialize import to_plain
-from videocoach.storage.store import LessonBusy, Store, User
+from videocoach.storage.records import LessonBusy, User
+from videocoach.storage.store import Store
 
 # Lessons with no meeting date yet expire this long after upload, so nothing is kept forever by accident.
 DEFAULT_UNMET_RETENTION_DAYS = 90

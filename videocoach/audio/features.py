@@ -9,32 +9,14 @@ import numpy as np
 from videocoach.audio.levels import SAMPLE_RATE
 
 FRAME_SAMPLES = 160  # the 10 ms hop of every feature here, at 16 kHz
-
-
 FRAME_S = FRAME_SAMPLES / SAMPLE_RATE  # 0.01
-
-
 MEL_FFT_SAMPLES = 400  # 25 ms analysis window
-
-
 MEL_CHANNELS = 40  # Resemblyzer input: 40 power mel bands
-
-
 FBANK_CHANNELS = 80  # CAM++ input: 80 Kaldi log mel filterbanks
-
-
 FBANK_FFT_SAMPLES = 512  # Kaldi rounds the 400-sample window up to a power of two
-
-
 CAMPP_CMN_FRAMES = 300  # sliding mean normalisation over 3 s
-
-
 ENCODER_DBFS = -30.0  # Resemblyzer normalises its training utterances to -30 dBFS
-
-
 MEL_CHUNK_FRAMES = 6000  # features in 60 s pieces so a long lesson never holds a huge complex array
-
-
 _MEL_FILTERS: dict[tuple[int, int, int], np.ndarray] = {}
 
 

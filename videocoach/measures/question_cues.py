@@ -49,8 +49,6 @@ _PRONOUN_SUBJECT = frozenset(
 
 # "what we/you/I ..." opens a statement ("what we are going to do is ..."); so do "when/where + subject"
 _STATEMENT_AFTER_WHAT = frozenset("we you i they he she it youre were theyre im ill youll well".split())
-
-
 _STATEMENT_AFTER_WHEN = frozenset(
     """you we i they it he she the your youre theyre its were im everybody everyone somebody someone all
     this that these those there""".split()
@@ -71,11 +69,7 @@ _WH_ALONE = frozenset(
 
 # back-channels that contain a wh-ish word but are not questions
 _NOT_QUESTION = frozenset({"uh huh", "um hum", "mm hmm", "uh hum", "hm mm", "mhm", "mm hm", "all right", "alright"})
-
-
 _TAG_LAST = frozenset({"right", "okay", "ok", "huh", "what", "agree", "else", "think", "ready", "understand"})
-
-
 # "right" closes many statements that are not tags: "that's right", "all right", "on the right", "right here"
 _NOT_BEFORE_RIGHT = frozenset(
     "the thats is its exactly all were be youre to your my on that theyre was absolutely yes yeah quite".split()
@@ -95,11 +89,7 @@ _TAG_END2 = frozenset(
 
 
 _YOU_VERBS = frozenset("think want agree understand remember all mean like wanna disagree get see".split())
-
-
 _MODAL_START = frozenset("is are was can could would will should shall isnt arent wasnt does did doesnt didnt".split())
-
-
 # after "is/can/..." these words show a statement with its subject dropped ("is correct", "can't always")
 _NOT_SUBJECT_AFTER_AUX = frozenset(
     """correct right wrong true false good fine not also always never just still really so very too going gonna
@@ -108,11 +98,7 @@ _NOT_SUBJECT_AFTER_AUX = frozenset(
 
 
 _TAG_SUBJECT = frozenset("i you we they he she it yall ya there".split())
-
-
 _EXCLAIM = frozenset("neat nice cool interesting weird amazing funny great wonderful fun exciting clever sweet".split())
-
-
 _WHICH_STATEMENT = frozenset(
     "means meant makes made gives gave enables shows tells helps allows leaves was he she they we you i".split()
 )
@@ -125,11 +111,7 @@ _NOT_BEFORE_WH_END = frozenset(
 
 
 _WH_END = frozenset("what who where why how which whom".split())  # "and that gives you what"
-
-
 _PREPOSITIONS = frozenset("in by to for of from at on with about into".split())
-
-
 _DO_SUBJECT = frozenset(
     "you we they i he she anyone anybody someone somebody everyone everybody yall u ya people any some all".split()
 )
@@ -147,19 +129,13 @@ _ANY_ASKS = frozenset(
 
 
 _MID_AUX = frozenset("can could would do does did will are have".split())
-
-
 _MID_SUBJ = frozenset("you we anyone anybody somebody someone everyone everybody yall".split())
-
-
 _NOT_BEFORE_MID_AUX = _PRONOUN_SUBJECT | frozenset(
     "i if that what how where when who why which than as so because whether whatever wherever".split()
 )
 
 
 _BRACKETS = re.compile(r"\[[^\]]*\]|\([^)]*\)")
-
-
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 
 

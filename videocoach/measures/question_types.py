@@ -10,11 +10,7 @@ from videocoach.measures.question_cues import _strip_fillers, words_of
 
 
 QuestionType = Literal["open", "closed", "procedural", "checking", "rhetorical"]
-
-
 QUESTION_TYPES: tuple[QuestionType, ...] = ("open", "closed", "procedural", "checking", "rhetorical")
-
-
 # --- question types ---------------------------------------------------------------------------------------------------
 # Ordered (rule name, type, pattern over the normalised words joined by single spaces, fillers at the start removed).
 # The first pattern that matches decides; a question that matches none is "closed".

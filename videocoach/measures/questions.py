@@ -79,6 +79,13 @@ from dataclasses import dataclass, replace
 from typing import Iterable, Literal, Mapping, Sequence
 
 from videocoach.core.model import Role, RoleTurn, Utterance
+from videocoach.measures.question_cues import (
+    QuestionCue,
+    detect_question,
+    detect_question_in_context,
+    sentence_features,
+    words_of,
+)
 from videocoach.measures.question_model import (
     Next,
     Previous,
@@ -87,15 +94,15 @@ from videocoach.measures.question_model import (
     default_question_model,
     lm_text,
 )
-from videocoach.measures.question_cues import QuestionCue, detect_question, detect_question_in_context, sentence_features, words_of
-from videocoach.measures.question_types import QUESTION_TYPES, QuestionType, classify_question
+from videocoach.measures.question_types import (
+    QUESTION_TYPES,
+    QuestionType,
+    classify_question,
+)
 from videocoach.measures.sentences import split_sentences
-
 
 # "teacher" only for a pupil's question that the teacher took up; "self": the asker spoke again first
 Response = Literal["pupil", "pupils", "self", "teacher", "none"]
-
-
 RESPONSES: tuple[Response, ...] = ("pupil", "pupils", "self", "teacher", "none")
 
 

@@ -12,8 +12,6 @@ from videocoach.core.model import RoleTurn, Utterance, Word
 
 
 _SENTENCE_END = re.compile(r"[.?!\u2026]+[\"')\]]*$")
-
-
 _TEXT_SENTENCE = re.compile(r"[^.?!\u2026]+(?:[.?!\u2026]+[\"')\]]*|$)")
 
 

@@ -8,7 +8,8 @@ from typing import Callable
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from videocoach.storage.store import Store, User
+from videocoach.storage.records import User
+from videocoach.storage.store import Store
 
 _HASHER = PasswordHasher()  # argon2id with the library's recommended parameters
 MIN_PASSWORD_LEN = 8

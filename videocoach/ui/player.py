@@ -19,10 +19,11 @@ from typing import Any, Sequence
 
 import streamlit as st
 
-from videocoach.storage.store import Lesson, Store, User
+from videocoach.storage.records import Lesson, User
+from videocoach.storage.store import Store
 from videocoach.ui import session
-from videocoach.ui.mediaserver import (EXPORT_TTL_S, TOKEN_TTL_S, MediaTokens, export_path, media_path,
-                                      playback_refusal)
+from videocoach.ui.media_tokens import EXPORT_TTL_S, TOKEN_TTL_S, MediaTokens
+from videocoach.ui.mediaserver import export_path, media_path, playback_refusal
 
 REMINT_BEFORE_S = 20 * 60  # a token with less than 20 min left is replaced (the player keeps its position)
 

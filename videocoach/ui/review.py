@@ -20,7 +20,8 @@ from videocoach.core import serialize
 from videocoach.config import Settings
 from videocoach.measures.metrics import LessonMetrics
 from videocoach.core.model import LessonAnalysis, Span
-from videocoach.storage.store import Bookmark, Lesson, MeetingRecord, Store, User
+from videocoach.storage.records import Bookmark, Lesson, MeetingRecord, User
+from videocoach.storage.store import Store
 
 # Tags from the coaching guide's Figure 9 techniques, plus the agreed coaching focus of this cycle.
 BOOKMARK_TAGS: tuple[str, ...] = (

@@ -14,7 +14,8 @@ import streamlit as st
 
 from videocoach.storage import auth
 from videocoach.config import Settings
-from videocoach.storage.store import AccessDenied, Lesson, NotFound, Store, User
+from videocoach.storage.records import AccessDenied, Lesson, NotFound, User
+from videocoach.storage.store import Store
 from videocoach.ui.ratelimit import UNKNOWN_ADDRESS
 from videocoach.ui.refusals import shared_tally
 
@@ -94,7 +95,8 @@ def _cookie(name: str) -> str | None:
 def _remembered_user(db: Store) -> User | None:
     """A browser that reloads the page (a new Streamlit session) stays logged in through its HttpOnly session
     cookie, bound to the same browser and ended by logging out, a password change or its 12-hour expiry."""
-    from videocoach.ui.mediaserver import SESSION_COOKIE, browser_binding
+    from videocoach.ui.mediaserver import SESSION_COOKIE
+    from videocoach.ui.media_tokens import browser_binding
 
     raw = _cookie(SESSION_COOKIE)
     user = db.resume_login_session(raw, browser_binding(browser_cookie()))
@@ -107,7 +109,8 @@ def _remembered_user(db: Store) -> User | None:
 def remember_login(db: Store, user: User) -> None:
     """Start a remembered session for this browser; the page hands the browser its cookie (see
     :func:`hand_over_cookie`).  Without a browser cookie to bind to (AppTest), nothing is remembered."""
-    from videocoach.ui.mediaserver import SESSION_TTL_S, MediaTokens, browser_binding
+    from videocoach.ui.mediaserver import SESSION_TTL_S
+    from videocoach.ui.media_tokens import MediaTokens, browser_binding
 
     xsrf = browser_cookie()
     if xsrf is None:
@@ -196,7 +199,7 @@ def require_user() -> tuple[Store, User]:
 
 def browser_cookie() -> str | None:
     """This browser's Streamlit XSRF cookie (media and upload tokens are bound to it), or None."""
-    from videocoach.ui.mediaserver import XSRF_COOKIE
+    from videocoach.ui.media_tokens import XSRF_COOKIE
 
     return _cookie(XSRF_COOKIE)
 

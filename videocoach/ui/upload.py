@@ -13,9 +13,10 @@ from typing import Sequence
 
 import streamlit as st
 
-from videocoach.storage.store import User
+from videocoach.storage.records import User
 from videocoach.ui import session
-from videocoach.ui.mediaserver import TOKEN_TTL_S, MediaTokens, upload_path
+from videocoach.ui.media_tokens import TOKEN_TTL_S, MediaTokens
+from videocoach.ui.mediaserver import upload_path
 
 _CSS = """
 .up { display: grid; gap: 0.6rem; font-family: inherit; color: var(--st-text-color, #222); max-width: 46rem; }

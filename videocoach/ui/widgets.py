@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from videocoach.storage.store import Bookmark, Lesson, Store, User
+from videocoach.storage.records import Bookmark, Lesson, User
+from videocoach.storage.store import Store
 from videocoach.ui import review
 
 

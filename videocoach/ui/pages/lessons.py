@@ -3,7 +3,8 @@
 import streamlit as st
 
 from videocoach.privacy import policy
-from videocoach.storage.store import AccessDenied, Lesson, Store, User
+from videocoach.storage.records import AccessDenied, Lesson, User
+from videocoach.storage.store import Store
 from videocoach.ui import review, session, upload
 
 VIDEO_TYPES = ["mp4", "mov", "m4v", "mkv", "webm", "avi", "mts", "m2ts", "mpg", "mpeg"]

@@ -5,7 +5,7 @@ import datetime as dt
 
 import streamlit as st
 
-from videocoach.storage.store import MeetingRecord
+from videocoach.storage.records import MeetingRecord
 from videocoach.ui import player, review, session, widgets
 
 

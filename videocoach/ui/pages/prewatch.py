@@ -6,7 +6,8 @@ import time
 import streamlit as st
 
 from videocoach.privacy import policy
-from videocoach.storage.store import Lesson, Store, User
+from videocoach.storage.records import Lesson, User
+from videocoach.storage.store import Store
 from videocoach.ui import charts, player, review, session, widgets
 
 POLL_S = 2.0

@@ -1,0 +1,63 @@
+"""The background jobs table: queued analyses and re-renders, claimed by the worker.  Part of
+:class:`~videocoach.storage.store.Store`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from videocoach.storage.records import Job, NotFound, job_from_row
+
+
+class JobsMixin:
+    """Part of :class:`Store`."""
+
+    # -- jobs (background processing) -----------------------------------------------------------------------------------
+    def enqueue_job(self, lesson_id: str, kind: str, params: dict | None = None) -> int:
+        now = time.time()
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO jobs(lesson_id, kind, status, params, created_at, updated_at) VALUES (?,?,?,?,?,?)",
+                (lesson_id, kind, "queued", json.dumps(params or {}), now, now),
+            )
+        return int(cur.lastrowid)
+
+    def claim_job(self) -> tuple[Job, dict] | None:
+        """Take the oldest queued job (atomically: two workers never take the same one)."""
+        with self.transaction() as db:
+            row = db.execute("SELECT * FROM jobs WHERE status='queued' ORDER BY id LIMIT 1").fetchone()
+            if row is None:
+                return None
+            db.execute("UPDATE jobs SET status='running', updated_at=? WHERE id=?", (time.time(), row["id"]))
+        return self.job(int(row["id"])), json.loads(row["params"])
+
+    def update_job(self, job_id: int, **values: Any) -> None:
+        allowed = {"status", "stage", "progress", "message"}
+        if set(values) - allowed:
+            raise ValueError(f"cannot update {sorted(set(values) - allowed)}")
+        values["updated_at"] = time.time()
+        cols = ", ".join(f"{k}=?" for k in values)
+        with self.transaction() as db:
+            db.execute(f"UPDATE jobs SET {cols} WHERE id=?", (*values.values(), job_id))
+
+    def job(self, job_id: int) -> Job:
+        row = self._db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no job {job_id}")
+        return job_from_row(row)
+
+    def jobs_for_lesson(self, lesson_id: str) -> list[Job]:
+        rows = self._db.execute("SELECT * FROM jobs WHERE lesson_id=? ORDER BY id", (lesson_id,)).fetchall()
+        return [job_from_row(r) for r in rows]
+
+    def requeue_stale_jobs(self, older_than_s: float = 0.0) -> int:
+        """Jobs left 'running' by a killed worker go back to the queue (the pipeline resumes from its last stage)."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "UPDATE jobs SET status='queued', message='resumed after interruption' WHERE status='running'"
+                " AND updated_at <= ?",
+                (time.time() - older_than_s,),
+            )
+        return cur.rowcount
