@@ -46,7 +46,6 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import re
 import sys
 import time
 from pathlib import Path
@@ -58,6 +57,7 @@ sys.path.insert(0, str(HERE.parent))
 from lm_cache import lm_hidden, probe_scores  # noqa: E402
 from ncte import load_ncte  # noqa: E402
 from talkmoves import load_talkmoves  # noqa: E402
+from text_norm import unpunctuate  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -71,12 +71,6 @@ from videocoach.measures.question_cues import (  # noqa: E402
 from videocoach.measures.question_types import classify_question  # noqa: E402
 
 OUT = HERE / "out" / "questions_eval.json"
-
-
-def unpunctuate(text: str) -> str:
-    text = re.sub(r"\[[^\]]*\]", " ", text)
-    text = re.sub(r"['\u2019\u2018`]", "", text)
-    return re.sub(r"[^\w\s]|_", " ", text.lower())
 
 
 def prf(pairs: list[tuple[bool, bool]]) -> dict:

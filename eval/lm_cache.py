@@ -88,7 +88,7 @@ def lm_scores(texts: Iterable[str], probe: LMProbe, config: QuestionLMConfig = Q
 
 def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from eval_questions import unpunctuate
+    from text_norm import unpunctuate
     from ncte import load_ncte
     from talkmoves import load_talkmoves
 

@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO / "eval"))
 sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(REPO))
 
-from eval_questions import unpunctuate  # noqa: E402
+from text_norm import unpunctuate  # noqa: E402
 from lm_cache import lm_hidden  # noqa: E402
 from ncte import load_ncte  # noqa: E402
 from train_question_model import FOLDS, HELD_OUT, THRESHOLDS, _f1, _fit, _matrix, lesson_features  # noqa: E402

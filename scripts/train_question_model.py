@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "eval"))
 sys.path.insert(0, str(REPO))
 
-from eval_questions import unpunctuate  # noqa: E402
+from text_norm import unpunctuate  # noqa: E402
 from ncte import DEFAULT_ROOT, load_ncte  # noqa: E402
 
 from videocoach.measures.question_model import FORMAT, contexts_from_rows  # noqa: E402

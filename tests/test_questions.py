@@ -487,7 +487,8 @@ def test_the_model_beats_the_rules_on_held_out_ncte_lessons():
     """Real transcripts the model never saw (6 NCTE lessons, split by lesson file), punctuation removed."""
     shared("transcripts", "ncte", "4.csv")
     sys.path.insert(0, str(REPO / "eval"))
-    from eval_questions import prf, unpunctuate
+    from eval_questions import prf
+    from text_norm import unpunctuate
     from ncte import load_ncte
 
     held = set(default_question_model().info["held_out_lessons"])
