@@ -19,6 +19,7 @@ import urllib.request
 import pytest
 
 from e2e_helpers import app_server, browser_login, copy_store, launch_browser, settle
+from videocoach.storage import auth
 from videocoach.storage.store import Store
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -208,7 +209,9 @@ def test_wrong_passwords_lock_the_account_the_right_one_too(server, browser):
     with Store(server["settings"]) as db:
         other = db.user_by_name("other")
         refused = [e for e in db.audit_entries() if e.action == "login" and e.actor_id == other.id and not e.allowed]
-        assert len(refused) >= 10 and any("locked" in e.detail for e in refused)
+        # every checked wrong password is a row of its own; the tries refused unchecked while locked are counted
+        # per address and minute by the app (one row when the minute ends: tests/test_load_defence.py)
+        assert auth.FREE_FAILURES <= len(refused) <= 9 and not any("locked" in e.detail for e in refused)
     ctx.close()
 
 
