@@ -214,6 +214,7 @@ def render() -> None:
         analysis.duration_s,
     )
     st.markdown("**Timeline** — click a bar to jump there")
+    st.caption(charts.BABBLE_NOTE)
     picked = st.altair_chart(chart, width="stretch", on_select="rerun", selection_mode=charts.PICK, key="pw.timeline")
     points = (picked or {}).get("selection", {}).get(charts.PICK) or []
     if points and points[0].get("start") is not None and st.session_state.get("pw.picked") != points[0]["start"]:
