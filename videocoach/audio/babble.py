@@ -209,10 +209,13 @@ def _frame_series(audio: np.ndarray) -> tuple[np.ndarray, ...]:
     low = freqs <= 4000
     lag_lo, lag_hi = SAMPLE_RATE // 400, SAMPLE_RATE // 80  # 2.5-12.5 ms: a voice's pitch period
     prev = None
+    from scipy import fft as sfft  # several times faster than numpy.fft on float32 blocks; same numbers
+
     frames_view = np.lib.stride_tricks.sliding_window_view(padded, FRAME)[::HOP]
     for a in range(0, n_frames, BLOCK_FRAMES):
         frames = frames_view[a : a + BLOCK_FRAMES] * window
-        power = np.abs(np.fft.rfft(frames, axis=1)).astype(np.float32) ** 2
+        spectrum = sfft.rfft(frames, axis=1)
+        power = spectrum.real**2 + spectrum.imag**2
         total[a : a + len(power)] = power.sum(1)
         band[a : a + len(power)] = power[:, voice].sum(1)
         for k, mask in enumerate(sub_masks):
@@ -229,7 +232,7 @@ def _frame_series(audio: np.ndarray) -> tuple[np.ndarray, ...]:
         prev = norm[-1]
         # periodicity: the highest normalised autocorrelation at a pitch lag (one voice: high when voiced; many
         # voices, noise: low), from the power spectrum below 4 kHz
-        acf = np.fft.irfft(np.where(low[None, :], power, 0.0), n=FRAME, axis=1)
+        acf = sfft.irfft(np.where(low[None, :], power, np.float32(0.0)), n=FRAME, axis=1)
         pitch[a : a + len(power)] = acf[:, lag_lo : lag_hi + 1].max(1) / (acf[:, 0] + 1e-10)
     return total, band, flat, flux, pitch, subbands
 
