@@ -9,6 +9,8 @@ The recipe (deterministic: every clip is made from ``numpy.random.default_rng(se
   and measured on mixtures of held-out speakers only.
 - **Room.**  A room impulse response is exponentially decaying Gaussian noise (RT60 0.3-0.8 s, classroom-like, with a direct
   path); "distance" is a first-order low-pass (cut-off 2-6 kHz) and a level drop, and a larger reverberant share.
+- **Pupils.**  Every talker (in babble and the single-voice negatives alike) is made child-like half the time: sped
+  up 1.15-1.35 times, which raises pitch and formants (the sources are adults).
 - **babble** (positive): 4-12 different speakers, each talking (pieces end to end with 0.1-0.8 s pauses) at a
   random gain (0 to -12 dB) and a random distance; summed over a quiet-room floor; overall level -42 to -22 dBFS.
 - **Negatives**:
@@ -180,8 +182,21 @@ def _room(rng: np.random.Generator, x: np.ndarray, rt60: float, direct: float) -
     return fftconvolve(x, ir)[: x.size].astype(np.float32)
 
 
+def _childlike(rng: np.random.Generator, pieces: list[np.ndarray]) -> list[np.ndarray]:
+    """Half the talkers are made more child-like: played 1.15-1.35 times faster (pitch and formants up, as in a
+    child's voice; the syllable rate goes up too).  The others are left as they are."""
+    if rng.random() < 0.5:
+        return pieces
+    from scipy.signal import resample_poly
+
+    up = 20
+    down = int(round(up * rng.uniform(1.15, 1.35)))
+    return [resample_poly(p, up, down).astype(np.float32) for p in pieces]
+
+
 def _talker(rng: np.random.Generator, pieces: list[np.ndarray], n: int) -> np.ndarray:
     """One speaker talking for ``n`` samples: their pieces end to end, in random order, with short pauses."""
+    pieces = _childlike(rng, pieces)
     out = np.zeros(n, dtype=np.float32)
     pos = int(rng.uniform(0, 1.0) * SR)
     while pos < n:
