@@ -145,7 +145,7 @@ def test_detector_tells_babble_from_one_voice_noise_and_music_on_held_out_speake
     called: dict[str, float] = {}
     for kind in ("babble", "quiet", "single_near", "single_far", "fan", "chairs", "music"):
         rates = []
-        for i in range(4):
+        for i in range(8):
             clip = mix.make_clip(kind, speakers, 3_000_000 + 100 * i + len(kind))
             p = babble_probs(clip.audio, vad.frame_probs(clip.audio))[2:-2]
             rates.append(float((p >= model.threshold).mean()))
