@@ -96,18 +96,38 @@ def per_kind(model: B.BabbleModel, table: np.ndarray, kinds: np.ndarray) -> dict
     return {k: float(called[kinds == k].mean()) for k in bm.KINDS if (kinds == k).any()}
 
 
-def ami_false_babble(model: B.BabbleModel, vad) -> tuple[float, int]:
+def ami_false_babble(model: B.BabbleModel, vad) -> dict[str, float]:
+    """Half seconds called babble on the AMI debug clips, and what it would do to the talk figures computed from the
+    reference turns: teacher and pupil seconds are turn-based and cannot change; "many pupils at once" is babble
+    where no reference turn is, taken out of the silence."""
     import soundfile as sf
 
+    from videocoach.core.model import AudioLevels
+    from videocoach.measures.activities import babble_spans
+
     steps = called = 0
+    silence = many = 0.0
+    turns_by_uri: dict[str, list[tuple[float, float, str]]] = {}
+    for rttm in sorted((bm.SPEECH / "ami_debug").glob("*.rttm")):
+        turns_by_uri.update(bm._rttm(rttm))
     for wav in sorted((bm.SPEECH / "ami_debug").glob("*.wav")):
         audio, sr = sf.read(str(wav), dtype="float32")
-        if audio.size < sr:
+        if audio.size < sr or wav.stem not in turns_by_uri:
             continue
         p = model.probs(B.step_features(audio, vad.frame_probs(audio)))
         steps += p.size
         called += int((p >= model.threshold).sum())
-    return (called / steps if steps else 0.0), steps
+        duration = audio.size / sr
+        grid = np.zeros(int(duration * 100) + 1, dtype=bool)  # 10 ms: any reference speech
+        for a, b, _ in turns_by_uri[wav.stem]:
+            grid[int(a * 100) : int(b * 100)] = True
+        levels = AudioLevels(0.5, (-30.0,) * p.size, (0.0,) * p.size, tuple(float(x) for x in p), model.threshold)
+        bab = np.zeros_like(grid)
+        for a, b in babble_spans(levels, duration):
+            bab[int(a * 100) : int(b * 100)] = True
+        silence += float((~grid).sum()) / 100
+        many += float((bab & ~grid).sum()) / 100
+    return {"rate": called / steps if steps else 0.0, "steps": steps, "silence_s": silence, "many_s": many}
 
 
 def sample_lesson(model: B.BabbleModel, vad) -> dict[str, tuple[float, float]]:
@@ -158,8 +178,10 @@ def main() -> None:
     negatives = [rates[k] for k in bm.NEGATIVES]
     print(f"  mean false babble over the {len(negatives)} negative kinds: {np.mean(negatives):.3f}; "
           f"worst: {max(negatives):.3f}")
-    rate, steps = ami_false_babble(model, vad)
-    print(f"AMI debug clips (real meetings, no classroom babble): {rate:.3f} of {steps} half seconds called babble")
+    ami = ami_false_babble(model, vad)
+    print(f"AMI debug clips (real meetings, no classroom babble): {ami['rate']:.3f} of {ami['steps']} half seconds "
+          f"called babble; over the reference turns, silence {ami['silence_s']:.1f} s of which "
+          f"{ami['many_s']:.1f} s would read as many pupils at once (teacher / pupil seconds: unchanged)")
     for label, (share, seconds) in sample_lesson(model, vad).items():
         print(f"sample lesson, {label:16s} ({seconds:5.1f} s): {share:.3f} called babble")
     print(f"({time.time() - t0:.0f} s)")

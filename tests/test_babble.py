@@ -183,3 +183,43 @@ def test_sample_lesson_group_work_is_heard_as_many_voices_and_the_rest_is_not(va
     outside = sum(b - a for a, b in spans) - inside
     assert inside >= 0.5 * (babble["end"] - babble["start"])
     assert outside <= 3.0
+
+
+# --- the pipeline (the sample lesson analysed once per session by the real pipeline) ------------------------------------
+
+
+@pytest.mark.slow
+def test_pipeline_keeps_a_babble_series_and_refreshes_levels_stored_before_it(analysed_sample, tmp_path):
+    import dataclasses
+    import shutil
+
+    from conftest import blocked_network
+    from videocoach import pipeline
+    from videocoach.config import Settings
+    from videocoach.storage.store import Store
+
+    src: Settings = analysed_sample["settings"]
+    settings = Settings(data_dir=tmp_path / "data", key_file=tmp_path / "keys" / "media.key")
+    shutil.copytree(src.data_dir, settings.data_dir, ignore=shutil.ignore_patterns("work", "*.lock", "worker.log"))
+    settings.key_file.parent.mkdir(parents=True)
+    shutil.copy2(src.key_file, settings.key_file)
+    store = Store(settings)
+    lesson_id = analysed_sample["lesson_id"]
+    levels = serialize.loads(AudioLevels, store.stage(lesson_id, "levels"))
+    assert len(levels.babble_prob) == len(levels.rms_dbfs) > 0
+    assert pipeline.stale_stages(store, lesson_id) == []
+    metrics = pipeline.load_metrics(store, lesson_id)
+    scripted = next(a for a in analysed_sample["script"]["activities"] if a["label"] == "group_work")
+    assert any(a.label == "group_work" and min(a.end, scripted["end"]) - max(a.start, scripted["start"]) >= 8.0
+               for a in metrics.activities)
+    # a lesson analysed before the detector: its levels load, are stale, and a re-run redoes levels and metrics only
+    store.save_stage(lesson_id, "levels", serialize.dumps(dataclasses.replace(levels, babble_prob=())))
+    assert pipeline.stale_stages(store, lesson_id) == ["levels", "metrics"]
+    done = []
+    with blocked_network():
+        pipeline.run(store, lesson_id, progress=lambda stage, frac: done.append(stage))
+    assert set(done) == {"levels", "metrics"}
+    again = serialize.loads(AudioLevels, store.stage(lesson_id, "levels"))
+    assert again.babble_prob == pytest.approx(levels.babble_prob, abs=1e-4)
+    assert pipeline.stale_stages(store, lesson_id) == []
+    store.close()

@@ -1,6 +1,7 @@
 """Loudness and voice activity over the lesson, for activity detection (and the VAD the diariser uses).
 
-Group work reads as loud, speechy stretches; independent work as quiet ones.  Everything here is numpy apart from
+Group work reads as loud, speechy stretches, and as babble (many voices at once, :mod:`videocoach.audio.babble`,
+which Silero alone often hears as no speech); independent work as quiet ones.  Everything here is numpy apart from
 Silero VAD, whose ONNX model ships inside the ``silero-vad`` PyPI package and is loaded from that local file with
 onnxruntime: nothing is ever downloaded.
 """
