@@ -223,3 +223,32 @@ def test_pipeline_keeps_a_babble_series_and_refreshes_levels_stored_before_it(an
     assert again.babble_prob == pytest.approx(levels.babble_prob, abs=1e-4)
     assert pipeline.stale_stages(store, lesson_id) == []
     store.close()
+
+
+def test_the_five_talk_states_partition_the_lesson_whatever_the_babble():
+    from hypothesis import given, settings
+    from hypothesis import strategies as hs
+
+    spans = hs.lists(hs.tuples(hs.floats(-5, 130, allow_nan=False), hs.floats(0, 40, allow_nan=False)), max_size=12)
+
+    @settings(max_examples=150, deadline=None)
+    @given(hs.floats(0, 120, allow_nan=False), spans, spans)
+    def check(duration, raw_turns, raw_babble):
+        turns = [RoleTurn(abs(a), abs(a) + n, "T" if i % 3 == 0 else f"P{i}", "teacher" if i % 3 == 0 else "pupil")
+                 for i, (a, n) in enumerate(raw_turns) if n > 0]
+        babble = [(a, a + n) for a, n in raw_babble]
+        talk = talk_stats(duration, turns, babble=babble)
+        plain = talk_stats(duration, turns)
+        d = talk.duration_s
+        parts = (talk.teacher_only_s, talk.pupil_only_s, talk.overlap_s, talk.many_pupils_s, talk.silence_s)
+        assert all(x >= -1e-9 for x in parts)
+        assert sum(parts) == pytest.approx(d, abs=1e-6)
+        shares = (talk.teacher_share, talk.pupil_share, talk.overlap_share, talk.many_pupils_share,
+                  talk.silence_share)
+        assert sum(shares) == pytest.approx(1.0 if d > 0 else 0.0, abs=1e-9)
+        # babble only ever takes time from the silence: the talk by turns is what it was
+        assert (talk.teacher_s, talk.pupil_s, talk.overlap_s) == (plain.teacher_s, plain.pupil_s, plain.overlap_s)
+        assert talk.silence_s + talk.many_pupils_s == pytest.approx(plain.silence_s, abs=1e-6)
+        assert sum(m.many_pupils_s for m in talk.per_minute) == pytest.approx(talk.many_pupils_s, abs=1e-6)
+
+    check()
