@@ -3,12 +3,13 @@
 The recipe (deterministic: every clip is made from ``numpy.random.default_rng(seed)``):
 
 - **Sources.**  Single-speaker pieces cut with the reference RTTMs: every stretch of at least 0.4 s where exactly
-  one speaker talks, from the AMI debug clips (27 speakers, CC BY 4.0), the pyannote sample (2 speakers, MIT) and
+  one speaker talks, from the AMI debug clips (22 speakers have such stretches; CC BY 4.0), the pyannote sample (2 speakers, MIT) and
   jfk (1 speaker, MIT).  No non-commercial data.  Speakers are split by a fixed hash into a *fit* set and a
   *held-out* set (``split="fit"`` / ``"test"``): the detector's weights are fitted on mixtures of fit speakers only,
   and measured on mixtures of held-out speakers only.
-- **Room.**  A room impulse response is exponentially decaying Gaussian noise (RT60 0.3-0.8 s, classroom-like, with a direct
-  path); "distance" is a first-order low-pass (cut-off 2-6 kHz) and a level drop, and a larger reverberant share.
+- **Room.**  A room impulse response is exponentially decaying Gaussian noise (RT60 0.3-0.8 s, classroom-like,
+  with a direct path); "distance" is a first-order low-pass (cut-off 2-6 kHz), a level drop and a larger
+  reverberant share.
 - **Pupils.**  Every talker (in babble and the single-voice negatives alike) is made child-like half the time: sped
   up 1.15-1.35 times, which raises pitch and formants (the sources are adults).
 - **babble** (positive): 4-12 different speakers, each talking (pieces end to end with 0.1-0.8 s pauses) at a

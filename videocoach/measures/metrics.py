@@ -156,6 +156,7 @@ class LessonTrend:
     discussion_min: float
     independent_work_min: float
     exposition_min: float
+    many_pupils_share: float = 0.0
 
 
 def compute_metrics(
@@ -336,6 +337,7 @@ def compare_lessons(items: Sequence[tuple[str, str, LessonMetrics]]) -> tuple[Le
                 discussion_min=minutes.get("discussion", 0.0),
                 independent_work_min=minutes.get("independent_work", 0.0),
                 exposition_min=minutes.get("exposition", 0.0),
+                many_pupils_share=m.talk.many_pupils_share,
             )
         )
     return tuple(rows)

@@ -42,9 +42,10 @@ def timeline(
     talk: Sequence[dict], activities: Sequence[dict], questions: Sequence[dict], bookmarks: Sequence[dict],
     duration_s: float,
 ) -> alt.LayerChart:
-    """Who talks when (teacher, pupils, many voices at once, silence), the activity spans, the questions and the bookmarks, on one time
-    axis.  ``talk``/``activities``: rows {start, end, lane, label}; ``questions``: {start, label, who};
-    ``bookmarks``: {start, end, label}.  A click reports the clicked row's ``start`` (the page seeks there)."""
+    """Who talks when (teacher, pupils, many voices at once, silence), the activity spans, the questions and the
+    bookmarks, on one time axis.  ``talk``/``activities``: rows {start, end, lane, label}; ``questions``:
+    {start, label, who}; ``bookmarks``: {start, end, label}.  A click reports the clicked row's ``start`` (the page
+    seeks there)."""
     spans = pd.DataFrame(list(talk) + list(activities), columns=["start", "end", "lane", "label"])
     if spans.empty:
         spans = pd.DataFrame([{"start": 0.0, "end": 0.0, "lane": "Silence", "label": "Silence"}])
