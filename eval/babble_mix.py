@@ -25,6 +25,9 @@ The recipe (deterministic: every clip is made from ``numpy.random.default_rng(se
     with a drum-like click track), -40 to -18 dBFS.
   A ``pair`` class (2-3 speakers close together) is also made but not counted either way: it is what the activity
   timeline reads from the diariser's turns, not from the babble detector.
+- **crowd** (a stress check, not fitted on): a whole class in pair talk, every speaker of the split talking 2-3
+  times at once (16-24 streams, different pieces), all far (direct share 0.1-0.6), -35 to -25 dBFS.  This is where
+  Silero hears little (mean speech probability about 0.07; near zero on the real lesson of issue 21).
 
 Each clip is ``CLIP_S`` (8 s) long and carries one label for all its half-second steps.
 """
@@ -307,6 +310,21 @@ def make_clip(kind: str, speakers: dict[str, list[np.ndarray]], seed: int) -> Cl
     if kind == "music":
         return Clip(kind, _music(rng, n), 0, seed)
     raise ValueError(f"unknown kind {kind!r}")
+
+
+def make_crowd(speakers: dict[str, list[np.ndarray]], seed: int) -> Clip:
+    rng = np.random.default_rng(seed)
+    n = int(CLIP_S * SR)
+    mix = np.zeros(n, dtype=np.float32)
+    streams = 0
+    copies = int(rng.integers(2, 4))
+    for name in sorted(speakers):
+        for _ in range(copies):
+            voice = _lowpass(_talker(rng, speakers[name], n), rng.uniform(2000, 5000))
+            mix += _room(rng, voice, rng.uniform(0.5, 0.9), rng.uniform(0.1, 0.6)) * _db(rng.uniform(-9, 0))
+            streams += 1
+    audio = _set_level(mix, rng.uniform(-35, -25)) + _floor(rng, n, rng.uniform(-62, -48))
+    return Clip("crowd", audio.astype(np.float32), streams, seed)
 
 
 def make_set(split: str, per_kind: int, seed: int = 0) -> list[Clip]:

@@ -175,6 +175,15 @@ def main() -> None:
     for k, v in rates.items():
         role = "recall" if k == bm.POSITIVE else ("not counted" if k == "pair" else "false babble")
         print(f"  {k:12s} {v:.3f}  ({role})")
+    speakers = {k: v for k, v in bm.load_speakers().items() if bm.split_of(k) == "test"}
+    crowd, silero = [], []
+    for i in range(max(4, args.per_kind // 3)):
+        clip = bm.make_crowd(speakers, 4_000_000 + i)
+        frame_probs = vad.frame_probs(clip.audio)
+        crowd.append(float((model.probs(B.step_features(clip.audio, frame_probs))[2:-2] >= model.threshold).mean()))
+        silero.append(float(frame_probs.mean()))
+    print(f"  {'crowd':12s} {np.mean(crowd):.3f}  (recall; a whole class of held-out voices, 16-24 streams, far; "
+          f"Silero's mean speech probability there {np.mean(silero):.2f})")
     negatives = [rates[k] for k in bm.NEGATIVES]
     print(f"  mean false babble over the {len(negatives)} negative kinds: {np.mean(negatives):.3f}; "
           f"worst: {max(negatives):.3f}")

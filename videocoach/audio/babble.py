@@ -24,9 +24,11 @@ that kept every negative kind of the fit mixtures at or under 4 %).  Silero's pr
 the model: on the real lesson of issue 21 it stayed near zero through partner talk.
 
 Measured (``python eval/eval_babble.py``), per half second, on mixtures of 8 *held-out* speakers: babble recall
-0.942; false babble 0.000 on a quiet room, one near voice, a fan, chairs and (0.000) music, 0.019 on one far voice;
-0.006 of the AMI debug clips' half seconds (real meetings); the sample lesson's scripted group work 0.467 (the rest
-0.000).  Cost (``bench/bench_babble.py``): about 4-5 s per 50 minutes of audio on the shared 2-core machine.
+0.942 (4-8 voices), 1.000 on a "crowd" of 16-24 far voices where Silero's mean is 0.07; false babble 0.000 on a
+quiet room, one near voice, a fan, chairs and music, 0.019 on one far voice; 0.006 of the AMI debug clips' half
+seconds (real meetings); the sample lesson's scripted group work 0.467 (everything else 0.000).  Cost
+(``bench/bench_babble.py``): 1.8 s of CPU per 50 minutes of audio (wall time on the loaded, shared 2-core machine:
+4-7.5 s).
 """
 
 from __future__ import annotations
