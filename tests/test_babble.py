@@ -252,3 +252,31 @@ def test_the_five_talk_states_partition_the_lesson_whatever_the_babble():
         assert sum(m.many_pupils_s for m in talk.per_minute) == pytest.approx(talk.many_pupils_s, abs=1e-6)
 
     check()
+
+
+def test_issue_21_partner_talk_between_teacher_speech_is_group_work_and_pupil_talk(mix, vad):
+    """The shape of the real lesson in issue 21: the teacher, 24 s of a whole class in partner talk (far, many
+    voices, Silero hears little), the teacher again.  The diariser finds only the teacher; the babble detector has to
+    carry the rest."""
+    from videocoach.audio.levels import compute_levels
+
+    speakers = {k: v for k, v in mix.load_speakers().items() if mix.split_of(k) == "test"}
+    rng = np.random.default_rng(21)
+    teacher = speakers[sorted(speakers)[0]]
+    sr = mix.SR
+
+    def voice(seconds: float) -> np.ndarray:
+        return mix._set_level(mix._placed(rng, mix._talker(rng, teacher, int(seconds * sr)), far=False), -20.0)
+
+    crowd = np.concatenate([mix.make_crowd(speakers, 2100 + i).audio for i in range(3)])
+    crowd = mix._set_level(crowd, -29.0)
+    audio = np.concatenate([voice(6.0), crowd, voice(30.0)])
+    audio = audio + mix._floor(rng, audio.size, -55.0)
+    duration = audio.size / sr
+    levels = compute_levels(audio, vad=vad)
+    turns = [RoleTurn(0.0, 6.0, "T", "teacher"), RoleTurn(30.0, duration, "T", "teacher")]
+    spans = activity_timeline(duration, turns, (Span(0.0, 6.0), Span(30.0, duration)), levels)
+    group = [s for s in spans if s.label == "group_work"]
+    assert group and group[0].rule == "babble" and group[0].start <= 10.0 and group[0].end >= 26.0, spans
+    talk = talk_stats(duration, turns, babble=babble_spans(levels, duration))
+    assert talk.many_pupils_s >= 18.0 and talk.silence_s <= 6.0, talk
