@@ -11,6 +11,20 @@ the two steps at each end of an 8 s clip are left out (their context window is c
 
 Also measured: the share of half seconds called babble on the AMI debug clips (real meetings of 1-4 people, where
 there is no classroom babble; 3+ voices at once is rare in them) and on the sample lesson's scripted activities.
+
+Last run (packaged model, threshold 0.8; held-out mixtures, 30 clips per kind):
+
+    babble recall 0.942; crowd (16-24 far voices, Silero mean 0.07) 1.000
+    false babble: quiet 0.000, single_near 0.000, single_far 0.019, fan 0.000, chairs 0.000, music 0.000
+    (pair, not counted: 0.214)
+    AMI debug clips: 0.006 of 793 half seconds; 2.5 s of their 153.1 s of silence would read as many pupils
+    sample lesson: group work 0.467 of its half seconds (the babble itself is 18 of its 22.5 s), every other
+    activity 0.000
+    pyannote sample (a two-person phone call): 0 of 60 half seconds
+
+Through the real pipeline on the sample lesson (before = the same analysis with the babble series removed): teacher
+65.7 s, pupils 35.8 s, silence 45.7 s either way (the diariser already gave the group-work babble to pupil turns, so
+many pupils at once adds 0 s); activity timeline agreeing with the script per second 0.890 before, 0.903 after.
 """
 
 from __future__ import annotations
