@@ -98,7 +98,7 @@ def test_sample_lesson_measures_match_the_script(analysed_sample):
     teacher_s = sum(l["end"] - l["start"] for l in teacher_lines)
     talk = metrics.talk
     assert abs(talk.teacher_s - teacher_s) <= 0.2 * teacher_s
-    assert abs(talk.teacher_s + talk.pupil_s + talk.silence_s - talk.overlap_s - duration) <= 0.15 * duration
+    assert abs(talk.teacher_s + talk.pupil_s + talk.many_pupils_s + talk.silence_s - talk.overlap_s - duration) <= 0.15 * duration
     scripted_questions = [l for l in script["lines"] if l.get("question")]
     assert abs(len(metrics.questions) - len(scripted_questions)) <= 3
     teacher_qs = [q for q in metrics.questions if q.role == "teacher"]

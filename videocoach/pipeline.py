@@ -481,13 +481,21 @@ def pending_stages(store: Store, lesson_id: str, options: AnalyseOptions | None 
 
 
 def stale_stages(store: Store, lesson_id: str) -> list[str]:
-    """Finished stages whose result a newer release computes differently and a re-run refreshes: "metrics" when its
+    """Finished stages whose result a newer release computes differently and a re-run refreshes: "levels" and
+    "metrics" when the stored levels have no babble series (analysed before the detector); "metrics" when its
     question-LM scores were made by another LM than the shipped one (a lesson analysed before an upgrade: until
     then its questions are decided by the question model alone).  Not "pending": the lesson stays ready meanwhile."""
     from videocoach.measures.question_model import default_question_model
 
+    finished = store.finished_stages(lesson_id)
+    # levels stored before the babble detector: recompute them (cheap: no speech model but Silero) and the metrics
+    levels_text = store.stage(lesson_id, "levels") if "levels" in finished and "metrics" in finished else None
+    if levels_text is not None:
+        levels = serialize.loads(AudioLevels, levels_text)
+        if levels.rms_dbfs and not levels.babble_prob:
+            return ["levels", "metrics"]
     method = default_question_model().lm_method
-    if method is None or "metrics" not in store.finished_stages(lesson_id):
+    if method is None or "metrics" not in finished:
         return []
     return ["metrics"] if _stored_lm_scores(store, lesson_id, method) is None else []
 

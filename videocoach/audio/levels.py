@@ -1,6 +1,7 @@
 """Loudness and voice activity over the lesson, for activity detection (and the VAD the diariser uses).
 
-Group work reads as loud, speechy stretches; independent work as quiet ones.  Everything here is numpy apart from
+Group work reads as loud, speechy stretches, and as babble (many voices at once, :mod:`videocoach.audio.babble`,
+which Silero alone often hears as no speech); independent work as quiet ones.  Everything here is numpy apart from
 Silero VAD, whose ONNX model ships inside the ``silero-vad`` PyPI package and is loaded from that local file with
 onnxruntime: nothing is ever downloaded.
 """
@@ -87,8 +88,10 @@ def compute_levels(
     step_s: float = 0.5,
     vad: SileroVad | None = None,
     frame_probs: np.ndarray | None = None,
+    babble: bool = True,
 ) -> AudioLevels:
-    """RMS loudness (dBFS, full scale = 1.0) and mean Silero speech probability for each ``step_s`` of audio.
+    """RMS loudness (dBFS, full scale = 1.0), mean Silero speech probability and (``babble``) the probability that
+    many people talk at once (:mod:`videocoach.audio.babble`) for each ``step_s`` of audio.
 
     Step ``i`` describes [i * step_s, (i + 1) * step_s); a last partial step is kept.  ``frame_probs`` lets a
     caller that already ran the VAD (the diariser) pass its 32 ms probabilities instead of running it again.
@@ -101,7 +104,7 @@ def compute_levels(
     step_samples = max(1, int(round(step_s * sample_rate)))
     n_steps = math.ceil(audio.size / step_samples)
     if n_steps == 0:
-        return AudioLevels(step_s=step_s, rms_dbfs=(), speech_prob=())
+        return AudioLevels(step_s=step_s, rms_dbfs=(), speech_prob=(), babble_prob=())
 
     sums = np.zeros(n_steps)
     block = max(1, LEVELS_BLOCK_SAMPLES // step_samples)  # steps per block: no full-length float64 copy
@@ -120,10 +123,20 @@ def compute_levels(
     if frame_probs is None:
         frame_probs = (vad or load_vad()).frame_probs(audio)
     speech_prob = _mean_per_step(np.asarray(frame_probs, dtype=np.float64), VAD_FRAME_S, step_s, n_steps)
+    babble_prob: tuple[float, ...] = ()
+    threshold = 0.5
+    if babble:
+        from videocoach.audio.babble import babble_probs, default_model
+
+        model = default_model()
+        babble_prob = tuple(round(float(x), 4) for x in babble_probs(audio, frame_probs, step_s, model, VAD_FRAME_S))
+        threshold = model.threshold
     return AudioLevels(
         step_s=step_s,
         rms_dbfs=tuple(round(float(x), 2) for x in rms_dbfs),
         speech_prob=tuple(round(float(x), 4) for x in speech_prob),
+        babble_prob=babble_prob,
+        babble_threshold=threshold,
     )
 
 

@@ -188,18 +188,24 @@ class RoleTurn:
 class AudioLevels:
     """A regular series of loudness and voice activity over the lesson, for activity detection.
 
-    ``rms_dbfs[i]`` and ``speech_prob[i]`` describe [i * step_s, (i + 1) * step_s).
+    ``rms_dbfs[i]``, ``speech_prob[i]`` and ``babble_prob[i]`` describe [i * step_s, (i + 1) * step_s).
+    ``babble_prob``: how likely many people talk at once there (``videocoach.audio.babble``); empty in results stored
+    before the detector existed, and the step counts as babble at ``babble_threshold`` or over.
     """
 
     step_s: float
     rms_dbfs: tuple[float, ...]
     speech_prob: tuple[float, ...]
+    babble_prob: tuple[float, ...] = ()
+    babble_threshold: float = 0.5
 
     def __post_init__(self) -> None:
         if self.step_s <= 0:
             raise ValueError("step_s must be positive")
         if len(self.rms_dbfs) != len(self.speech_prob):
             raise ValueError("rms_dbfs and speech_prob must have the same length")
+        if self.babble_prob and len(self.babble_prob) != len(self.rms_dbfs):
+            raise ValueError("babble_prob must be empty or as long as rms_dbfs")
 
 
 @dataclass(frozen=True)

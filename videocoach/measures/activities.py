@@ -6,10 +6,12 @@ the VAD's speech regions and, when present, the loudness / speech-probability se
 
 1. Each ``step_s`` (1 s) of the lesson gets features from a ``window_s`` (10 s) window centred on it: teacher speech,
    pupil speech, time two or more pupils talk at once, speech the diariser could not attribute to anyone, distinct
-   pupil voices, pupil turns started, and the mean speech probability of the levels series.
+   pupil voices, pupil turns started, the mean speech probability of the levels series, and the time the babble
+   detector (``AudioLevels.babble_prob``, :mod:`videocoach.audio.babble`) heard many voices at once.
 2. The window is labelled by the first rule that holds (the rule names are kept in ``ActivitySpan.rule``):
-   - ``quiet`` -> ``independent_work``: speech (turns or VAD) under ``quiet_speech_frac`` of the window and, with
-     levels, mean speech probability under ``quiet_speech_prob``;
+   - ``quiet`` -> ``independent_work``: speech (turns or VAD) under ``quiet_speech_frac`` of the window, with levels
+     mean speech probability under ``quiet_speech_prob``, and babble under ``group_babble_frac`` of it (a room of
+     pupils talking in pairs at a distance is loud, yet Silero often hears no speech in it);
    - ``babble`` -> ``group_work``: the teacher speaks under ``group_teacher_frac`` of the window and there are signs of
      many voices: pupils overlapping each other for ``group_overlap_s``, ``group_pupils`` or more pupil voices,
      ``group_turns`` or more pupil turns starting, speech that no turn covers for ``group_unattributed_frac`` of
@@ -38,6 +40,7 @@ from videocoach.core.intervals import subtract as _subtract
 from videocoach.core.intervals import union as _union
 from videocoach.core.model import AudioLevels, RoleTurn, Span
 
+BabbleSpans = list[tuple[float, float]]
 ActivityLabel = Literal["exposition", "discussion", "group_work", "independent_work"]
 ACTIVITY_LABELS: tuple[ActivityLabel, ...] = ("exposition", "discussion", "group_work", "independent_work")
 
@@ -56,6 +59,8 @@ class ActivitySettings:
     group_unattributed_frac: float = 0.3
     group_untranscribed_frac: float = 0.5
     group_speech_prob: float = 0.5
+    group_babble_frac: float = 0.3
+    group_babble_teacher_frac: float = 0.4
     discussion_min_s: float = 1.0
     discussion_pupil_frac: float = 0.15
 
@@ -120,6 +125,7 @@ def activity_timeline(
     pupil_b = _per_bin(pupil, edges)
     speech_b = _per_bin(anyone, edges)
     unattr_b = _per_bin(unattributed, edges)
+    babble_b = _per_bin(babble_spans(levels, duration_s), edges)
     overlap_b = _per_bin(pupil_overlap, edges)
     untrans_b = _per_bin(untranscribed, edges)
     voices_b: list[set[str]] = [set() for _ in range(n)]
@@ -142,13 +148,14 @@ def activity_timeline(
         t_s, p_s = sum(teacher_b[lo:hi]), sum(pupil_b[lo:hi])
         s_s, u_s, o_s = sum(speech_b[lo:hi]), sum(unattr_b[lo:hi]), sum(overlap_b[lo:hi])
         x_s = sum(untrans_b[lo:hi])
+        b_s = sum(babble_b[lo:hi])
         voices = len(set().union(*voices_b[lo:hi]))
         starts = sum(starts_b[lo:hi])
         prob = None
         if prob_b is not None:
             vals = [p for p in prob_b[lo:hi] if p is not None]
             prob = sum(vals) / len(vals) if vals else None
-        labels.append(_classify(win, t_s, p_s, s_s, u_s, o_s, x_s, voices, starts, prob, st))
+        labels.append(_classify(win, t_s, p_s, s_s, u_s, o_s, x_s, voices, starts, prob, st, b_s))
 
     runs: list[list] = []  # [start, end, label, {rule: seconds}]
     for b, (label, rule) in enumerate(labels):
@@ -187,11 +194,15 @@ def _classify(
     starts: int,
     prob: float | None,
     st: ActivitySettings,
+    b_s: float = 0.0,
 ) -> tuple[ActivityLabel, str]:
     if win <= 0:
         return "independent_work", "quiet"
-    if s_s < st.quiet_speech_frac * win and (prob is None or prob < st.quiet_speech_prob):
+    many_voices = b_s >= st.group_babble_frac * win
+    if s_s < st.quiet_speech_frac * win and (prob is None or prob < st.quiet_speech_prob) and not many_voices:
         return "independent_work", "quiet"
+    if many_voices and t_s < st.group_babble_teacher_frac * win:
+        return "group_work", "babble"
     if t_s < st.group_teacher_frac * win and (
         o_s >= st.group_overlap_s
         or voices >= st.group_pupils
@@ -206,6 +217,26 @@ def _classify(
     if t_s >= p_s:
         return "exposition", "teacher_dominant"
     return "discussion", "pupil_dominant"
+
+
+def babble_spans(levels: AudioLevels | None, duration_s: float | None = None) -> BabbleSpans:
+    """The stretches the babble detector called many voices at once (steps at or over the levels' threshold), as
+    sorted, disjoint (start, end) seconds clamped to [0, duration_s]; empty without levels or a babble series."""
+    if levels is None or not levels.babble_prob:
+        return []
+    out: BabbleSpans = []
+    end_cap = float("inf") if duration_s is None else max(0.0, float(duration_s))
+    for i, p in enumerate(levels.babble_prob):
+        if p < levels.babble_threshold:
+            continue
+        a, b = i * levels.step_s, min((i + 1) * levels.step_s, end_cap)
+        if b <= a:
+            break
+        if out and out[-1][1] >= a:
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return out
 
 
 def _merge_short(runs: list[list], min_span_s: float) -> list[list]:
@@ -286,4 +317,5 @@ __all__ = [
     "ActivityTime",
     "activity_time",
     "activity_timeline",
+    "babble_spans",
 ]

@@ -3,14 +3,18 @@
 ``compute_metrics(analysis)`` bundles them into ``LessonMetrics``; it is cheap, and is simply run again whenever a
 reviewer corrects which speaker is the teacher.  ``compare_lessons`` lines up several lessons of one teacher.
 
-Talk time (``TalkStats``) is measured over the diarisation turns, clamped to [0, duration].  At every instant the
-lesson is in exactly one of four states, and the four **shares** are of this partition, so they sum to 1:
+Talk time (``TalkStats``) is measured over the diarisation turns, clamped to [0, duration], and the babble
+detector's stretches (``AudioLevels.babble_prob``).  At every instant the lesson is in exactly one of five states,
+and the five **shares** are of this partition, so they sum to 1:
 
 - teacher only (``teacher_only_s``, ``teacher_share``): a teacher speaker talks and no pupil does;
 - pupil only (``pupil_only_s``, ``pupil_share``): one or more pupils talk, the teacher does not;
 - overlap (``overlap_s``, ``overlap_share``): teacher and at least one pupil at once;
-- silence (``silence_s``, ``silence_share``): no turn at all (the VAD may still hear speech nobody was given:
-  that is reported as ``unattributed_speech_s``, a part of the silence by turns).
+- many pupils at once (``many_pupils_s``, ``many_pupils_share``): no turn, but the babble detector hears many
+  voices at once (pair and group talk, which the diariser cannot split into speakers);
+- silence (``silence_s``, ``silence_share``): neither (the VAD may still hear speech nobody was given: that is
+  reported as ``unattributed_speech_s``, a part of the silence by turns).  Without a babble series (no levels, or
+  levels stored before the detector) many pupils at once is 0 and this is the old four-way partition.
 
 ``teacher_s`` / ``pupil_s`` are all the time each role talks (overlap counted in both), and ``teacher_talk_share`` /
 ``pupil_talk_share`` their fractions of the lesson (these two do not form a partition).  ``pupil_overlap_s`` is the
@@ -29,7 +33,14 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping, Sequence
 
-from videocoach.measures.activities import ActivitySettings, ActivitySpan, ActivityTime, activity_time, activity_timeline
+from videocoach.measures.activities import (
+    ActivitySettings,
+    ActivitySpan,
+    ActivityTime,
+    activity_time,
+    activity_timeline,
+    babble_spans,
+)
 from videocoach.core.intervals import intersect as _intersect
 from videocoach.core.intervals import multi_speaker as _multi_speaker
 from videocoach.core.intervals import subtract as _subtract
@@ -68,6 +79,7 @@ class MinuteTalk:
     silence_s: float
     overlap_s: float
     minute_end_s: float
+    many_pupils_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -96,6 +108,8 @@ class TalkStats:
     longest_teacher_monologue: Span | None
     teacher_to_pupil_exchanges: int
     pupil_to_teacher_exchanges: int
+    many_pupils_s: float = 0.0  # babble heard where no turn is (a fifth state of the partition)
+    many_pupils_share: float = 0.0  # many_pupils_s / duration
 
 
 @dataclass(frozen=True)
@@ -142,6 +156,7 @@ class LessonTrend:
     discussion_min: float
     independent_work_min: float
     exposition_min: float
+    many_pupils_share: float = 0.0
 
 
 def compute_metrics(
@@ -159,7 +174,7 @@ def compute_metrics(
     progress("metrics", 0.0)
     # sentences attributed once, by word, for questions, language and moments
     sentences = split_sentences(analysis.transcript.utterances, turns, settings.questions.pause_split_s)
-    talk = talk_stats(duration, turns, analysis.diarization.speech, settings)
+    talk = talk_stats(duration, turns, analysis.diarization.speech, settings, babble=babble_spans(analysis.levels))
     progress("metrics", 0.2)
     questions = find_questions(sentences, turns, duration, settings.questions, presplit=True, model=question_model,
                                lm_scores=lm_scores)
@@ -195,8 +210,10 @@ def talk_stats(
     turns: Sequence[RoleTurn],
     speech: Sequence[Span] = (),
     settings: MetricsSettings = MetricsSettings(),
+    babble: Sequence[tuple[float, float]] = (),
 ) -> TalkStats:
-    """Talk, overlap and silence seconds, shares, a per-minute series and turn-taking (see the module docstring)."""
+    """Talk, overlap, many-pupils and silence seconds, shares, a per-minute series and turn-taking (see the module
+    docstring).  ``babble``: the stretches the babble detector called many voices at once (``babble_spans``)."""
     d = max(0.0, float(duration_s))
     turns = tuple(t for t in (_clamp(t, d) for t in turns) if t is not None)
     teacher = _union((t.start, t.end) for t in turns if t.role == "teacher")
@@ -205,7 +222,9 @@ def talk_stats(
     anyone = _union(teacher + pupil)
     vad = _union((min(max(s.start, 0.0), d), min(max(s.end, 0.0), d)) for s in speech)
     teacher_s, pupil_s, overlap_s = _total(teacher), _total(pupil), _total(both)
-    silence_s = max(0.0, d - _total(anyone))
+    many = _subtract(_union((min(max(a, 0.0), d), min(max(b, 0.0), d)) for a, b in babble), anyone)
+    many_s = _total(many)
+    silence_s = max(0.0, d - _total(anyone) - many_s)
     teacher_only_s = max(0.0, teacher_s - overlap_s)
     pupil_only_s = max(0.0, pupil_s - overlap_s)
 
@@ -222,9 +241,10 @@ def talk_stats(
                 minute_start_s=lo,
                 teacher_s=_total(_intersect(teacher, window)),
                 pupil_s=_total(_intersect(pupil, window)),
-                silence_s=max(0.0, (hi - lo) - _total(_intersect(anyone, window))),
+                silence_s=max(0.0, (hi - lo) - _total(_intersect(anyone, window)) - _total(_intersect(many, window))),
                 overlap_s=_total(_intersect(both, window)),
                 minute_end_s=hi,
+                many_pupils_s=_total(_intersect(many, window)),
             )
         )
 
@@ -252,7 +272,8 @@ def talk_stats(
 
     # the partition's shares, with the last computed as the remainder so that they sum to 1 exactly
     teacher_share, pupil_share, overlap_share = share(teacher_only_s), share(pupil_only_s), share(overlap_s)
-    silence_share = max(0.0, 1.0 - teacher_share - pupil_share - overlap_share) if d > 0 else 0.0
+    many_share = share(many_s)
+    silence_share = max(0.0, 1.0 - teacher_share - pupil_share - overlap_share - many_share) if d > 0 else 0.0
     return TalkStats(
         duration_s=d,
         teacher_s=teacher_s,
@@ -278,6 +299,8 @@ def talk_stats(
         longest_teacher_monologue=monologue,
         teacher_to_pupil_exchanges=t2p,
         pupil_to_teacher_exchanges=p2t,
+        many_pupils_s=many_s,
+        many_pupils_share=many_share,
     )
 
 
@@ -314,6 +337,7 @@ def compare_lessons(items: Sequence[tuple[str, str, LessonMetrics]]) -> tuple[Le
                 discussion_min=minutes.get("discussion", 0.0),
                 independent_work_min=minutes.get("independent_work", 0.0),
                 exposition_min=minutes.get("exposition", 0.0),
+                many_pupils_share=m.talk.many_pupils_share,
             )
         )
     return tuple(rows)

@@ -24,6 +24,10 @@ ACTIVITY_COLOURS = {
     "transition": "#d9d9d9",
     "other": "#d9d9d9",
 }
+BABBLE_LANE = "Many voices"  # stretches the babble detector heard as many pupils talking at once
+BABBLE_COLOUR = "#fdd0a2"
+BABBLE_NOTE = ("Many voices: stretches where many pupils talked at once (pair or group talk) and nobody could be "
+               "told apart; counted as pupil talk (\"many pupils at once\"), not as silence.")
 QTYPE_ORDER = ["open", "closed", "procedural", "checking", "rhetorical", "other"]
 PICK = "pick"  # the name of the click selection on the timeline (st.altair_chart(on_select=...) reports it)
 
@@ -38,9 +42,10 @@ def timeline(
     talk: Sequence[dict], activities: Sequence[dict], questions: Sequence[dict], bookmarks: Sequence[dict],
     duration_s: float,
 ) -> alt.LayerChart:
-    """Who talks when (teacher, pupils, silence), the activity spans, the questions and the bookmarks, on one time
-    axis.  ``talk``/``activities``: rows {start, end, lane, label}; ``questions``: {start, label, who};
-    ``bookmarks``: {start, end, label}.  A click reports the clicked row's ``start`` (the page seeks there)."""
+    """Who talks when (teacher, pupils, many voices at once, silence), the activity spans, the questions and the
+    bookmarks, on one time axis.  ``talk``/``activities``: rows {start, end, lane, label}; ``questions``:
+    {start, label, who}; ``bookmarks``: {start, end, label}.  A click reports the clicked row's ``start`` (the page
+    seeks there)."""
     spans = pd.DataFrame(list(talk) + list(activities), columns=["start", "end", "lane", "label"])
     if spans.empty:
         spans = pd.DataFrame([{"start": 0.0, "end": 0.0, "lane": "Silence", "label": "Silence"}])
@@ -48,11 +53,11 @@ def timeline(
     spans["to"] = spans["end"].map(_fmt)
     x = alt.X("start:Q", title="time in lesson", scale=alt.Scale(domain=[0, max(duration_s, 1.0)], nice=False),
               axis=alt.Axis(labelExpr=_mmss("value"), tickCount=12))
-    lanes = ["Teacher", "Pupils", "Silence", "Activity", "Questions", "Bookmarks"]
+    lanes = ["Teacher", "Pupils", BABBLE_LANE, "Silence", "Activity", "Questions", "Bookmarks"]
     y = alt.Y("lane:N", title=None, sort=lanes, scale=alt.Scale(domain=lanes),
               axis=alt.Axis(labelOverlap=False, labelFontSize=12))
-    colour_domain = list(ROLE_COLOURS) + sorted({a["label"] for a in activities})
-    colour_range = list(ROLE_COLOURS.values()) + [ACTIVITY_COLOURS.get(str(l).lower(), "#9ecae1")
+    colour_domain = list(ROLE_COLOURS) + [BABBLE_LANE] + sorted({a["label"] for a in activities})
+    colour_range = list(ROLE_COLOURS.values()) + [BABBLE_COLOUR] + [ACTIVITY_COLOURS.get(str(l).lower(), "#9ecae1")
                                                   for l in sorted({a["label"] for a in activities})]
     pick = alt.selection_point(name=PICK, fields=["start"], on="click", clear="dblclick")
     bars = (

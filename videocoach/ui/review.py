@@ -18,6 +18,7 @@ from typing import Any, Iterable, Sequence
 
 from videocoach.core import serialize
 from videocoach.config import Settings
+from videocoach.measures.activities import babble_spans
 from videocoach.measures.metrics import LessonMetrics
 from videocoach.core.model import LessonAnalysis, Span
 from videocoach.storage.records import Bookmark, Lesson, MeetingRecord, User
@@ -486,7 +487,9 @@ def stats_view(metrics: LessonMetrics) -> StatsView:
     cards = (
         ("Teacher talk", _pct(talk.teacher_talk_share),
          f"{fmt_time(talk.teacher_s)} of {fmt_time(talk.duration_s)}, including talk over pupils"),
-        ("Pupil talk", _pct(talk.pupil_talk_share), f"{fmt_time(talk.pupil_s)} of {fmt_time(talk.duration_s)}"),
+        ("Pupil talk", _pct(talk.pupil_talk_share), f"{fmt_time(talk.pupil_s)} of {fmt_time(talk.duration_s)}"
+         + (f"; and {_pct(talk.many_pupils_share)} ({fmt_time(talk.many_pupils_s)}) many pupils at once"
+            if talk.many_pupils_s > 0 else "")),
         ("Silence", _pct(talk.silence_share), f"{fmt_time(talk.silence_s)} with nobody speaking"),
         ("Questions", str(qs.total), f"{qs.teacher_questions} by the teacher, {qs.pupil_questions} by pupils"),
         ("Open questions", _pct(qs.open_share if qs.teacher_questions else None),
@@ -540,13 +543,16 @@ def stats_view(metrics: LessonMetrics) -> StatsView:
 
 
 def talk_rows(analysis: LessonAnalysis) -> list[dict]:
-    """Timeline rows: teacher and pupil turns (merged when they touch), and the silences between speech."""
+    """Timeline rows: teacher and pupil turns (merged when they touch), many voices at once (the babble detector), and
+    the silences between them."""
     rows: list[dict] = []
     for role, lane in (("teacher", "Teacher"), ("pupil", "Pupils")):
         spans = sorted((t.start, t.end) for t in analysis.role_turns() if t.role == role)
         for start, end in _merge(spans, gap_s=0.3):
             rows.append({"start": start, "end": end, "lane": lane, "label": lane})
-    speech = _merge(sorted((t.start, t.end) for t in analysis.diarization.turns), gap_s=0.0)
+    many = babble_spans(analysis.levels, analysis.duration_s)
+    rows += [{"start": a, "end": b, "lane": "Many voices", "label": "Many voices"} for a, b in many]
+    speech = _merge(sorted([(t.start, t.end) for t in analysis.diarization.turns] + many), gap_s=0.0)
     cursor = 0.0
     for start, end in speech + [(analysis.duration_s, analysis.duration_s)]:
         if start - cursor >= 1.0:  # silences under a second are pauses, not silence worth showing

@@ -242,14 +242,17 @@ def render() -> None:
                 st.rerun()
 
     bookmarks = db.bookmarks(user, lesson.id)
+    talk_rows = review.talk_rows(analysis)
     chart = charts.timeline(
-        review.talk_rows(analysis), view.activities,
+        talk_rows, view.activities,
         [{"start": q["t"], "label": q["text"][:80], "who": "Teacher" if q["role"] == "teacher" else "Pupils"}
          for q in view.questions],
         [{"start": b.start_s, "end": b.end_s, "label": (b.note or ", ".join(b.tags))[:80]} for b in bookmarks],
         analysis.duration_s,
     )
     st.markdown("**Timeline** — click a bar to jump there")
+    if any(r["lane"] == charts.BABBLE_LANE for r in talk_rows):
+        st.caption(charts.BABBLE_NOTE)
     picked = st.altair_chart(chart, width="stretch", on_select="rerun", selection_mode=charts.PICK, key="pw.timeline")
     points = (picked or {}).get("selection", {}).get(charts.PICK) or []
     if points and points[0].get("start") is not None and st.session_state.get("pw.picked") != points[0]["start"]:
