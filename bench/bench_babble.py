@@ -18,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from videocoach.audio.babble import babble_probs, default_model  # noqa: E402
+from videocoach.audio.babble import babble_probs  # noqa: E402
 
 SR = 16000
 
