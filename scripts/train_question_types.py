@@ -12,8 +12,13 @@ several questions is left out (which of them focuses is unknown).  Questions the
 are left out too: the model decides only open against closed (``question_types.classify_question``).
 TalkMoves (CC BY-NC-SA) is never read: it stays evaluation-only.
 
-C and the threshold are chosen by 5-fold cross-validation over the training lessons (folds by lesson), for
-out-of-fold macro-F1 against the silver labels.  The text the model sees has no punctuation
+Our own labels: 250 questions of the training lessons labelled by the guide (``eval/question_types_guide.md``,
+``eval/labels/ncte_training_question_types.tsv``; 150 drawn at random, 100 among those the silver label or the rules
+call open, so that open ones are not too rare).  They join the silver ones with weight ``LABEL_WEIGHT`` (open = 1,
+closed, checking, procedural, not a question = 0).
+
+C, the weight of our labels and the threshold are chosen by 5-fold cross-validation over the training lessons (folds
+by lesson), for out-of-fold macro-F1 (open against closed) on our labels drawn at random.  The text the model sees has no punctuation
 (``eval_questions.unpunctuate``), as from an ASR.  scikit-learn is needed only here; the product reads the JSON.
 """
 
@@ -37,8 +42,10 @@ from ncte import DEFAULT_ROOT, split_sentences  # noqa: E402
 from videocoach.measures.question_types import TYPES_FORMAT, rule_type, type_features  # noqa: E402
 
 HELD_OUT = ("4", "12", "17", "18", "29", "32")  # as scripts/train_question_model.py
+OWN_LABELS = REPO / "eval" / "labels" / "ncte_training_question_types.tsv"
 C_GRID = (0.03, 0.1, 0.3, 1.0)
-THRESHOLDS = np.round(np.arange(0.10, 0.95, 0.02), 2)
+WEIGHT_GRID = (0.0, 3.0, 10.0)
+THRESHOLDS = np.round(np.arange(0.06, 0.95, 0.02), 2)
 MIN_COUNT = 3
 FOLDS = 5
 OUT = REPO / "videocoach" / "data" / "question_types.json"
@@ -66,6 +73,17 @@ def silver_questions(root: Path = DEFAULT_ROOT, held_out: bool = False) -> list[
     return out
 
 
+def own_labels(path: Path = OWN_LABELS) -> list[tuple[str, str, str, bool]]:
+    """(lesson, text unpunctuated, label, drawn at random) of our labels on the training lessons."""
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines()[1:]:
+        lesson, drawn, label, text = line.split("\t", 3)
+        if lesson in HELD_OUT:
+            raise ValueError(f"{path} labels a held-out lesson")
+        rows.append((lesson, unpunctuate(text), label, drawn == "random"))
+    return rows
+
+
 def macro_f1(pred: np.ndarray, gold: np.ndarray) -> float:
     def f1(p, g):
         tp = np.sum(p & g)
@@ -73,7 +91,7 @@ def macro_f1(pred: np.ndarray, gold: np.ndarray) -> float:
     return (f1(pred, gold) + f1(~pred, ~gold)) / 2
 
 
-def fit(texts, gold, c):
+def fit(texts, gold, c, weights=None):
     from sklearn.feature_extraction import DictVectorizer
     from sklearn.linear_model import LogisticRegression
 
@@ -85,7 +103,8 @@ def fit(texts, gold, c):
     keep = [{x: 1.0 for x in f if counts[x] >= MIN_COUNT or x == "bias"} for f in feats]
     vec = DictVectorizer()
     x = vec.fit_transform(keep)
-    lr = LogisticRegression(C=c, max_iter=5000, fit_intercept=False, class_weight="balanced").fit(x, gold)
+    lr = LogisticRegression(C=c, max_iter=5000, fit_intercept=False, class_weight=None)
+    lr.fit(x, gold, sample_weight=weights)
     return dict(zip(vec.get_feature_names_out(), lr.coef_[0]))
 
 
@@ -99,26 +118,38 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
     data = silver_questions()
-    lessons = sorted({d[0] for d in data}, key=lambda s: int(s))
-    texts = [d[1] for d in data]
-    gold = np.array([d[2] for d in data])
+    own = own_labels()
+    lessons = sorted({d[0] for d in data} | {o[0] for o in own}, key=lambda s: int(s))
     fold_of = {les: i % FOLDS for i, les in enumerate(lessons)}
-    folds = np.array([fold_of[d[0]] for d in data])
+    texts = [d[1] for d in data] + [o[1] for o in own]
+    gold = np.array([d[2] for d in data] + [o[2] == "open" for o in own])
+    is_own = np.array([False] * len(data) + [True] * len(own))
+    folds = np.array([fold_of[d[0]] for d in data] + [fold_of[o[0]] for o in own])
+    # scored: our labels drawn at random (the enriched ones would favour "open"), open or closed
+    scored = is_own & np.array([False] * len(data) + [o[2] in ("open", "closed") and o[3] for o in own])
     best = None
     cv = {}
     for c in C_GRID:
-        oof = np.zeros(len(data))
-        for k in range(FOLDS):
-            w = fit([t for t, f in zip(texts, folds) if f != k], gold[folds != k], c)
-            oof[folds == k] = predict(w, [t for t, f in zip(texts, folds) if f == k])
-        scores = {float(th): macro_f1(oof >= th, gold) for th in THRESHOLDS}
-        th = max(scores, key=scores.get)
-        cv[str(c)] = {"threshold": th, "macro_f1": round(scores[th], 4)}
-        print(f"C={c}: best threshold {th} out-of-fold macro-F1 {scores[th]:.3f} (silver)")
-        if best is None or scores[th] > best[2]:
-            best = (c, th, scores[th])
-    c, th, f = best
-    weights = fit(texts, gold, c)
+        for lw in WEIGHT_GRID:
+            sw = np.where(is_own, lw, 1.0)
+            oof = np.zeros(len(texts))
+            for k in range(FOLDS):
+                tr = (folds != k) & (sw > 0)
+                w = fit([t for t, m in zip(texts, tr) if m], gold[tr], c, sw[tr])
+                oof[folds == k] = predict(w, [t for t, f in zip(texts, folds) if f == k])
+            scores = {float(th): macro_f1(oof[scored] >= th, gold[scored]) for th in THRESHOLDS}
+            th = max(scores, key=scores.get)
+            silver = macro_f1(oof[~is_own] >= th, gold[~is_own])
+            cv[f"C={c} label_weight={lw}"] = {"threshold": th, "macro_f1_own_labels": round(scores[th], 4),
+                                              "macro_f1_silver": round(silver, 4)}
+            print(f"C={c} own-label weight {lw}: threshold {th}, out-of-fold macro-F1 {scores[th]:.3f} on our labels, "
+                  f"{silver:.3f} on the silver ones")
+            if best is None or scores[th] > best[3]:
+                best = (c, lw, th, scores[th])
+    c, lw, th, f = best
+    sw = np.where(is_own, lw, 1.0)
+    keep = sw > 0
+    weights = fit([t for t, m in zip(texts, keep) if m], gold[keep], c, sw[keep])
     weights = {k: round(float(v), 4) for k, v in sorted(weights.items()) if abs(v) >= 0.005}
     doc = {
         "format": TYPES_FORMAT,
@@ -126,22 +157,25 @@ def main() -> None:
         "weights": weights,
         "info": {
             "script": "scripts/train_question_types.py",
-            "trained_on": "NCTE transcripts (MIT), teacher questions (human '?') of the 23 training lessons; label: "
-                          "the turn's focusing_questions prediction (silver, Alic et al. 2022); questions the rules "
-                          "call checking or procedural left out",
+            "trained_on": "NCTE transcripts (MIT), teacher questions (human '?') of the 23 training lessons; labels: "
+                          "the turn's focusing_questions prediction (silver, Alic et al. 2022; questions the rules "
+                          "call checking or procedural left out) and our own labels "
+                          "(eval/labels/ncte_training_question_types.tsv, eval/question_types_guide.md)",
             "training_lessons": lessons,
             "held_out_lessons": list(HELD_OUT),
-            "questions": len(data),
-            "silver_open": int(gold.sum()),
+            "silver_questions": len(data),
+            "silver_open": int(gold[~is_own].sum()),
+            "own_labels": len(own),
+            "own_open": int(gold[is_own].sum()),
             "C": c,
+            "own_label_weight": lw,
             "cv": cv,
-            "cv_macro_f1_silver": round(f, 4),
+            "cv_macro_f1_own_labels": round(f, 4),
             "evaluation": "eval/eval_question_types.py (hand labels on the held-out lessons; TalkMoves proxy)",
         },
     }
     args.out.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
-    print(f"{len(data)} questions ({int(gold.sum())} silver open), C={c}, threshold {th}: {len(weights)} weights "
-          f"-> {args.out}")
+    print(f"C={c}, own-label weight {lw}, threshold {th}: {len(weights)} weights -> {args.out}")
 
 
 if __name__ == "__main__":

@@ -107,6 +107,10 @@ _TYPE_RULES: tuple[tuple[str, QuestionType, re.Pattern[str]], ...] = tuple(
          r"grab|get|bring|look|listen|help|start|stop|speak|repeat|say that again|say it again)\b"),
         ("proc_what_doing", "procedural",
          r"\bwhat (are|were) (we|you) (supposed|doing)\b|\bwhat (do|should) (we|i) do\b"),
+        # last: a statement with a tag asks for agreement, not an answer ("so percents is per 100 right")
+        ("check_tail_tag", "checking",
+         r"\b(right|okay|ok|correct|remember|you see|you know|(is|was|does|do|did|would|will|can|has|have)(nt|n t) "
+         r"(it|you|they|we|he|she|that|there))$"),
     )
 )
 
@@ -126,15 +130,32 @@ TYPES_FORMAT = "videocoach-question-types/1"
 _MAX_LEN = 12
 
 
+_NUMBER_WORDS = frozenset(
+    """zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen
+    eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand million half halves third
+    thirds fourth fourths fifth fifths sixth sixths eighth eighths tenth tenths""".split()
+)
+_WH_WORDS = frozenset("what whats why how where when who which whatd howd whered whyd".split())
+
+
+def _norm(word: str) -> str:
+    """A number, written in digits or words, is "#": "where did the 55000 come from" reads as any number would."""
+    return "#" if word.isdigit() or word in _NUMBER_WORDS or word[:-2].isdigit() else word
+
+
 def type_features(text: str, rule: str | None = None) -> list[str]:
-    """The features of the open / closed model: the rule's verdict, word uni- and bigrams, the first two and the last
-    two words, and the length (fillers at the start removed)."""
-    core = _strip_fillers(words_of(text)) or [""]
+    """The features of the open / closed model: the rule's verdict, word uni- and bigrams (numbers as "#"), the first
+    two and the last two words, the length, and the first question word paired with each later word ("how ... get",
+    "where ... from": what it asks about, whatever lies between)."""
+    core = [_norm(x) for x in _strip_fillers(words_of(text))] or [""]
     rule = rule if rule is not None else rule_type(text)[1]
     feats = ["bias", f"rule={rule}", f"rtype={rule.split('_')[0]}", f"len={min(len(core), _MAX_LEN)}",
              f"f1={core[0]}", f"f2={' '.join(core[:2])}", f"l1={core[-1]}", f"l2={' '.join(core[-2:])}"]
     feats += [f"w={x}" for x in dict.fromkeys(core)]
     feats += [f"b={a} {b}" for a, b in dict.fromkeys(zip(core, core[1:]))]
+    wh = next((i for i, x in enumerate(core) if x in _WH_WORDS), None)
+    if wh is not None:
+        feats += [f"wh={core[wh]}"] + [f"whx={core[wh]}|{x}" for x in dict.fromkeys(core[wh + 1:])]
     return feats
 
 
