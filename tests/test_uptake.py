@@ -118,3 +118,70 @@ def test_reply_states_use_the_pupils_words():
     again = uptake_scores(pairs, m, known={exchange_key(*pairs[0]): 9.0})
     assert again[exchange_key(*pairs[0])] == 9.0 and math.isclose(again[exchange_key(*pairs[1])],
                                                                     s[exchange_key(*pairs[1])], rel_tol=1e-4)
+
+
+# -- on the sample lesson analysed by the real pipeline (one pytest session: group with the other app tests) -------
+def test_metrics_stage_stores_uptake_and_the_pages_show_it(analysed_sample, tmp_path, monkeypatch):
+    import sys as _sys
+    from pathlib import Path as _Path
+
+    _sys.path.insert(0, str(_Path(__file__).resolve().parent))
+    from e2e_helpers import app_test, copy_store, goto, login, texts, use_settings
+    from videocoach import pipeline
+    from videocoach.storage.store import Store
+
+    settings = copy_store(analysed_sample, tmp_path / "store")
+    use_settings(monkeypatch, settings)
+    lesson_id = analysed_sample["lesson_id"]
+    with Store(settings) as db:
+        stored = json.loads(db.stage(lesson_id, "uptake"))
+        metrics = pipeline.load_metrics(db, lesson_id)
+    assert stored["method"] == default_uptake_model().method
+    st = metrics.uptake_stats
+    assert st is not None and st.exchanges == len(metrics.uptake) >= 3  # the script has pupils answering
+    assert {i.exchange.key for i in metrics.uptake} <= set(stored["scores"])
+    assert all(i.score == stored["scores"][i.exchange.key] for i in metrics.uptake)
+    assert all(i.exchange.pupil_end <= i.exchange.teacher_start + 1.0 for i in metrics.uptake)
+
+    pw = analysed_sample["passwords"]
+    at = goto(login(app_test(), "rivera", pw["rivera"]), "prewatch", lesson_id=lesson_id)
+    shown = texts(at)
+    assert "Uptake: taking up pupils' ideas" in shown
+    assert f"in {st.taken_up} of {st.exchanges} replies to pupils" in shown
+    plays = [b for b in at.button if b.key and b.key.startswith("pw.uptake.")]
+    assert len(plays) == st.taken_up
+    if plays:
+        first = next(i for i in metrics.uptake if i.taken_up)
+        plays[0].click().run()
+        assert at.session_state["pw.seek"]["t"] == first.exchange.pupil_start
+
+    at = goto(login(app_test(), "rivera", pw["rivera"]), "progress")
+    assert "Pupil ideas taken up" in texts(at)
+
+
+def test_uptake_scores_of_another_model_are_refreshed_by_a_rerun(analysed_sample, tmp_path):
+    """A lesson whose uptake scores are missing or from another model is stale in "metrics" only; a re-run scores
+    its exchanges again with the shipped model and the decoder state."""
+    import sys as _sys
+    from pathlib import Path as _Path
+
+    _sys.path.insert(0, str(_Path(__file__).resolve().parent))
+    from e2e_helpers import copy_store
+    from tests.conftest import blocked_network
+    from videocoach import pipeline
+    from videocoach.storage.store import Store
+
+    settings = copy_store(analysed_sample, tmp_path / "store")
+    lesson_id = analysed_sample["lesson_id"]
+    with Store(settings) as store:
+        fresh = json.loads(store.stage(lesson_id, "uptake"))
+        assert pipeline.stale_stages(store, lesson_id) == []
+        store.save_stage(lesson_id, "uptake", json.dumps({"method": "uptake/older:0", "scores": {}}))
+        assert pipeline.stale_stages(store, lesson_id) == ["metrics"]
+        done = []
+        with blocked_network():
+            pipeline.run(store, lesson_id, progress=lambda stage, frac: done.append(stage))
+        assert set(done) == {"metrics"}
+        again = json.loads(store.stage(lesson_id, "uptake"))
+        assert again["method"] == fresh["method"] and pipeline.stale_stages(store, lesson_id) == []
+        assert again["scores"] == pytest.approx(fresh["scores"], abs=1e-3)

@@ -512,13 +512,19 @@ def pending_stages(store: Store, lesson_id: str, options: AnalyseOptions | None 
 def stale_stages(store: Store, lesson_id: str) -> list[str]:
     """Finished stages whose result a newer release computes differently and a re-run refreshes: "metrics" when its
     question-LM scores were made by another LM than the shipped one (a lesson analysed before an upgrade: until
-    then its questions are decided by the question model alone).  Not "pending": the lesson stays ready meanwhile."""
+    then its questions are decided by the question model alone), or its uptake scores are missing or from another
+    uptake model (until then: none, or the words-only part).  Not "pending": the lesson stays ready meanwhile."""
     from videocoach.measures.question_model import default_question_model
 
+    from videocoach.measures.uptake import default_uptake_model
+
     method = default_question_model().lm_method
-    if method is None or "metrics" not in store.finished_stages(lesson_id):
+    if "metrics" not in store.finished_stages(lesson_id):
         return []
-    return ["metrics"] if _stored_lm_scores(store, lesson_id, method) is None else []
+    lm_stale = method is not None and _stored_lm_scores(store, lesson_id, method) is None
+    # uptake scores missing or from another uptake model: re-run so that they come with the decoder state
+    uptake_stale = _stored_uptake_scores(store, lesson_id, default_uptake_model().method) is None
+    return ["metrics"] if lm_stale or uptake_stale else []
 
 
 def run(store: Store, lesson_id: str, *, progress: Progress = no_progress, stages: Sequence[str] | None = None) -> Lesson:
