@@ -12,8 +12,8 @@ several questions is left out (which of them focuses is unknown).  Questions the
 are left out too: the model decides only open against closed (``question_types.classify_question``).
 TalkMoves (CC BY-NC-SA) is never read: it stays evaluation-only.
 
-Our own labels: 250 questions of the training lessons labelled by the guide (``eval/question_types_guide.md``,
-``eval/labels/ncte_training_question_types.tsv``; 150 drawn at random, 100 among those the silver label or the rules
+Our own labels: 400 questions of the training lessons labelled by the guide (``eval/question_types_guide.md``,
+``eval/labels/ncte_training_question_types.tsv``; 300 drawn at random, 100 among those the silver label or the rules
 call open, so that open ones are not too rare).  They join the silver ones with weight ``LABEL_WEIGHT`` (open = 1,
 closed, checking, procedural, not a question = 0).
 
