@@ -1,6 +1,11 @@
 """How long compute_metrics takes on a synthetic one-hour lesson (word timings, 4 000+ diarisation turns).
 
     python bench/bench_metrics.py [--minutes 60]
+    python bench/bench_metrics.py --minutes 50 --with-models   # + what the metrics stage runs before the measures
+
+``--with-models`` also times the model part of the metrics stage: Whisper's decoder over every sentence (the question
+LM) and over every pupil -> teacher exchange (uptake, ``QuestionLM.reply_states``), each counted without the
+de-duplication the stage does (the synthetic lesson repeats a few phrases), after the ~4 s model load.
 
 The lesson is random but realistic in shape: teacher talk with questions, pupil answers, a group-work spell with
 overlapping pupils, a quiet spell, a levels series every 0.5 s.  Prints seconds per stage of compute_metrics.
@@ -75,6 +80,7 @@ def synthetic_lesson(minutes: float, seed: int = 0) -> LessonAnalysis:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=60.0)
+    ap.add_argument("--with-models", action="store_true")
     args = ap.parse_args()
     lesson = synthetic_lesson(args.minutes)
     print(f"synthetic lesson: {args.minutes:.0f} min, {len(lesson.diarization.turns)} turns, "
@@ -92,6 +98,24 @@ def main() -> None:
         print(f"  {names.get(f, f)!s:20s} {ts - prev:6.2f} s")
         prev = ts
     print(f"compute_metrics total {total:.2f} s; {len(m.questions)} questions, {len(m.activities)} activity spans")
+    if args.with_models:
+        from videocoach.audio.question_lm import cached_question_lm
+        from videocoach.measures.sentences import split_sentences
+
+        t0 = time.perf_counter()
+        lm = cached_question_lm()
+        load = time.perf_counter() - t0
+        texts = [u.text for u in split_sentences(lesson.transcript.utterances, pause_split_s=1.0)]
+        t0 = time.perf_counter()
+        lm.hidden(texts)
+        q_s = time.perf_counter() - t0
+        ex = [i.exchange for i in m.uptake]
+        t0 = time.perf_counter()
+        lm.reply_states([e.pupil_text for e in ex], [e.teacher_text for e in ex])
+        u_s = time.perf_counter() - t0
+        print(f"  model load {load:.2f} s; question LM over {len(texts)} sentences {q_s:.2f} s; uptake over "
+              f"{len(ex)} exchanges {u_s:.2f} s")
+        print(f"metrics stage (models + measures, load excluded) {q_s + u_s + total:.2f} s")
 
 
 if __name__ == "__main__":

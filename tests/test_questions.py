@@ -9,7 +9,7 @@ import pytest
 
 from videocoach.core.model import RoleTurn, Utterance, Word
 from videocoach.measures.questions import Question, QuestionSettings, find_questions, question_stats
-from videocoach.measures.question_types import classify_question
+from videocoach.measures.question_types import rule_type
 from videocoach.measures.question_cues import detect_question, words_of
 from videocoach.measures.sentences import split_sentences
 
@@ -120,7 +120,7 @@ def test_words_of_normalises_like_asr_text():
     ],
 )
 def test_question_types_and_their_rules(text, qtype, rule):
-    assert classify_question(text) == (qtype, rule)
+    assert rule_type(text) == (qtype, rule)  # the rules; the trained open/closed model: tests/test_question_types.py
 
 
 # --- sentences ------------------------------------------------------------------------------------------------------

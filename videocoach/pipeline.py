@@ -41,7 +41,8 @@ VIDEO_STAGES = ("faces", "render", "audit")
 STAGES = ("probe",) + AUDIO_STAGES + VIDEO_STAGES
 # results a stage keeps beside its own: "question_lm" (the question-LM score per sentence) by "metrics", so that a role
 # correction recomputes the metrics without loading the model; not a stage of its own (nothing runs it alone)
-AUX_RESULTS = ("question_lm",)
+# "uptake": the uptake score per pupil -> teacher exchange (with Whisper's decoder state), also by "metrics"
+AUX_RESULTS = ("question_lm", "uptake")
 
 
 class PipelineError(RuntimeError):
@@ -224,11 +225,24 @@ def _compute_metrics(
     the model alone)."""
     from videocoach.measures.metrics import compute_metrics
     from videocoach.measures.question_model import default_question_model
+    from videocoach.measures.uptake import default_uptake_model
 
     model = default_question_model()
     if lm_scores is None:
         lm_scores = _stored_lm_scores(store, lesson_id, model.lm_method)
-    return compute_metrics(analysis or load_analysis(store, lesson_id), question_model=model, lm_scores=lm_scores)
+    uptake = default_uptake_model()
+    return compute_metrics(analysis or load_analysis(store, lesson_id), question_model=model, lm_scores=lm_scores,
+                           uptake_scores=_stored_uptake_scores(store, lesson_id, uptake.method), uptake_model=uptake)
+
+
+def _stored_uptake_scores(store: Store, lesson_id: str, method: str) -> dict[str, float] | None:
+    """The uptake scores the metrics stage stored, if the shipped uptake model made them (else None: an exchange
+    is then scored from its words alone)."""
+    text = store.stage(lesson_id, "uptake")
+    if text is None:
+        return None
+    data = json.loads(text)
+    return {str(k): float(v) for k, v in data["scores"].items()} if data.get("method") == method else None
 
 
 def _stored_lm_scores(store: Store, lesson_id: str, method: str | None) -> dict[str, float] | None:
@@ -395,8 +409,27 @@ def _stage_metrics(store: Store, lesson: Lesson, options: AnalyseOptions, progre
         texts = [s.text for s in split_sentences(analysis.transcript.utterances, pause_split_s=pause_s)]
         scores = question_lm_scores(texts, model.lm_probe, config, known=_stored_lm_scores(store, lesson.id, method))
         store.save_stage(lesson.id, "question_lm", json.dumps({"method": method, "scores": scores}, sort_keys=True))
+    _uptake_scores(store, lesson.id, analysis)
     metrics = _compute_metrics(store, lesson.id, analysis, scores)
     store.save_stage(lesson.id, "metrics", serialize.dumps(metrics))
+
+
+def _uptake_scores(store: Store, lesson_id: str, analysis: LessonAnalysis) -> None:
+    """Score every pupil -> teacher exchange for uptake with Whisper's decoder state (``audio.uptake_lm``) and keep
+    the scores as the "uptake" result; exchanges scored before (same model) are not scored again.  A role correction
+    that makes new exchanges leaves those to the words-only model until the stage runs again."""
+    from videocoach.audio.uptake_lm import uptake_scores
+    from videocoach.measures.metrics import MetricsSettings
+    from videocoach.measures.sentences import split_sentences
+    from videocoach.measures.uptake import default_uptake_model, find_exchanges
+
+    model = default_uptake_model()
+    settings = MetricsSettings()
+    sentences = split_sentences(analysis.transcript.utterances, analysis.role_turns(),
+                                settings.questions.pause_split_s)
+    pairs = [(e.pupil_text, e.teacher_text) for e in find_exchanges(sentences, settings.uptake)]
+    scores = uptake_scores(pairs, model, known=_stored_uptake_scores(store, lesson_id, model.method))
+    store.save_stage(lesson_id, "uptake", json.dumps({"method": model.method, "scores": scores}, sort_keys=True))
 
 
 def _stage_faces(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
@@ -484,8 +517,11 @@ def stale_stages(store: Store, lesson_id: str) -> list[str]:
     """Finished stages whose result a newer release computes differently and a re-run refreshes: "levels" and
     "metrics" when the stored levels have no babble series (analysed before the detector); "metrics" when its
     question-LM scores were made by another LM than the shipped one (a lesson analysed before an upgrade: until
-    then its questions are decided by the question model alone).  Not "pending": the lesson stays ready meanwhile."""
+    then its questions are decided by the question model alone), or its uptake scores are missing or from another
+    uptake model (until then: none, or the words-only part).  Not "pending": the lesson stays ready meanwhile."""
     from videocoach.measures.question_model import default_question_model
+
+    from videocoach.measures.uptake import default_uptake_model
 
     finished = store.finished_stages(lesson_id)
     # levels stored before the babble detector: recompute them (cheap: no speech model but Silero) and the metrics
@@ -495,9 +531,12 @@ def stale_stages(store: Store, lesson_id: str) -> list[str]:
         if levels.rms_dbfs and not levels.babble_prob:
             return ["levels", "metrics"]
     method = default_question_model().lm_method
-    if method is None or "metrics" not in finished:
+    if "metrics" not in finished:
         return []
-    return ["metrics"] if _stored_lm_scores(store, lesson_id, method) is None else []
+    lm_stale = method is not None and _stored_lm_scores(store, lesson_id, method) is None
+    # uptake scores missing or from another uptake model: re-run so that they come with the decoder state
+    uptake_stale = _stored_uptake_scores(store, lesson_id, default_uptake_model().method) is None
+    return ["metrics"] if lm_stale or uptake_stale else []
 
 
 def run(store: Store, lesson_id: str, *, progress: Progress = no_progress, stages: Sequence[str] | None = None) -> Lesson:

@@ -129,6 +129,49 @@ class QuestionLM:
                 out[idx] = dec.ln(x)[torch.arange(len(seqs)), last].float().numpy()
         return out
 
+    def reply_states(self, previous: Sequence[str], replies: Sequence[str]) -> np.ndarray:
+        """The decoder's hidden states over each reply's words, averaged, with the words of ``previous`` (what was
+        said just before, by someone else) given as Whisper's previous-text prompt (``<|startofprev|>``): a
+        float32 array of ``len(replies)`` rows, ``nan`` where the reply has no words.  Used by
+        :mod:`videocoach.audio.uptake_lm` to read how a teacher's reply relates to what a pupil said."""
+        import torch
+
+        if len(previous) != len(replies):
+            raise ValueError("one previous text per reply")
+        half = max(1, self._max_tokens // 2)
+        seqs: list[list[int]] = []
+        starts: list[int] = []
+        for prev, reply in zip(previous, replies):
+            r = lm_text(reply)
+            if not r:
+                seqs.append([])
+                starts.append(0)
+                continue
+            p = lm_text(prev)
+            ptok = self._tok.encode(" " + p)[-half:] if p else []
+            rtok = self._tok.encode(" " + r)[:half]
+            head = ([self._tok.sot_prev] + ptok if ptok else []) + self._prefix
+            seqs.append(head + rtok)
+            starts.append(len(head))
+        out = np.full((len(seqs), self.width), np.nan, dtype=np.float32)
+        order = sorted((i for i, s in enumerate(seqs) if s), key=lambda i: len(seqs[i]))
+        dec = self._model.decoder
+        with torch_threads(self.config.threads), torch.no_grad():
+            for b in range(0, len(order), self.config.batch):
+                idx = order[b: b + self.config.batch]
+                width = max(len(seqs[i]) for i in idx)
+                ids = torch.full((len(idx), width), self._tok.eot, dtype=torch.long)
+                for j, i in enumerate(idx):
+                    ids[j, : len(seqs[i])] = torch.tensor(seqs[i])
+                x = dec.token_embedding(ids) + dec.positional_embedding[:width]
+                xa = self._silence.expand(len(idx), -1, -1)
+                for block in dec.blocks:
+                    x = block(x, xa, mask=dec.mask)
+                h = dec.ln(x).float().numpy()
+                for j, i in enumerate(idx):
+                    out[i] = h[j, starts[i]: len(seqs[i])].mean(axis=0)
+        return out
+
     def mark_scores(self, texts: Sequence[str]) -> list[float]:
         """Whisper's own answer, for comparison: log P("?") - log(P("?") + P(".") + P(end)) after the last word
         (``nan`` for a sentence with no words)."""

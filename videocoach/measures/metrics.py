@@ -53,6 +53,16 @@ if TYPE_CHECKING:
     from videocoach.measures.question_model import QuestionModel
 from videocoach.measures.questions import Question, QuestionSettings, QuestionStats, find_questions, question_stats
 from videocoach.measures.sentences import split_sentences
+from videocoach.measures.uptake import (
+    UptakeInstance,
+    UptakeSettings,
+    UptakeStats,
+    find_exchanges,
+    score_exchanges,
+    uptake_stats,
+)
+if TYPE_CHECKING:
+    from videocoach.measures.uptake import UptakeModel
 
 MINUTE_S = 60.0
 
@@ -67,6 +77,7 @@ class MetricsSettings:
     activities: ActivitySettings = ActivitySettings()
     language: LanguageSettings = LanguageSettings()
     moments: MomentSettings = MomentSettings()
+    uptake: UptakeSettings = UptakeSettings()
 
 
 @dataclass(frozen=True)
@@ -125,6 +136,9 @@ class LessonMetrics:
     moments: tuple[Moment, ...]
     roles_method: str  # how the teacher was identified ("enrolment", "auto", "manual", "none")
     roles_confidence: float
+    # uptake (measures.uptake): every pupil -> teacher exchange with its score; empty for metrics stored before it
+    uptake: tuple[UptakeInstance, ...] = ()
+    uptake_stats: UptakeStats | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +171,9 @@ class LessonTrend:
     independent_work_min: float
     exposition_min: float
     many_pupils_share: float = 0.0
+    uptake_exchanges: int = 0  # pupil -> teacher exchanges scored for uptake
+    uptake_taken_up: int = 0  # of those, the teacher took up what the pupil said
+    uptake_share: float | None = None  # taken up / exchanges (None: no exchange, or metrics from before uptake)
 
 
 def compute_metrics(
@@ -165,10 +182,14 @@ def compute_metrics(
     progress: Progress = no_progress,
     question_model: "QuestionModel | None" = None,
     lm_scores: "Mapping[str, float] | None" = None,
+    uptake_scores: "Mapping[str, float] | None" = None,
+    uptake_model: "UptakeModel | None" = None,
 ) -> LessonMetrics:
     """Every Figure 9 measure of one analysed lesson.  ``question_model``: the loaded question model (the pipeline
     passes it, so this stays free of I/O); ``None`` loads the packaged one once.  ``lm_scores``: the question-LM score
-    per sentence (``question_lm``, computed by the pipeline), which the question model weighs in."""
+    per sentence (``question_lm``, computed by the pipeline), which the question model weighs in.  ``uptake_scores``:
+    the uptake score per exchange key (``audio.uptake_lm``, with the decoder state; computed by the pipeline); an
+    exchange without one is scored from its words alone (``uptake_model``: default the packaged one)."""
     duration = max(0.0, float(analysis.duration_s))
     turns = analysis.role_turns()
     progress("metrics", 0.0)
@@ -189,6 +210,7 @@ def compute_metrics(
     progress("metrics", 0.85)
     moments = find_moments(duration, questions, language.mirrored, activities, sentences, turns, settings.moments,
                            presplit=True)
+    uptake = score_exchanges(find_exchanges(sentences, settings.uptake), uptake_model, uptake_scores)
     progress("metrics", 1.0)
     return LessonMetrics(
         duration_s=duration,
@@ -202,6 +224,8 @@ def compute_metrics(
         moments=moments,
         roles_method=analysis.roles.method,
         roles_confidence=analysis.roles.confidence,
+        uptake=uptake,
+        uptake_stats=uptake_stats(uptake, duration),
     )
 
 
@@ -338,6 +362,9 @@ def compare_lessons(items: Sequence[tuple[str, str, LessonMetrics]]) -> tuple[Le
                 independent_work_min=minutes.get("independent_work", 0.0),
                 exposition_min=minutes.get("exposition", 0.0),
                 many_pupils_share=m.talk.many_pupils_share,
+                uptake_exchanges=m.uptake_stats.exchanges if m.uptake_stats else 0,
+                uptake_taken_up=m.uptake_stats.taken_up if m.uptake_stats else 0,
+                uptake_share=m.uptake_stats.share if m.uptake_stats else None,
             )
         )
     return tuple(rows)

@@ -1,11 +1,37 @@
 """What kind of question it is (open, closed, procedural, checking; rhetorical needs the timeline and is decided in
 :mod:`videocoach.measures.questions`), from its wording.  Pure.
+
+Two steps (``classify_question``):
+
+1. The word rules below (``rule_type``) decide "checking" and "procedural": there is no labelled data to train
+   those, and their phrasings are few ("does that make sense", "are you done").
+2. Open or closed is decided by a trained logistic regression (``QuestionTypeModel``, shipped as
+   ``videocoach/data/question_types.json``) whose features are the question's words (uni- and bigrams, first and
+   last words, length) and the rules' own verdict (which open rule fired, if any).  The rules are a feature, not the
+   decision: a question that asks for reasoning without a cue word ("where did the 55000 come from") can be open,
+   and a cue word alone ("do you still agree with your calculation") need not make it so.
+
+Training (``scripts/train_question_types.py``): NCTE teacher questions from the 23 training lessons, with the
+"focusing question" predictions that ship with NCTE as silver labels (a published classifier, MIT; a focusing
+question asks pupils to explain their thinking -- Figure 9's open).  Evaluated on 200 teacher questions of the 6
+held-out NCTE lessons labelled by hand (``eval/question_types_guide.md``, ``eval/labels/ncte_question_types.tsv``)
+and on the TalkMoves proxy (evaluation only, nothing trained on it ships): ``eval/eval_question_types.py``.
+
+The reason returned with the type names the rule that fired where the model agrees with it ("open_why",
+"closed_default", "check_sense" ...), and "model_open" / "model_closed" where the model overrode the rules.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Literal
+import functools
+import json
+import math
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Literal, Mapping, Sequence
+
 from videocoach.measures.question_cues import _strip_fillers, words_of
 
 
@@ -77,18 +103,103 @@ _TYPE_RULES: tuple[tuple[str, QuestionType, re.Pattern[str]], ...] = tuple(
          r"grab|get|bring|look|listen|help|start|stop|speak|repeat|say that again|say it again)\b"),
         ("proc_what_doing", "procedural",
          r"\bwhat (are|were) (we|you) (supposed|doing)\b|\bwhat (do|should) (we|i) do\b"),
+        # last: a statement with a tag asks for agreement, not an answer ("so percents is per 100 right")
+        ("check_tail_tag", "checking",
+         r"\b(right|okay|ok|correct|remember|you see|you know|(is|was|does|do|did|would|will|can|has|have)(nt|n t) "
+         r"(it|you|they|we|he|she|that|there))$"),
     )
 )
 
 
-def classify_question(text: str) -> tuple[QuestionType, str]:
-    """The type of a question from its words, and the name of the rule that decided (see the module docstring).
-
-    Never returns "rhetorical": that is decided from the response (``find_questions``).
-    """
+def rule_type(text: str) -> tuple[QuestionType, str]:
+    """The type the word rules give and the rule's name (the first pattern that matches; "closed_default" when none
+    does).  ``classify_question`` uses it for checking and procedural, and as a feature for open / closed."""
     w = words_of(text)
     core = " ".join(_strip_fillers(w)) if w else ""
     for name, qtype, pattern in _TYPE_RULES:
         if pattern.search(core):
             return qtype, name
     return "closed", "closed_default"
+
+
+TYPES_FORMAT = "videocoach-question-types/1"
+_MAX_LEN = 12
+
+
+_NUMBER_WORDS = frozenset(
+    """zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen
+    eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand million half halves third
+    thirds fourth fourths fifth fifths sixth sixths eighth eighths tenth tenths""".split()
+)
+_WH_WORDS = frozenset("what whats why how where when who which whatd howd whered whyd".split())
+
+
+def _norm(word: str) -> str:
+    """A number, written in digits or words, is "#": "where did the 55000 come from" reads as any number would."""
+    return "#" if word.isdigit() or word in _NUMBER_WORDS or word[:-2].isdigit() else word
+
+
+def type_features(text: str, rule: str | None = None) -> list[str]:
+    """The features of the open / closed model: the rule's verdict, word uni- and bigrams (numbers as "#"), the first
+    two and the last two words, the length, and the first question word paired with each later word ("how ... get",
+    "where ... from": what it asks about, whatever lies between)."""
+    core = [_norm(x) for x in _strip_fillers(words_of(text))] or [""]
+    rule = rule if rule is not None else rule_type(text)[1]
+    feats = ["bias", f"rule={rule}", f"rtype={rule.split('_')[0]}", f"len={min(len(core), _MAX_LEN)}",
+             f"f1={core[0]}", f"f2={' '.join(core[:2])}", f"l1={core[-1]}", f"l2={' '.join(core[-2:])}"]
+    feats += [f"w={x}" for x in dict.fromkeys(core)]
+    feats += [f"b={a} {b}" for a, b in dict.fromkeys(zip(core, core[1:]))]
+    wh = next((i for i, x in enumerate(core) if x in _WH_WORDS), None)
+    if wh is not None:
+        feats += [f"wh={core[wh]}"] + [f"whx={core[wh]}|{x}" for x in dict.fromkeys(core[wh + 1:])]
+    return feats
+
+
+@dataclass(frozen=True)
+class QuestionTypeModel:
+    """log-odds(open) = sum of the weights of the question's features (``type_features``); open at ``threshold``."""
+
+    weights: Mapping[str, float]
+    threshold: float  # on the probability
+    info: Mapping[str, object]
+
+    def probability_open(self, text: str, rule: str | None = None) -> float:
+        z = sum(self.weights.get(f, 0.0) for f in type_features(text, rule))
+        return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+
+
+def load_question_type_model(path: Path | str | None = None) -> QuestionTypeModel:
+    text = Path(path).read_text() if path is not None else (
+        resources.files("videocoach.data").joinpath("question_types.json").read_text()
+    )
+    data = json.loads(text)
+    if data.get("format") != TYPES_FORMAT:
+        raise ValueError(f"not a question-type model of format {TYPES_FORMAT}: {data.get('format')!r}")
+    return QuestionTypeModel(weights={str(k): float(v) for k, v in data["weights"].items()},
+                             threshold=float(data["threshold"]), info=data.get("info", {}))
+
+
+@functools.lru_cache(maxsize=1)
+def default_question_type_model() -> QuestionTypeModel:
+    return load_question_type_model()
+
+
+def classify_question(text: str, model: QuestionTypeModel | None = None) -> tuple[QuestionType, str]:
+    """The type of a question from its words, and the reason (see the module docstring): the rules for checking and
+    procedural, the trained model for open or closed (``model``: default the packaged one).
+
+    Never returns "rhetorical": that is decided from the response (``find_questions``).
+    """
+    qtype, rule = rule_type(text)
+    if qtype in ("checking", "procedural"):
+        return qtype, rule
+    model = model or default_question_type_model()
+    is_open = model.probability_open(text, rule) >= model.threshold
+    if is_open:
+        return "open", (rule if qtype == "open" else "model_open")
+    return "closed", (rule if qtype == "closed" else "model_closed")
+
+
+def classify_questions(texts: Sequence[str], model: QuestionTypeModel | None = None) -> list[tuple[QuestionType, str]]:
+    model = model or default_question_type_model()
+    return [classify_question(t, model) for t in texts]

@@ -44,7 +44,9 @@ The word lists were tuned on TalkMoves Subset 1 only (a pattern is kept when mos
 it matches carry a "?"); the model and its thresholds were fitted on 23 NCTE lessons only.  ``eval/eval_questions.py``
 reports both layers on TalkMoves (never used for the model), 6 held-out NCTE lessons and the type proxy.
 
-Types (``classify_question``), each decided by the first matching rule, whose name is kept in ``qtype_rule``:
+Types (``classify_question``): checking and procedural by the first matching rule below; open or closed by a trained
+model that reads the words and the rules' verdict (``question_types``; issue 18); the rule's name, or "model_open" /
+"model_closed" where the model overrode it, is kept in ``qtype_rule``.  The rules:
 
 - ``checking``    checks understanding or attention: "does everyone understand", "(does that) make sense",
                   "any questions", "okay?", "right?", "ready", "got it", "are you with me", "is that clear";
@@ -55,7 +57,8 @@ Types (``classify_question``), each decided by the first matching rule, whose na
 - ``procedural``  about running the lesson, not the content: "can I / we ...", "should I / we", "may I", "what page",
                   "are you done / finished", "who wants to read", "can you pass / read / come ...", "how long";
 - ``closed``      everything else: recall, yes/no, a single answer, describing a procedure ("what is seven times
-                  eight", "is it a solid", "how did you get that" -- TalkMoves codes the last "press for accuracy");
+                  eight", "is it a solid"); the model calls "how did you get that" open (it asks for a method;
+                  TalkMoves codes it "press for accuracy");
 - ``rhetorical``  decided from the response, not the words: a teacher's closed or open question after which the
                   teacher herself goes on, with no pupil speech in between, after a pause shorter than
                   ``rhetorical_max_wait_s`` (2 s: no real wait for an answer), and her next sentence is not itself a

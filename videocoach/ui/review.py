@@ -580,6 +580,7 @@ class ProgressRows:
     waits: tuple[dict, ...]  # {lesson, order, measure, value}
     pupil_questions: tuple[dict, ...]  # {lesson, order, measure, value}
     table: tuple[dict, ...]
+    uptake: tuple[dict, ...] = ()  # {lesson, order, measure, value}: share of pupil contributions taken up
 
 
 def progress_rows(store: Store, user: User, teacher: User) -> ProgressRows:
@@ -592,7 +593,7 @@ def progress_rows(store: Store, user: User, teacher: User) -> ProgressRows:
         if metrics is not None:
             items.append((lesson.id, f"{_dt.datetime.fromtimestamp(lesson.created_at):%d %b} {lesson.title[:24]}",
                           metrics))
-    shares, qtypes, waits, pupils, table = [], [], [], [], []
+    shares, qtypes, waits, pupils, table, uptake = [], [], [], [], [], []
     for order, row in enumerate(compare_lessons(items)):
         base = {"lesson": row.label, "order": order}
         shares += [{**base, "measure": "Teacher", "share": row.teacher_talk_share},
@@ -611,5 +612,35 @@ def progress_rows(store: Store, user: User, teacher: User) -> ProgressRows:
                       "open": row.open_questions, "answered": _pct(row.answered_share),
                       "pupil questions": row.pupil_questions,
                       "wait 1 (s)": None if row.mean_wait_time_1_s is None else round(row.mean_wait_time_1_s, 1),
-                      "pupils engaged": row.distinct_pupils_engaged})
-    return ProgressRows(tuple(shares), tuple(qtypes), tuple(waits), tuple(pupils), tuple(table))
+                      "pupils engaged": row.distinct_pupils_engaged,
+                      "pupil ideas taken up": _pct(row.uptake_share)})
+        if row.uptake_share is not None:
+            uptake.append({**base, "measure": UPTAKE_MEASURE, "value": row.uptake_share})
+    return ProgressRows(tuple(shares), tuple(qtypes), tuple(waits), tuple(pupils), tuple(table), tuple(uptake))
+
+
+# -- uptake (measures.uptake): the pre-watch list and the progress line ----------------------------------------------
+UPTAKE_MEASURE = "Pupil ideas taken up"
+UPTAKE_EXPLANATION = ("Of the times a pupil spoke and you answered, how often your reply took up what the pupil said "
+                      "-- repeating it, building on it or asking about it -- rather than moving on; research on "
+                      "teacher uptake links this to pupils' learning.")
+
+
+@dataclass(frozen=True)
+class UptakeView:
+    summary: str
+    items: tuple[dict, ...]  # {start, end, pupil, teacher, repeated}: the exchanges taken up, in time order
+
+
+def uptake_view(metrics: LessonMetrics) -> UptakeView:
+    st = metrics.uptake_stats
+    if st is None:
+        return UptakeView("Not measured for this lesson yet (it was analysed before this measure existed).", ())
+    if not st.exchanges:
+        return UptakeView("No pupil contribution followed by a teacher reply was found.", ())
+    items = tuple({"start": i.exchange.pupil_start, "end": i.exchange.teacher_end, "pupil": i.exchange.pupil_text,
+                   "teacher": i.exchange.teacher_text, "repeated": ", ".join(i.repeated)}
+                  for i in metrics.uptake if i.taken_up)
+    summary = (f"The teacher took up what a pupil said in {st.taken_up} of {st.exchanges} replies to pupils "
+               f"({_pct(st.share)}).")
+    return UptakeView(summary, items)

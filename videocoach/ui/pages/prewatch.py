@@ -199,6 +199,20 @@ def statistics(view: review.StatsView) -> None:
             st.markdown(f"**{what}:** {review.md(value)}")
 
 
+def uptake_section(view: review.UptakeView) -> None:
+    """Uptake: the replies in which the teacher took up what a pupil said, each with a replay button."""
+    st.markdown("**Uptake: taking up pupils' ideas**")
+    st.caption(view.summary)
+    for i, item in enumerate(view.items):
+        c1, c2 = st.columns([6, 1])
+        said = f" (repeats: {review.md(item['repeated'])})" if item["repeated"] else ""
+        c1.markdown(f"{review.fmt_time(item['start'])} · Pupil: “{review.md(item['pupil'][:120])}” → "
+                    f"Teacher: “{review.md(item['teacher'][:160])}”{said}")
+        if c2.button("Play", icon=":material/play_arrow:", key=f"pw.uptake.{i}"):
+            _seek(item["start"])
+            st.rerun()
+
+
 def render() -> None:
     db, user = session.require_user()
     lesson = session.open_lesson(db, user, "prewatch.view")
@@ -269,6 +283,7 @@ def render() -> None:
             if c2.button("Play", icon=":material/play_arrow:", key=f"pw.moment.{i}"):
                 _seek(m["start"])
                 st.rerun()
+    uptake_section(review.uptake_view(metrics))
     with st.expander("All questions as a table"):
         st.dataframe(list(view.question_table), hide_index=True, width="stretch")
     corrections(db, user, lesson, analysis)

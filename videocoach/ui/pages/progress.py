@@ -37,6 +37,10 @@ def render() -> None:
             st.caption("No teacher questions found.")
         st.markdown("**Pupil questions** (proactive questioning)")
         st.altair_chart(charts.trend_values(rows.pupil_questions, "questions", fmt="d"), width="stretch")
+    if rows.uptake:
+        st.markdown("**Pupil ideas taken up** (share of your replies to pupils)")
+        st.caption(review.UPTAKE_EXPLANATION)
+        st.altair_chart(charts.trend_values(rows.uptake, "share", fmt=".0%"), width="stretch")
     st.dataframe(list(rows.table), hide_index=True, width="stretch")
 
 
