@@ -19,15 +19,17 @@ class JobsMixin:
         now = time.time()
         with self.transaction() as db:
             cur = db.execute(
-                "INSERT INTO jobs(lesson_id, kind, status, params, created_at, updated_at) VALUES (?,?,?,?,?,?)",
+                "INSERT INTO jobs(lesson_id, kind, status, params, created_at, updated_at) VALUES (?,?,?,?,?,?)"
+                " RETURNING id",
                 (lesson_id, kind, "queued", json.dumps(params or {}), now, now),
             )
-        return int(cur.lastrowid)
+        return int(cur.fetchone()[0])
 
     def claim_job(self) -> tuple[Job, dict] | None:
         """Take the oldest queued job (atomically: two workers never take the same one)."""
         with self.transaction() as db:
-            row = db.execute("SELECT * FROM jobs WHERE status='queued' ORDER BY id LIMIT 1").fetchone()
+            row = db.execute("SELECT * FROM jobs WHERE status='queued' ORDER BY id LIMIT 1"
+                             + ("" if self._db.is_sqlite else " FOR UPDATE SKIP LOCKED")).fetchone()
             if row is None:
                 return None
             db.execute("UPDATE jobs SET status='running', updated_at=? WHERE id=?", (time.time(), row["id"]))
