@@ -165,6 +165,7 @@ def _consume(settings: Settings, periodic: bool) -> int:
         for job_id in store.queued_job_ids():  # queued while no queue carried them (e.g. by the store itself)
             queue.submit(job_id)
         worker.purge_now(store)
+    print("videocoach worker: ready", file=sys.stderr, flush=True)
     consumer = queue.huey.create_consumer(workers=1, worker_type="thread", periodic=periodic,
                                           initial_delay=0.05, max_delay=1.0, check_worker_health=True)
     consumer.run()

@@ -38,7 +38,8 @@ def run_job(store: Store, job_id: int, kind: str, lesson_id: str, params: dict,
         if fraction in (0.0, 1.0) or now - last["t"] > 0.5:  # throttle database writes
             last["t"] = now
             store.update_job(job_id, stage=stage, progress=float(min(max(fraction, 0.0), 1.0)))
-        if fraction == 1.0 and on_stage is not None and stage not in stored:
+        if fraction == 1.0 and on_stage is not None and stage not in stored \
+                and stage in store.finished_stages(lesson_id):
             stored.add(stage)
             on_stage(lesson_id, stage)
 

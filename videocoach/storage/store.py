@@ -49,7 +49,7 @@ class Store(PeopleMixin, MediaFilesMixin, ResultsMixin, ReviewNotesMixin, JobsMi
         self.media_dir = self.data_dir / "media"
         # transient plaintext working files only, one folder per process; a killed process's folder is removed
         # by the next store opened on this data directory (SIGKILL runs no cleanup of its own)
-        work_root = self.data_dir / "work"
+        work_root = Path(settings.work_dir) if settings.work_dir else self.data_dir / "work"
         self.work_dir = work_root / str(os.getpid())
         for d in (self.data_dir, self.media_dir, work_root, self.work_dir):
             d.mkdir(parents=True, exist_ok=True, mode=0o700)
