@@ -65,8 +65,9 @@ def test_pages_never_call_the_pipeline_only_methods():
 
 
 @pytest.fixture
-def world(tmp_path):
-    store = Store(Settings(data_dir=tmp_path / "data", key_file=tmp_path / "keys" / "master.key"))
+def world(tmp_path, database_url):
+    store = Store(Settings(data_dir=tmp_path / "data", key_file=tmp_path / "keys" / "master.key",
+                           database_url=database_url))
     owner = store.add_user("tina", "teacher", None, "Tina")
     coach = store.add_user("carl", "coach", None, "Carl")
     other = store.add_user("cleo", "coach", None, "Cleo")

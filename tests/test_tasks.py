@@ -1,0 +1,70 @@
+"""The task queue (Huey) on its embedded SQLite storage and on Redis: a submitted job reaches a worker through the
+real queue, a job handed out twice runs once, a dead worker's job goes back to the queue, the purge is hourly."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from videocoach import tasks
+from videocoach.config import Settings
+from videocoach.storage.store import Store
+
+
+@pytest.fixture(params=["embedded", "redis"])
+def settings(request, tmp_path, database_url):
+    queue_url = None
+    if request.param == "redis":
+        from servers import redis_server
+
+        server = redis_server()
+        queue_url = server.__enter__()
+        request.addfinalizer(lambda: server.__exit__(None, None, None))
+    return Settings(data_dir=tmp_path / "data", key_file=tmp_path / "key", database_url=database_url,
+                    queue_url=queue_url)
+
+
+def _drain(queue: tasks.Queue) -> int:
+    """Run what is queued, as a worker thread does (dequeue, execute), in this process."""
+    n = 0
+    while (task := queue.huey.dequeue()) is not None:
+        queue.huey.execute(task)
+        n += 1
+    return n
+
+
+def test_a_job_goes_through_the_queue_once(settings):
+    queue = tasks.queue_for(settings)
+    with Store(settings) as store:
+        teacher = store.add_user("tina", "teacher", None)
+        lesson = store.create_lesson(teacher, "x", "x.mp4")
+        job_id = store.enqueue_job(lesson.id, "no-such-kind")
+        tasks.submit(settings, job_id)
+        tasks.submit(settings, job_id)  # handed out twice (a recovery racing a start): runs once
+        assert queue.huey.pending_count() == 2
+        assert _drain(queue) == 2
+        job = store.job(job_id)
+        assert job.status == "failed" and "unknown job kind" in job.message
+
+
+def test_a_dead_workers_job_is_queued_again(settings):
+    queue = tasks.queue_for(settings)
+    with Store(settings) as store:
+        teacher = store.add_user("tina", "teacher", None)
+        lesson = store.create_lesson(teacher, "x", "x.mp4")
+        fresh, dead = store.enqueue_job(lesson.id, "analyse"), store.enqueue_job(lesson.id, "analyse")
+        assert store.start_job(fresh) and store.start_job(dead)
+        assert store.start_job(dead) is None  # already running
+        store._db.execute("UPDATE jobs SET updated_at=updated_at-? WHERE id=?", (tasks.STALE_AFTER_S + 1, dead))
+        queue.recover.call_local()
+        assert store.job(dead).status == "queued" and store.job(fresh).status == "running"
+        assert queue.huey.pending_count() == 1
+        assert queue.huey.dequeue().args == (dead,)
+
+
+def test_the_purge_is_hourly_and_recovery_each_minute(settings):
+    queue = tasks.queue_for(settings)
+    on_the_hour, past_it = datetime.datetime(2026, 1, 1, 10, 0), datetime.datetime(2026, 1, 1, 10, 5)
+    assert queue.purge.task_class().validate_datetime(on_the_hour) and not queue.purge.task_class().validate_datetime(past_it)
+    assert queue.recover.task_class().validate_datetime(past_it)
