@@ -64,18 +64,17 @@ def queue_for(settings: Settings) -> Queue:
     def run_job(job_id: int) -> None:
         from videocoach import worker
         from videocoach.storage.records import LessonBusy
-        from videocoach.storage.store import Store
 
-        with Store(settings) as store:
-            claimed = store.start_job(job_id)
-            if claimed is None:  # done, running elsewhere, or erased with its lesson
-                return
-            job, params = claimed
-            with _heartbeat(store, job_id, lambda: _requeue_stale(store, queue)):
-                try:
-                    worker.run_job(store, job.id, job.kind, job.lesson_id, params, on_stage=_log_stage)
-                except LessonBusy as exc:
-                    raise RetryTask(delay=BUSY_RETRY_S) from exc
+        store = _worker_store(settings)
+        claimed = store.start_job(job_id)
+        if claimed is None:  # done, running elsewhere, or erased with its lesson
+            return
+        job, params = claimed
+        with _heartbeat(store, job_id, lambda: _requeue_stale(store, queue)):
+            try:
+                worker.run_job(store, job.id, job.kind, job.lesson_id, params, on_stage=_log_stage)
+            except LessonBusy as exc:
+                raise RetryTask(delay=BUSY_RETRY_S) from exc
 
     @huey.periodic_task(crontab(minute="0"), name="videocoach.purge")
     def purge() -> None:
@@ -87,13 +86,23 @@ def queue_for(settings: Settings) -> Queue:
 
     @huey.periodic_task(crontab(), name="videocoach.recover")
     def recover() -> None:
-        from videocoach.storage.store import Store
-
-        with Store(settings) as store:
-            _requeue_stale(store, queue)
+        _requeue_stale(_worker_store(settings), queue)
 
     queue = Queue(huey, run_job, purge, recover)
     return queue
+
+
+_local = threading.local()
+
+
+def _worker_store(settings: Settings):
+    """The worker thread's store, opened once (a store is opened per thread; opening one per task costs ~0.1 s)."""
+    from videocoach.storage.store import Store
+
+    stores = _local.__dict__.setdefault("stores", {})
+    if settings not in stores:
+        stores[settings] = Store(settings)
+    return stores[settings]
 
 
 def submit(settings: Settings, job_id: int) -> None:

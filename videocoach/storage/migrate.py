@@ -8,6 +8,7 @@ the schema, opens it without trying.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -30,6 +31,7 @@ def _config() -> Config:
     return cfg
 
 
+@functools.lru_cache(maxsize=1)
 def head_revision() -> str:
     return ScriptDirectory.from_config(_config()).get_current_head()
 
