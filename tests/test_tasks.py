@@ -68,3 +68,34 @@ def test_the_purge_is_hourly_and_recovery_each_minute(settings):
     on_the_hour, past_it = datetime.datetime(2026, 1, 1, 10, 0), datetime.datetime(2026, 1, 1, 10, 5)
     assert queue.purge.task_class().validate_datetime(on_the_hour) and not queue.purge.task_class().validate_datetime(past_it)
     assert queue.recover.task_class().validate_datetime(past_it)
+
+
+def test_the_embedded_worker_takes_jobs_from_its_queue_and_stops_on_sigterm(tmp_path):
+    """`videocoach worker` on one machine: no server, the queue a SQLite file in the data directory."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import REPO
+    from videocoach.ui import review
+
+    settings = Settings(data_dir=tmp_path / "data", key_file=tmp_path / "key")
+    with Store(settings) as store:
+        lesson = store.create_lesson(store.add_user("tina", "teacher", None), "x", "x.mp4")
+        job_id = review.start_job(store, settings, lesson.id, "no-such-kind", start_worker=False)
+    env = dict(os.environ, VIDEOCOACH_DATA=str(settings.data_dir), VIDEOCOACH_KEY_FILE=str(settings.key_file))
+    env.pop("VIDEOCOACH_QUEUE_URL", None), env.pop("VIDEOCOACH_DATABASE_URL", None)
+    proc = subprocess.Popen([sys.executable, "-m", "videocoach.cli", "worker"], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        with Store(settings) as store:
+            deadline = time.monotonic() + 120
+            while store.job(job_id).status == "queued" and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert store.job(job_id).status == "failed" and "unknown job kind" in store.job(job_id).message
+        assert (settings.data_dir / "queue.sqlite3").exists()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) is not None
