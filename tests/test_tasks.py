@@ -63,6 +63,19 @@ def test_a_dead_workers_job_is_queued_again(settings):
         assert queue.huey.dequeue().args == (dead,)
 
 
+def test_a_job_whose_lesson_another_worker_holds_waits_and_is_retried(settings):
+    queue = tasks.queue_for(settings)
+    with Store(settings) as store:
+        teacher = store.add_user("tina", "teacher", None)
+        lesson = store.create_lesson(teacher, "x", "x.mp4")
+        job_id = store.enqueue_job(lesson.id, "analyse")
+        tasks.submit(settings, job_id)
+        with store.lesson_lock(lesson.id):  # another worker is processing this lesson
+            assert _drain(queue) == 1
+        assert store.job(job_id).status == "queued" and "another worker" in store.job(job_id).message
+        assert queue.huey.scheduled_count() == 1  # tried again BUSY_RETRY_S later
+
+
 def test_the_purge_is_hourly_and_recovery_each_minute(settings):
     queue = tasks.queue_for(settings)
     on_the_hour, past_it = datetime.datetime(2026, 1, 1, 10, 0), datetime.datetime(2026, 1, 1, 10, 5)
