@@ -55,13 +55,13 @@ def postgres_server() -> Iterator[str]:
     data, port = root / "data", free_port()
     try:
         subprocess.run([bindir / "initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                        "--no-sync"], check=True, capture_output=True, **run_as)
+                        "--no-sync"], check=True, capture_output=True, cwd=root, **run_as)
         subprocess.run([bindir / "pg_ctl", "-D", data, "-l", root / "log", "-w", "-o",
                         f"-h 127.0.0.1 -p {port} -k {root} -F -c max_connections=200", "start"],
-                       check=True, capture_output=True, **run_as)
+                       check=True, capture_output=True, cwd=root, **run_as)
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run([bindir / "pg_ctl", "-D", data, "-m", "immediate", "stop"], capture_output=True, **run_as)
+        subprocess.run([bindir / "pg_ctl", "-D", data, "-m", "immediate", "stop"], capture_output=True, cwd=root, **run_as)
         shutil.rmtree(root, ignore_errors=True)
 
 
