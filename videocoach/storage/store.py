@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import shutil
+import socket
 import time
 import uuid
 from pathlib import Path
@@ -47,9 +48,13 @@ class Store(PeopleMixin, MediaFilesMixin, ResultsMixin, ReviewNotesMixin, JobsMi
         self.settings = settings
         self.data_dir = Path(settings.data_dir)
         self.media_dir = self.data_dir / "media"
-        # transient plaintext working files only, one folder per process; a killed process's folder is removed
-        # by the next store opened on this data directory (SIGKILL runs no cleanup of its own)
+        # transient plaintext working files only, one folder per process; a killed process's folder is removed by the
+        # next store opened on this machine (SIGKILL runs no cleanup of its own).  With a shared queue the data
+        # directory is a shared mount: unless a local VIDEOCOACH_WORK_DIR is set, each machine keeps to a folder of
+        # its own there (another machine's process ids mean nothing here)
         work_root = Path(settings.work_dir) if settings.work_dir else self.data_dir / "work"
+        if settings.queue_url and not settings.work_dir:
+            work_root = work_root / socket.gethostname()
         self.work_dir = work_root / str(os.getpid())
         for d in (self.data_dir, self.media_dir, work_root, self.work_dir):
             d.mkdir(parents=True, exist_ok=True, mode=0o700)
