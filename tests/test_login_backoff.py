@@ -10,8 +10,9 @@ from videocoach.storage.store import Store
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(Settings(data_dir=tmp_path / "data", key_file=tmp_path / "keys" / "master.key"))
+def store(tmp_path, database_url):
+    s = Store(Settings(data_dir=tmp_path / "data", key_file=tmp_path / "keys" / "master.key",
+                       database_url=database_url))
     auth.create_user(s, "rivera", "teacher", "right-password")
     auth.create_user(s, "okafor", "coach", "coach-password")
     yield s

@@ -15,8 +15,9 @@ DAY = 24 * 3600
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(Settings(tmp_path / "data", tmp_path / "keys" / "k", retention_days_after_meeting=30))
+def store(tmp_path, database_url):
+    s = Store(Settings(tmp_path / "data", tmp_path / "keys" / "k", retention_days_after_meeting=30,
+                       database_url=database_url))
     yield s
     s.close()
 

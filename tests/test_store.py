@@ -1,7 +1,7 @@
 """The store: access rules, append-only audit, erasure, concurrent writers, jobs."""
 
 import multiprocessing as mp
-import sqlite3
+import sqlalchemy.exc
 
 import pytest
 
@@ -11,7 +11,13 @@ from videocoach.storage.store import Store
 
 
 @pytest.fixture
-def settings(tmp_path):
+def settings(tmp_path, database_url):
+    """On SQLite and on PostgreSQL (``database_url``, conftest.py)."""
+    return Settings(data_dir=tmp_path / "data", key_file=tmp_path / "keys" / "key", database_url=database_url)
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path):
     return Settings(data_dir=tmp_path / "data", key_file=tmp_path / "keys" / "key")
 
 
@@ -65,9 +71,9 @@ def test_only_teachers_own_and_only_coaches_are_shared_with(store, people):
 
 def test_audit_log_is_append_only(store, people):
     store.audit(people["alice"].id, "view", None)
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(sqlalchemy.exc.DBAPIError, match="append-only"):
         store._db.execute("UPDATE audit_log SET action='x'")
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(sqlalchemy.exc.DBAPIError, match="append-only"):
         store._db.execute("DELETE FROM audit_log")
     assert store.audit_entries()[0].action == "view"
 
@@ -175,8 +181,12 @@ def _fill_sensitive_fields(store, people):
 
 
 def _database_bytes(store) -> bytes:
-    store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return b"".join(p.read_bytes() for p in store.data_dir.glob("videocoach.sqlite3*"))
+    """SQLite: the database files themselves.  PostgreSQL: every stored value of every table, as text."""
+    if store._db.is_sqlite:
+        store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return b"".join(p.read_bytes() for p in store.data_dir.glob("videocoach.sqlite3*"))
+    tables = [r[0] for r in store._db.execute("SELECT tablename FROM pg_tables WHERE schemaname='public'").fetchall()]
+    return b"".join(str(tuple(r)).encode() for t in tables for r in store._db.execute(f"SELECT * FROM {t}").fetchall())
 
 
 def test_sensitive_fields_are_sealed_in_the_database_file(store, people):
@@ -199,8 +209,9 @@ def test_sensitive_fields_are_sealed_in_the_database_file(store, people):
         store.stage(other.id, "transcribe")
 
 
-def test_a_version_1_database_is_sealed_when_opened(settings, tmp_path):
+def test_a_version_1_database_is_sealed_when_opened(sqlite_settings, tmp_path):
     """A database written before fields were sealed: its plaintext is sealed once and leaves the file."""
+    settings = sqlite_settings
     store = Store(settings)
     people = {n: store.add_user(n, r, None) for n, r in (("alice", "teacher"), ("carol", "coach"))}
     lesson, bm = _fill_sensitive_fields(store, people)
@@ -212,6 +223,7 @@ def test_a_version_1_database_is_sealed_when_opened(settings, tmp_path):
             plain = store.vault.open_text(r[column], field_context(table, column, [r[c] for c in key_cols]))
             store._db.execute(f"UPDATE {table} SET {column}=? WHERE rowid=?", (plain, r["rid"]))
     store._db.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
+    store._db.execute("DROP TABLE alembic_version")  # version 1 knew nothing of Alembic
     assert SECRET.encode() in _database_bytes(store)
     store.close()
 

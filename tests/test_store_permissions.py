@@ -34,8 +34,8 @@ OWNER_ONLY = {"mark_face", "begin_policy_change", "clear_audit_findings", "delet
               "face_mark_details"}
 # mutating methods with no user at all: the pipeline's and the operator's, never called by a page
 INTERNAL = {"update_lesson", "save_stage", "clear_stages", "put_media_file", "put_media_stream", "put_media_bytes",
-            "delete_media", "save_teacher_voice", "enqueue_job", "claim_job", "update_job", "requeue_stale_jobs",
-            "remove_orphan_media"}  # (set_password_hash: the account page, after checking the current password)
+            "delete_media", "save_teacher_voice", "enqueue_job", "claim_job", "start_job", "update_job",
+            "requeue_stale_jobs", "requeue_stale_job_ids", "remove_orphan_media"}  # (set_password_hash: the account page, after checking the current password)
 
 
 def _acting_methods() -> set[str]:
@@ -65,8 +65,9 @@ def test_pages_never_call_the_pipeline_only_methods():
 
 
 @pytest.fixture
-def world(tmp_path):
-    store = Store(Settings(data_dir=tmp_path / "data", key_file=tmp_path / "keys" / "master.key"))
+def world(tmp_path, database_url):
+    store = Store(Settings(data_dir=tmp_path / "data", key_file=tmp_path / "keys" / "master.key",
+                           database_url=database_url))
     owner = store.add_user("tina", "teacher", None, "Tina")
     coach = store.add_user("carl", "coach", None, "Carl")
     other = store.add_user("cleo", "coach", None, "Cleo")

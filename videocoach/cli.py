@@ -355,13 +355,13 @@ def cmd_delete(args) -> int:
 
 
 def cmd_worker(args) -> int:
-    from videocoach import worker
+    from videocoach import tasks, worker
 
     settings = Settings.from_env()
     if args.once:
         worker.work(settings, once=True)
         return 0
-    return worker.serve(settings)
+    return tasks.serve(settings)
 
 
 def cmd_app(args) -> int:

@@ -29,6 +29,10 @@ class Settings:
     max_width: int = 3840
     max_height: int = 2160
     trusted_proxies: tuple[str, ...] = ()  # reverse proxies whose X-Forwarded-For names the client (ratelimit.py)
+    database_url: str | None = None  # None: SQLite in data_dir; else e.g. postgresql+psycopg://user@host/videocoach
+    queue_url: str | None = None  # None: the embedded queue (SQLite in data_dir); else redis://host:6379/0
+    work_dir: Path | None = None  # transient plaintext files; None: data_dir/work (set a local disk when data_dir
+    # is a shared mount, so plaintext never crosses the network)
 
     @staticmethod
     def from_env() -> "Settings":
@@ -40,7 +44,10 @@ class Settings:
         retention = int(os.environ.get("VIDEOCOACH_RETENTION_DAYS", "30"))
         proxies = tuple(p.strip() for p in os.environ.get("VIDEOCOACH_TRUSTED_PROXIES", "").split(",") if p.strip())
         return Settings(data_dir=data_dir, key_file=key_file, retention_days_after_meeting=retention,
-                        trusted_proxies=proxies)
+                        trusted_proxies=proxies, database_url=os.environ.get("VIDEOCOACH_DATABASE_URL") or None,
+                        queue_url=os.environ.get("VIDEOCOACH_QUEUE_URL") or None,
+                        work_dir=Path(os.environ["VIDEOCOACH_WORK_DIR"]).resolve()
+                        if os.environ.get("VIDEOCOACH_WORK_DIR") else None)
 
 
 def _slug(path: Path) -> str:

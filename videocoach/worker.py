@@ -1,8 +1,10 @@
 """The background worker: runs queued jobs (analysis, re-rendering) in its own process, never inside a Streamlit
-script run.  The app enqueues jobs in the store and polls their progress.
+script run.  The app records a job in the store and hands its id to the task queue (:mod:`videocoach.tasks`,
+Huey); ``videocoach worker`` is the queue's consumer.
 
-A killed worker leaves its job 'running'; the next worker start puts it back in the queue and the pipeline resumes at
-the first unfinished stage.  One worker per data directory (a lock file), so models are loaded once.
+A killed worker leaves its job 'running'; its heartbeat stops, and a live worker (or the next one to start) puts it
+back in the queue, where the pipeline resumes at the first unfinished stage.  On one machine (the embedded queue)
+one worker per data directory (a lock file), so models are loaded once; across machines (Redis) any number.
 """
 
 from __future__ import annotations
@@ -10,27 +12,36 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 from videocoach import pipeline
 from videocoach.config import Settings
+from videocoach.storage.records import LessonBusy
 from videocoach.storage.store import Store
 
 JOB_KINDS = ("analyse", "rerender")
 
 
-def run_job(store: Store, job_id: int, kind: str, lesson_id: str, params: dict) -> None:
+def run_job(store: Store, job_id: int, kind: str, lesson_id: str, params: dict,
+            on_stage: Callable[[str, str], None] | None = None) -> None:
+    """Run one claimed job to its end (done or failed).  Raises LessonBusy, with the job queued again, when another
+    process holds the lesson."""
     last = {"t": 0.0}
+    stored: set[str] = set()
 
     def progress(stage: str, fraction: float) -> None:
         now = time.monotonic()
         if fraction in (0.0, 1.0) or now - last["t"] > 0.5:  # throttle database writes
             last["t"] = now
             store.update_job(job_id, stage=stage, progress=float(min(max(fraction, 0.0), 1.0)))
+        if fraction == 1.0 and on_stage is not None and stage not in stored \
+                and stage in store.finished_stages(lesson_id):
+            stored.add(stage)
+            on_stage(lesson_id, stage)
 
     try:
         if kind == "analyse":
@@ -41,12 +52,15 @@ def run_job(store: Store, job_id: int, kind: str, lesson_id: str, params: dict) 
         else:
             raise ValueError(f"unknown job kind {kind!r}")
     except Exception as exc:  # the job fails, the worker goes on; the lesson records the user-facing message
+        if isinstance(exc.__cause__, LessonBusy):
+            store.update_job(job_id, status="queued", message="waiting: another worker has this lesson")
+            raise exc.__cause__ from exc
         store.update_job(job_id, status="failed", message=str(exc)[:2000])
         return
     store.update_job(job_id, status="done", progress=1.0, message="")
 
 
-PURGE_EVERY_S = 3600.0  # the automatic retention purge: at start, then hourly
+
 
 
 def purge_now(store: Store) -> list[str]:
@@ -63,32 +77,21 @@ def purge_now(store: Store) -> list[str]:
     return erased
 
 
-def work(settings: Settings, *, once: bool = False, poll_s: float = 1.0, max_idle_s: float | None = None,
-         purge_every_s: float = PURGE_EVERY_S) -> int:
-    """Process jobs until told to stop (or, with ``once``, until the queue is empty), purging expired lessons at
-    start and every ``purge_every_s`` between jobs.  Returns jobs run."""
-    store = Store(settings)
-    store.requeue_stale_jobs()
+def work(settings: Settings, *, once: bool = True) -> int:
+    """``videocoach worker --once``: purge expired lessons, then run every queued job in this process until none is
+    left (no queue, no consumer; ``videocoach worker`` is :func:`videocoach.tasks.serve`).  Returns jobs run."""
+    if not once:
+        raise ValueError("the long-running worker is videocoach.tasks.serve")
     done = 0
-    idle_since = time.monotonic()
-    last_purge = -float("inf")
-    try:
-        while True:
-            if time.monotonic() - last_purge >= purge_every_s:
-                purge_now(store)
-                last_purge = time.monotonic()
-            claimed = store.claim_job()
-            if claimed is None:
-                if once or (max_idle_s is not None and time.monotonic() - idle_since > max_idle_s):
-                    return done
-                time.sleep(poll_s)
-                continue
+    with Store(settings) as store:
+        store.requeue_stale_jobs()
+        purge_now(store)
+        while (claimed := store.claim_job()) is not None:
             job, params = claimed
-            run_job(store, job.id, job.kind, job.lesson_id, params)
-            done += 1
-            idle_since = time.monotonic()
-    finally:
-        store.close()
+            with contextlib.suppress(LessonBusy):  # another process has it; it stays queued
+                run_job(store, job.id, job.kind, job.lesson_id, params)
+                done += 1
+    return done
 
 
 def _lock_path(settings: Settings) -> Path:
@@ -132,8 +135,9 @@ def worker_running(settings: Settings) -> bool:
 
 
 def ensure_worker(settings: Settings) -> None:
-    """Start a detached worker process for this data directory unless one is running."""
-    if worker_running(settings):
+    """Start a detached worker process for this data directory unless one is running.  With a shared queue
+    (``VIDEOCOACH_QUEUE_URL``) the workers are services of their own (docs/deploy.md): nothing is started here."""
+    if settings.queue_url or worker_running(settings):
         return
     env = dict(os.environ)
     env["VIDEOCOACH_DATA"] = str(settings.data_dir)
@@ -144,22 +148,3 @@ def ensure_worker(settings: Settings) -> None:
         [sys.executable, "-m", "videocoach.cli", "worker"],
         env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
     )
-
-
-def serve(settings: Settings) -> int:
-    """`videocoach worker`: the long-running loop, stopping cleanly on SIGTERM."""
-    stop = {"now": False}
-
-    def _term(signum, frame):  # finish nothing half-way: the pipeline keeps finished stages; the job is requeued
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _term)
-    with worker_lock(settings) as got:
-        if not got:
-            print("a worker is already running for this data directory", file=sys.stderr)
-            return 0
-        try:
-            work(settings)
-        except KeyboardInterrupt:
-            stop["now"] = True
-    return 0

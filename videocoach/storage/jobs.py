@@ -1,4 +1,5 @@
-"""The background jobs table: queued analyses and re-renders, claimed by the worker.  Part of
+"""The background jobs table: queued analyses and re-renders, the durable record of each (the task queue only
+carries job ids, see :mod:`videocoach.tasks`), claimed by a worker.  Part of
 :class:`~videocoach.storage.store.Store`.
 """
 
@@ -19,15 +20,17 @@ class JobsMixin:
         now = time.time()
         with self.transaction() as db:
             cur = db.execute(
-                "INSERT INTO jobs(lesson_id, kind, status, params, created_at, updated_at) VALUES (?,?,?,?,?,?)",
+                "INSERT INTO jobs(lesson_id, kind, status, params, created_at, updated_at) VALUES (?,?,?,?,?,?)"
+                " RETURNING id",
                 (lesson_id, kind, "queued", json.dumps(params or {}), now, now),
             )
-        return int(cur.lastrowid)
+        return int(cur.fetchone()[0])
 
     def claim_job(self) -> tuple[Job, dict] | None:
         """Take the oldest queued job (atomically: two workers never take the same one)."""
         with self.transaction() as db:
-            row = db.execute("SELECT * FROM jobs WHERE status='queued' ORDER BY id LIMIT 1").fetchone()
+            row = db.execute("SELECT * FROM jobs WHERE status='queued' ORDER BY id LIMIT 1"
+                             + ("" if self._db.is_sqlite else " FOR UPDATE SKIP LOCKED")).fetchone()
             if row is None:
                 return None
             db.execute("UPDATE jobs SET status='running', updated_at=? WHERE id=?", (time.time(), row["id"]))
@@ -52,12 +55,28 @@ class JobsMixin:
         rows = self._db.execute("SELECT * FROM jobs WHERE lesson_id=? ORDER BY id", (lesson_id,)).fetchall()
         return [job_from_row(r) for r in rows]
 
+    def start_job(self, job_id: int) -> tuple[Job, dict] | None:
+        """Take this queued job (atomically: of two workers handed the same job, one gets it); None when it is not
+        queued (done, failed, running elsewhere, or erased with its lesson)."""
+        with self.transaction() as db:
+            row = db.execute("UPDATE jobs SET status='running', updated_at=? WHERE id=? AND status='queued'"
+                             " RETURNING *", (time.time(), job_id)).fetchone()
+        return (job_from_row(row), json.loads(row["params"])) if row else None
+
+    def queued_job_ids(self) -> list[int]:
+        return [int(r[0]) for r in self._db.execute("SELECT id FROM jobs WHERE status='queued' ORDER BY id").fetchall()]
+
+    def requeue_stale_job_ids(self, older_than_s: float = 0.0) -> list[int]:
+        """Jobs left 'running' by a killed worker (no heartbeat for ``older_than_s``) go back to the queue; their
+        ids, for the task queue to hand out again (the pipeline resumes from its last finished stage)."""
+        with self.transaction() as db:
+            rows = db.execute(
+                "UPDATE jobs SET status='queued', message='resumed after interruption' WHERE status='running'"
+                " AND updated_at <= ? RETURNING id",
+                (time.time() - older_than_s,),
+            ).fetchall()
+        return sorted(int(r[0]) for r in rows)
+
     def requeue_stale_jobs(self, older_than_s: float = 0.0) -> int:
         """Jobs left 'running' by a killed worker go back to the queue (the pipeline resumes from its last stage)."""
-        with self.transaction() as db:
-            cur = db.execute(
-                "UPDATE jobs SET status='queued', message='resumed after interruption' WHERE status='running'"
-                " AND updated_at <= ?",
-                (time.time() - older_than_s,),
-            )
-        return cur.rowcount
+        return len(self.requeue_stale_job_ids(older_than_s))

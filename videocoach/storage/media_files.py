@@ -45,7 +45,9 @@ class MediaFilesMixin:
         try:
             with self.transaction() as db:
                 db.execute(
-                    "INSERT OR REPLACE INTO media(lesson_id, kind, relpath, size_bytes, created_at) VALUES (?,?,?,?,?)",
+                    "INSERT INTO media(lesson_id, kind, relpath, size_bytes, created_at) VALUES (?,?,?,?,?)"
+                    " ON CONFLICT (lesson_id, kind) DO UPDATE SET relpath=excluded.relpath,"
+                    " size_bytes=excluded.size_bytes, created_at=excluded.created_at",
                     (lesson_id, kind, str(path.relative_to(self.data_dir)), size, time.time()),
                 )
         except BaseException:
@@ -74,11 +76,18 @@ class MediaFilesMixin:
 
     @contextlib.contextmanager
     def lesson_lock(self, lesson_id: str) -> Iterator[None]:
-        """Exclusive processing of one lesson across processes (the CLI and the worker never run it twice at once)."""
+        """Exclusive processing of one lesson across processes (the CLI and the worker never run it twice at once).
+        On PostgreSQL a session advisory lock, across machines; on SQLite (one machine) a lock file."""
         import fcntl
 
         if not is_lesson_id(lesson_id):
             raise ValueError("bad lesson id")
+        if not self._db.is_sqlite:
+            with self._db.advisory_lock(f"videocoach lesson {lesson_id}") as got:
+                if not got:
+                    raise LessonBusy("this lesson is being processed by another process")
+                yield
+            return
         lock_dir = self.media_dir / lesson_id
         lock_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         with open(lock_dir / ".lock", "a+") as fh:

@@ -28,10 +28,11 @@ class PeopleMixin:
             raise ValueError("a user name is 1-64 letters, digits or . _ - @")
         with self.transaction() as db:
             cur = db.execute(
-                "INSERT INTO users(username, display_name, role, password_hash, created_at) VALUES (?,?,?,?,?)",
+                "INSERT INTO users(username, display_name, role, password_hash, created_at) VALUES (?,?,?,?,?)"
+                " RETURNING id",
                 (username, display_name or username, role, password_hash, time.time()),
             )
-            user = User(int(cur.lastrowid), username, display_name or username, role)
+            user = User(int(cur.fetchone()[0]), username, display_name or username, role)
         self.audit(user.id, "user.create", None, f"role={role}")
         return user
 
@@ -63,7 +64,7 @@ class PeopleMixin:
         now = time.time()
         with self.transaction() as db:
             db.execute("DELETE FROM login_sessions WHERE expires_at <= ?", (now,))
-            db.execute("INSERT INTO login_sessions VALUES (?,?,?,?,?)",
+            db.execute("INSERT INTO login_sessions(id_hash, user_id, browser, created_at, expires_at) VALUES (?,?,?,?,?)",
                        (session_hash(raw), user.id, browser, now, now + ttl_s))
         return raw
 
@@ -107,7 +108,7 @@ class PeopleMixin:
         now = time.time()
         with self.transaction() as db:
             db.execute("DELETE FROM login_grants WHERE expires_at <= ?", (now,))
-            db.execute("INSERT INTO login_grants VALUES (?,?,?)",
+            db.execute("INSERT INTO login_grants(id_hash, session_sealed, expires_at) VALUES (?,?,?)",
                        (session_hash(grant), self._seal("login_grants", "session", (session_hash(grant),), raw),
                         now + ttl_s))
         return grant
@@ -134,10 +135,10 @@ class PeopleMixin:
             for scope in (s[:200] for s in scopes):
                 count = db.execute("SELECT COUNT(*) FROM login_failures WHERE scope=?", (scope,)).fetchone()[0]
                 if max_rows is not None and count >= max_rows:
-                    db.execute("UPDATE login_failures SET at=? WHERE rowid=(SELECT rowid FROM login_failures "
-                               "WHERE scope=? ORDER BY at DESC LIMIT 1)", (now, scope))
+                    db.execute("UPDATE login_failures SET at=? WHERE scope=? AND at=(SELECT MAX(at) FROM"
+                               " login_failures WHERE scope=?)", (now, scope, scope))
                 else:
-                    db.execute("INSERT INTO login_failures VALUES (?,?)", (scope, now))
+                    db.execute("INSERT INTO login_failures(scope, at) VALUES (?,?)", (scope, now))
 
     def login_failures(self, scope: str, since: float) -> tuple[int, float | None]:
         """(failures of ``scope`` since ``since``, the time of the last one)."""
@@ -168,7 +169,8 @@ class PeopleMixin:
         if coach.role != "coach":
             raise ValueError(f"{coach.username} is not a coach")
         with self.transaction() as db:
-            db.execute("INSERT OR IGNORE INTO shares VALUES (?,?,?)", (lesson_id, coach.id, time.time()))
+            db.execute("INSERT INTO shares(lesson_id, coach_id, created_at) VALUES (?,?,?) ON CONFLICT DO NOTHING",
+                       (lesson_id, coach.id, time.time()))
         self.audit(owner.id, "lesson.share", lesson_id, f"coach={coach.username}")
 
     def unshare(self, owner: User, lesson_id: str, coach: User) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from dataclasses import dataclass, field
 from typing import Any, Literal, Sequence
 
@@ -128,11 +127,11 @@ class Job:
     updated_at: float
 
 
-def user_from_row(row: sqlite3.Row) -> User:
+def user_from_row(row: Any) -> User:
     return User(int(row["id"]), row["username"], row["display_name"], row["role"])
 
 
-def lesson_from_row(row: sqlite3.Row) -> Lesson:
+def lesson_from_row(row: Any) -> Lesson:
     return Lesson(
         id=row["id"], owner_id=int(row["owner_id"]), title=row["title"], original_name=row["original_name"],
         created_at=row["created_at"], status=row["status"], duration_s=float(row["duration_s"]),
@@ -141,7 +140,7 @@ def lesson_from_row(row: sqlite3.Row) -> Lesson:
     )
 
 
-def job_from_row(row: sqlite3.Row) -> Job:
+def job_from_row(row: Any) -> Job:
     return Job(int(row["id"]), row["lesson_id"], row["kind"], row["status"], row["stage"], float(row["progress"]),
                row["message"], row["created_at"], row["updated_at"])
 

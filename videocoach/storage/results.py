@@ -33,7 +33,8 @@ class ResultsMixin:
     def save_stage(self, lesson_id: str, stage: str, result_json: str) -> None:
         with self.transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO stages(lesson_id, stage, result, finished_at) VALUES (?,?,?,?)",
+                "INSERT INTO stages(lesson_id, stage, result, finished_at) VALUES (?,?,?,?) ON CONFLICT (lesson_id, stage)"
+                " DO UPDATE SET result=excluded.result, finished_at=excluded.finished_at",
                 (lesson_id, stage, self._seal("stages", "result", (lesson_id, stage), result_json), time.time()),
             )
 
@@ -58,7 +59,8 @@ class ResultsMixin:
     # -- teacher voices -------------------------------------------------------------------------------------------------
     def save_teacher_voice(self, user_id: int, voice_json: str) -> None:
         with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO teacher_voices VALUES (?,?,?)",
+            db.execute("INSERT INTO teacher_voices(user_id, voice, created_at) VALUES (?,?,?) ON CONFLICT (user_id)"
+                       " DO UPDATE SET voice=excluded.voice, created_at=excluded.created_at",
                        (user_id, self._seal("teacher_voices", "voice", (user_id,), voice_json), time.time()))
 
     def teacher_voice(self, user_id: int) -> str | None:

@@ -5,10 +5,10 @@ meeting record.  Part of :class:`~videocoach.storage.store.Store`.
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from typing import Any, Sequence
 
+from videocoach.storage.database import Row
 from videocoach.storage.records import (
     Bookmark,
     MeetingRecord,
@@ -35,17 +35,17 @@ class ReviewNotesMixin:
         with self.transaction() as db:
             cur = db.execute(
                 "INSERT INTO bookmarks(lesson_id, author_id, start_s, end_s, note, tags, trigger, outcome, created_at,"
-                " updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " updated_at) VALUES (?,?,?,?,?,?,?,?,?,?) RETURNING id",
                 (lesson_id, user.id, start_s, end_s,
                  self._seal("bookmarks", "note", (lesson_id,), clean_text(note, 5000)), json.dumps(clean_tags(tags)),
                  self._seal("bookmarks", "trigger", (lesson_id,), clean_text(trigger, 2000)),
                  self._seal("bookmarks", "outcome", (lesson_id,), clean_text(outcome, 2000)), now, now),
             )
-            bookmark_id = int(cur.lastrowid)
+            bookmark_id = int(cur.fetchone()[0])
         self.audit(user.id, "bookmark.add", lesson_id, f"bookmark={bookmark_id}")
         return self.bookmark(bookmark_id)
 
-    def _bookmark(self, row: sqlite3.Row) -> Bookmark:
+    def _bookmark(self, row: Row) -> Bookmark:
         lesson_id = row["lesson_id"]
         return Bookmark(
             id=int(row["id"]), lesson_id=lesson_id, author_id=int(row["author_id"]), author_name=row["author_name"],
@@ -109,11 +109,11 @@ class ReviewNotesMixin:
         self.require_access(user, bm.lesson_id, "bookmark.replay_note")
         with self.transaction() as db:
             cur = db.execute(
-                "INSERT INTO replay_notes(bookmark_id, author_id, note, created_at) VALUES (?,?,?,?)",
+                "INSERT INTO replay_notes(bookmark_id, author_id, note, created_at) VALUES (?,?,?,?) RETURNING id",
                 (bookmark_id, user.id, self._seal("replay_notes", "note", (bookmark_id,), clean_text(note, 5000)),
                  time.time()),
             )
-            note_id = int(cur.lastrowid)
+            note_id = int(cur.fetchone()[0])
         self.audit(user.id, "bookmark.replay_note", bm.lesson_id, f"bookmark={bookmark_id}")
         return next(n for n in self.replay_notes(user, bookmark_id) if n.id == note_id)
 
@@ -143,7 +143,9 @@ class ReviewNotesMixin:
         now = time.time()
         with self.transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO meeting_records VALUES (?,?,?,?)",
+                "INSERT INTO meeting_records(lesson_id, record, updated_by, updated_at) VALUES (?,?,?,?)"
+                " ON CONFLICT (lesson_id) DO UPDATE SET record=excluded.record, updated_by=excluded.updated_by,"
+                " updated_at=excluded.updated_at",
                 (record.lesson_id, self._seal("meeting_records", "record", (record.lesson_id,), json.dumps(payload)),
                  user.id, now),
             )

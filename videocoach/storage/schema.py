@@ -1,9 +1,24 @@
-"""The database schema (SQLite), its version, and which text fields are sealed with the media key.
+"""The database schema (SQLAlchemy Core tables, the same on SQLite and PostgreSQL), its sealing version, and which
+text fields are sealed with the media key.
 """
 
 from __future__ import annotations
 
 from typing import Sequence
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    text,
+)
 
 SCHEMA_VERSION = 2  # 2: sensitive text fields sealed (``SEALED_FIELDS``); a version-1 database is sealed on open
 # (table, column, columns of the row key that go into the sealed value's associated data)
@@ -18,140 +33,149 @@ SEALED_FIELDS = (
 )
 
 
-SCHEMA_SQL = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS users (
-    id INTEGER PRIMARY KEY,
-    username TEXT NOT NULL UNIQUE,
-    display_name TEXT NOT NULL,
-    role TEXT NOT NULL CHECK (role IN ('teacher', 'coach', 'admin')),
-    password_hash TEXT,
-    created_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS login_sessions (
-    id_hash TEXT PRIMARY KEY,
-    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    browser TEXT,
-    created_at REAL NOT NULL,
-    expires_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS lessons (
-    id TEXT PRIMARY KEY,
-    owner_id INTEGER NOT NULL REFERENCES users(id),
-    title TEXT NOT NULL,
-    original_name TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    status TEXT NOT NULL,
-    duration_s REAL NOT NULL DEFAULT 0,
-    policy_name TEXT NOT NULL DEFAULT 'blur-all-pupils',
-    policy_version INTEGER NOT NULL DEFAULT 0,
-    meeting_at REAL,
-    expires_at REAL,
-    error TEXT,
-    settings TEXT NOT NULL DEFAULT '{}'
-);
-CREATE TABLE IF NOT EXISTS shares (
-    lesson_id TEXT NOT NULL REFERENCES lessons(id) ON DELETE CASCADE,
-    coach_id INTEGER NOT NULL REFERENCES users(id),
-    created_at REAL NOT NULL,
-    PRIMARY KEY (lesson_id, coach_id)
-);
-CREATE TABLE IF NOT EXISTS media (
-    lesson_id TEXT NOT NULL REFERENCES lessons(id) ON DELETE CASCADE,
-    kind TEXT NOT NULL,
-    relpath TEXT NOT NULL,
-    size_bytes INTEGER NOT NULL,
-    created_at REAL NOT NULL,
-    PRIMARY KEY (lesson_id, kind)
-);
-CREATE TABLE IF NOT EXISTS stages (
-    lesson_id TEXT NOT NULL REFERENCES lessons(id) ON DELETE CASCADE,
-    stage TEXT NOT NULL,
-    result TEXT NOT NULL,
-    finished_at REAL NOT NULL,
-    PRIMARY KEY (lesson_id, stage)
-);
-CREATE TABLE IF NOT EXISTS bookmarks (
-    id INTEGER PRIMARY KEY,
-    lesson_id TEXT NOT NULL REFERENCES lessons(id) ON DELETE CASCADE,
-    author_id INTEGER NOT NULL REFERENCES users(id),
-    start_s REAL NOT NULL,
-    end_s REAL NOT NULL,
-    note TEXT NOT NULL DEFAULT '',
-    tags TEXT NOT NULL DEFAULT '[]',
-    trigger TEXT NOT NULL DEFAULT '',
-    outcome TEXT NOT NULL DEFAULT '',
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    CHECK (0 <= start_s AND start_s <= end_s)
-);
-CREATE TABLE IF NOT EXISTS replay_notes (
-    id INTEGER PRIMARY KEY,
-    bookmark_id INTEGER NOT NULL REFERENCES bookmarks(id) ON DELETE CASCADE,
-    author_id INTEGER NOT NULL REFERENCES users(id),
-    note TEXT NOT NULL,
-    created_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS meeting_records (
-    lesson_id TEXT PRIMARY KEY REFERENCES lessons(id) ON DELETE CASCADE,
-    record TEXT NOT NULL,
-    updated_by INTEGER REFERENCES users(id),
-    updated_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS teacher_voices (
-    user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
-    voice TEXT NOT NULL,
-    created_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS face_marks (
-    lesson_id TEXT NOT NULL REFERENCES lessons(id) ON DELETE CASCADE,
-    track_id INTEGER NOT NULL,
-    label TEXT NOT NULL CHECK (label IN ('teacher', 'consented')),
-    marked_by INTEGER REFERENCES users(id),
-    created_at REAL NOT NULL,
-    consent_record TEXT,
-    PRIMARY KEY (lesson_id, track_id)
-);
-CREATE TABLE IF NOT EXISTS login_failures (
-    scope TEXT NOT NULL,
-    at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS login_failures_scope ON login_failures(scope, at);
-CREATE TABLE IF NOT EXISTS login_grants (
-    id_hash TEXT PRIMARY KEY,
-    session_sealed TEXT NOT NULL,
-    expires_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS jobs (
-    id INTEGER PRIMARY KEY,
-    lesson_id TEXT NOT NULL REFERENCES lessons(id) ON DELETE CASCADE,
-    kind TEXT NOT NULL,
-    status TEXT NOT NULL,
-    stage TEXT NOT NULL DEFAULT '',
-    progress REAL NOT NULL DEFAULT 0,
-    message TEXT NOT NULL DEFAULT '',
-    params TEXT NOT NULL DEFAULT '{}',
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS audit_log (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at REAL NOT NULL,
-    actor_id INTEGER,
-    action TEXT NOT NULL,
-    lesson_id TEXT,
-    detail TEXT NOT NULL DEFAULT '',
-    allowed INTEGER NOT NULL
-);
--- the audit log is append-only: no code path may change or remove a row
-CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
-BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
-BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
-CREATE INDEX IF NOT EXISTS bookmarks_lesson ON bookmarks(lesson_id);
-CREATE INDEX IF NOT EXISTS audit_lesson ON audit_log(lesson_id);
-CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
-"""
+# The tables, in SQLAlchemy Core: one definition for SQLite and PostgreSQL.  Alembic's first revision creates them
+# (``migrations/versions/0001_schema.py``); a later change to the schema is a new revision, never an edit here alone.
+metadata = MetaData()
+_cascade = {"ondelete": "CASCADE"}
+
+Table("meta", metadata, Column("key", Text, primary_key=True), Column("value", Text, nullable=False))
+Table(
+    "users", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", Text, nullable=False, unique=True),
+    Column("display_name", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("password_hash", Text),
+    Column("created_at", Double, nullable=False),
+    CheckConstraint("role IN ('teacher', 'coach', 'admin')"),
+)
+Table(
+    "login_sessions", metadata,
+    Column("id_hash", Text, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", **_cascade), nullable=False),
+    Column("browser", Text),
+    Column("created_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=False),
+)
+Table(
+    "lessons", metadata,
+    Column("id", Text, primary_key=True),
+    Column("owner_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("original_name", Text, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("duration_s", Double, nullable=False, server_default=text("0")),
+    Column("policy_name", Text, nullable=False, server_default=text("'blur-all-pupils'")),
+    Column("policy_version", Integer, nullable=False, server_default=text("0")),
+    Column("meeting_at", Double),
+    Column("expires_at", Double),
+    Column("error", Text),
+    Column("settings", Text, nullable=False, server_default=text("'{}'")),
+)
+Table(
+    "shares", metadata,
+    Column("lesson_id", Text, ForeignKey("lessons.id", **_cascade), primary_key=True),
+    Column("coach_id", Integer, ForeignKey("users.id"), primary_key=True),
+    Column("created_at", Double, nullable=False),
+)
+Table(
+    "media", metadata,
+    Column("lesson_id", Text, ForeignKey("lessons.id", **_cascade), primary_key=True),
+    Column("kind", Text, primary_key=True),
+    Column("relpath", Text, nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("created_at", Double, nullable=False),
+)
+Table(
+    "stages", metadata,
+    Column("lesson_id", Text, ForeignKey("lessons.id", **_cascade), primary_key=True),
+    Column("stage", Text, primary_key=True),
+    Column("result", Text, nullable=False),
+    Column("finished_at", Double, nullable=False),
+)
+Table(
+    "bookmarks", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("lesson_id", Text, ForeignKey("lessons.id", **_cascade), nullable=False, index=True),
+    Column("author_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("start_s", Double, nullable=False),
+    Column("end_s", Double, nullable=False),
+    Column("note", Text, nullable=False, server_default=text("''")),
+    Column("tags", Text, nullable=False, server_default=text("'[]'")),
+    Column("trigger", Text, nullable=False, server_default=text("''")),
+    Column("outcome", Text, nullable=False, server_default=text("''")),
+    Column("created_at", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
+    CheckConstraint("0 <= start_s AND start_s <= end_s"),
+)
+Table(
+    "replay_notes", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("bookmark_id", Integer, ForeignKey("bookmarks.id", **_cascade), nullable=False),
+    Column("author_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("created_at", Double, nullable=False),
+)
+Table(
+    "meeting_records", metadata,
+    Column("lesson_id", Text, ForeignKey("lessons.id", **_cascade), primary_key=True),
+    Column("record", Text, nullable=False),
+    Column("updated_by", Integer, ForeignKey("users.id")),
+    Column("updated_at", Double, nullable=False),
+)
+Table(
+    "teacher_voices", metadata,
+    Column("user_id", Integer, ForeignKey("users.id", **_cascade), primary_key=True),
+    Column("voice", Text, nullable=False),
+    Column("created_at", Double, nullable=False),
+)
+Table(
+    "face_marks", metadata,
+    Column("lesson_id", Text, ForeignKey("lessons.id", **_cascade), primary_key=True),
+    Column("track_id", Integer, primary_key=True, autoincrement=False),
+    Column("label", Text, nullable=False),
+    Column("marked_by", Integer, ForeignKey("users.id")),
+    Column("created_at", Double, nullable=False),
+    Column("consent_record", Text),
+    CheckConstraint("label IN ('teacher', 'consented')"),
+)
+Table(
+    "login_failures", metadata,
+    Column("scope", Text, nullable=False),
+    Column("at", Double, nullable=False),
+    Index("login_failures_scope", "scope", "at"),
+)
+Table(
+    "login_grants", metadata,
+    Column("id_hash", Text, primary_key=True),
+    Column("session_sealed", Text, nullable=False),
+    Column("expires_at", Double, nullable=False),
+)
+Table(
+    "jobs", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("lesson_id", Text, ForeignKey("lessons.id", **_cascade), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("status", Text, nullable=False, index=True),
+    Column("stage", Text, nullable=False, server_default=text("''")),
+    Column("progress", Double, nullable=False, server_default=text("0")),
+    Column("message", Text, nullable=False, server_default=text("''")),
+    Column("params", Text, nullable=False, server_default=text("'{}'")),
+    Column("created_at", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
+)
+Table(
+    "audit_log", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", Double, nullable=False),
+    Column("actor_id", Integer),
+    Column("action", Text, nullable=False),
+    Column("lesson_id", Text, index=True),
+    Column("detail", Text, nullable=False, server_default=text("''")),
+    Column("allowed", Integer, nullable=False),
+    sqlite_autoincrement=True,
+)
 
 
 def field_context(table: str, column: str, key: Sequence[object]) -> str:

@@ -1,4 +1,5 @@
-"""The store: SQLite (WAL) for lessons, stage results, users, shares, bookmarks, meeting records and the audit log;
+"""The store: a database (SQLite in WAL mode by default, PostgreSQL with ``VIDEOCOACH_DATABASE_URL``; see
+:mod:`videocoach.storage.database` and :mod:`videocoach.storage.migrate`) for lessons, stage results, users, shares, bookmarks, meeting records and the audit log;
 media files sealed by :mod:`videocoach.storage.vault` under ``data_dir/media/<lesson id>/`` with server-generated names.
 
 Access rule, checked here and nowhere else: a lesson is visible to its owner (a teacher) and to the coaches the owner
@@ -11,7 +12,7 @@ import contextlib
 import json
 import os
 import shutil
-import sqlite3
+import socket
 import time
 import uuid
 from pathlib import Path
@@ -34,13 +35,10 @@ from videocoach.storage.records import (
 )
 from videocoach.storage.results import ResultsMixin
 from videocoach.storage.review_notes import ReviewNotesMixin
-from videocoach.storage.schema import (
-    SCHEMA_SQL,
-    SCHEMA_VERSION,
-    SEALED_FIELDS,
-    field_context,
-)
-from videocoach.storage.vault import FIELD_PREFIX, Vault, load_or_create_key
+from videocoach.storage import migrate
+from videocoach.storage.database import Database, Tx, sqlite_url
+from videocoach.storage.schema import field_context
+from videocoach.storage.vault import Vault, load_or_create_key
 
 
 class Store(PeopleMixin, MediaFilesMixin, ResultsMixin, ReviewNotesMixin, JobsMixin, AuditLogMixin):
@@ -50,35 +48,29 @@ class Store(PeopleMixin, MediaFilesMixin, ResultsMixin, ReviewNotesMixin, JobsMi
         self.settings = settings
         self.data_dir = Path(settings.data_dir)
         self.media_dir = self.data_dir / "media"
-        # transient plaintext working files only, one folder per process; a killed process's folder is removed
-        # by the next store opened on this data directory (SIGKILL runs no cleanup of its own)
-        work_root = self.data_dir / "work"
+        # transient plaintext working files only, one folder per process; a killed process's folder is removed by the
+        # next store opened on this machine (SIGKILL runs no cleanup of its own).  With a shared queue the data
+        # directory is a shared mount: unless a local VIDEOCOACH_WORK_DIR is set, each machine keeps to a folder of
+        # its own there (another machine's process ids mean nothing here)
+        work_root = Path(settings.work_dir) if settings.work_dir else self.data_dir / "work"
+        if settings.queue_url and not settings.work_dir:
+            work_root = work_root / socket.gethostname()
         self.work_dir = work_root / str(os.getpid())
         for d in (self.data_dir, self.media_dir, work_root, self.work_dir):
             d.mkdir(parents=True, exist_ok=True, mode=0o700)
         _remove_dead_work_dirs(work_root)
         self.vault = Vault(load_or_create_key(settings.key_file, self.data_dir), work_dir=self.work_dir)
-        self.db_path = self.data_dir / "videocoach.sqlite3"
-        self._db = sqlite3.connect(self.db_path, timeout=30.0, isolation_level=None, check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.execute("PRAGMA busy_timeout=30000")
-        self._db.execute("PRAGMA secure_delete=ON")  # deleted rows are overwritten, not left in free pages
-        fresh = self._db.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' AND name='meta'"
-        ).fetchone() is None
-        self._db.executescript(SCHEMA_SQL)
-        columns = {r["name"] for r in self._db.execute("PRAGMA table_info(face_marks)").fetchall()}
-        if "consent_record" not in columns:  # a database from before marks named their consent record
-            self._db.execute("ALTER TABLE face_marks ADD COLUMN consent_record TEXT")
-        self._forget_unrecorded_consent()
-        self._db.execute(
-            "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
-            (str(SCHEMA_VERSION if fresh else 1),),
-        )
-        self._seal_legacy_fields()
-
+        self.db_path = self.data_dir / "videocoach.sqlite3"  # the embedded default; unused with a database URL
+        self._db = Database(settings.database_url or sqlite_url(self.db_path))
+        try:
+            if migrate.upgrade(self._db, self._seal) and self._db.is_sqlite:
+                # old plaintext fields were sealed: rewrite the file so none stays in free pages or the WAL
+                self._db.execute("VACUUM")
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._forget_unrecorded_consent()
+        except BaseException:
+            self._db.close()
+            raise
 
     # -- sealed fields ----------------------------------------------------------------------------------------------
     def _seal(self, table: str, column: str, key: Sequence[object], text: str) -> str:
@@ -86,27 +78,6 @@ class Store(PeopleMixin, MediaFilesMixin, ResultsMixin, ReviewNotesMixin, JobsMi
 
     def _open(self, table: str, column: str, key: Sequence[object], value: str) -> str:
         return self.vault.open_text(value, field_context(table, column, key))
-
-    def _seal_legacy_fields(self) -> None:
-        """A database written before fields were sealed (schema 1): seal every such field once, then rewrite the
-        file so no plaintext stays behind in free pages or the write-ahead log."""
-        row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        if row is None or int(row["value"]) >= SCHEMA_VERSION:
-            return
-        with self.transaction() as db:
-            version = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()["value"]
-            if int(version) >= SCHEMA_VERSION:
-                return  # another process sealed them meanwhile
-            for table, column, key_cols in SEALED_FIELDS:
-                rows = db.execute(f"SELECT rowid AS rid, {column}, {', '.join(key_cols)} FROM {table}").fetchall()
-                for r in rows:
-                    value = r[column]
-                    if isinstance(value, str) and not value.startswith(FIELD_PREFIX):
-                        sealed = self._seal(table, column, [r[c] for c in key_cols], value)
-                        db.execute(f"UPDATE {table} SET {column}=? WHERE rowid=?", (sealed, r["rid"]))
-            db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
-        self._db.execute("VACUUM")
-        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     @staticmethod
     def open_default() -> "Store":
@@ -123,17 +94,9 @@ class Store(PeopleMixin, MediaFilesMixin, ResultsMixin, ReviewNotesMixin, JobsMi
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE … COMMIT: writers queue on the WAL lock instead of failing or losing updates."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        else:
-            self._db.execute("COMMIT")
+    def transaction(self) -> contextlib.AbstractContextManager[Tx]:
+        """BEGIN (IMMEDIATE on SQLite) … COMMIT: writers queue on the lock instead of failing or losing updates."""
+        return self._db.transaction()
 
 
     # -- lessons and access -------------------------------------------------------------------------------------------

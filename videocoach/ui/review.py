@@ -129,7 +129,10 @@ def start_job(store: Store, settings: Settings, lesson_id: str, kind: str, param
     ``VIDEOCOACH_WORKER=external`` says the worker runs as its own service (systemd, a container): the app then only
     queues jobs and never starts one itself.
     """
+    from videocoach import tasks
+
     job_id = store.enqueue_job(lesson_id, kind, params)
+    tasks.submit(settings, job_id)
     if start_worker and os.environ.get("VIDEOCOACH_WORKER", "auto").strip().lower() != "external":
         from videocoach import worker
 
