@@ -1,4 +1,4 @@
-"""Face identity: dlib's ResNet face descriptor (128-d) on 5-point aligned face chips, and the audit's second opinion.
+"""Face identity: dlib's ResNet face descriptor (128-d) on 5-point aligned face chips.
 
 The weights come inside the ``face-recognition-models`` PyPI package (MIT; dlib itself: ``dlib-bin``, Boost licence)
 and are found through the installed package directory without importing it (its ``__init__`` pulls in
@@ -31,8 +31,6 @@ MIN_FACE_PX = 36.0  # a face box smaller than this (larger side) is not identifi
 CHIP_PX = 150  # dlib's aligned chip size for the descriptor
 SAME_PERSON_MAX_DISTANCE = 0.42  # eval/eval_identity.py: FAR <= 0.1 % on WIDER different-person pairs
 LINK_MAX_DISTANCE = 0.5  # two tracks of one lesson joined into one person (never shows anyone by itself)
-# the audit's second opinion: a finding is "clearly not a face" only when neither check sees a face in it
-SECOND_OPINION_UPSAMPLE = 1
 
 
 class IdentityError(RuntimeError):
@@ -86,10 +84,9 @@ def frontal_enough(lm: Landmarks, box: Sequence[float]) -> bool:
 class FaceEmbedder:
     """Loaded dlib models.  Not thread-safe: one instance per thread."""
 
-    def __init__(self, landmarks_model, descriptor_model, hog_detector) -> None:  # built by load_embedder()
+    def __init__(self, landmarks_model, descriptor_model) -> None:  # built by load_embedder()
         self._shape = landmarks_model
         self._rec = descriptor_model
-        self._hog = hog_detector
 
     def landmarks(self, image_rgb: np.ndarray, box: Sequence[float]) -> Landmarks:
         import dlib
@@ -115,39 +112,6 @@ class FaceEmbedder:
         vec = np.asarray(self._rec.compute_face_descriptor(chip), dtype=np.float32)
         return vec if np.all(np.isfinite(vec)) else None
 
-    def looks_like_face(self, image_bgr: np.ndarray, box: Sequence[float]) -> bool:
-        """The audit's second opinion on a flagged region: True unless it is clearly not a face.
-
-        A face is confirmed when dlib's HOG face detector finds a face overlapping the region (on a crop twice its
-        size, enlarged to at least 160 px), or when the 5 landmarks inside it look like a frontal-ish face.  Only a
-        region where neither sees a face is "clearly not a face" (hands, posters).  Errors answer True.
-        """
-        h, w = image_bgr.shape[:2]
-        x1, y1, x2, y2 = (float(v) for v in box[:4])
-        bw, bh = x2 - x1, y2 - y1
-        if bw <= 0 or bh <= 0:
-            return True
-        cx, cy, side = (x1 + x2) / 2, (y1 + y2) / 2, max(bw, bh) * 2.0
-        cx1, cy1 = max(0, int(cx - side / 2)), max(0, int(cy - side / 2))
-        cx2, cy2 = min(w, int(math.ceil(cx + side / 2))), min(h, int(math.ceil(cy + side / 2)))
-        crop = image_bgr[cy1:cy2, cx1:cx2]
-        if crop.size == 0:
-            return True
-        scale = max(1.0, 160.0 / max(crop.shape[:2]))
-        if scale > 1.0:
-            crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
-        rgb = np.ascontiguousarray(crop[:, :, ::-1])
-        try:
-            for r in self._hog(rgb, SECOND_OPINION_UPSAMPLE):
-                fx1, fy1 = r.left() / scale + cx1, r.top() / scale + cy1
-                fx2, fy2 = r.right() / scale + cx1, r.bottom() / scale + cy1
-                if fx1 < x2 and fx2 > x1 and fy1 < y2 and fy2 > y1:
-                    return True
-            local = ((x1 - cx1) * scale, (y1 - cy1) * scale, (x2 - cx1) * scale, (y2 - cy1) * scale)
-            return frontal_enough(self.landmarks(rgb, local), local)
-        except RuntimeError:
-            return True  # fail closed: the finding keeps blocking
-
 
 def load_embedder() -> FaceEmbedder:
     """Load the landmark and descriptor models from the installed package (CPU, no network)."""
@@ -158,10 +122,9 @@ def load_embedder() -> FaceEmbedder:
     try:
         shape = dlib.shape_predictor(str(model_path(LANDMARKS_FILE)))
         rec = dlib.face_recognition_model_v1(str(model_path(DESCRIPTOR_FILE)))
-        hog = dlib.get_frontal_face_detector()
     except RuntimeError as exc:
         raise IdentityError(f"could not load the face models: {exc}") from exc
-    return FaceEmbedder(shape, rec, hog)
+    return FaceEmbedder(shape, rec)
 
 
 def distance(a: np.ndarray, b: np.ndarray) -> float:

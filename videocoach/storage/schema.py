@@ -10,6 +10,7 @@ SCHEMA_VERSION = 2  # 2: sensitive text fields sealed (``SEALED_FIELDS``); a ver
 SEALED_FIELDS = (
     ("stages", "result", ("lesson_id", "stage")),
     ("teacher_voices", "voice", ("user_id",)),
+    ("teacher_faces", "face", ("user_id",)),
     ("bookmarks", "note", ("lesson_id",)),
     ("bookmarks", "trigger", ("lesson_id",)),
     ("bookmarks", "outcome", ("lesson_id",)),
@@ -101,6 +102,11 @@ CREATE TABLE IF NOT EXISTS meeting_records (
 CREATE TABLE IF NOT EXISTS teacher_voices (
     user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
     voice TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS teacher_faces (
+    user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+    face TEXT NOT NULL,
     created_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS face_marks (
