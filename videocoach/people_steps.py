@@ -20,6 +20,8 @@ from videocoach.core.model import Diarization, MediaInfo, Progress, RoleAssignme
 from videocoach.storage.records import Lesson, User
 from videocoach.storage.store import Store
 
+from videocoach.privacy.people import MIN_LISTED_S  # noqa: F401 (the panel names it)
+
 STAGE = "people"
 THUMBS = "people_thumbs"
 ENROL_MAX = 40  # descriptors kept in a face print
@@ -131,10 +133,13 @@ def room_use(store: Store, user: User, lesson_id: str):
     from videocoach.measures.room import Sighting, room_use as measure
     from videocoach.privacy.tracking import FaceTracks
 
-    result = load_people(store, user, lesson_id)
-    faces = store.stage(lesson_id, "faces")
-    if result is None or faces is None:
+    from videocoach.privacy.people import PeopleResult
+
+    store.require_access(user, lesson_id, "room.view")  # positions only: no face, no thumbnail
+    text, faces = store.stage(lesson_id, STAGE), store.stage(lesson_id, "faces")
+    if text is None or faces is None:
         return None
+    result = PeopleResult.from_json(text)
     tracks = serialize.loads(FaceTracks, faces)
     marks = store.face_marks(lesson_id)
     teacher_ids = set(result.teacher_track_ids) | {t for t, label in marks.items() if label == "teacher"}
@@ -155,7 +160,39 @@ def room_use(store: Store, user: User, lesson_id: str):
     return measure(sightings(teacher_ids), pupils, tracks.duration_s)
 
 
+def heat_still(store: Store, user: User, lesson_id: str, use) -> bytes | None:
+    """A PNG: the heat map of the teacher's positions over a heavily blurred still of the REDACTED rendition (every
+    face hidden, then blurred past recognition).  None unless the lesson plays (its audit passed or was cleared)."""
+    import cv2
+
+    lesson = store.require_access(user, lesson_id, "room.view")
+    if lesson.status != "ready" or store.media_path(lesson_id, "redacted") is None:
+        return None
+    with store.media_plaintext(lesson_id, "redacted", suffix=".mp4") as plain:
+        cap = cv2.VideoCapture(str(plain))
+        try:
+            n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+            cap.set(cv2.CAP_PROP_POS_FRAMES, max(0, n // 2))
+            ok, frame = cap.read()
+        finally:
+            cap.release()
+    if not ok or frame is None:
+        return None
+    h, w = frame.shape[:2]
+    small = cv2.resize(frame, (max(8, w // 24), max(8, h // 24)), interpolation=cv2.INTER_AREA)
+    still = cv2.GaussianBlur(cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR), (0, 0), max(w, h) / 80)
+    heat = np.asarray(use.heat, dtype=np.float32)
+    if heat.max() > 0:
+        heat = cv2.resize(heat / heat.max(), (w, h), interpolation=cv2.INTER_LINEAR)
+        colour = cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_JET)
+        alpha = (0.65 * np.clip(heat * 2, 0, 1))[:, :, None]
+        still = (still * (1 - alpha) + colour * alpha).astype(np.uint8)
+    ok, png = cv2.imencode(".png", cv2.resize(still, (640, round(640 * h / w))))
+    return png.tobytes() if ok else None
+
+
 __all__ = [
+    "heat_still",
     "confirm_teacher",
     "enrol_from_photo",
     "enrolled_face",

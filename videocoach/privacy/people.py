@@ -29,7 +29,7 @@ from videocoach.core.model import MediaInfo, Progress, no_progress
 from videocoach.privacy import identity
 from videocoach.privacy.tracking import FaceTrack, FaceTracks
 
-PER_TRACK = 5  # descriptors per track, spread over its detections
+PER_TRACK = 12  # descriptors per track, spread over its detections
 CONTINUITY_GAP_S = 1.5  # an unidentified track starting this soon after another ended, close by, continues it
 CONTINUITY_RADIUS = 1.5  # ... within this many face sizes of where that one ended
 MIN_LISTED_S = 2.0  # people on screen for less than this are counted as fragments, not listed
