@@ -58,7 +58,7 @@ def test_teacher_shown_only_with_high_confidence_and_never_unidentified():
     enrolled = [A]
     descs = {
         1: [near(A, 1, 0.2), near(A, 2, 0.25)],  # clearly her
-        2: [near(A, 3, 0.2), near(A, 4, 0.7)],  # one descriptor far off: doubt, hidden
+        2: [near(A, 3, 0.2), near(A, 4, 0.9)],  # one descriptor far off: doubt, hidden
         3: [near(A, 5, 0.48)],  # plausible but not very high confidence: hidden
         4: [],  # cannot be identified: hidden
         5: [B],  # someone else

@@ -29,8 +29,9 @@ DESCRIPTOR_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 LANDMARKS_FILE = "shape_predictor_5_face_landmarks.dat"
 MIN_FACE_PX = 36.0  # a face box smaller than this (larger side) is not identified: it stays hidden
 CHIP_PX = 150  # dlib's aligned chip size for the descriptor
-SAME_PERSON_MAX_DISTANCE = 0.42  # eval/eval_identity.py: FAR <= 0.1 % on WIDER different-person pairs
-LINK_MAX_DISTANCE = 0.5  # two tracks of one lesson joined into one person (never shows anyone by itself)
+MAX_ROLL_TAN = 1.73  # head roll up to 60 degrees (the chip is rotated upright)
+SAME_PERSON_MAX_DISTANCE = 0.34  # eval/eval_identity.py: FAR <= 0.1 % on WIDER different-person pairs
+LINK_MAX_DISTANCE = 0.45  # two tracks of one lesson joined into one person (never shows anyone by itself)
 
 
 class IdentityError(RuntimeError):
@@ -64,21 +65,22 @@ class Landmarks:
 def frontal_enough(lm: Landmarks, box: Sequence[float]) -> bool:
     """The landmarks look like a face seen from the front or a little turned (not a profile, not a non-face).
 
-    Eyes apart by 25-75 % of the box width, roughly level, the nose below the eyes and between them horizontally.
+    Head roll is fine (the chip is rotated upright); yaw is not: measured along the line between the eyes, the eyes
+    are 25-75 % of the box width apart and the nose lies between them (10-90 % of the way), and it lies below that
+    line by at least 15 % of the eye distance.  Roll beyond 60 degrees is refused too.
     """
     (ax, ay), (bx, by) = lm.eye_centres
+    if bx < ax:
+        (ax, ay), (bx, by) = (bx, by), (ax, ay)
     nx, ny = lm.points[4]
     w = max(1.0, float(box[2] - box[0]))
-    eye_dist = math.hypot(bx - ax, by - ay)
-    if not 0.25 * w <= eye_dist <= 0.75 * w:
+    ex, ey = bx - ax, by - ay
+    eye_dist = math.hypot(ex, ey)
+    if not 0.25 * w <= eye_dist <= 0.75 * w or abs(ey) > MAX_ROLL_TAN * abs(ex):
         return False
-    if abs(by - ay) > 0.5 * eye_dist:
-        return False
-    lo, hi = min(ax, bx), max(ax, bx)
-    margin = 0.1 * eye_dist
-    if not lo + margin <= nx <= hi - margin:
-        return False
-    return ny > min(ay, by) + 0.15 * eye_dist
+    along = ((nx - ax) * ex + (ny - ay) * ey) / eye_dist**2  # 0 at one eye, 1 at the other
+    below = ((nx - ax) * -ey + (ny - ay) * ex) / eye_dist**2  # image y grows downwards: positive is below
+    return 0.1 <= along <= 0.9 and below >= 0.15
 
 
 class FaceEmbedder:
@@ -141,10 +143,11 @@ def min_distance(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> float:
 
 def is_teacher(descriptor: np.ndarray | None, enrolled: Sequence[np.ndarray],
                max_distance: float = SAME_PERSON_MAX_DISTANCE) -> bool:
-    """Very high confidence that this face is the enrolled teacher; None (unidentifiable) is never the teacher."""
+    """Very high confidence that this one face is the enrolled teacher (within ``max_distance`` of the mean of the
+    enrolled descriptors); None (unidentifiable) is never the teacher."""
     if descriptor is None or len(enrolled) == 0:
         return False
-    return min_distance([descriptor], enrolled) <= max_distance
+    return distance(descriptor, np.mean(np.asarray(enrolled, np.float32), axis=0)) <= max_distance
 
 
 @dataclass(frozen=True)

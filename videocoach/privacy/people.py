@@ -2,14 +2,13 @@
 
 ``embed_tracks`` reads the video once at the detection rate and computes a few face descriptors per track (dlib,
 ``identity.py``) plus one thumbnail per track.  ``link_people`` joins tracks into people: two groups join only when
-their faces match (``identity.LINK_MAX_DISTANCE``) and never when any of their tracks overlap in time (one person is
+the means of their faces' descriptors match (``identity.LINK_MAX_DISTANCE``) and never when any of their tracks overlap in time (one person is
 not in two places at once); a track with no usable face joins the person whose track ended just before, close by
 (space-time continuity).  Linking only groups the list the owner sees: it never shows anyone.
 
 What is shown is decided track by track in ``teacher_tracks``: a track is visible only when it has usable face
-descriptors, their median is within ``identity.SAME_PERSON_MAX_DISTANCE`` of the enrolled teacher and none of them
-is farther than ``identity.LINK_MAX_DISTANCE`` (any doubt keeps it hidden; a track that cannot be identified stays
-hidden).  With no enrolment, ``suggest_teacher`` names the likely teacher for the owner to confirm; nothing is shown
+descriptors whose mean lies within ``identity.SAME_PERSON_MAX_DISTANCE`` of the enrolled teacher's mean (any doubt
+keeps it hidden; a track that cannot be identified stays hidden).  With no enrolment, ``suggest_teacher`` names the likely teacher for the owner to confirm; nothing is shown
 until they do.
 """
 
@@ -211,7 +210,7 @@ def link_people(
             for gi, g in enumerate(groups):
                 if not gdesc[gi] or _overlap(g, [tr]):
                     continue
-                dist = identity.min_distance(mine, gdesc[gi])
+                dist = identity.distance(centroid(mine), centroid(gdesc[gi]))
                 if dist <= link_max and dist < best_d:
                     best, best_d = gi, dist
         else:
@@ -244,21 +243,31 @@ def _movement(group: Sequence[FaceTrack], diag: float, on_s: float) -> float:
 # ---- the teacher ------------------------------------------------------------------------------------------------
 
 
+def centroid(vectors: Sequence[np.ndarray]) -> np.ndarray:
+    return np.mean(np.asarray(vectors, np.float32), axis=0)
+
+
 def teacher_tracks(
     descs: dict[int, list[np.ndarray]],
     enrolled: Sequence[np.ndarray],
     *,
     max_distance: float = identity.SAME_PERSON_MAX_DISTANCE,
 ) -> tuple[int, ...]:
-    """Tracks that are the enrolled teacher with very high confidence (see the module rule); sorted ids."""
+    """Tracks that are the enrolled teacher with very high confidence; sorted ids.
+
+    The mean of the track's descriptors lies within ``max_distance`` of the mean of the enrolled ones (averaging
+    several views cancels much of the pose and light noise of a single one), and the median of its descriptors'
+    own distances is within ``identity.LINK_MAX_DISTANCE`` (a track mixing in someone else's face is doubted).
+    """
     if len(enrolled) == 0:
         return ()
+    centre = centroid(enrolled)
     out = []
     for tid, vecs in descs.items():
         if not vecs:
             continue
-        d = [identity.min_distance([v], enrolled) for v in vecs]
-        if float(np.median(d)) <= max_distance and max(d) <= identity.LINK_MAX_DISTANCE:
+        each = [identity.min_distance([v], enrolled) for v in vecs]
+        if identity.distance(centroid(vecs), centre) <= max_distance and float(np.median(each)) <= identity.LINK_MAX_DISTANCE:
             out.append(int(tid))
     return tuple(sorted(out))
 
