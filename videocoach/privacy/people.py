@@ -28,7 +28,8 @@ from videocoach.core.model import MediaInfo, Progress, no_progress
 from videocoach.privacy import identity
 from videocoach.privacy.tracking import FaceTrack, FaceTracks
 
-PER_TRACK = 12  # descriptors per track, spread over its detections
+PER_TRACK = 12  # descriptors per track, spread over its usable detections
+EMBED_MIN_SCORE = 0.5  # detections the detector is less sure of are not identified (they stay hidden)
 CONTINUITY_GAP_S = 1.5  # an unidentified track starting this soon after another ended, close by, continues it
 CONTINUITY_RADIUS = 1.5  # ... within this many face sizes of where that one ended
 MIN_LISTED_S = 2.0  # people on screen for less than this are counted as fragments, not listed
@@ -115,7 +116,8 @@ def embed_tracks(
     per_track: int = PER_TRACK,
     frames: Iterable[tuple[int, np.ndarray]] | None = None,
 ) -> tuple[dict[int, list[np.ndarray]], dict[int, bytes]]:
-    """Face descriptors per track (up to ``per_track``, spread over its detections) and a PNG thumbnail per track.
+    """Face descriptors per track (up to ``per_track``, spread over its detections scoring ``EMBED_MIN_SCORE`` or
+    more and large enough to identify) and a PNG thumbnail per track.
 
     The video is read at the detection rate (``frames`` may give ``(pass index, BGR image)`` instead, for tests and
     still images); a detection at time t belongs to pass ``round(t * rate)``.
@@ -126,8 +128,10 @@ def embed_tracks(
     wanted: dict[int, list[tuple[int, tuple[float, float, float, float]]]] = {}
     thumb_at: dict[int, tuple[int, tuple[float, float, float, float]]] = {}
     for tr in tracks.tracks:
-        for i in _pick(len(tr.detections), per_track):
-            d = tr.detections[i]
+        usable = [d for d in tr.detections if d.score >= EMBED_MIN_SCORE
+                  and max(d.box[2] - d.box[0], d.box[3] - d.box[1]) >= identity.MIN_FACE_PX]
+        for i in _pick(len(usable), per_track):
+            d = usable[i]
             wanted.setdefault(round(d.t_s * rate), []).append((tr.id, d.box))
         big = max(tr.detections, key=lambda d: (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]))
         thumb_at[tr.id] = (round(big.t_s * rate), big.box)
