@@ -169,3 +169,44 @@ def test_thumbnails_and_the_people_list_are_for_the_owner_only(tmp_path):
             people_steps.person_thumbnail(store, who, lesson.id, 3)
         with pytest.raises(AccessDenied):
             people_steps.load_people(store, who, lesson.id)
+
+
+def test_pipeline_people_stage_shows_the_enrolled_teacher_without_marking(tmp_path):
+    """Real stages on real recordings: a first lesson suggests the teacher and shows nobody; the owner confirms;
+    in a second recording the people stage finds her tracks, the render leaves exactly those visible, the man hidden."""
+    import subprocess
+
+    from videocoach import people_steps, pipeline
+    from videocoach.av.ffmpeg import ffmpeg_binary
+    from videocoach.config import Settings
+    from videocoach.core import serialize
+    from videocoach.privacy.redact import FaceTracks, RenderReport
+    from videocoach.storage import auth
+    from videocoach.storage.store import Store
+
+    store = Store(Settings(data_dir=tmp_path / "data", key_file=tmp_path / "keys" / "media.key"))
+    teacher = auth.create_user(store, "rivera", "teacher", "teacher-password", "Ms Rivera")
+
+    def upload(name):
+        clip = tmp_path / f"{name}.mp4"
+        subprocess.run([ffmpeg_binary(), "-v", "error", "-i", str(shared("faces", "clips", name)), "-pix_fmt",
+                        "yuv420p", "-c:v", "libx264", "-crf", "12", str(clip)], check=True)  # near the GIF's own quality
+        lesson = pipeline.ingest_file(store, teacher, clip)
+        pipeline.run(store, lesson.id, stages=["faces", "people", "render"])
+        return lesson, people_steps.load_people(store, teacher, lesson.id)
+
+    first, found = upload("head-pose-face-detection-female.gif")
+    assert not found.enrolled and found.teacher_track_ids == () and found.suggested_teacher is not None
+    assert serialize.loads(RenderReport, store.stage(first.id, "render")).visible_track_ids == ()  # nothing shown
+    people_steps.confirm_teacher(store, teacher, first.id, found.suggested_teacher)
+    assert store.stage(first.id, "render") is None and store.jobs_for_lesson(first.id)  # rendered again, showing her
+
+    lesson, result = upload("head-pose-face-detection-female-and-male.gif")
+    tracks = serialize.loads(FaceTracks, store.stage(lesson.id, "faces"))
+    report = serialize.loads(RenderReport, store.stage(lesson.id, "render"))
+    assert result.enrolled and result.teacher_track_ids
+    assert set(report.visible_track_ids) == set(result.teacher_track_ids)
+    for t in tracks.tracks:
+        if t.id in result.teacher_track_ids:  # only her: on the left of the picture
+            assert np.mean([(d.box[0] + d.box[2]) / 2 for d in t.detections]) < tracks.width / 2
+    assert store.face_marks(lesson.id) == {}  # nothing was marked by hand
