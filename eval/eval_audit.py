@@ -49,7 +49,13 @@ def rendered(name: str, tmp: Path):
         path = video_path(name)
         info = media.probe(path)
         pol = policy.load_named_policy(policy.DEFAULT_POLICY)
-        tracks = redact.detect_faces(path, info, pol)
+        cache = REPO / "eval" / "out" / "tracks" / f"{path.name}.json"  # shared with eval_identity.py
+        if cache.exists():
+            tracks = redact.FaceTracks.from_json(cache.read_text())
+        else:
+            tracks = redact.detect_faces(path, info, pol)
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            cache.write_text(tracks.to_json())
         out = tmp / f"{path.stem}.mp4"
         redact.render_redacted(path, info, tracks, pol, frozenset(), out)
         _RENDERED[name] = (out, tracks, pol)
@@ -113,7 +119,7 @@ def recall(opinion, det, planted: int, tmp: Path, seed: int = 7, on: str = "less
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--videos", nargs="*", default=list(VIDEOS))
-    ap.add_argument("--every", type=float, default=1.0, help="audit sample interval (s)")
+    ap.add_argument("--every", type=float, default=redact.AUDIT_SAMPLE_EVERY_S, help="audit sample interval (s)")
     ap.add_argument("--planted", type=int, default=200)
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
