@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO))
 
 from eval.eval_faces import gif_frames  # noqa: E402
 from videocoach.privacy.faces import load_detector  # noqa: E402
-from videocoach.privacy import identity  # noqa: E402
+from videocoach.privacy import identity, people  # noqa: E402
 from videocoach.privacy.identity import SAME_PERSON_MAX_DISTANCE, load_embedder  # noqa: E402
 from videocoach.privacy.people import MIN_LISTED_S  # noqa: E402
 
@@ -103,6 +103,11 @@ def clip_vectors(embedder, detector, name: str, *, pick: str = "largest") -> lis
     return out
 
 
+def windows(vs, k: int) -> list[np.ndarray]:
+    """Means of k consecutive descriptors: what a track of k usable sightings is compared by."""
+    return [np.mean(vs[i: i + k], axis=0) for i in range(0, max(1, len(vs) - k + 1))]
+
+
 def pair_dists(a, b=None) -> np.ndarray:
     pairs = itertools.combinations(a, 2) if b is None else itertools.product(a, b)
     return np.asarray([float(np.linalg.norm(x - y)) for x, y in pairs])
@@ -111,7 +116,7 @@ def pair_dists(a, b=None) -> np.ndarray:
 def analyse_video(path: Path, emb, enrolled=()):
     """Real stages on one video: face tracks (default policy), descriptors, people, the enrolled teacher's tracks."""
     from videocoach.av import media
-    from videocoach.privacy import people, policy, redact
+    from videocoach.privacy import policy, redact
 
     info = media.probe(path)
     pol = policy.load_named_policy(policy.DEFAULT_POLICY)
@@ -225,6 +230,14 @@ def run_pairs(emb, args) -> None:
     for thr in sorted({SAME_PERSON_MAX_DISTANCE, thr_far, 0.5, 0.6}):
         print(f"  thr {thr:.3f}: TAR same-person {np.mean(same <= thr):.1%} of {len(same)} pairs; "
               f"FAR woman-vs-man {np.mean(cross <= thr):.2%} of {len(cross)} pairs")
+    # what the product decides on: the mean of a track's descriptors against the mean of the enrolled ones
+    centre = np.mean(fem, axis=0)
+    for k in (1, 4, 8):
+        same_w = [np.linalg.norm(w - centre) for w in windows(fem2, k)]
+        diff_w = [np.linalg.norm(w - centre) for vs in (male, male2) for w in windows(vs, k)]
+        print(f"  track level, means of {k} descriptors vs the woman's enrolled mean (thr {SAME_PERSON_MAX_DISTANCE}):"
+              f" TAR {np.mean(np.asarray(same_w) <= SAME_PERSON_MAX_DISTANCE):.1%} of {len(same_w)} (her, other clip);"
+              f" FAR {np.mean(np.asarray(diff_w) <= SAME_PERSON_MAX_DISTANCE):.1%} of {len(diff_w)} (the man)")
     print(f"operating threshold (identity.SAME_PERSON_MAX_DISTANCE): {SAME_PERSON_MAX_DISTANCE}; "
           f"WIDER FAR there {np.mean(diff <= SAME_PERSON_MAX_DISTANCE):.4%}")
 

@@ -32,7 +32,8 @@ PER_TRACK = 12  # descriptors per track, spread over its usable detections
 EMBED_MIN_SCORE = 0.5  # detections the detector is less sure of are not identified (they stay hidden)
 CONTINUITY_GAP_S = 1.5  # an unidentified track starting this soon after another ended, close by, continues it
 CONTINUITY_RADIUS = 1.5  # ... within this many face sizes of where that one ended
-MIN_LISTED_S = 2.0  # people on screen for less than this are counted as fragments, not listed
+MIN_LISTED_S = 2.0  # people on screen for less than this are counted as fragments, not listed (so are people
+# whose face was never clear enough to identify: mostly the detector's low-score blips on hands, posters, clothes)
 THUMB_PX = 96
 PEOPLE_FORMAT = 1
 
@@ -53,7 +54,7 @@ class PeopleResult:
     """What the people stage keeps: the people listed, the teacher's tracks (visible), the suggestion."""
 
     people: tuple[Person, ...]
-    fragments: int  # people on screen for less than MIN_LISTED_S (not listed; hidden unless they are the teacher)
+    fragments: int  # groups on screen for less than MIN_LISTED_S or never identified (not listed; hidden)
     teacher_track_ids: tuple[int, ...]  # matched to the enrolment: rendered visible
     suggested_teacher: int | None  # a person id, when nothing is enrolled
     enrolled: bool
@@ -316,8 +317,8 @@ def find_people(
     people, by_id, fragments = [], {}, 0
     for g, ok in zip(groups, identified):
         on_s = sum(_on_screen_s(t, interval) for t in g)
-        if on_s < MIN_LISTED_S:
-            fragments += 1
+        if on_s < MIN_LISTED_S or not ok:
+            fragments += 1  # a glimpse, or never clear enough to identify: counted, hidden, not listed
             continue
         p = Person(
             id=min(t.id for t in g), track_ids=tuple(sorted(t.id for t in g)), on_screen_s=round(on_s, 3),

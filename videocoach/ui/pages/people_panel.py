@@ -30,9 +30,9 @@ def people_panel(db: Store, user: User, lesson: Lesson) -> None:
         if result is None:
             st.caption("People are listed once face detection has finished.")
             return
-        st.caption(f"{len(result.people)} people on screen for {people_steps.MIN_LISTED_S:.0f} s or more "
-                   f"(and {result.fragments} brief glimpses). Pupils' faces stay hidden in the video; these "
-                   "pictures are shown only to you.")
+        st.caption(f"{len(result.people)} people seen clearly for {people_steps.MIN_LISTED_S:.0f} s or more "
+                   f"(and {result.fragments} brief or unclear glimpses, always hidden). Pupils' faces stay hidden "
+                   "in the video; these pictures are shown only to you.")
         teacher = set(result.teacher_track_ids)
         for p in result.people:
             c1, c2, c3 = st.columns([1, 4, 2])
