@@ -65,6 +65,10 @@ def test_teacher_shown_only_with_high_confidence_and_never_unidentified():
     }
     assert people.teacher_tracks(descs, enrolled) == (1,)
     assert people.teacher_tracks(descs, []) == ()  # no enrolment: nobody shown
+    # two matching tracks at the same time: she is in one place, the other (a worse match) stays hidden
+    twins = {1: [near(A, 1, 0.2)], 6: [near(A, 6, 0.3)]}
+    assert people.teacher_tracks(twins, enrolled, spans={1: (0.0, 10.0), 6: (5.0, 6.0)}) == (1,)
+    assert people.teacher_tracks(twins, enrolled, spans={1: (0.0, 10.0), 6: (11.0, 12.0)}) == (1, 6)
 
 
 def test_without_enrolment_the_teacher_is_suggested_not_shown():

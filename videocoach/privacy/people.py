@@ -257,12 +257,15 @@ def teacher_tracks(
     enrolled: Sequence[np.ndarray],
     *,
     max_distance: float = identity.SAME_PERSON_MAX_DISTANCE,
+    spans: dict[int, tuple[float, float]] | None = None,
 ) -> tuple[int, ...]:
     """Tracks that are the enrolled teacher with very high confidence; sorted ids.
 
     The mean of the track's descriptors lies within ``max_distance`` of the mean of the enrolled ones (averaging
     several views cancels much of the pose and light noise of a single one), and the median of its descriptors'
     own distances is within ``identity.LINK_MAX_DISTANCE`` (a track mixing in someone else's face is doubted).
+    ``spans`` (track id -> first and last time): the teacher is in one place at a time, so of two matching tracks
+    that overlap in time only the closer match is shown -- the other is someone else, and stays hidden.
     """
     if len(enrolled) == 0:
         return ()
@@ -272,9 +275,15 @@ def teacher_tracks(
         if not vecs:
             continue
         each = [identity.min_distance([v], enrolled) for v in vecs]
-        if identity.distance(centroid(vecs), centre) <= max_distance and float(np.median(each)) <= identity.LINK_MAX_DISTANCE:
-            out.append(int(tid))
-    return tuple(sorted(out))
+        dist = identity.distance(centroid(vecs), centre)
+        if dist <= max_distance and float(np.median(each)) <= identity.LINK_MAX_DISTANCE:
+            out.append((dist, int(tid)))
+    shown: list[int] = []
+    for _dist, tid in sorted(out):  # closest match first
+        if spans is not None and any(spans[tid][0] <= spans[o][1] and spans[o][0] <= spans[tid][1] for o in shown):
+            continue
+        shown.append(tid)
+    return tuple(sorted(shown))
 
 
 def _speech_overlap(group: Sequence[FaceTrack], speech: Sequence[tuple[float, float]], interval: float) -> float:
@@ -328,7 +337,7 @@ def find_people(
         people.append(p)
         by_id[p.id] = g
     people.sort(key=lambda p: -p.on_screen_s)
-    shown = teacher_tracks(descs, enrolled)
+    shown = teacher_tracks(descs, enrolled, spans={t.id: (t.start_s, t.end_s) for t in tracks.tracks})
     suggestion = None if len(enrolled) else suggest_teacher(people, by_id, teacher_speech, interval)
     return PeopleResult(
         people=tuple(people), fragments=fragments, teacher_track_ids=shown, suggested_teacher=suggestion,
