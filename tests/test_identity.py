@@ -107,3 +107,20 @@ def test_teacher_photo_with_no_face_or_several_is_refused_and_nothing_is_stored(
     assert "descriptors" not in raw  # sealed, like the voice print
     store.withdraw_teacher_face(teacher)
     assert store.teacher_face(teacher.id) is None
+
+
+def test_second_opinion_drops_only_a_doubtful_flag_that_is_clearly_not_a_face():
+    from videocoach.privacy import second_opinion
+
+    op = second_opinion.load()
+    frames = gif_frames("head-pose-face-detection-female.gif", 2)
+    im = frames[len(frames) // 2]
+    d = load_detector(0.3).detect(im)
+    face = d[np.argmax(d[:, 4])].copy()
+    face[4] = 0.31  # a doubtful score: looked at again close up, and kept
+    assert op(im, face)
+    wall = np.full_like(im, 170)
+    flag = np.array([100, 100, 140, 140, 0.31], np.float32)
+    assert not op(wall, flag)  # nothing face-like there: dropped
+    flag[4] = second_opinion.KEEP_SCORE  # a confident flag is never doubted
+    assert op(wall, flag)
