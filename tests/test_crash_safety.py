@@ -19,7 +19,7 @@ from videocoach.av.ffmpeg import ffmpeg_binary
 
 pytestmark = pytest.mark.slow
 
-ORDER = ["probe", "audio", "transcribe", "diarize", "levels", "roles", "metrics", "faces", "render", "audit"]
+ORDER = ["probe", "audio", "transcribe", "diarize", "levels", "roles", "metrics", "faces", "people", "render", "audit"]
 AUX = list(pipeline.AUX_RESULTS)  # kept by a stage beside its own result ("question_lm", by "metrics")
 KILL_IN = ["audio", "transcribe", "diarize", "faces", "render", "audit"]
 

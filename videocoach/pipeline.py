@@ -37,7 +37,7 @@ from videocoach.storage.records import Lesson, User
 from videocoach.storage.store import Store
 
 AUDIO_STAGES = ("audio", "transcribe", "diarize", "levels", "roles", "metrics")
-VIDEO_STAGES = ("faces", "render", "audit")
+VIDEO_STAGES = ("faces", "people", "render", "audit")
 STAGES = ("probe",) + AUDIO_STAGES + VIDEO_STAGES
 # results a stage keeps beside its own: "question_lm" (the question-LM score per sentence) by "metrics", so that a role
 # correction recomputes the metrics without loading the model; not a stage of its own (nothing runs it alone)
@@ -442,13 +442,25 @@ def _stage_faces(store: Store, lesson: Lesson, options: AnalyseOptions, progress
     store.save_stage(lesson.id, "faces", serialize.dumps(tracks))
 
 
+def _stage_people(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
+    from videocoach import people_steps
+
+    people_steps.stage_people(store, lesson, lesson_policy(lesson), progress)
+
+
+def _teacher_track_ids(store: Store, lesson_id: str) -> frozenset[int]:
+    """Tracks shown because they match the teacher's enrolled face (the people stage); none without one."""
+    text = store.stage(lesson_id, "people")
+    return frozenset(int(t) for t in json.loads(text)["teacher_track_ids"]) if text else frozenset()
+
+
 def _stage_render(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
     from videocoach.privacy import redact
 
     info = load_info(store, lesson.id)
     pol = lesson_policy(lesson)
     tracks = _load(store, lesson.id, "faces", redact.FaceTracks)
-    visible = frozenset(store.face_marks(lesson.id))
+    visible = frozenset(store.face_marks(lesson.id)) | _teacher_track_ids(store, lesson.id)
     with store.media_plaintext(lesson.id, "original") as plain, tempfile.TemporaryDirectory(dir=store.work_dir) as tmp:
         out = Path(tmp) / "redacted.mp4"
         report = redact.render_redacted(plain, info, tracks, pol, visible, out,
@@ -464,11 +476,14 @@ def _stage_audit(store: Store, lesson: Lesson, options: AnalyseOptions, progress
     pol = lesson_policy(lesson)
     tracks = _load(store, lesson.id, "faces", redact.FaceTracks)
     marks = store.face_marks(lesson.id)
-    visible = frozenset(marks)
-    teacher = frozenset(t for t, label in marks.items() if label == "teacher")  # consented pupils are audited too
+    enrolled = _teacher_track_ids(store, lesson.id)
+    visible = frozenset(marks) | enrolled
+    teacher = frozenset(t for t, label in marks.items() if label == "teacher") | enrolled  # consented pupils: audited
+    from videocoach.privacy import second_opinion
+
     with store.media_plaintext(lesson.id, "redacted", suffix=".mp4") as plain:
         report = redact.audit(plain, tracks, visible, pol, progress=lambda s, f: progress("audit", f),
-                              exempt_track_ids=teacher)
+                              exempt_track_ids=teacher, second_opinion=second_opinion.load())
     # The crops may show a pupil's face: they go sealed into the vault, not into the (unencrypted) database,
     # and are deleted once a reviewer has cleared them.
     crops = [f.crop_png_b64 for f in report.findings]
@@ -497,6 +512,7 @@ STAGE_FUNCTIONS: dict[str, StageFn] = {
     "roles": _stage_roles,
     "metrics": _stage_metrics,
     "faces": _stage_faces,
+    "people": _stage_people,
     "render": _stage_render,
     "audit": _stage_audit,
 }

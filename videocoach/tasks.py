@@ -86,13 +86,22 @@ def queue_for(settings: Settings) -> Queue:
 
     @huey.periodic_task(crontab(), name="videocoach.recover")
     def recover() -> None:
-        _requeue_stale(_worker_store(settings), queue)
+        store = _worker_store(settings)
+        _requeue_stale(store, queue)
+        # jobs the store queued by itself (a withdrawn face print, marks dropped on upgrade) reach the queue within
+        # two minutes; each at most once from here (a duplicate would only find the job taken: start_job is atomic)
+        for job_id in store.queued_job_ids(older_than_s=STORE_QUEUED_AFTER_S):
+            if job_id not in _handed_over:
+                _handed_over.add(job_id)
+                queue.submit(job_id)
 
     queue = Queue(huey, run_job, purge, recover)
     return queue
 
 
 _local = threading.local()
+STORE_QUEUED_AFTER_S = 60.0
+_handed_over: set[int] = set()  # queued jobs this process's periodic check has handed to the queue
 
 
 def _worker_store(settings: Settings):

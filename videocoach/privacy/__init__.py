@@ -1,5 +1,7 @@
 """Consent-aware face redaction: face detection (``faces``), tracks with fail-closed hold rules (``tracking``),
-consent policies (``policy``), and the redacted rendering with its audit pass (``redact``).
+consent policies (``policy``), the redacted rendering with its audit pass (``redact``), face identity (``identity``:
+dlib descriptors), people from tracks and the enrolled teacher's tracks (``people``), and the audit's second opinion
+(``second_opinion``).
 
 May import: ``videocoach.core``, ``videocoach.av``.
 """

@@ -476,6 +476,7 @@ def audit(
     *,
     detector: FaceDetector | None = None,
     exempt_track_ids: frozenset[int] | None = None,
+    second_opinion=None,
 ) -> AuditReport:
     """Look for faces in sampled frames of the rendered output that are neither hidden nor exempt.
 
@@ -483,7 +484,8 @@ def audit(
     (default: all of them): the visible tracks whose faces are not findings -- the pipeline exempts only the
     teacher's own track, so a face marked "consented pupil" is still shown to the owner as a finding.
     Detections whose centre lies in a hidden box (the mosaic itself can look face-like) or in an exempt track's box
-    are allowed; everything else is a finding, with a PNG crop for the reviewer.
+    are allowed; everything else is a finding, with a PNG crop for the reviewer -- unless ``second_opinion(image,
+    detection)`` says it is clearly not a face (``privacy.second_opinion``: hands, posters).
     """
     from videocoach.av import media
 
@@ -524,6 +526,8 @@ def audit(
                 for d in det.detect(frame.image):
                     cx, cy = (d[0] + d[2]) / 2, (d[1] + d[3]) / 2
                     if any(x1 <= cx < x2 and y1 <= cy < y2 for x1, y1, x2, y2 in allowed + ok_visible):
+                        continue
+                    if second_opinion is not None and not second_opinion(frame.image, d):
                         continue
                     count += 1
                     if len(findings) < AUDIT_MAX_CROPS:

@@ -63,8 +63,11 @@ class JobsMixin:
                              " RETURNING *", (time.time(), job_id)).fetchone()
         return (job_from_row(row), json.loads(row["params"])) if row else None
 
-    def queued_job_ids(self) -> list[int]:
-        return [int(r[0]) for r in self._db.execute("SELECT id FROM jobs WHERE status='queued' ORDER BY id").fetchall()]
+    def queued_job_ids(self, older_than_s: float = 0.0) -> list[int]:
+        """Jobs waiting to run (with ``older_than_s``: only those queued at least that long ago)."""
+        rows = self._db.execute("SELECT id FROM jobs WHERE status='queued' AND updated_at <= ? ORDER BY id",
+                                (time.time() - older_than_s,)).fetchall()
+        return [int(r[0]) for r in rows]
 
     def requeue_stale_job_ids(self, older_than_s: float = 0.0) -> list[int]:
         """Jobs left 'running' by a killed worker (no heartbeat for ``older_than_s``) go back to the queue; their

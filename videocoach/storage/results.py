@@ -55,6 +55,8 @@ class ResultsMixin:
                 # Face marks name track ids of one detection run; a new run numbers tracks afresh, so an old
                 # "consented" mark could unblur someone else.  Fail closed: everyone is hidden until marked again.
                 db.execute("DELETE FROM face_marks WHERE lesson_id=?", (lesson_id,))
+                # the people found (and the teacher's tracks shown) name track ids of that run too
+                db.execute("DELETE FROM stages WHERE lesson_id=? AND stage='people'", (lesson_id,))
 
     # -- teacher voices -------------------------------------------------------------------------------------------------
     def save_teacher_voice(self, user_id: int, voice_json: str) -> None:

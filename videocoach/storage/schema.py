@@ -25,6 +25,7 @@ SCHEMA_VERSION = 2  # 2: sensitive text fields sealed (``SEALED_FIELDS``); a ver
 SEALED_FIELDS = (
     ("stages", "result", ("lesson_id", "stage")),
     ("teacher_voices", "voice", ("user_id",)),
+    ("teacher_faces", "face", ("user_id",)),
     ("bookmarks", "note", ("lesson_id",)),
     ("bookmarks", "trigger", ("lesson_id",)),
     ("bookmarks", "outcome", ("lesson_id",)),
@@ -128,6 +129,12 @@ Table(
     "teacher_voices", metadata,
     Column("user_id", Integer, ForeignKey("users.id", **_cascade), primary_key=True),
     Column("voice", Text, nullable=False),
+    Column("created_at", Double, nullable=False),
+)
+Table(
+    "teacher_faces", metadata,  # revision 0003
+    Column("user_id", Integer, ForeignKey("users.id", **_cascade), primary_key=True, autoincrement=False),
+    Column("face", Text, nullable=False),
     Column("created_at", Double, nullable=False),
 )
 Table(

@@ -34,6 +34,7 @@ from videocoach.storage.records import (
     lesson_from_row,
 )
 from videocoach.storage.results import ResultsMixin
+from videocoach.storage.teacher_faces import TeacherFacesMixin
 from videocoach.storage.review_notes import ReviewNotesMixin
 from videocoach.storage import migrate
 from videocoach.storage.database import Database, Tx, sqlite_url
@@ -41,7 +42,7 @@ from videocoach.storage.schema import field_context
 from videocoach.storage.vault import Vault, load_or_create_key
 
 
-class Store(PeopleMixin, MediaFilesMixin, ResultsMixin, ReviewNotesMixin, JobsMixin, AuditLogMixin):
+class Store(PeopleMixin, MediaFilesMixin, ResultsMixin, TeacherFacesMixin, ReviewNotesMixin, JobsMixin, AuditLogMixin):
     """One deployment's database and media.  Cheap to open; open one per thread/process."""
 
     def __init__(self, settings: Settings) -> None:

@@ -1,4 +1,4 @@
-import shutil, sqlite3
+import sqlite3
 from pathlib import Path
 from videocoach.config import Settings
 from videocoach.storage.store import Store

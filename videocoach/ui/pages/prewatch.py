@@ -9,6 +9,7 @@ from videocoach.privacy import policy
 from videocoach.storage.records import Lesson, User
 from videocoach.storage.store import Store
 from videocoach.ui import charts, player, review, session, widgets
+from videocoach.ui.pages import people_panel
 
 POLL_S = 2.0
 
@@ -105,8 +106,10 @@ def corrections(db: Store, user: User, lesson: Lesson, analysis) -> None:
             st.toast("Teacher voice saved; statistics recomputed.", icon=":material/check:")
             st.rerun()
 
+    people_panel.room_panel(db, user, lesson)  # issue 19: movement (positions only, anyone with access)
     if lesson.owner_id != user.id:
         return  # only the owner changes what others see: a coach gets no marking or policy controls at all
+    people_panel.people_panel(db, user, lesson)  # issue 19: people, not fragments (owner only)
     with st.expander("Whose face stays visible?"):
         face_marks(db, user, lesson)
         consent_policy(db, user, lesson)

@@ -42,6 +42,27 @@ def render() -> None:
         st.caption(review.UPTAKE_EXPLANATION)
         st.altair_chart(charts.trend_values(rows.uptake, "share", fmt=".0%"), width="stretch")
     st.dataframe(list(rows.table), hide_index=True, width="stretch")
+    movement(db, user, teacher)  # issue 19
+
+
+def movement(db, user, teacher) -> None:
+    """Figure 9, movement, compared across lessons: time at the front and among pupils, zones, pupils visited."""
+    from videocoach import people_steps
+
+    lessons = sorted((x for x in db.lessons_for(user) if x.owner_id == teacher.id), key=lambda x: x.created_at)
+    table = []
+    for lesson in lessons:
+        use = people_steps.room_use(db, user, lesson.id)
+        if use is None:
+            continue
+        seen = use.front_s + use.among_s
+        table.append({"lesson": lesson.title, "at the front (s)": round(use.front_s),
+                      "among pupils (s)": round(use.among_s),
+                      "among pupils (share)": f"{use.among_s / seen:.0%}" if seen else "",
+                      "zones visited": len(use.zones), "pupils came close to": f"{use.pupils_visited} of {use.pupils}"})
+    if table:
+        st.markdown("**Movement around the room** (from the teacher's face: lessons where the teacher is shown)")
+        st.dataframe(table, hide_index=True, width="stretch")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,143 @@
+"""The redaction audit: false alarms (flags on renderings with every face hidden) and recall on planted visible faces,
+without and with the second opinion (videocoach/privacy/second_opinion.py).
+
+    python eval/eval_audit.py                      # sample lesson + clips; 200 planted faces
+    python eval/eval_audit.py --videos classroom.gif --planted 60
+
+False alarms: each video is detected and rendered with the default policy (every face hidden), then audited at one
+frame every ``--every`` s; every flag is a region the audit would block on.  Its crop is written to
+eval/out/audit/ so a person can check that none is a real face left visible.  Recall: real faces cut from WIDER
+photos (ground-truth boxes of at least 24 px) are pasted, at 24-120 px, onto sampled frames of the sample lesson's
+rendering (the first video given); a planted face is found when an audit flag's centre lies in it (and, with the second opinion, the flag is
+kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from eval.eval_identity import wider_labels  # noqa: E402
+from videocoach.av import media  # noqa: E402
+from videocoach.av.video_io import FrameReader  # noqa: E402
+from videocoach.privacy import policy, redact, second_opinion  # noqa: E402
+
+DATA = REPO.parent / "shared" / "data" / "faces"
+OUT = REPO / "eval" / "out" / "audit"
+VIDEOS = ("lesson.mp4", "classroom.gif", "head-pose-face-detection-female-and-male.gif",
+          "face-demographics-walking-and-pause.gif", "walking.gif")
+
+
+def video_path(name: str) -> Path:
+    return REPO / "sample_media" / name if name == "lesson.mp4" else DATA / "clips" / name
+
+
+_RENDERED: dict[str, tuple] = {}
+
+
+def rendered(name: str, tmp: Path):
+    """Detect and render ``name`` with every face hidden (once per run)."""
+    if name not in _RENDERED:
+        path = video_path(name)
+        info = media.probe(path)
+        pol = policy.load_named_policy(policy.DEFAULT_POLICY)
+        cache = REPO / "eval" / "out" / "tracks" / f"{path.name}.json"  # shared with eval_identity.py
+        if cache.exists():
+            tracks = redact.FaceTracks.from_json(cache.read_text())
+        else:
+            tracks = redact.detect_faces(path, info, pol)
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            cache.write_text(tracks.to_json())
+        out = tmp / f"{path.stem}.mp4"
+        redact.render_redacted(path, info, tracks, pol, frozenset(), out)
+        _RENDERED[name] = (out, tracks, pol)
+    return _RENDERED[name]
+
+
+def false_alarms(name: str, opinion, det, every: float, tmp: Path) -> tuple[int, int, int]:
+    path = video_path(name)
+    out, tracks, pol = rendered(name, tmp)
+    verdicts = []
+
+    def record(image, d):
+        keep = opinion(image, d)
+        verdicts.append(keep)
+        x1, y1, x2, y2 = (int(v) for v in d[:4])
+        crop = image[max(0, y1 - 10): y2 + 10, max(0, x1 - 10): x2 + 10]
+        if crop.size:
+            cv2.imwrite(str(OUT / f"{path.stem}_{len(verdicts):03d}_{'kept' if keep else 'dropped'}_{d[4]:.2f}.png"), crop)
+        return True  # count every flag; the verdicts say which the second opinion keeps
+
+    rep = redact.audit(out, tracks, frozenset(), pol, every, detector=det, second_opinion=record)
+    return rep.sampled_frames, rep.finding_count, sum(verdicts)
+
+
+def faces_to_plant(limit: int) -> list[np.ndarray]:
+    faces = []
+    for rel, boxes in wider_labels(None).items():
+        image = cv2.imread(str(DATA / "wider_val" / rel))
+        if image is None:
+            continue
+        for x, y, w, h in boxes.astype(int):
+            if min(w, h) >= 24:
+                faces.append(image[y: y + h, x: x + w].copy())
+        if len(faces) >= limit:
+            break
+    return faces[:limit]
+
+
+def recall(opinion, det, planted: int, tmp: Path, seed: int = 7, on: str = "lesson.mp4") -> tuple[int, int, int]:
+    out, _tracks, _pol = rendered(on, tmp)
+    faces = faces_to_plant(planted)
+    rng = np.random.default_rng(seed)
+    found = kept = 0
+    with FrameReader(out, media.probe(out), fps=0.5) as reader:
+        frames = [f.image for f in reader]
+    for i, face in enumerate(faces):
+        frame = frames[i % len(frames)].copy()
+        size = int(rng.integers(24, 121))
+        fh, fw = face.shape[:2]
+        s = size / max(fh, fw)
+        face = cv2.resize(face, (max(1, int(fw * s)), max(1, int(fh * s))))
+        h, w = face.shape[:2]
+        x0, y0 = int(rng.integers(0, frame.shape[1] - w)), int(rng.integers(0, frame.shape[0] - h))
+        frame[y0: y0 + h, x0: x0 + w] = face
+        hits = [d for d in det.detect(frame) if x0 <= (d[0] + d[2]) / 2 < x0 + w and y0 <= (d[1] + d[3]) / 2 < y0 + h]
+        found += bool(hits)
+        kept += any(opinion(frame, d) for d in hits)
+    return len(faces), found, kept
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--videos", nargs="*", default=list(VIDEOS))
+    ap.add_argument("--every", type=float, default=redact.AUDIT_SAMPLE_EVERY_S, help="audit sample interval (s)")
+    ap.add_argument("--planted", type=int, default=200)
+    args = ap.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    opinion = second_opinion.load()
+    det = redact.load_audit_detector()
+    with tempfile.TemporaryDirectory() as tmp:
+        total = total_kept = 0
+        for name in args.videos:
+            sampled, flags, kept = false_alarms(name, opinion, det, args.every, Path(tmp))
+            total, total_kept = total + flags, total_kept + kept
+            print(f"{name}: {sampled} frames audited, {flags} flags (every face hidden); "
+                  f"kept by the second opinion: {kept}", flush=True)
+        print(f"all videos: {total} flags -> {total_kept} blocking with the second opinion (crops in {OUT})")
+        if args.planted:
+            n, found, kept = recall(opinion, det, args.planted, Path(tmp), on=args.videos[0])
+            print(f"planted visible faces: {n}; flagged by the audit {found} ({found / n:.1%}); "
+                  f"still flagged with the second opinion {kept} ({kept / n:.1%})")
+
+
+if __name__ == "__main__":
+    main()

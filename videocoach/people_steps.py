@@ -1,0 +1,203 @@
+"""The people step of a lesson and what the owner does with it: who is on screen, the teacher's face print
+(enrol from a person of a lesson or from a photo, withdraw), and the teacher's movement around the room.
+
+The stage (``stage_people``) runs after face detection and before rendering: it links face tracks into people
+(``privacy.people``), and -- when the lesson's owner has enrolled their face -- names the tracks that are the teacher
+with very high confidence; rendering shows those.  Without an enrolment it only suggests who the teacher is: nothing
+is shown until the owner confirms (``confirm_teacher``).  Thumbnails (faces, pupils' included) go sealed into the
+vault and are read only for the owner (``person_thumbnail``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Sequence
+
+import numpy as np
+
+from videocoach.core import serialize
+from videocoach.core.model import Diarization, MediaInfo, Progress, RoleAssignment, no_progress
+from videocoach.storage.records import Lesson, User
+from videocoach.storage.store import Store
+
+from videocoach.privacy.people import MIN_LISTED_S  # noqa: F401 (the panel names it)
+
+STAGE = "people"
+THUMBS = "people_thumbs"
+ENROL_MAX = 40  # descriptors kept in a face print
+
+
+def _teacher_speech(store: Store, lesson_id: str) -> list[tuple[float, float]]:
+    roles, diar = store.stage(lesson_id, "roles"), store.stage(lesson_id, "diarize")
+    if roles is None or diar is None:
+        return []
+    teacher = serialize.loads(RoleAssignment, roles).teacher_speakers
+    return [(t.start, t.end) for t in serialize.loads(Diarization, diar).turns if t.speaker in teacher]
+
+
+def enrolled_face(store: Store, user_id: int) -> list[np.ndarray]:
+    from videocoach.privacy import identity
+
+    text = store.teacher_face(user_id)
+    return identity.descriptors_from_json(json.loads(text)["descriptors"]) if text else []
+
+
+def stage_people(store: Store, lesson: Lesson, policy, progress: Progress = no_progress) -> None:
+    from videocoach.privacy import identity, people
+    from videocoach.privacy.tracking import FaceTracks
+
+    info = serialize.loads(MediaInfo, store.stage(lesson.id, "probe") or "")
+    tracks = serialize.loads(FaceTracks, store.stage(lesson.id, "faces") or "")
+    embedder = identity.load_embedder()
+    with store.media_plaintext(lesson.id, "original") as plain:
+        descs, thumbs = people.embed_tracks(plain, info, tracks, embedder, progress)
+    result = people.find_people(tracks, descs, enrolled_face(store, lesson.owner_id),
+                                _teacher_speech(store, lesson.id))
+    kept = {}
+    for p in result.people:  # one thumbnail per listed person: the first of its tracks that has one
+        tid = next((t for t in p.track_ids if thumbs.get(t)), None)
+        if tid is not None:
+            kept[p.id] = thumbs[tid]
+    store.delete_media(lesson.id, THUMBS)
+    if kept:
+        store.put_media_bytes(lesson.id, THUMBS, people.thumbnails_to_json(kept))
+    store.save_stage(lesson.id, STAGE, result.to_json())
+
+
+def load_people(store: Store, user: User, lesson_id: str):
+    """The people of a lesson, for its owner (owner only: the list names who is shown)."""
+    from videocoach.privacy.people import PeopleResult
+
+    store.require_access(user, lesson_id, "people.view", owner_only=True)
+    text = store.stage(lesson_id, STAGE)
+    return PeopleResult.from_json(text) if text else None
+
+
+def person_thumbnail(store: Store, user: User, lesson_id: str, person_id: int) -> bytes | None:
+    """The PNG thumbnail of one person of a lesson: the owner only (it may show a pupil's face)."""
+    from videocoach.privacy.people import thumbnails_from_json
+
+    store.require_access(user, lesson_id, "people.thumbnail", owner_only=True)
+    path = store.media_path(lesson_id, THUMBS)
+    if path is None:
+        return None
+    return thumbnails_from_json(store.vault.read_bytes(path)).get(int(person_id))
+
+
+def _save_print(store: Store, user: User, vectors: Sequence[np.ndarray], source: str) -> None:
+    from videocoach.privacy import identity
+
+    if not len(vectors):
+        raise ValueError("this person's face could not be identified (too small or always turned away): "
+                         "choose another, or enrol from a photo")
+    step = max(1, len(vectors) // ENROL_MAX)
+    kept = list(vectors)[::step][:ENROL_MAX]
+    store.save_teacher_face(user, json.dumps({"descriptors": identity.descriptors_to_json(kept)}), source)
+
+
+def _restart_people(store: Store, lesson_id: str) -> None:
+    store.clear_stages(lesson_id, [STAGE, "render", "audit"])
+    store.update_lesson(lesson_id, status="processing")
+    store.enqueue_job(lesson_id, "rerender", {})
+
+
+def confirm_teacher(store: Store, user: User, lesson_id: str, person_id: int) -> None:
+    """The owner says "this person is me": their face print is kept, and the lesson is rendered again showing them.
+    Only the owner, only their own face (a teacher enrols themselves)."""
+    result = load_people(store, user, lesson_id)
+    if result is None:
+        raise ValueError("the people of this lesson have not been found yet")
+    _save_print(store, user, result.person_descriptors(int(person_id)), f"lesson {lesson_id[:8]} person {person_id}")
+    _restart_people(store, lesson_id)
+
+
+def enrol_from_photo(store: Store, user: User, image_bytes: bytes) -> None:
+    """A teacher's photo of themselves: refused (``identity.PhotoRefused``, nothing stored) unless it shows exactly
+    one usable face.  Their own lessons not yet showing them are rendered again."""
+    import cv2
+
+    from videocoach.privacy import identity
+    from videocoach.privacy.faces import load_detector
+
+    image = cv2.imdecode(np.frombuffer(image_bytes, np.uint8), cv2.IMREAD_COLOR) if image_bytes else None
+    if image is None:
+        raise identity.PhotoRefused("the photo could not be read as an image (use a JPEG or PNG)")
+    vec = identity.enrol_from_photo(image, load_detector(0.3), identity.load_embedder())
+    _save_print(store, user, [vec], "photo")
+
+
+def room_use(store: Store, user: User, lesson_id: str):
+    """Figure 9, the visual half: where the teacher went and where pupils sit (``measures.room.RoomUse``), or None.
+
+    The teacher is the tracks shown as the teacher (enrolled, or marked "teacher"); pupils are the other people."""
+    from videocoach.measures.room import Sighting, room_use as measure
+    from videocoach.privacy.tracking import FaceTracks
+
+    from videocoach.privacy.people import PeopleResult
+
+    store.require_access(user, lesson_id, "room.view")  # positions only: no face, no thumbnail
+    text, faces = store.stage(lesson_id, STAGE), store.stage(lesson_id, "faces")
+    if text is None or faces is None:
+        return None
+    result = PeopleResult.from_json(text)
+    tracks = serialize.loads(FaceTracks, faces)
+    marks = store.face_marks(lesson_id)
+    teacher_ids = set(result.teacher_track_ids) | {t for t, label in marks.items() if label == "teacher"}
+    if not teacher_ids:
+        return None
+    w, h = tracks.width, tracks.height
+
+    def sightings(ids) -> list[Sighting]:
+        out = []
+        for tr in tracks.tracks:
+            if tr.id in ids:
+                for d in tr.detections:
+                    x, y = (d.box[0] + d.box[2]) / 2 / w, (d.box[1] + d.box[3]) / 2 / h
+                    out.append(Sighting(d.t_s, min(1.0, max(0.0, x)), min(1.0, max(0.0, y))))
+        return out
+
+    pupils = [sightings(set(p.track_ids)) for p in result.people if not set(p.track_ids) & teacher_ids]
+    return measure(sightings(teacher_ids), pupils, tracks.duration_s)
+
+
+def heat_still(store: Store, user: User, lesson_id: str, use) -> bytes | None:
+    """A PNG: the heat map of the teacher's positions over a heavily blurred still of the REDACTED rendition (every
+    face hidden, then blurred past recognition).  None unless the lesson plays (its audit passed or was cleared)."""
+    import cv2
+
+    lesson = store.require_access(user, lesson_id, "room.view")
+    if lesson.status != "ready" or store.media_path(lesson_id, "redacted") is None:
+        return None
+    with store.media_plaintext(lesson_id, "redacted", suffix=".mp4") as plain:
+        cap = cv2.VideoCapture(str(plain))
+        try:
+            n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+            cap.set(cv2.CAP_PROP_POS_FRAMES, max(0, n // 2))
+            ok, frame = cap.read()
+        finally:
+            cap.release()
+    if not ok or frame is None:
+        return None
+    h, w = frame.shape[:2]
+    small = cv2.resize(frame, (max(8, w // 24), max(8, h // 24)), interpolation=cv2.INTER_AREA)
+    still = cv2.GaussianBlur(cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR), (0, 0), max(w, h) / 80)
+    heat = np.asarray(use.heat, dtype=np.float32)
+    if heat.max() > 0:
+        heat = cv2.resize(heat / heat.max(), (w, h), interpolation=cv2.INTER_LINEAR)
+        colour = cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_JET)
+        alpha = (0.65 * np.clip(heat * 2, 0, 1))[:, :, None]
+        still = (still * (1 - alpha) + colour * alpha).astype(np.uint8)
+    ok, png = cv2.imencode(".png", cv2.resize(still, (640, round(640 * h / w))))
+    return png.tobytes() if ok else None
+
+
+__all__ = [
+    "heat_still",
+    "confirm_teacher",
+    "enrol_from_photo",
+    "enrolled_face",
+    "load_people",
+    "person_thumbnail",
+    "room_use",
+    "stage_people",
+]

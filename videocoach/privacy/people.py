@@ -1,0 +1,369 @@
+"""People, not face fragments: face tracks linked into people, the enrolled teacher found, a teacher suggested.
+
+``embed_tracks`` reads the video once at the detection rate and computes a few face descriptors per track (dlib,
+``identity.py``) plus one thumbnail per track.  ``link_people`` joins tracks into people: two groups join only when
+the means of their faces' descriptors match (``identity.LINK_MAX_DISTANCE``) and never when any of their tracks overlap in time (one person is
+not in two places at once); a track with no usable face joins the person whose track ended just before, close by
+(space-time continuity).  Linking only groups the list the owner sees: it never shows anyone.
+
+What is shown is decided track by track in ``teacher_tracks``: a track is visible only when it has usable face
+descriptors whose mean lies within ``identity.SAME_PERSON_MAX_DISTANCE`` of the enrolled teacher's mean (any doubt
+keeps it hidden; a track that cannot be identified stays hidden).  With no enrolment, ``suggest_teacher`` names the likely teacher for the owner to confirm; nothing is shown
+until they do.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import cv2
+import numpy as np
+
+from videocoach.core.model import MediaInfo, Progress, no_progress
+from videocoach.privacy import identity
+from videocoach.privacy.tracking import FaceTrack, FaceTracks
+
+PER_TRACK = 12  # descriptors per track, spread over its usable detections
+EMBED_MIN_SCORE = 0.5  # detections the detector is less sure of are not identified (they stay hidden)
+CONTINUITY_GAP_S = 1.5  # an unidentified track starting this soon after another ended, close by, continues it
+CONTINUITY_RADIUS = 1.5  # ... within this many face sizes of where that one ended
+MIN_LISTED_S = 2.0  # people on screen for less than this are counted as fragments, not listed (so are people
+# whose face was never clear enough to identify: mostly the detector's low-score blips on hands, posters, clothes)
+THUMB_PX = 96
+PEOPLE_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int  # the smallest track id in it
+    track_ids: tuple[int, ...]
+    on_screen_s: float
+    first_s: float
+    last_s: float
+    identified: bool  # at least one usable face descriptor
+    movement: float  # path length of the face centre over the frame diagonal, per minute on screen
+
+
+@dataclass(frozen=True)
+class PeopleResult:
+    """What the people stage keeps: the people listed, the teacher's tracks (visible), the suggestion."""
+
+    people: tuple[Person, ...]
+    fragments: int  # groups on screen for less than MIN_LISTED_S or never identified (not listed; hidden)
+    teacher_track_ids: tuple[int, ...]  # matched to the enrolment: rendered visible
+    suggested_teacher: int | None  # a person id, when nothing is enrolled
+    enrolled: bool
+    descriptors: dict[int, tuple[tuple[float, ...], ...]] = field(default_factory=dict)  # track id -> descriptors
+
+    def person(self, person_id: int) -> Person:
+        for p in self.people:
+            if p.id == person_id:
+                return p
+        raise KeyError(person_id)
+
+    def person_descriptors(self, person_id: int) -> list[np.ndarray]:
+        out = []
+        for tid in self.person(person_id).track_ids:
+            out.extend(np.asarray(d, np.float32) for d in self.descriptors.get(tid, ()))
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps({
+            "format": PEOPLE_FORMAT,
+            "people": [p.__dict__ | {"track_ids": list(p.track_ids)} for p in self.people],
+            "fragments": self.fragments,
+            "teacher_track_ids": list(self.teacher_track_ids),
+            "suggested_teacher": self.suggested_teacher,
+            "enrolled": self.enrolled,
+            "descriptors": {str(k): [list(v) for v in vs] for k, vs in self.descriptors.items()},
+        }, separators=(",", ":"))
+
+    @staticmethod
+    def from_json(text: str) -> "PeopleResult":
+        raw = json.loads(text)
+        if raw.get("format") != PEOPLE_FORMAT:
+            raise ValueError(f"unsupported people format {raw.get('format')!r}")
+        people = tuple(Person(**(p | {"track_ids": tuple(int(t) for t in p["track_ids"])})) for p in raw["people"])
+        return PeopleResult(
+            people=people, fragments=int(raw["fragments"]),
+            teacher_track_ids=tuple(int(t) for t in raw["teacher_track_ids"]),
+            suggested_teacher=None if raw["suggested_teacher"] is None else int(raw["suggested_teacher"]),
+            enrolled=bool(raw["enrolled"]),
+            descriptors={int(k): tuple(tuple(float(x) for x in v) for v in vs) for k, vs in raw["descriptors"].items()},
+        )
+
+
+# ---- descriptors from the video ---------------------------------------------------------------------------------
+
+
+def _pick(n: int, k: int) -> list[int]:
+    if n <= k:
+        return list(range(n))
+    return sorted({round(i * (n - 1) / (k - 1)) for i in range(k)})
+
+
+def embed_tracks(
+    video_path: str | os.PathLike[str],
+    info: MediaInfo,
+    tracks: FaceTracks,
+    embedder: identity.FaceEmbedder,
+    progress: Progress = no_progress,
+    *,
+    per_track: int = PER_TRACK,
+    frames: Iterable[tuple[int, np.ndarray]] | None = None,
+) -> tuple[dict[int, list[np.ndarray]], dict[int, bytes]]:
+    """Face descriptors per track (up to ``per_track``, spread over its detections scoring ``EMBED_MIN_SCORE`` or
+    more and large enough to identify) and a PNG thumbnail per track.
+
+    The video is read at the detection rate (``frames`` may give ``(pass index, BGR image)`` instead, for tests and
+    still images); a detection at time t belongs to pass ``round(t * rate)``.
+    """
+    from videocoach.av.video_io import FrameReader
+
+    rate = tracks.fps / tracks.detect_every
+    wanted: dict[int, list[tuple[int, tuple[float, float, float, float]]]] = {}
+    thumb_at: dict[int, tuple[int, tuple[float, float, float, float]]] = {}
+    for tr in tracks.tracks:
+        usable = [d for d in tr.detections if d.score >= EMBED_MIN_SCORE
+                  and max(d.box[2] - d.box[0], d.box[3] - d.box[1]) >= identity.MIN_FACE_PX]
+        for i in _pick(len(usable), per_track):
+            d = usable[i]
+            wanted.setdefault(round(d.t_s * rate), []).append((tr.id, d.box))
+        big = max(tr.detections, key=lambda d: (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]))
+        thumb_at[tr.id] = (round(big.t_s * rate), big.box)
+    thumbs_wanted: dict[int, list[tuple[int, tuple[float, float, float, float]]]] = {}
+    for tid, (k, box) in thumb_at.items():
+        thumbs_wanted.setdefault(k, []).append((tid, box))
+    last_needed = max([*wanted, *thumbs_wanted], default=-1)
+    descs: dict[int, list[np.ndarray]] = {}
+    thumbs: dict[int, bytes] = {}
+    progress("people", 0.0)
+
+    def handle(k: int, image: np.ndarray) -> None:
+        for tid, box in wanted.get(k, ()):
+            v = embedder.embed(image, box)
+            if v is not None:
+                descs.setdefault(tid, []).append(v)
+        for tid, box in thumbs_wanted.get(k, ()):
+            thumbs[tid] = thumbnail(image, box)
+
+    if frames is not None:
+        for k, image in frames:
+            handle(k, image)
+    else:
+        with FrameReader(video_path, info, fps=rate) as reader:
+            for frame in reader:
+                handle(frame.index, frame.image)
+                if frame.index % 20 == 0:
+                    progress("people", min(0.99, frame.index / max(1, last_needed)))
+                if frame.index >= last_needed:
+                    break
+    progress("people", 1.0)
+    return descs, thumbs
+
+
+def thumbnail(image: np.ndarray, box: Sequence[float]) -> bytes:
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = (float(v) for v in box[:4])
+    side = max(x2 - x1, y2 - y1) * 1.3
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    a, b = max(0, int(cx - side / 2)), max(0, int(cy - side / 2))
+    c, d = min(w, int(cx + side / 2) + 1), min(h, int(cy + side / 2) + 1)
+    crop = image[b:d, a:c]
+    if crop.size == 0:
+        return b""
+    crop = cv2.resize(crop, (THUMB_PX, max(1, round(THUMB_PX * crop.shape[0] / crop.shape[1]))))
+    ok, png = cv2.imencode(".png", crop)
+    return png.tobytes() if ok else b""
+
+
+# ---- linking ----------------------------------------------------------------------------------------------------
+
+
+def _on_screen_s(tr: FaceTrack, interval_s: float) -> float:
+    return (tr.end_s - tr.start_s) + interval_s
+
+
+def _centre(box) -> tuple[float, float]:
+    return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+
+
+def _overlap(a: Sequence[FaceTrack], b: Sequence[FaceTrack]) -> bool:
+    return any(x.start_s <= y.end_s and y.start_s <= x.end_s for x in a for y in b)
+
+
+def link_people(
+    tracks: FaceTracks,
+    descs: dict[int, list[np.ndarray]],
+    *,
+    link_max: float = identity.LINK_MAX_DISTANCE,
+) -> tuple[list[list[FaceTrack]], list[bool]]:
+    """Groups of tracks, one per person (and whether each has a usable descriptor)."""
+    ordered = sorted(tracks.tracks, key=lambda t: (t.start_s, t.id))
+    groups: list[list[FaceTrack]] = []
+    gdesc: list[list[np.ndarray]] = []
+    interval = tracks.detect_interval_s
+    for tr in ordered:
+        mine = descs.get(tr.id, [])
+        best, best_d = None, math.inf
+        if mine:
+            for gi, g in enumerate(groups):
+                if not gdesc[gi] or _overlap(g, [tr]):
+                    continue
+                dist = identity.distance(centroid(mine), centroid(gdesc[gi]))
+                if dist <= link_max and dist < best_d:
+                    best, best_d = gi, dist
+        else:
+            fx, fy = _centre(tr.detections[0].box)
+            size = max(tr.detections[0].box[2] - tr.detections[0].box[0], 1.0)
+            for gi, g in enumerate(groups):
+                last = max(g, key=lambda t: t.end_s)
+                gap = tr.start_s - last.end_s
+                if not (0 < gap <= CONTINUITY_GAP_S + interval) or _overlap(g, [tr]):
+                    continue
+                lx, ly = _centre(last.detections[-1].box)
+                dist = math.hypot(fx - lx, fy - ly) / size
+                if dist <= CONTINUITY_RADIUS and dist < best_d:
+                    best, best_d = gi, dist
+        if best is None:
+            groups.append([tr])
+            gdesc.append(list(mine))
+        else:
+            groups[best].append(tr)
+            gdesc[best].extend(mine)
+    return groups, [bool(d) for d in gdesc]
+
+
+def _movement(group: Sequence[FaceTrack], diag: float, on_s: float) -> float:
+    pts = sorted(((d.t_s, *_centre(d.box)) for t in group for d in t.detections))
+    path = sum(math.hypot(b[1] - a[1], b[2] - a[2]) for a, b in zip(pts, pts[1:]))
+    return (path / diag) / max(on_s / 60.0, 1e-6)
+
+
+# ---- the teacher ------------------------------------------------------------------------------------------------
+
+
+def centroid(vectors: Sequence[np.ndarray]) -> np.ndarray:
+    return np.mean(np.asarray(vectors, np.float32), axis=0)
+
+
+def teacher_tracks(
+    descs: dict[int, list[np.ndarray]],
+    enrolled: Sequence[np.ndarray],
+    *,
+    max_distance: float = identity.SAME_PERSON_MAX_DISTANCE,
+    spans: dict[int, tuple[float, float]] | None = None,
+) -> tuple[int, ...]:
+    """Tracks that are the enrolled teacher with very high confidence; sorted ids.
+
+    The mean of the track's descriptors lies within ``max_distance`` of the mean of the enrolled ones (averaging
+    several views cancels much of the pose and light noise of a single one), and the median of its descriptors'
+    own distances is within ``identity.LINK_MAX_DISTANCE`` (a track mixing in someone else's face is doubted).
+    ``spans`` (track id -> first and last time): the teacher is in one place at a time, so of two matching tracks
+    that overlap in time only the closer match is shown -- the other is someone else, and stays hidden.
+    """
+    if len(enrolled) == 0:
+        return ()
+    centre = centroid(enrolled)
+    out = []
+    for tid, vecs in descs.items():
+        if not vecs:
+            continue
+        each = [identity.min_distance([v], enrolled) for v in vecs]
+        dist = identity.distance(centroid(vecs), centre)
+        if dist <= max_distance and float(np.median(each)) <= identity.LINK_MAX_DISTANCE:
+            out.append((dist, int(tid)))
+    shown: list[int] = []
+    for _dist, tid in sorted(out):  # closest match first
+        if spans is not None and any(spans[tid][0] <= spans[o][1] and spans[o][0] <= spans[tid][1] for o in shown):
+            continue
+        shown.append(tid)
+    return tuple(sorted(shown))
+
+
+def _speech_overlap(group: Sequence[FaceTrack], speech: Sequence[tuple[float, float]], interval: float) -> float:
+    on = sum(_on_screen_s(t, interval) for t in group)
+    if on <= 0:
+        return 0.0
+    both = 0.0
+    for t in group:
+        a, b = t.start_s, t.end_s + interval
+        for s, e in speech:
+            both += max(0.0, min(b, e) - max(a, s))
+    return both / on
+
+
+def suggest_teacher(
+    people: Sequence[Person], groups: dict[int, Sequence[FaceTrack]], teacher_speech: Sequence[tuple[float, float]],
+    interval_s: float,
+) -> int | None:
+    """The likely teacher for the owner to confirm: on screen longest, weighted up for moving about and for being on
+    screen while the teacher speaks.  Only identified people are candidates; None when there is none."""
+    best, best_score = None, 0.0
+    for p in people:
+        if not p.identified:
+            continue
+        score = p.on_screen_s * (1.0 + min(1.0, p.movement)) * (1.0 + _speech_overlap(groups[p.id], teacher_speech, interval_s))
+        if score > best_score:
+            best, best_score = p.id, score
+    return best
+
+
+def find_people(
+    tracks: FaceTracks,
+    descs: dict[int, list[np.ndarray]],
+    enrolled: Sequence[np.ndarray] = (),
+    teacher_speech: Sequence[tuple[float, float]] = (),
+) -> PeopleResult:
+    groups, identified = link_people(tracks, descs)
+    interval = tracks.detect_interval_s
+    diag = math.hypot(tracks.width, tracks.height)
+    people, by_id, fragments = [], {}, 0
+    for g, ok in zip(groups, identified):
+        on_s = sum(_on_screen_s(t, interval) for t in g)
+        if on_s < MIN_LISTED_S or not ok:
+            fragments += 1  # a glimpse, or never clear enough to identify: counted, hidden, not listed
+            continue
+        p = Person(
+            id=min(t.id for t in g), track_ids=tuple(sorted(t.id for t in g)), on_screen_s=round(on_s, 3),
+            first_s=min(t.start_s for t in g), last_s=max(t.end_s for t in g), identified=ok,
+            movement=round(_movement(g, diag, on_s), 4),
+        )
+        people.append(p)
+        by_id[p.id] = g
+    people.sort(key=lambda p: -p.on_screen_s)
+    shown = teacher_tracks(descs, enrolled, spans={t.id: (t.start_s, t.end_s) for t in tracks.tracks})
+    suggestion = None if len(enrolled) else suggest_teacher(people, by_id, teacher_speech, interval)
+    return PeopleResult(
+        people=tuple(people), fragments=fragments, teacher_track_ids=shown, suggested_teacher=suggestion,
+        enrolled=bool(len(enrolled)),
+        descriptors={int(k): tuple(tuple(round(float(x), 6) for x in v) for v in vs) for k, vs in descs.items() if vs},
+    )
+
+
+def thumbnails_to_json(thumbs: dict[int, bytes]) -> bytes:
+    return json.dumps({str(k): base64.b64encode(v).decode("ascii") for k, v in thumbs.items() if v}).encode()
+
+
+def thumbnails_from_json(data: bytes) -> dict[int, bytes]:
+    return {int(k): base64.b64decode(v) for k, v in json.loads(data).items()}
+
+
+__all__ = [
+    "MIN_LISTED_S",
+    "PeopleResult",
+    "Person",
+    "embed_tracks",
+    "find_people",
+    "link_people",
+    "suggest_teacher",
+    "teacher_tracks",
+    "thumbnail",
+    "thumbnails_from_json",
+    "thumbnails_to_json",
+]
