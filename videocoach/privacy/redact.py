@@ -46,7 +46,7 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -466,6 +466,57 @@ def load_audit_detector(threshold: float = AUDIT_THRESHOLD) -> FaceDetector:
     return load_detector(threshold, upscale_small=True)
 
 
+FindingsFilter = Callable[[np.ndarray, list[AuditFinding]], list[AuditFinding]]
+"""A second opinion on one frame's findings (the frame as rendered, the findings in it) -> the findings that stand."""
+
+
+class AuditCheck:
+    """The audit's judgement of one rendered frame, shared by the audit in the rendering pass and :func:`audit`.
+
+    Detections whose centre lies in a hidden box (the mosaic itself can look face-like), in a zone or in a marked
+    track's box are allowed; everything else is a finding, with a PNG crop for the reviewer.  ``findings_filter``
+    is the one place where a later check may drop findings that are not faces (it sees the frame and the findings).
+    """
+
+    def __init__(
+        self, detector: FaceDetector, zones: Sequence[tuple[int, int, int, int]],
+        findings_filter: FindingsFilter | None = None,
+    ) -> None:
+        self.detector = detector
+        self.zones = list(zones)
+        self.findings_filter = findings_filter
+
+    def findings(self, image: np.ndarray, t_s: float, allowed: Sequence[tuple[int, int, int, int]]) -> list[AuditFinding]:
+        boxes = list(allowed) + self.zones
+        found = []
+        for d in self.detector.detect(image):
+            cx, cy = (d[0] + d[2]) / 2, (d[1] + d[3]) / 2
+            if any(x1 <= cx < x2 and y1 <= cy < y2 for x1, y1, x2, y2 in boxes):
+                continue
+            found.append(_finding(image, t_s, d))
+        if found and self.findings_filter is not None:
+            found = list(self.findings_filter(image, found))
+        return found
+
+
+def audit_report(
+    policy: ConsentPolicy, sample_every_s: float, threshold: float, sampled: int,
+    findings: Sequence[AuditFinding], t0: float,
+) -> AuditReport:
+    """The report over all sampled frames' findings; crops are kept for the first ``AUDIT_MAX_CROPS``."""
+    ordered = sorted(findings, key=lambda f: f.t_s)
+    return AuditReport(
+        policy_name=policy.name,
+        policy_version=policy.version,
+        sample_every_s=sample_every_s,
+        threshold=threshold,
+        sampled_frames=sampled,
+        findings=tuple(ordered[:AUDIT_MAX_CROPS]),
+        finding_count=len(ordered),
+        audit_s=time.perf_counter() - t0,
+    )
+
+
 def audit(
     redacted_path: str | os.PathLike[str],
     tracks: FaceTracks,
@@ -475,12 +526,11 @@ def audit(
     progress: Progress = no_progress,
     *,
     detector: FaceDetector | None = None,
+    findings_filter: FindingsFilter | None = None,
 ) -> AuditReport:
-    """Look for faces in sampled frames of the rendered output that are neither hidden nor marked visible.
-
-    Detections whose centre lies in a hidden box (the mosaic itself can look face-like) or in a marked track's box
-    are allowed; everything else is a finding, with a PNG crop for the reviewer.
-    """
+    """Look for faces in sampled frames of the ENCODED output (decoded again) that are neither hidden nor marked
+    visible.  The rendering pass (``onepass``) runs the same check on the frames it encodes instead; this one is for
+    a rendition made elsewhere or an audit asked for on its own."""
     from videocoach.av import media
 
     stage = "audit"
@@ -501,9 +551,8 @@ def audit(
             box_scale=policy.box_scale,
             hold_s=policy.hold_s,
         )
-        zones = policy.zones_px(tracks.width, tracks.height)
+        check = AuditCheck(det, policy.zones_px(tracks.width, tracks.height), findings_filter)
         findings: list[AuditFinding] = []
-        count = 0
         sampled = 0
         expected = max(1, math.ceil(info.duration_s / sample_every_s))
         half_frame = 0.5 / tracks.fps
@@ -513,30 +562,15 @@ def audit(
                 t = frame.t_s
                 if hidden.whole_frame_at(t, round(t * tracks.fps)):
                     continue
-                allowed = hidden.boxes_at(t) + list(zones)
                 # frame times of the sampler and of the render differ by up to half a frame: allow both neighbours
-                ok_visible = shown.boxes_at(max(0.0, t - half_frame)) + shown.boxes_at(t + half_frame)
-                for d in det.detect(frame.image):
-                    cx, cy = (d[0] + d[2]) / 2, (d[1] + d[3]) / 2
-                    if any(x1 <= cx < x2 and y1 <= cy < y2 for x1, y1, x2, y2 in allowed + ok_visible):
-                        continue
-                    count += 1
-                    if len(findings) < AUDIT_MAX_CROPS:
-                        findings.append(_finding(frame.image, t, d))
+                allowed = (hidden.boxes_at(t) + shown.boxes_at(max(0.0, t - half_frame))
+                           + shown.boxes_at(t + half_frame))
+                findings += check.findings(frame.image, t, allowed)
                 progress(stage, min(0.99, sampled / expected))
     except (FFmpegError, FaceDetectorError, OSError, ValueError) as exc:
         raise RedactionError(f"the audit could not run (treat the lesson as not cleared): {exc}") from exc
     progress(stage, 1.0)
-    return AuditReport(
-        policy_name=policy.name,
-        policy_version=policy.version,
-        sample_every_s=sample_every_s,
-        threshold=det.threshold,
-        sampled_frames=sampled,
-        findings=tuple(findings),
-        finding_count=count,
-        audit_s=time.perf_counter() - t0,
-    )
+    return audit_report(policy, sample_every_s, det.threshold, sampled, findings, t0)
 
 
 def _finding(image: np.ndarray, t_s: float, d: np.ndarray) -> AuditFinding:
@@ -549,13 +583,16 @@ def _finding(image: np.ndarray, t_s: float, d: np.ndarray) -> AuditFinding:
 
 
 __all__ = [
+    "AuditCheck",
     "AuditFinding",
     "AuditReport",
+    "FindingsFilter",
     "FaceTrack",
     "FaceTracks",
     "RedactionError",
     "RenderReport",
     "audit",
+    "audit_report",
     "check_tracks",
     "cut_clip",
     "detect_faces",
