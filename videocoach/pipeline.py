@@ -399,32 +399,40 @@ def _stage_metrics(store: Store, lesson: Lesson, options: AnalyseOptions, progre
 
 
 def _stage_faces(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
-    from videocoach.privacy import redact
-
-    info = load_info(store, lesson.id)
-    pol = lesson_policy(lesson)
-    with store.media_plaintext(lesson.id, "original") as plain:
-        tracks = redact.detect_faces(plain, info, pol, progress=lambda s, f: progress("faces", f))
-    store.save_stage(lesson.id, "faces", serialize.dumps(tracks))
+    """Detection, rendering and the audit in ONE decode of the original (``privacy.onepass``): saves the "faces",
+    "render" and "audit" results together (the run then skips "render" and "audit")."""
+    _redact(store, lesson, progress, detect=True)
 
 
 def _stage_render(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
-    from videocoach.privacy import redact
+    """A re-render with the saved face tracks (after a face mark or a policy change that keeps detection), audited
+    in the same pass: saves "render" and "audit"."""
+    _redact(store, lesson, progress, detect=False)
+
+
+def _redact(store: Store, lesson: Lesson, progress: Progress, *, detect: bool) -> None:
+    from videocoach.privacy import onepass, redact
 
     info = load_info(store, lesson.id)
     pol = lesson_policy(lesson)
-    tracks = _load(store, lesson.id, "faces", redact.FaceTracks)
-    visible = frozenset(store.face_marks(lesson.id))
+    tracks = None if detect else _load(store, lesson.id, "faces", redact.FaceTracks)
+    # a new detection run numbers tracks afresh: no earlier mark applies to it (clear_stages drops them)
+    visible = frozenset() if detect else frozenset(store.face_marks(lesson.id))
+    if detect:
+        store.clear_stages(lesson.id, ["faces", "render", "audit"])
     with store.media_plaintext(lesson.id, "original") as plain, tempfile.TemporaryDirectory(dir=store.work_dir) as tmp:
         out = Path(tmp) / "redacted.mp4"
-        report = redact.render_redacted(plain, info, tracks, pol, visible, out,
-                                        progress=lambda s, f: progress("render", f))
+        result = onepass.redact_in_one_pass(plain, info, pol, out, progress, tracks=tracks, visible_track_ids=visible)
         store.put_media_file(lesson.id, "redacted", out)
+    if detect:
+        store.save_stage(lesson.id, "faces", serialize.dumps(result.tracks))
     store.update_lesson(lesson.id, policy_name=pol.name, policy_version=pol.version)
-    store.save_stage(lesson.id, "render", serialize.dumps(report))
+    store.save_stage(lesson.id, "render", serialize.dumps(result.render))
+    _save_audit(store, lesson.id, result.audit)
 
 
 def _stage_audit(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
+    """The audit alone, on the encoded rendition decoded again (the rendering pass normally audits as it encodes)."""
     from videocoach.privacy import redact
 
     pol = lesson_policy(lesson)
@@ -432,14 +440,18 @@ def _stage_audit(store: Store, lesson: Lesson, options: AnalyseOptions, progress
     visible = frozenset(store.face_marks(lesson.id))
     with store.media_plaintext(lesson.id, "redacted", suffix=".mp4") as plain:
         report = redact.audit(plain, tracks, visible, pol, progress=lambda s, f: progress("audit", f))
+    _save_audit(store, lesson.id, report)
+
+
+def _save_audit(store: Store, lesson_id: str, report) -> None:
     # The crops may show a pupil's face: they go sealed into the vault, not into the (unencrypted) database,
     # and are deleted once a reviewer has cleared them.
     crops = [f.crop_png_b64 for f in report.findings]
-    store.delete_media(lesson.id, "audit_crops")
+    store.delete_media(lesson_id, "audit_crops")
     if any(crops):
-        store.put_media_bytes(lesson.id, "audit_crops", json.dumps(crops).encode())
+        store.put_media_bytes(lesson_id, "audit_crops", json.dumps(crops).encode())
     report = dataclasses.replace(report, findings=tuple(dataclasses.replace(f, crop_png_b64="") for f in report.findings))
-    store.save_stage(lesson.id, "audit", serialize.dumps(report))
+    store.save_stage(lesson_id, "audit", serialize.dumps(report))
 
 
 def audit_crops(store: Store, lesson_id: str) -> list[bytes]:
@@ -502,6 +514,10 @@ def run(store: Store, lesson_id: str, *, progress: Progress = no_progress, stage
 
 
 def _run_locked(store: Store, lesson_id: str, progress: Progress, stages: Sequence[str] | None) -> Lesson:
+    """The audio stages in this thread; the video stages beside them in a second thread when both are pending
+    (``overlap.VideoSide``): the statistics are viewable as soon as the audio stages end."""
+    from videocoach.overlap import VideoSide
+
     lesson = store.lesson(lesson_id)
     options = options_of(lesson)
     if stages is not None:
@@ -510,19 +526,58 @@ def _run_locked(store: Store, lesson_id: str, progress: Progress, stages: Sequen
         todo = pending_stages(store, lesson_id, options)
         todo += [s for s in stale_stages(store, lesson_id) if s not in todo]
     store.update_lesson(lesson_id, status="processing", error=None)
+    side = None
+    first = [s for s in todo if s not in VIDEO_STAGES]
+    video = [s for s in todo if s in VIDEO_STAGES]
+    if stages is None and first and video:
+        settings = store.settings
+
+        def run_video(names: Sequence[str], side_progress: Progress) -> None:
+            from videocoach.storage.store import Store as OwnStore
+
+            own = OwnStore(settings)  # one connection per thread
+            try:
+                _run_stages(own, lesson_id, options, names, side_progress, skip_done=True)
+            finally:
+                own.close()
+
+        side = VideoSide(run_video, video).start()
+        video = []
+        outer = progress
+
+        def progress(stage: str, fraction: float) -> None:  # noqa: F811 - the video side's progress rides along
+            outer(stage, fraction)
+            side.drain(outer)
+
     try:
-        for name in todo:
-            progress(name, 0.0)
-            STAGE_FUNCTIONS[name](store, store.lesson(lesson_id), options, progress)
-            progress(name, 1.0)
+        _run_stages(store, lesson_id, options, first, progress, skip_done=stages is None)
+        if side is not None:
+            side.wait(outer)
+        _run_stages(store, lesson_id, options, video, progress, skip_done=stages is None)
     except Exception as exc:
+        if side is not None:
+            side.cancel()
         message = _user_message(exc)
         store.update_lesson(lesson_id, status="failed", error=message)
         raise PipelineError(message) from exc
     except BaseException:  # Ctrl-C: finished stages are kept; the lesson can be resumed
+        if side is not None:
+            side.cancel()
         store.update_lesson(lesson_id, status="interrupted", error="interrupted; run again to resume")
         raise
     return _settle_status(store, lesson_id)
+
+
+def _run_stages(store: Store, lesson_id: str, options: AnalyseOptions, names: Sequence[str], progress: Progress,
+                *, skip_done: bool) -> None:
+    """Run ``names`` in order; with ``skip_done`` a stage an earlier one finished on the way is skipped (the
+    rendering pass saves "render" and "audit" with "faces")."""
+    for name in names:
+        if skip_done and name in VIDEO_STAGES and name in store.finished_stages(lesson_id):
+            continue
+        progress(name, 0.0)
+        STAGE_FUNCTIONS[name](store, store.lesson(lesson_id), options, progress)
+        progress(name, 1.0)
 
 
 def _settle_status(store: Store, lesson_id: str) -> Lesson:

@@ -24,13 +24,17 @@ JOB_KINDS = ("analyse", "rerender")
 
 
 def run_job(store: Store, job_id: int, kind: str, lesson_id: str, params: dict) -> None:
+    from videocoach.core.stageclock import StageClock
+
     last = {"t": 0.0}
+    clock = StageClock()  # stages may run side by side: each with its fraction and time estimate
 
     def progress(stage: str, fraction: float) -> None:
         now = time.monotonic()
+        clock.update(stage, fraction, now)
         if fraction in (0.0, 1.0) or now - last["t"] > 0.5:  # throttle database writes
             last["t"] = now
-            store.update_job(job_id, stage=stage, progress=float(min(max(fraction, 0.0), 1.0)))
+            store.update_job(job_id, stage=clock.describe() or stage, progress=clock.overall())
 
     try:
         if kind == "analyse":
