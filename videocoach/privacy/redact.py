@@ -51,7 +51,7 @@ from typing import Callable, Sequence
 import cv2
 import numpy as np
 
-from videocoach.privacy.faces import FaceDetector, FaceDetectorError, load_detector
+from videocoach.privacy.faces import FaceDetector, FaceDetectorError, detector_device, load_detector
 from videocoach.av.ffmpeg import FFmpegError, ffmpeg_binary, run
 from videocoach.core.model import MediaInfo, Progress, no_progress
 from videocoach.privacy.policy import ConsentPolicy
@@ -463,7 +463,8 @@ def cut_clip(
 
 def load_audit_detector(threshold: float = AUDIT_THRESHOLD) -> FaceDetector:
     """The audit's other setting: a 2x upscaled tiled pass on top of the full-resolution one."""
-    return load_detector(threshold, upscale_small=True)
+    # always float: the audit is the independent check of what the (possibly int8) detection pass hid
+    return load_detector(threshold, upscale_small=True, precision="fp32", device=detector_device())
 
 
 FindingsFilter = Callable[[np.ndarray, list[AuditFinding]], list[AuditFinding]]
