@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Sequence
@@ -589,9 +590,33 @@ def _settle_status(store: Store, lesson_id: str) -> Lesson:
         reviewed = store.lesson(lesson_id).settings.get("audit_cleared_at")
         if findings and not reviewed:
             status = "blocked"
+            cleared = set(store.lesson(lesson_id).settings.get("audit_cleared_pixels") or [])
+            if still_cleared(findings, json.loads(audit_text).get("finding_count", -1), cleared):
+                status = "ready"  # every finding is one a reviewer cleared before, its pixels unchanged
+                settings = dict(store.lesson(lesson_id).settings)
+                settings["audit_cleared_at"] = time.time()
+                store.update_lesson(lesson_id, settings=settings)
+                store.audit(None, "audit.clear", lesson_id, "findings cleared before, pixels unchanged by the re-render")
     if pending_stages(store, lesson_id):
         status = "processing"
     return store.update_lesson(lesson_id, status=status)
+
+
+def still_cleared(findings: Sequence[dict], finding_count: int, cleared_pixels: set[str]) -> bool:
+    """Every finding of an audit was cleared by a reviewer before, with the same pixels at the same time (a finding
+    without a pixel hash, or an audit that listed only some of its findings, never is)."""
+    return (bool(findings) and finding_count == len(findings)
+            and all(f.get("pixels_sha256") and f["pixels_sha256"] in cleared_pixels for f in findings))
+
+
+def _cleared_pixels(store: Store, lesson_id: str) -> list[str]:
+    """The pixel hashes of the findings cleared so far, with the current audit's if a reviewer cleared it."""
+    settings = store.lesson(lesson_id).settings
+    kept = set(settings.get("audit_cleared_pixels") or [])
+    text = store.stage(lesson_id, "audit")
+    if text is not None and settings.get("audit_cleared_at"):
+        kept |= {f["pixels_sha256"] for f in json.loads(text).get("findings") or [] if f.get("pixels_sha256")}
+    return sorted(kept)
 
 
 def _user_message(exc: BaseException) -> str:
@@ -631,8 +656,10 @@ def rerender(
         settings["policy"] = policy.policy_to_dict(pol)
         store.update_lesson(lesson_id, policy_name=pol.name, policy_version=pol.version, settings=settings)
         store.clear_stages(lesson_id, ["faces"])  # detection settings live in the policy
+    cleared = _cleared_pixels(store, lesson_id)  # what a reviewer cleared stays cleared while its pixels are unchanged
     settings = dict(store.lesson(lesson_id).settings)
     settings.pop("audit_cleared_at", None)
+    settings["audit_cleared_pixels"] = cleared
     store.update_lesson(lesson_id, settings=settings)
     store.clear_stages(lesson_id, ["render", "audit"])
     return run(store, lesson_id, progress=progress)

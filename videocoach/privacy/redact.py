@@ -36,6 +36,7 @@ Fail-closed rules:
 from __future__ import annotations
 
 import base64
+import hashlib
 import math
 import os
 import queue
@@ -106,6 +107,9 @@ class AuditFinding:
     box: tuple[float, float, float, float]
     score: float
     crop_png_b64: str  # the frame crop around it, PNG, base64 (JSON-safe) -- shown to the reviewer
+    # the frame time and the crop's raw pixels, hashed: a finding a reviewer cleared stays cleared after a re-render
+    # only while these are unchanged (pipeline._settle_status)
+    pixels_sha256: str = ""
 
     @property
     def crop_png(self) -> bytes:
@@ -578,9 +582,13 @@ def _finding(image: np.ndarray, t_s: float, d: np.ndarray) -> AuditFinding:
     h, w = image.shape[:2]
     rect = clip_box(enlarge(d[:4], 2.0, up=0.0), w, h) or (0, 0, w, h)
     x1, y1, x2, y2 = rect
-    ok, png = cv2.imencode(".png", image[y1:y2, x1:x2])
+    pixels = np.ascontiguousarray(image[y1:y2, x1:x2])
+    ok, png = cv2.imencode(".png", pixels)
     crop = base64.b64encode(png.tobytes()).decode("ascii") if ok else ""
-    return AuditFinding(round(t_s, 3), (float(d[0]), float(d[1]), float(d[2]), float(d[3])), float(d[4]), crop)
+    digest = hashlib.sha256(f"{t_s:.3f} {rect} {pixels.shape}".encode())
+    digest.update(pixels.tobytes())
+    return AuditFinding(round(t_s, 3), (float(d[0]), float(d[1]), float(d[2]), float(d[3])), float(d[4]), crop,
+                        digest.hexdigest())
 
 
 __all__ = [
