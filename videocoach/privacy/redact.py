@@ -7,6 +7,9 @@ Stages (each saved by the caller, so a re-render after a reviewer marks the teac
     audit_report = audit(out, tracks, visible_ids, policy)                      # stage 3: look again, block if found
     cut_clip(out, start_s, end_s, clip)                                         # clips come from the redacted file
 
+The pipeline runs stages 1-3 in ONE decode of the original (``onepass.redact_in_one_pass``, same rules, the audit on
+the frames as encoded); the functions here stay for a single stage on its own (an audit asked for alone, benches).
+
 What is hidden (see consent_policies/README.md for the policy keys):
 - every face box of every track a reviewer did not mark visible, enlarged and held over time (tracking.py rules);
 - every policy zone in every frame, face or not (minus teacher zones, once a reviewer marked a visible track);
