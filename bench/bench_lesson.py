@@ -133,9 +133,12 @@ class StageTimes:
 
     def __call__(self, stage: str, fraction: float) -> None:
         now = time.perf_counter() - self.t0
-        self.first.setdefault(stage, now)
-        if fraction >= 1.0:
+        if stage not in self.first:
+            self.first[stage] = now
+            print(f"  {now:7.1f}s {stage} started", flush=True)
+        if fraction >= 1.0 and stage not in self.last:
             self.last[stage] = now
+            print(f"  {now:7.1f}s {stage} done", flush=True)
 
 
 def run_ours(video: Path, root: Path) -> dict:
@@ -192,8 +195,14 @@ def main() -> None:
     ap.add_argument("--peer-minutes", type=float, default=5.0, help="slice for the peer pipeline (0: skip)")
     ap.add_argument("--keep", type=Path, help="keep the data directory here")
     ap.add_argument("--precision", choices=["fp32", "int8"], help="the detection pass's model (default: faces.py's)")
+    ap.add_argument("--video-nice", type=int, help="the video thread's nice increment (default: overlap.VIDEO_NICE; "
+                    "0 on a machine shared with others, where a niced thread is starved by their work)")
     args = ap.parse_args()
+    from videocoach import overlap
     from videocoach.privacy import faces
+
+    if args.video_nice is not None:
+        overlap.VIDEO_NICE = args.video_nice  # read when the video thread starts
 
     if args.precision:
         faces.DEFAULT_PRECISION = args.precision  # read by the rendering pass when it loads its detectors
@@ -203,7 +212,7 @@ def main() -> None:
     root = args.keep or Path(tempfile.mkdtemp(prefix="vc-bench-lesson-"))
     root.mkdir(parents=True, exist_ok=True)
     print(f"input: {video.name}, {args.minutes:g} min 1280x720 25 fps; detector {faces.DEFAULT_PRECISION} on "
-          f"{faces.detector_device()}; {os.cpu_count()} cores, "
+          f"{faces.detector_device()}; video nice +{overlap.VIDEO_NICE}; {os.cpu_count()} cores, "
           f"load average before {os.getloadavg()[0]:.1f}", flush=True)
     ours = run_ours(video, root)
     times: StageTimes = ours["times"]

@@ -74,3 +74,25 @@ def test_video_side_cancel_stops_at_the_next_progress_call():
     assert started.wait(10)
     side.cancel()
     assert stopped == [True] and isinstance(side.error, Cancelled)
+
+
+def test_lower_priority_touches_only_the_calling_thread():
+    import os
+    import sys
+
+    from videocoach.overlap import lower_priority
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("per-thread priorities are a Linux feature")
+    main = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    seen = {}
+
+    def work():
+        lower_priority(3)
+        seen["side"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    assert seen["side"] == min(19, main + 3)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main

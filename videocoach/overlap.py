@@ -82,9 +82,10 @@ class VideoSide:
         self._thread.join()
 
 
-def lower_priority(nice: int = VIDEO_NICE) -> None:
+def lower_priority(nice: int | None = None) -> None:
     """Lower the CPU priority of the calling thread only (Linux: a thread id is a process id for setpriority)."""
-    if not sys.platform.startswith("linux"):
+    nice = VIDEO_NICE if nice is None else nice
+    if nice <= 0 or not sys.platform.startswith("linux"):
         return  # elsewhere PRIO_PROCESS with a thread id could name another process
     try:
         tid = threading.get_native_id()
