@@ -112,3 +112,28 @@ def test_int8_detector_finds_the_faces_the_float_one_finds():
     assert len(fp32) >= len(SOURCE_FACES)
     for x, y, w, h in SOURCE_FACES:  # every labelled face has an int8 box centred on it
         assert any(x <= (d[0] + d[2]) / 2 < x + w and y <= (d[1] + d[3]) / 2 < y + h for d in int8), (x, y)
+
+
+def test_a_failed_detection_pass_hides_the_frames_around_it_whole(scene, tmp_path):  # noqa: F811
+    """Rule 1 in the one-decode pass: the real detector, made to raise on the pass at 1.0 s (frame 25)."""
+    from videocoach.privacy.faces import FaceDetector, load_detector
+
+    real = load_detector(scene["policy"].threshold)
+
+    class FailsAtFrame25:  # the session of the real detector, failing once
+        def __init__(self):
+            self.calls = 0
+
+        def run(self, names, feeds):
+            self.calls += 1
+            if self.calls == 6:  # passes at frames 0, 5, 10, 15, 20, 25: the sixth
+                raise RuntimeError("simulated inference failure")
+            return real._session.run(names, feeds)
+
+    flaky = FaceDetector(FailsAtFrame25(), real.config)
+    res = redact_in_one_pass(scene["video"], scene["info"], scene["policy"], tmp_path / "o.mp4", id_base=0,
+                             detectors=[flaky], sample_every_s=1.0)
+    assert res.tracks.failed_s == (1.0,)
+    assert res.render.fully_hidden_frames == 9  # frames 21..29, as the three-pass path does
+    decoded = _decode(tmp_path / "o.mp4")
+    assert float(decoded[25].std()) < 3.0 and float(decoded[10].std()) > 20.0
