@@ -149,7 +149,9 @@ def run_ours(video: Path, root: Path) -> dict:
 
     script = json.loads((REPO / "sample_media" / "lesson_script.json").read_text())
     sample = script["teacher_sample"]
-    settings = Settings(data_dir=root / "data", key_file=root / "keys" / "media.key")
+    from videocoach import overlap
+
+    settings = Settings(data_dir=root / "data", key_file=root / "keys" / "media.key", video_nice=overlap.VIDEO_NICE)
     store = Store(settings)
     owner = store.user_by_name("bench") or store.add_user("bench", "teacher", None, "Bench")
     options = pipeline.AnalyseOptions(teacher_sample=Span(sample["start"], sample["end"]))

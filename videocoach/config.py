@@ -29,6 +29,9 @@ class Settings:
     max_width: int = 3840
     max_height: int = 2160
     trusted_proxies: tuple[str, ...] = ()  # reverse proxies whose X-Forwarded-For names the client (ratelimit.py)
+    # the video stages run beside the audio ones this much lower in CPU priority (statistics first); 0 where other
+    # heavy work shares the machine, which would otherwise starve them (overlap.py)
+    video_nice: int = 10
 
     @staticmethod
     def from_env() -> "Settings":
@@ -40,7 +43,7 @@ class Settings:
         retention = int(os.environ.get("VIDEOCOACH_RETENTION_DAYS", "30"))
         proxies = tuple(p.strip() for p in os.environ.get("VIDEOCOACH_TRUSTED_PROXIES", "").split(",") if p.strip())
         return Settings(data_dir=data_dir, key_file=key_file, retention_days_after_meeting=retention,
-                        trusted_proxies=proxies)
+                        trusted_proxies=proxies, video_nice=int(os.environ.get("VIDEOCOACH_VIDEO_NICE", "10")))
 
 
 def _slug(path: Path) -> str:

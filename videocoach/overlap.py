@@ -25,6 +25,7 @@ from typing import Callable, Sequence
 from videocoach.core.model import Progress
 
 VIDEO_NICE = 10  # CPU priority of the video thread and everything it starts (pool threads, ffmpeg): below audio
+# (the default; ``Settings.video_nice`` sets it per deployment: 0 where other heavy work would starve the video)
 
 
 class Cancelled(BaseException):
@@ -34,8 +35,10 @@ class Cancelled(BaseException):
 class VideoSide:
     """Runs ``run_stages(stages, progress)`` in a thread; its progress reaches the caller through ``drain()``."""
 
-    def __init__(self, run_stages: Callable[[Sequence[str], Progress], None], stages: Sequence[str]) -> None:
+    def __init__(self, run_stages: Callable[[Sequence[str], Progress], None], stages: Sequence[str], *,
+                 nice: int | None = None) -> None:
         self._run_stages = run_stages
+        self.nice = nice
         self.stages = tuple(stages)
         self._events: queue.SimpleQueue[tuple[str, float]] = queue.SimpleQueue()
         self._cancel = threading.Event()
@@ -52,7 +55,7 @@ class VideoSide:
         self._events.put((stage, fraction))
 
     def _main(self) -> None:
-        lower_priority()
+        lower_priority(self.nice)
         try:
             self._run_stages(self.stages, self._progress)
         except BaseException as exc:  # noqa: BLE001 - carried to the calling thread, which raises it

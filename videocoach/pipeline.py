@@ -542,7 +542,7 @@ def _run_locked(store: Store, lesson_id: str, progress: Progress, stages: Sequen
             finally:
                 own.close()
 
-        side = VideoSide(run_video, video).start()
+        side = VideoSide(run_video, video, nice=settings.video_nice).start()
         video = []
         outer = progress
 
