@@ -137,3 +137,28 @@ def test_a_failed_detection_pass_hides_the_frames_around_it_whole(scene, tmp_pat
     assert res.render.fully_hidden_frames == 9  # frames 21..29, as the three-pass path does
     decoded = _decode(tmp_path / "o.mp4")
     assert float(decoded[25].std()) < 3.0 and float(decoded[10].std()) > 20.0
+
+
+def test_one_pass_equals_three_passes_on_a_real_classroom_clip(tmp_path):
+    """12 s of the sample lesson (real faces, many short tracks): long enough that the one-decode pass trims old
+    detections and drops finished tracks from its schedule, and still hides exactly what the three passes hide."""
+    import subprocess
+
+    from conftest import SAMPLE_MEDIA
+    from videocoach.privacy.redact import detect_faces
+
+    clip = tmp_path / "clip.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-ss", "30", "-t", "12", "-i", str(SAMPLE_MEDIA / "lesson.mp4"),
+                    "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac", str(clip)], check=True)
+    info = media.probe(clip)
+    policy = load_policy("blur-all-pupils")
+    res = redact_in_one_pass(clip, info, policy, tmp_path / "one.mp4", id_base=0, sample_every_s=4.0)
+    tracks = detect_faces(clip, info, policy, id_base=0)
+    assert res.tracks.to_json() == tracks.to_json()
+    assert len(tracks.tracks) >= 5 and tracks.duration_s > 3 * lookahead_s(policy, info.fps)
+    two = tmp_path / "two.mp4"
+    report = render_redacted(clip, info, tracks, policy, frozenset(), two)
+    assert (res.render.hidden_boxes, res.render.frames) == (report.hidden_boxes, report.frames)
+    with FrameReader(tmp_path / "one.mp4", media.probe(tmp_path / "one.mp4")) as a, \
+            FrameReader(two, media.probe(two)) as b:
+        assert all(np.array_equal(x.image, y.image) for x, y in zip(a, b, strict=True))
