@@ -536,11 +536,10 @@ def _run_locked(store: Store, lesson_id: str, progress: Progress, stages: Sequen
         def run_video(names: Sequence[str], side_progress: Progress) -> None:
             from videocoach.storage.store import Store as OwnStore
 
-            own = OwnStore(settings)  # one connection per thread
-            try:
-                _run_stages(own, lesson_id, options, names, side_progress, skip_done=True)
-            finally:
-                own.close()
+            # one connection per thread; not closed with own.close(): that removes this process's work folder when
+            # it is empty for a moment, under the other thread's feet (the connection closes with the object)
+            own = OwnStore(settings)
+            _run_stages(own, lesson_id, options, names, side_progress, skip_done=True)
 
         side = VideoSide(run_video, video, nice=settings.video_nice).start()
         video = []
