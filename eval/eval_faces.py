@@ -55,13 +55,13 @@ def load_wider(root: Path) -> list[tuple[Path, np.ndarray]]:
     return [(p, np.asarray(b, dtype=np.float32).reshape(-1, 4)) for p, b in items]
 
 
-def cached_detections(items, upscale: bool, threads: int) -> dict[str, np.ndarray]:
+def cached_detections(items, upscale: bool, threads: int, precision: str = "fp32") -> dict[str, np.ndarray]:
     OUT.mkdir(parents=True, exist_ok=True)
-    cache = OUT / f"wider_dets_{'up' if upscale else 'full'}.json"
+    cache = OUT / f"wider_dets_{'up' if upscale else 'full'}{'' if precision == 'fp32' else '_' + precision}.json"
     done = json.loads(cache.read_text()) if cache.exists() else {}
     todo = [p for p, _ in items if str(p) not in done]
     if todo:
-        det = load_detector(MIN_THRESHOLD, upscale_small=upscale, threads=threads)
+        det = load_detector(MIN_THRESHOLD, upscale_small=upscale, threads=threads, precision=precision)
         t0 = time.perf_counter()
         for i, p in enumerate(todo):
             img = cv2.imread(str(p))
@@ -125,7 +125,7 @@ def run_wider(args) -> None:
     print(f"WIDER val: {len(items)} images, {sum(len(g) for _, g in items)} faces "
           f"({sum(int((np.maximum(g[:, 2], g[:, 3]) >= 20).sum()) for _, g in items)} with max(w,h) >= 20 px)")
     for upscale in (False, True) if args.upscale == "both" else (args.upscale == "yes",):
-        dets = cached_detections(items, upscale, args.threads)
+        dets = cached_detections(items, upscale, args.threads, args.precision)
         print(f"\n== {'full res + 2x upscaled tiled pass' if upscale else 'full res only'} ==")
         print(f"{'thr':>5} {'scale':>5} | {'rec all':>7} {'>=20':>6} {'10-20':>6} {'<10':>6} | "
               f"{'cov90 all':>9} {'>=20':>6} | {'prec':>5} {'hidden%':>7}")
@@ -150,8 +150,9 @@ def gif_frames(path: Path) -> tuple[list[np.ndarray], float]:
 
 
 def run_clips(args) -> None:
-    det = load_detector(args.threshold, upscale_small=args.clip_upscale, threads=args.threads)
-    print(f"\n== temporal cover: threshold {args.threshold}, box scale {args.box_scale}, hold {args.hold_s} s, "
+    det = load_detector(args.threshold, upscale_small=args.clip_upscale, threads=args.threads,
+                        precision=args.precision)
+    print(f"\n== temporal cover ({args.precision}): threshold {args.threshold}, box scale {args.box_scale}, hold {args.hold_s} s, "
           f"2x pass {'on' if args.clip_upscale else 'off'} ==")
     for gif in sorted((DATA / "clips").glob("*.gif")):
         frames, fps = gif_frames(gif)
@@ -196,6 +197,7 @@ def main() -> None:
     ap.add_argument("--clip-upscale", action="store_true", help="2x pass on the clips as well")
     ap.add_argument("--ks", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6, 8])
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--precision", choices=["fp32", "int8"], default="fp32", help="the detector model (faces.py)")
     args = ap.parse_args()
     if args.part in ("wider", "all"):
         run_wider(args)

@@ -43,9 +43,7 @@ def _tqdm_progress(disable: bool = False):
 
     def progress(stage: str, fraction: float) -> None:
         bar = bars.get(stage)
-        if bar is None:
-            for other in bars.values():
-                other.close()
+        if bar is None:  # stages may run side by side (video beside audio): one open bar each
             bar = bars[stage] = tqdm(total=100, desc=f"{stage:>10}", unit="%", disable=disable,
                                      bar_format="{desc} |{bar}| {n:3.0f}% [{elapsed}<{remaining}]")
         bar.n = round(100 * min(max(fraction, 0.0), 1.0), 1)
@@ -182,7 +180,7 @@ def cmd_analyse(args) -> int:
     if store.user_by_name(args.owner) is None:
         from videocoach.av import media
 
-        media.probe(path, pipeline._limits(store))  # bad input fails here, before an account is made for it
+        media.probe(path, pipeline.upload_limits(store))  # bad input fails here, before an account is made for it
     owner = _user(store, args.owner, "teacher", create=True)
     progress = _tqdm_progress(disable=args.quiet)
     lesson = pipeline.find_same_upload(store, owner, path)

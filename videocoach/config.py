@@ -33,6 +33,9 @@ class Settings:
     queue_url: str | None = None  # None: the embedded queue (SQLite in data_dir); else redis://host:6379/0
     work_dir: Path | None = None  # transient plaintext files; None: data_dir/work (set a local disk when data_dir
     # is a shared mount, so plaintext never crosses the network)
+    # the video stages run beside the audio ones this much lower in CPU priority (statistics first); 0 where other
+    # heavy work shares the machine, which would otherwise starve them (overlap.py)
+    video_nice: int = 10
 
     @staticmethod
     def from_env() -> "Settings":
@@ -47,7 +50,8 @@ class Settings:
                         trusted_proxies=proxies, database_url=os.environ.get("VIDEOCOACH_DATABASE_URL") or None,
                         queue_url=os.environ.get("VIDEOCOACH_QUEUE_URL") or None,
                         work_dir=Path(os.environ["VIDEOCOACH_WORK_DIR"]).resolve()
-                        if os.environ.get("VIDEOCOACH_WORK_DIR") else None)
+                        if os.environ.get("VIDEOCOACH_WORK_DIR") else None,
+                        video_nice=int(os.environ.get("VIDEOCOACH_VIDEO_NICE", "10")))
 
 
 def _slug(path: Path) -> str:

@@ -1,6 +1,9 @@
-"""The lesson pipeline, read as a recipe: ingest → audio → transcribe → diarize → levels → roles → metrics →
-faces → render → audit.  (The metrics stage first reads a question score per sentence out of Whisper's decoder and
-keeps it as the "question_lm" result.)
+"""The lesson pipeline, read as a recipe: ingest (:mod:`videocoach.ingest`) → audio → transcribe → diarize → levels
+→ roles → metrics, and beside them (``overlap``: statistics first) the video: faces (detection, rendering and the
+audit in one decode, everything hidden) → people (who is who; the enrolled teacher's tracks) → render → audit (again
+only when a mark or the enrolled teacher changes what is shown).  (The metrics stage first reads a question score per
+sentence and the uptake of pupils' ideas out of Whisper's decoder and keeps them as the "question_lm" and "uptake"
+results.)
 
 Each stage's output is saved in the store as soon as it finishes (JSON in ``stages``, sealed media files), so a
 re-run resumes at the first unfinished stage and Ctrl-C or a crash loses nothing finished.  One model is in memory at
@@ -9,15 +12,13 @@ a time.  Plaintext media exists only as transient working files (``Store.media_p
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import hashlib
 import io
 import json
 import tempfile
-from dataclasses import dataclass
+import time
 from pathlib import Path
-from typing import BinaryIO, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -29,155 +30,38 @@ from videocoach.core.model import (
     MediaInfo,
     Progress,
     RoleAssignment,
-    Span,
     Transcript,
     no_progress,
 )
 from videocoach.storage.records import Lesson, User
 from videocoach.storage.store import Store
+from videocoach.ingest import (  # a new lesson's entry points: part of the pipeline's API, importable from here too
+    AnalyseOptions,
+    PipelineError,
+    audit_policy_choice,
+    file_sha256,
+    find_same_upload,
+    ingest_file,
+    ingest_stream,
+    lesson_policy,
+    options_of,
+    upload_limits,
+)
+
 
 AUDIO_STAGES = ("audio", "transcribe", "diarize", "levels", "roles", "metrics")
+
+
 VIDEO_STAGES = ("faces", "people", "render", "audit")
+
+
 STAGES = ("probe",) + AUDIO_STAGES + VIDEO_STAGES
+
+
 # results a stage keeps beside its own: "question_lm" (the question-LM score per sentence) by "metrics", so that a role
 # correction recomputes the metrics without loading the model; not a stage of its own (nothing runs it alone)
 # "uptake": the uptake score per pupil -> teacher exchange (with Whisper's decoder state), also by "metrics"
 AUX_RESULTS = ("question_lm", "uptake")
-
-
-class PipelineError(RuntimeError):
-    """A stage failed; the message is for the user.  Finished stages are kept."""
-
-
-@dataclass(frozen=True)
-class AnalyseOptions:
-    asr_engine: str = "faster-whisper"
-    asr_model: str = "base"
-    teacher_sample: Span | None = None  # a stretch of this lesson where only the teacher speaks
-    teacher_sample_file: str | None = None  # an audio file of the teacher's voice, kept per teacher
-    num_speakers: int | None = None
-    redact: bool = True
-    pyannote_config: str | None = None  # a local pyannote.audio pipeline config.yaml: diarise with it instead
-
-
-# -- ingest --------------------------------------------------------------------------------------------------------------
-def ingest_file(
-    store: Store, owner: User, path: Path, *, title: str = "", policy_name: str | None = None,
-    options: AnalyseOptions = AnalyseOptions(), original_name: str | None = None, consent_record: str | None = None,
-) -> Lesson:
-    """Check a user's file (hardened probe) and store it sealed.  Bad input raises MediaError and stores nothing.
-    ``original_name``: the name the user gave (an upload), used in messages and kept as text instead of ``path``'s."""
-    from videocoach.av import media
-    from videocoach.privacy import policy
-
-    path = Path(path)
-    name = original_name if original_name is not None else path.name
-    try:
-        info = media.probe(path, _limits(store))
-    except media.MediaError as exc:
-        if original_name is None:
-            raise
-        raise media.MediaError(str(exc).replace(str(path), name).replace(path.name, name)) from None
-    pol = policy.load_policy(policy_name, consent_record=consent_record)  # refused before anything is stored
-    settings = _options_to_settings(options)
-    settings["policy"] = policy.policy_to_dict(pol)
-    settings["sha256"] = file_sha256(path)
-    lesson = store.create_lesson(owner, title or Path(name).stem, name, pol.name, settings=settings)
-    try:
-        store.put_media_file(lesson.id, "original", path)
-        store.save_stage(lesson.id, "probe", serialize.dumps(info))
-        if pol.consent_record:
-            audit_policy_choice(store, owner.id, lesson.id, pol.name, pol.consent_record)
-        store.update_lesson(lesson.id, duration_s=info.duration_s, policy_version=pol.version)
-    except BaseException:
-        store.delete_lesson(None, lesson.id, "ingest failed")
-        raise
-    return store.lesson(lesson.id)
-
-
-def audit_policy_choice(
-    store: Store, actor_id: int | None, lesson_id: str, policy_name: str | None, consent_record: str | None,
-    note: str = "",
-) -> None:
-    """Record in the audit log which consent policy a lesson gets, with the consent record a policy hiding no face
-    was given on."""
-    detail = f"policy={policy_name}" + (f" consent_record={consent_record[:200]}" if consent_record else "")
-    store.audit(actor_id, "lesson.policy", lesson_id, detail + (f" ({note})" if note else ""))
-
-
-def ingest_stream(
-    store: Store, owner: User, stream: BinaryIO, original_name: str, *, title: str = "", policy_name: str | None = None,
-    options: AnalyseOptions = AnalyseOptions(), consent_record: str | None = None,
-) -> Lesson:
-    """An upload: streamed to a transient file under the store's work dir (size-limited), then :func:`ingest_file`."""
-    suffix = "".join(c for c in Path(original_name).suffix[:8] if c.isalnum() or c == ".")
-    fd, tmp = tempfile.mkstemp(prefix="upload-", suffix=suffix, dir=store.work_dir)
-    try:
-        size = 0
-        with open(fd, "wb") as out:
-            while block := stream.read(1024 * 1024):
-                size += len(block)
-                if size > store.settings.max_upload_bytes:
-                    from videocoach.av.media import MediaError
-
-                    raise MediaError(
-                        f"{original_name}: the file is larger than the limit of "
-                        f"{store.settings.max_upload_bytes / 1024**3:.1f} GiB"
-                    )
-                out.write(block)
-        # the file name the user gave is kept as text only; the stored file has a server-generated name
-        return ingest_file(store, owner, Path(tmp), title=title or Path(original_name).stem,
-                           policy_name=policy_name, options=options, original_name=original_name,
-                           consent_record=consent_record)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            Path(tmp).unlink()
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1024 * 1024):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def find_same_upload(store: Store, owner: User, path: Path) -> Lesson | None:
-    """An earlier lesson of this owner made from the same file (so a re-run resumes instead of duplicating)."""
-    sha = file_sha256(path)
-    for lesson in store.lessons_for(owner):
-        if lesson.owner_id == owner.id and lesson.settings.get("sha256") == sha:
-            return lesson
-    return None
-
-
-def _limits(store: Store):
-    from videocoach.av.media import MediaLimits
-
-    s = store.settings
-    return MediaLimits(max_bytes=s.max_upload_bytes, max_duration_s=s.max_duration_s, max_width=s.max_width,
-                       max_height=s.max_height)
-
-
-def _options_to_settings(options: AnalyseOptions) -> dict:
-    return json.loads(serialize.dumps(options))
-
-
-def options_of(lesson: Lesson) -> AnalyseOptions:
-    known = {k: v for k, v in lesson.settings.items() if k in AnalyseOptions.__dataclass_fields__}
-    return serialize.from_plain(AnalyseOptions, known)
-
-
-# -- loading stored results ------------------------------------------------------------------------------------------------
-def lesson_policy(lesson: Lesson):
-    """The consent policy this lesson is rendered with: the one pinned in its settings at upload (or at the last
-    policy change), else the shipped policy of that name."""
-    from videocoach.privacy import policy
-
-    raw = lesson.settings.get("policy")
-    if raw:
-        return policy.policy_from_dict(dict(raw), source=f"the policy kept with lesson {lesson.id[:8]}")
-    return policy.load_policy(lesson.policy_name)
 
 
 def load_info(store: Store, lesson_id: str) -> MediaInfo:
@@ -277,7 +161,7 @@ def _stage_audio(store: Store, lesson: Lesson, options: AnalyseOptions, progress
         raise PipelineError("this video has no audio track, so there is nothing to transcribe")
     with store.media_plaintext(lesson.id, "original") as plain, tempfile.TemporaryDirectory(dir=store.work_dir) as tmp:
         wav = Path(tmp) / "audio.wav"
-        media.extract_audio(plain, wav, info, limits=_limits(store), progress=lambda s, f: progress("audio", f))
+        media.extract_audio(plain, wav, info, limits=upload_limits(store), progress=lambda s, f: progress("audio", f))
         store.put_media_file(lesson.id, "audio", wav)
     store.save_stage(lesson.id, "audio", json.dumps({"sample_rate": 16000}))
 
@@ -354,7 +238,7 @@ def _enrol(store: Store, lesson: Lesson, options: AnalyseOptions):
 
         sample_path = Path(options.teacher_sample_file or "")
         with tempfile.TemporaryDirectory(dir=store.work_dir) as tmp:
-            wav = media.extract_audio(sample_path, Path(tmp) / "teacher.wav", media.probe(sample_path, _limits(store)))
+            wav = media.extract_audio(sample_path, Path(tmp) / "teacher.wav", media.probe(sample_path, upload_limits(store)))
             sample = media.load_wav(wav)
         source = f"voice sample {sample_path.name}"
     try:
@@ -433,19 +317,17 @@ def _uptake_scores(store: Store, lesson_id: str, analysis: LessonAnalysis) -> No
 
 
 def _stage_faces(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
-    from videocoach.privacy import redact
-
-    info = load_info(store, lesson.id)
-    pol = lesson_policy(lesson)
-    with store.media_plaintext(lesson.id, "original") as plain:
-        tracks = redact.detect_faces(plain, info, pol, progress=lambda s, f: progress("faces", f))
-    store.save_stage(lesson.id, "faces", serialize.dumps(tracks))
+    """Detection, rendering and the audit in ONE decode of the original (``privacy.onepass``): saves the "faces",
+    "render" and "audit" results together (the run then skips "render" and "audit")."""
+    _redact(store, lesson, progress, detect=True)
 
 
 def _stage_people(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
     from videocoach import people_steps
 
     people_steps.stage_people(store, lesson, lesson_policy(lesson), progress)
+    if _teacher_track_ids(store, lesson.id):  # the enrolled teacher was found: render again with them shown
+        store.clear_stages(lesson.id, ["render", "audit"])
 
 
 def _teacher_track_ids(store: Store, lesson_id: str) -> frozenset[int]:
@@ -454,44 +336,70 @@ def _teacher_track_ids(store: Store, lesson_id: str) -> frozenset[int]:
     return frozenset(int(t) for t in json.loads(text)["teacher_track_ids"]) if text else frozenset()
 
 
+def _shown_tracks(store: Store, lesson_id: str) -> tuple[frozenset[int], frozenset[int]]:
+    """(the tracks left visible: marked ones and the enrolled teacher's; the teacher's among them, which the audit
+    exempts -- a consented pupil's visible face is still audited)."""
+    marks = store.face_marks(lesson_id)
+    enrolled = _teacher_track_ids(store, lesson_id)
+    teacher = frozenset(t for t, label in marks.items() if label == "teacher") | enrolled
+    return frozenset(marks) | enrolled, teacher
+
+
 def _stage_render(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
-    from videocoach.privacy import redact
+    """A re-render with the saved face tracks (after a face mark or a policy change that keeps detection), audited
+    in the same pass: saves "render" and "audit"."""
+    _redact(store, lesson, progress, detect=False)
+
+
+def _redact(store: Store, lesson: Lesson, progress: Progress, *, detect: bool) -> None:
+    from videocoach.privacy import onepass, redact, second_opinion
 
     info = load_info(store, lesson.id)
     pol = lesson_policy(lesson)
-    tracks = _load(store, lesson.id, "faces", redact.FaceTracks)
-    visible = frozenset(store.face_marks(lesson.id)) | _teacher_track_ids(store, lesson.id)
+    tracks = None if detect else _load(store, lesson.id, "faces", redact.FaceTracks)
+    # a new detection run numbers tracks afresh: no earlier mark applies to it (clear_stages drops them), and the
+    # people stage has not yet found the teacher: everything is hidden until it has
+    if detect:
+        store.clear_stages(lesson.id, ["faces", "people", "render", "audit"])
+        visible = teacher = frozenset()
+    else:
+        visible, teacher = _shown_tracks(store, lesson.id)
     with store.media_plaintext(lesson.id, "original") as plain, tempfile.TemporaryDirectory(dir=store.work_dir) as tmp:
         out = Path(tmp) / "redacted.mp4"
-        report = redact.render_redacted(plain, info, tracks, pol, visible, out,
-                                        progress=lambda s, f: progress("render", f))
+        result = onepass.redact_in_one_pass(plain, info, pol, out, progress, tracks=tracks, visible_track_ids=visible,
+                                            exempt_track_ids=teacher,
+                                            findings_filter=second_opinion.load().filter_findings)
         store.put_media_file(lesson.id, "redacted", out)
+    if detect:
+        store.save_stage(lesson.id, "faces", serialize.dumps(result.tracks))
     store.update_lesson(lesson.id, policy_name=pol.name, policy_version=pol.version)
-    store.save_stage(lesson.id, "render", serialize.dumps(report))
+    store.save_stage(lesson.id, "render", serialize.dumps(result.render))
+    _save_audit(store, lesson.id, result.audit)
 
 
 def _stage_audit(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
-    from videocoach.privacy import redact
+    """The audit alone, on the encoded rendition decoded again (the rendering pass normally audits as it encodes)."""
+    from videocoach.privacy import redact, second_opinion
 
     pol = lesson_policy(lesson)
     tracks = _load(store, lesson.id, "faces", redact.FaceTracks)
-    marks = store.face_marks(lesson.id)
-    enrolled = _teacher_track_ids(store, lesson.id)
-    visible = frozenset(marks) | enrolled
-    teacher = frozenset(t for t, label in marks.items() if label == "teacher") | enrolled  # consented pupils: audited
-    from videocoach.privacy import second_opinion
+    visible, teacher = _shown_tracks(store, lesson.id)
 
     with store.media_plaintext(lesson.id, "redacted", suffix=".mp4") as plain:
         report = redact.audit(plain, tracks, visible, pol, progress=lambda s, f: progress("audit", f),
-                              exempt_track_ids=teacher, second_opinion=second_opinion.load())
+                              exempt_track_ids=teacher, findings_filter=second_opinion.load().filter_findings)
+    _save_audit(store, lesson.id, report)
+
+
+def _save_audit(store: Store, lesson_id: str, report) -> None:
     # The crops may show a pupil's face: they go sealed into the vault, not into the (unencrypted) database,
     # and are deleted once a reviewer has cleared them.
     crops = [f.crop_png_b64 for f in report.findings]
-    store.delete_media(lesson.id, "audit_crops")
+    store.delete_media(lesson_id, "audit_crops")
     if any(crops):
-        store.put_media_bytes(lesson.id, "audit_crops", json.dumps(crops).encode())
+        store.put_media_bytes(lesson_id, "audit_crops", json.dumps(crops).encode())
     report = dataclasses.replace(report, findings=tuple(dataclasses.replace(f, crop_png_b64="") for f in report.findings))
-    store.save_stage(lesson.id, "audit", serialize.dumps(report))
+    store.save_stage(lesson_id, "audit", serialize.dumps(report))
 
 
 def audit_crops(store: Store, lesson_id: str) -> list[bytes]:
@@ -569,6 +477,10 @@ def run(store: Store, lesson_id: str, *, progress: Progress = no_progress, stage
 
 
 def _run_locked(store: Store, lesson_id: str, progress: Progress, stages: Sequence[str] | None) -> Lesson:
+    """The audio stages in this thread; the video stages beside them in a second thread when both are pending
+    (``overlap.VideoSide``): the statistics are viewable as soon as the audio stages end."""
+    from videocoach.overlap import VideoSide
+
     lesson = store.lesson(lesson_id)
     options = options_of(lesson)
     if stages is not None:
@@ -577,19 +489,57 @@ def _run_locked(store: Store, lesson_id: str, progress: Progress, stages: Sequen
         todo = pending_stages(store, lesson_id, options)
         todo += [s for s in stale_stages(store, lesson_id) if s not in todo]
     store.update_lesson(lesson_id, status="processing", error=None)
+    side = None
+    first = [s for s in todo if s not in VIDEO_STAGES]
+    video = [s for s in todo if s in VIDEO_STAGES]
+    if stages is None and first and video:
+        settings = store.settings
+
+        def run_video(names: Sequence[str], side_progress: Progress) -> None:
+            from videocoach.storage.store import Store as OwnStore
+
+            # one connection per thread; not closed with own.close(): that removes this process's work folder when
+            # it is empty for a moment, under the other thread's feet (the connection closes with the object)
+            own = OwnStore(settings)
+            _run_stages(own, lesson_id, options, names, side_progress, skip_done=True)
+
+        side = VideoSide(run_video, video, nice=settings.video_nice).start()
+        video = []
+        outer = progress
+
+        def progress(stage: str, fraction: float) -> None:  # noqa: F811 - the video side's progress rides along
+            outer(stage, fraction)
+            side.drain(outer)
+
     try:
-        for name in todo:
-            progress(name, 0.0)
-            STAGE_FUNCTIONS[name](store, store.lesson(lesson_id), options, progress)
-            progress(name, 1.0)
+        _run_stages(store, lesson_id, options, first, progress, skip_done=stages is None)
+        if side is not None:
+            side.wait(outer)
+        _run_stages(store, lesson_id, options, video, progress, skip_done=stages is None)
     except Exception as exc:
+        if side is not None:
+            side.cancel()
         message = _user_message(exc)
         store.update_lesson(lesson_id, status="failed", error=message)
         raise PipelineError(message) from exc
     except BaseException:  # Ctrl-C: finished stages are kept; the lesson can be resumed
+        if side is not None:
+            side.cancel()
         store.update_lesson(lesson_id, status="interrupted", error="interrupted; run again to resume")
         raise
     return _settle_status(store, lesson_id)
+
+
+def _run_stages(store: Store, lesson_id: str, options: AnalyseOptions, names: Sequence[str], progress: Progress,
+                *, skip_done: bool) -> None:
+    """Run ``names`` in order; with ``skip_done`` a stage an earlier one finished on the way is skipped (the
+    rendering pass saves "render" and "audit" with "faces")."""
+    for name in names:
+        if skip_done and name in VIDEO_STAGES and name in store.finished_stages(lesson_id):
+            continue
+        progress(name, 0.0)
+        STAGE_FUNCTIONS[name](store, store.lesson(lesson_id), options, progress)
+        progress(name, 1.0)
 
 
 def _settle_status(store: Store, lesson_id: str) -> Lesson:
@@ -601,9 +551,33 @@ def _settle_status(store: Store, lesson_id: str) -> Lesson:
         reviewed = store.lesson(lesson_id).settings.get("audit_cleared_at")
         if findings and not reviewed:
             status = "blocked"
+            cleared = set(store.lesson(lesson_id).settings.get("audit_cleared_pixels") or [])
+            if still_cleared(findings, json.loads(audit_text).get("finding_count", -1), cleared):
+                status = "ready"  # every finding is one a reviewer cleared before, its pixels unchanged
+                settings = dict(store.lesson(lesson_id).settings)
+                settings["audit_cleared_at"] = time.time()
+                store.update_lesson(lesson_id, settings=settings)
+                store.audit(None, "audit.clear", lesson_id, "findings cleared before, pixels unchanged by the re-render")
     if pending_stages(store, lesson_id):
         status = "processing"
     return store.update_lesson(lesson_id, status=status)
+
+
+def still_cleared(findings: Sequence[dict], finding_count: int, cleared_pixels: set[str]) -> bool:
+    """Every finding of an audit was cleared by a reviewer before, with the same pixels at the same time (a finding
+    without a pixel hash, or an audit that listed only some of its findings, never is)."""
+    return (bool(findings) and finding_count == len(findings)
+            and all(f.get("pixels_sha256") and f["pixels_sha256"] in cleared_pixels for f in findings))
+
+
+def _cleared_pixels(store: Store, lesson_id: str) -> list[str]:
+    """The pixel hashes of the findings cleared so far, with the current audit's if a reviewer cleared it."""
+    settings = store.lesson(lesson_id).settings
+    kept = set(settings.get("audit_cleared_pixels") or [])
+    text = store.stage(lesson_id, "audit")
+    if text is not None and settings.get("audit_cleared_at"):
+        kept |= {f["pixels_sha256"] for f in json.loads(text).get("findings") or [] if f.get("pixels_sha256")}
+    return sorted(kept)
 
 
 def _user_message(exc: BaseException) -> str:
@@ -643,8 +617,10 @@ def rerender(
         settings["policy"] = policy.policy_to_dict(pol)
         store.update_lesson(lesson_id, policy_name=pol.name, policy_version=pol.version, settings=settings)
         store.clear_stages(lesson_id, ["faces"])  # detection settings live in the policy
+    cleared = _cleared_pixels(store, lesson_id)  # what a reviewer cleared stays cleared while its pixels are unchanged
     settings = dict(store.lesson(lesson_id).settings)
     settings.pop("audit_cleared_at", None)
+    settings["audit_cleared_pixels"] = cleared
     store.update_lesson(lesson_id, settings=settings)
     store.clear_stages(lesson_id, ["render", "audit"])
     return run(store, lesson_id, progress=progress)
@@ -659,3 +635,9 @@ def analyse(
     return run(store, lesson.id, progress=progress)
 
 
+__all__ = [
+    "AUDIO_STAGES", "STAGES", "VIDEO_STAGES", "AnalyseOptions", "PipelineError", "analyse", "audit_crops",
+    "audit_policy_choice", "file_sha256", "find_same_upload", "ingest_file", "ingest_stream", "lesson_policy",
+    "load_analysis", "load_audio", "load_info", "load_metrics", "options_of", "pending_stages", "rerender", "run",
+    "set_teacher_speakers", "stale_stages", "upload_limits",
+]

@@ -30,14 +30,18 @@ def run_job(store: Store, job_id: int, kind: str, lesson_id: str, params: dict,
             on_stage: Callable[[str, str], None] | None = None) -> None:
     """Run one claimed job to its end (done or failed).  Raises LessonBusy, with the job queued again, when another
     process holds the lesson."""
+    from videocoach.core.stageclock import StageClock
+
     last = {"t": 0.0}
     stored: set[str] = set()
+    clock = StageClock()  # stages may run side by side: each with its fraction and time estimate
 
     def progress(stage: str, fraction: float) -> None:
         now = time.monotonic()
+        clock.update(stage, fraction, now)
         if fraction in (0.0, 1.0) or now - last["t"] > 0.5:  # throttle database writes
             last["t"] = now
-            store.update_job(job_id, stage=stage, progress=float(min(max(fraction, 0.0), 1.0)))
+            store.update_job(job_id, stage=clock.describe() or stage, progress=clock.overall())
         if fraction == 1.0 and on_stage is not None and stage not in stored \
                 and stage in store.finished_stages(lesson_id):
             stored.add(stage)

@@ -284,6 +284,16 @@ def transcribe(audio: np.ndarray, config: AsrConfig = AsrConfig(), progress: Pro
     return cached_asr(config).transcribe(audio, progress)
 
 
+def asr_device() -> str:
+    """"cuda" where CTranslate2 sees a CUDA device, else "cpu" (the default and the tested path)."""
+    import ctranslate2
+
+    try:
+        return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    except RuntimeError:  # a CPU-only build or no driver
+        return "cpu"
+
+
 class FasterWhisperAsr:
     def __init__(self, config: AsrConfig) -> None:
         from faster_whisper import WhisperModel
@@ -294,7 +304,7 @@ class FasterWhisperAsr:
         self.model_dir = ct2_model_dir(config.model)
         self._model = WhisperModel(
             str(self.model_dir),
-            device="cpu",
+            device=asr_device(),  # CTranslate2 on CUDA where a GPU is present; the CPU is the default
             compute_type=config.compute_type,
             cpu_threads=config.cpu_threads,
             local_files_only=True,

@@ -7,6 +7,9 @@ Stages (each saved by the caller, so a re-render after a reviewer marks the teac
     audit_report = audit(out, tracks, visible_ids, policy)                      # stage 3: look again, block if found
     cut_clip(out, start_s, end_s, clip)                                         # clips come from the redacted file
 
+The pipeline runs stages 1-3 in ONE decode of the original (``onepass.redact_in_one_pass``, same rules, the audit on
+the frames as encoded); the functions here stay for a single stage on its own (an audit asked for alone, benches).
+
 What is hidden (see consent_policies/README.md for the policy keys):
 - every face box of every track a reviewer did not mark visible, enlarged and held over time (tracking.py rules);
 - every policy zone in every frame, face or not (minus teacher zones, once a reviewer marked a visible track);
@@ -36,6 +39,7 @@ Fail-closed rules:
 from __future__ import annotations
 
 import base64
+import hashlib
 import math
 import os
 import queue
@@ -46,12 +50,12 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import cv2
 import numpy as np
 
-from videocoach.privacy.faces import FaceDetector, FaceDetectorError, load_detector
+from videocoach.privacy.faces import FaceDetector, FaceDetectorError, detector_device, load_detector
 from videocoach.av.ffmpeg import FFmpegError, ffmpeg_binary, run
 from videocoach.core.model import MediaInfo, Progress, no_progress
 from videocoach.privacy.policy import ConsentPolicy
@@ -106,6 +110,9 @@ class AuditFinding:
     box: tuple[float, float, float, float]
     score: float
     crop_png_b64: str  # the frame crop around it, PNG, base64 (JSON-safe) -- shown to the reviewer
+    # the frame time and the crop's raw pixels, hashed: a finding a reviewer cleared stays cleared after a re-render
+    # only while these are unchanged (pipeline._settle_status)
+    pixels_sha256: str = ""
 
     @property
     def crop_png(self) -> bytes:
@@ -463,7 +470,59 @@ def cut_clip(
 
 def load_audit_detector(threshold: float = AUDIT_THRESHOLD) -> FaceDetector:
     """The audit's other setting: a 2x upscaled tiled pass on top of the full-resolution one."""
-    return load_detector(threshold, upscale_small=True)
+    # always float: the audit is the independent check of what the (possibly int8) detection pass hid
+    return load_detector(threshold, upscale_small=True, precision="fp32", device=detector_device())
+
+
+FindingsFilter = Callable[[np.ndarray, list[AuditFinding]], list[AuditFinding]]
+"""A second opinion on one frame's findings (the frame as rendered, the findings in it) -> the findings that stand."""
+
+
+class AuditCheck:
+    """The audit's judgement of one rendered frame, shared by the audit in the rendering pass and :func:`audit`.
+
+    Detections whose centre lies in a hidden box (the mosaic itself can look face-like), in a zone or in a marked
+    track's box are allowed; everything else is a finding, with a PNG crop for the reviewer.  ``findings_filter``
+    is the one place where a later check may drop findings that are not faces (it sees the frame and the findings).
+    """
+
+    def __init__(
+        self, detector: FaceDetector, zones: Sequence[tuple[int, int, int, int]],
+        findings_filter: FindingsFilter | None = None,
+    ) -> None:
+        self.detector = detector
+        self.zones = list(zones)
+        self.findings_filter = findings_filter
+
+    def findings(self, image: np.ndarray, t_s: float, allowed: Sequence[tuple[int, int, int, int]]) -> list[AuditFinding]:
+        boxes = list(allowed) + self.zones
+        found = []
+        for d in self.detector.detect(image):
+            cx, cy = (d[0] + d[2]) / 2, (d[1] + d[3]) / 2
+            if any(x1 <= cx < x2 and y1 <= cy < y2 for x1, y1, x2, y2 in boxes):
+                continue
+            found.append(_finding(image, t_s, d))
+        if found and self.findings_filter is not None:
+            found = list(self.findings_filter(image, found))
+        return found
+
+
+def audit_report(
+    policy: ConsentPolicy, sample_every_s: float, threshold: float, sampled: int,
+    findings: Sequence[AuditFinding], t0: float,
+) -> AuditReport:
+    """The report over all sampled frames' findings; crops are kept for the first ``AUDIT_MAX_CROPS``."""
+    ordered = sorted(findings, key=lambda f: f.t_s)
+    return AuditReport(
+        policy_name=policy.name,
+        policy_version=policy.version,
+        sample_every_s=sample_every_s,
+        threshold=threshold,
+        sampled_frames=sampled,
+        findings=tuple(ordered[:AUDIT_MAX_CROPS]),
+        finding_count=len(ordered),
+        audit_s=time.perf_counter() - t0,
+    )
 
 
 def audit(
@@ -476,16 +535,16 @@ def audit(
     *,
     detector: FaceDetector | None = None,
     exempt_track_ids: frozenset[int] | None = None,
-    second_opinion=None,
+    findings_filter: FindingsFilter | None = None,
 ) -> AuditReport:
-    """Look for faces in sampled frames of the rendered output that are neither hidden nor exempt.
+    """Look for faces in sampled frames of the ENCODED output (decoded again) that are neither hidden nor exempt.
+    The rendering pass (``onepass``) runs the same check on the frames it encodes instead; this one is for a
+    rendition made elsewhere or an audit asked for on its own.
 
     ``visible_track_ids``: the tracks the render left visible (their boxes are not hidden).  ``exempt_track_ids``
     (default: all of them): the visible tracks whose faces are not findings -- the pipeline exempts only the
-    teacher's own track, so a face marked "consented pupil" is still shown to the owner as a finding.
-    Detections whose centre lies in a hidden box (the mosaic itself can look face-like) or in an exempt track's box
-    are allowed; everything else is a finding, with a PNG crop for the reviewer -- unless ``second_opinion(image,
-    detection)`` says it is clearly not a face (``privacy.second_opinion``: hands, posters).
+    teacher's own tracks, so a face marked "consented pupil" is still shown to the owner as a finding.
+    ``findings_filter`` may drop findings that are clearly not faces (``privacy.second_opinion``: hands, posters).
     """
     from videocoach.av import media
 
@@ -508,9 +567,8 @@ def audit(
             box_scale=policy.box_scale,
             hold_s=policy.hold_s,
         )
-        zones = policy.zones_px(tracks.width, tracks.height)
+        check = AuditCheck(det, policy.zones_px(tracks.width, tracks.height), findings_filter)
         findings: list[AuditFinding] = []
-        count = 0
         sampled = 0
         expected = max(1, math.ceil(info.duration_s / sample_every_s))
         half_frame = 0.5 / tracks.fps
@@ -520,51 +578,41 @@ def audit(
                 t = frame.t_s
                 if hidden.whole_frame_at(t, round(t * tracks.fps)):
                     continue
-                allowed = hidden.boxes_at(t) + list(zones)
                 # frame times of the sampler and of the render differ by up to half a frame: allow both neighbours
-                ok_visible = shown.boxes_at(max(0.0, t - half_frame)) + shown.boxes_at(t + half_frame)
-                for d in det.detect(frame.image):
-                    cx, cy = (d[0] + d[2]) / 2, (d[1] + d[3]) / 2
-                    if any(x1 <= cx < x2 and y1 <= cy < y2 for x1, y1, x2, y2 in allowed + ok_visible):
-                        continue
-                    if second_opinion is not None and not second_opinion(frame.image, d):
-                        continue
-                    count += 1
-                    if len(findings) < AUDIT_MAX_CROPS:
-                        findings.append(_finding(frame.image, t, d))
+                allowed = (hidden.boxes_at(t) + shown.boxes_at(max(0.0, t - half_frame))
+                           + shown.boxes_at(t + half_frame))
+                findings += check.findings(frame.image, t, allowed)
                 progress(stage, min(0.99, sampled / expected))
     except (FFmpegError, FaceDetectorError, OSError, ValueError) as exc:
         raise RedactionError(f"the audit could not run (treat the lesson as not cleared): {exc}") from exc
     progress(stage, 1.0)
-    return AuditReport(
-        policy_name=policy.name,
-        policy_version=policy.version,
-        sample_every_s=sample_every_s,
-        threshold=det.threshold,
-        sampled_frames=sampled,
-        findings=tuple(findings),
-        finding_count=count,
-        audit_s=time.perf_counter() - t0,
-    )
+    return audit_report(policy, sample_every_s, det.threshold, sampled, findings, t0)
 
 
 def _finding(image: np.ndarray, t_s: float, d: np.ndarray) -> AuditFinding:
     h, w = image.shape[:2]
     rect = clip_box(enlarge(d[:4], 2.0, up=0.0), w, h) or (0, 0, w, h)
     x1, y1, x2, y2 = rect
-    ok, png = cv2.imencode(".png", image[y1:y2, x1:x2])
+    pixels = np.ascontiguousarray(image[y1:y2, x1:x2])
+    ok, png = cv2.imencode(".png", pixels)
     crop = base64.b64encode(png.tobytes()).decode("ascii") if ok else ""
-    return AuditFinding(round(t_s, 3), (float(d[0]), float(d[1]), float(d[2]), float(d[3])), float(d[4]), crop)
+    digest = hashlib.sha256(f"{t_s:.3f} {rect} {pixels.shape}".encode())
+    digest.update(pixels.tobytes())
+    return AuditFinding(round(t_s, 3), (float(d[0]), float(d[1]), float(d[2]), float(d[3])), float(d[4]), crop,
+                        digest.hexdigest())
 
 
 __all__ = [
+    "AuditCheck",
     "AuditFinding",
     "AuditReport",
+    "FindingsFilter",
     "FaceTrack",
     "FaceTracks",
     "RedactionError",
     "RenderReport",
     "audit",
+    "audit_report",
     "check_tracks",
     "cut_clip",
     "detect_faces",

@@ -279,6 +279,20 @@ class Tracker:
                 self._open.append(_Open(self._next_id, [d]))
                 self._next_id += 1
 
+    def tracks_so_far(
+        self, closed_from: int = 0, *, since_s: float = -math.inf, keep_last: int = 6
+    ) -> tuple[tuple[FaceTrack, ...], tuple[FaceTrack, ...], int]:
+        """For rendering while detection goes on: the open tracks, the tracks closed after the first ``closed_from``
+        closed ones, and how many are closed now.  Past detections never change track.  Each track keeps only its
+        detections from ``since_s`` on, but always its last ``keep_last`` (``vanished_abruptly`` looks at those)."""
+
+        def part(tr: _Open) -> FaceTrack:
+            dets = tr.detections
+            cut = bisect.bisect_left(dets, since_s, key=lambda d: d.t_s)
+            return FaceTrack(tr.id, tuple(dets[max(0, min(cut, len(dets) - keep_last)) :]))
+
+        return tuple(part(tr) for tr in self._open), tuple(part(tr) for tr in self._closed[closed_from:]), len(self._closed)
+
     def finish(self) -> tuple[FaceTrack, ...]:
         done = sorted(self._closed + self._open, key=lambda tr: tr.id)
         self._open, self._closed = [], []

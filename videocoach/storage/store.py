@@ -16,7 +16,7 @@ import socket
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 from videocoach.config import Settings
 from videocoach.storage.audit_log import AuditLogMixin

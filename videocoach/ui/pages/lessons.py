@@ -60,8 +60,10 @@ def lesson_card(db: Store, user: User, lesson: Lesson) -> None:
         activity = review.lesson_activity(db, user, lesson.id)
         if activity is not None and activity.active:
             what = "Re-rendering the redacted video" if activity.kind == "rerender" else "Analysing"
-            st.progress(min(max(activity.progress, 0.0), 1.0),
-                        text=f"{what}: {activity.stage or 'queued'} ({activity.progress:.0%})")
+            # the stage line gives each running stage with its share done and the time left
+            st.progress(min(max(activity.progress, 0.0), 1.0), text=f"{what}: {activity.stage or 'queued'}")
+            if activity.kind == "analyse" and review.analysis_ready(db, user, lesson.id):
+                st.caption(":green[:material/check:] Statistics and transcript ready; the video follows.")
         if lesson.error and lesson.status in ("failed", "interrupted"):
             st.error(lesson.error)
             if mine and st.button("Try again", key=f"ls.retry.{lesson.id}"):
