@@ -136,9 +136,14 @@ def print_summary(store, lesson_id: str, out=sys.stdout) -> None:
     if lesson.settings.get("roles_note"):
         print(f"  note: {lesson.settings['roles_note']}", file=out)
     metrics = pipeline.load_metrics(store, lesson_id)
-    t = metrics.talk
-    print(f"  time: teacher only {t.teacher_share:.0%}, pupils only {t.pupil_share:.0%}, both {t.overlap_share:.0%}, "
-          f"silence {t.silence_share:.0%};  turns: teacher {t.teacher_turns}, pupils {t.pupil_turns}", file=out)
+    from videocoach.measures.figures import lesson_figures
+
+    fig = lesson_figures(metrics, analysis.role_turns())  # the same figures the Pre-watch and Progress pages show
+    print(f"  time: {fig.talk.sentence()};  turns: teacher {fig.teacher_turns}, pupils {fig.pupil_turns} "
+          f"({fig.pupil_voices} pupil voice(s) told apart)", file=out)
+    answered = "–" if fig.answered_percent is None else f"{fig.answered_percent} %"
+    print(f"  teacher questions answered: {answered};  pupils engaged: {fig.pupils_engaged};  longest teacher talk: "
+          f"{_fmt_time(fig.longest_teacher_talk_s)}", file=out)
     questions = getattr(metrics, "questions", ())
     if questions:
         by = {}

@@ -53,10 +53,11 @@ def bookmark_form(
     if not saved:
         return None
     try:
-        start, end = review.parse_time(start_text), review.parse_time(end_text or start_text)
+        span = review.bookmark_times(start_text, end_text, lesson.duration_s)
     except ValueError as exc:
-        st.error(str(exc))
+        st.error(str(exc))  # names the field ("To: '1:99' is not a time ..."); nothing is saved
         return None
+    start, end = span.start, span.end
     if b is None:
         result = db.add_bookmark(user, lesson.id, start, end, note=note, tags=tags, trigger=trigger,
                                  outcome=outcome)

@@ -25,6 +25,7 @@ def render() -> None:
     c1, c2 = st.columns(2)
     with c1:
         st.markdown("**Who talks: share of the lesson**")
+        st.caption("Teacher only, pupils only, both at once and silence: the four add up to 100 %, as on Pre-watch.")
         st.altair_chart(charts.trend_shares(rows.shares), width="stretch")
         st.markdown("**Wait time** (seconds)")
         if rows.waits:
@@ -38,6 +39,9 @@ def render() -> None:
         st.markdown("**Pupil questions** (proactive questioning)")
         st.altair_chart(charts.trend_values(rows.pupil_questions, "questions", fmt="d"), width="stretch")
     st.dataframe(list(rows.table), hide_index=True, width="stretch")
+    st.caption("**answered**: the teacher's questions a pupil answered before she went on. **pupils engaged**: the "
+               "pupil voices that answered, out of the voices the analysis told apart (pupils who sound alike count "
+               "as one, so this is a floor, not a head count). **wait 1**: the mean pause after a teacher's question.")
 
 
 if __name__ == "__main__":
