@@ -600,6 +600,7 @@ class ProgressRows:
     waits: tuple[dict, ...]  # {lesson, order, measure, value}
     pupil_questions: tuple[dict, ...]  # {lesson, order, measure, value}
     table: tuple[dict, ...]
+    figures: tuple = ()  # measures.figures.LessonFigures per lesson, in the same order
 
 
 def progress_rows(store: Store, user: User, teacher: User) -> ProgressRows:
@@ -636,4 +637,4 @@ def progress_rows(store: Store, user: User, teacher: User) -> ProgressRows:
                       "pupil questions": row.pupil_questions,
                       "wait 1 (s)": None if row.mean_wait_time_1_s is None else round(row.mean_wait_time_1_s, 1),
                       "pupils engaged": wording.engaged_phrase(fig)})
-    return ProgressRows(tuple(shares), tuple(qtypes), tuple(waits), tuple(pupils), tuple(table))
+    return ProgressRows(tuple(shares), tuple(qtypes), tuple(waits), tuple(pupils), tuple(table), tuple(figures))

@@ -3,7 +3,7 @@ their lessons.  A coach sees the same for each teacher who shared lessons with t
 
 import streamlit as st
 
-from videocoach.ui import charts, review, session
+from videocoach.ui import charts, review, session, wording
 
 
 def render() -> None:
@@ -22,6 +22,11 @@ def render() -> None:
         return
     st.caption(f"{len(rows.table)} analysed lesson(s), oldest first. Figures come from the automatic analysis; "
                "they are prompts for reflection, not grades.")
+    if rows.figures:
+        latest, fig = rows.table[-1], rows.figures[-1]
+        st.markdown(f"**Latest lesson** ({review.md(latest['lesson'])}): {fig.talk.sentence()}; "
+                    f"{fig.teacher_questions} teacher questions, {latest['answered']} answered; "
+                    f"pupils who answered: {wording.engaged_phrase(fig)}")
     c1, c2 = st.columns(2)
     with c1:
         st.markdown("**Who talks: share of the lesson**")
