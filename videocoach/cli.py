@@ -142,7 +142,8 @@ def print_summary(store, lesson_id: str, out=sys.stdout) -> None:
     print(f"  time: {fig.talk.sentence()};  turns: teacher {fig.teacher_turns}, pupils {fig.pupil_turns} "
           f"({fig.pupil_voices} pupil voice(s) told apart)", file=out)
     answered = "–" if fig.answered_percent is None else f"{fig.answered_percent} %"
-    print(f"  teacher questions answered: {answered};  pupils engaged: {fig.pupils_engaged};  longest teacher talk: "
+    print(f"  teacher questions answered: {answered};  pupils engaged: {fig.pupils_engaged} of {fig.pupil_voices};  "
+          f"longest teacher talk: "
           f"{_fmt_time(fig.longest_teacher_talk_s)}", file=out)
     questions = getattr(metrics, "questions", ())
     if questions:
