@@ -55,7 +55,8 @@ def test_player_transcript_questions_and_statistics(env):
     assert {"Teacher only", "Pupils only", "Both at once", "Silence", "Questions", "Wait time"} <= set(shown)
     # the talk shares are the partition, in whole percents adding up to 100 (as `videocoach show` prints them)
     assert sum(int(shown[k].rstrip(" %")) for k in ("Teacher only", "Pupils only", "Both at once", "Silence")) == 100
-    assert all(m.help for m in at.metric)  # every figure says what it counted
+    captions = [c.value for c in at.caption]
+    assert any("speaking turns" in c for c in captions) and any("pupil voice" in c for c in captions)
     assert len(at.get("vega_lite_chart")) >= 2  # timeline, per-minute talk (and question types)
 
 

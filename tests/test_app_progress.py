@@ -51,3 +51,18 @@ def test_other_teacher_sees_nothing_of_hers(env):
     at = goto(login(app_test(), "other", env["pw"]["other"]), "progress")
     assert "No analysed lessons yet" in texts(at)
     assert not at.dataframe
+
+
+def test_the_teacher_sees_who_watched_her_lesson_and_when(env):
+    with Store(env["settings"]) as db:  # as the media route records a view (tests/test_walkthrough.py: for real)
+        coach = db.user_by_name("okafor")
+        db.audit(coach.id, "media.view", env["lesson_id"], "kind=redacted")
+        db.audit(coach.id, "media.clip", env["lesson_id"], "bookmark=1 at=0:20–1:20 started_in_ms=80")
+    at = goto(login(app_test(), "rivera", env["pw"]["rivera"]), "account")
+    shown = texts(at)
+    assert "Who watched your lessons" in shown
+    assert "Mr Okafor opened the lesson video of “Sample lesson” on " in shown.replace("\\", "")
+    assert "Mr Okafor played the clip 0:20–1:20 in the meeting" in shown.replace("\\", "")
+    assert "media.view" not in shown and "media\\.view" not in shown
+    other = goto(login(app_test(), "other", env["pw"]["other"]), "account")
+    assert "Mr Okafor" not in texts(other)

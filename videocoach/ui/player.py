@@ -68,6 +68,12 @@ video { width: 100%; display: block; max-height: 62vh; background: #000; }
 .tag { display: inline-block; font-size: 0.75rem; border: 1px solid rgba(128,128,128,0.5); border-radius: 0.7rem;
        padding: 0 0.4rem; margin-right: 0.2rem; }
 .empty { padding: 1rem; opacity: 0.7; }
+/* a tablet (1024 px and the sidebar): the transcript column is narrow, so the time and role sit above the text */
+@media (max-width: 1150px) {
+  .row { grid-template-columns: 3.2em 1fr; }
+  .row .role { justify-self: start; }
+  .row > :nth-child(3) { grid-column: 1 / -1; }
+}
 """
 
 _HTML = "<div class='vc-root'></div>"

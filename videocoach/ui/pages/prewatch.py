@@ -182,8 +182,8 @@ def statistics(view: review.StatsView) -> None:
     for first in range(0, len(view.cards), per_row):
         cols = st.columns(per_row)
         for col, (label, value, why) in zip(cols, view.cards[first:first + per_row]):
-            col.metric(label, value, help=why)
-            col.caption(why)
+            col.metric(label, value)
+            col.caption(why)  # what was counted, and how sure it is: shown, not hidden in a tooltip
     c1, c2 = st.columns(2)
     with c1:
         st.markdown("**Talk per minute**")
