@@ -59,11 +59,10 @@ def render() -> None:
         st.caption(f"Your lesson videos are yours: only the coaches you share a lesson with can see it, and a lesson "
                    f"is erased {days} days after its meeting date. You can withdraw a share or erase a lesson on "
                    "the Lessons page at any time.")
+        who_watched(db, user)  # first: what the teacher most wants to know here
     password_form(db, user)
     if user.role == "admin":
         admin(db, user)
-    if user.role == "teacher":
-        who_watched(db, user)
     recent = [e for e in db.audit_entries(limit=200) if e.actor_id == user.id][:10]
     if recent:
         with st.expander("Your recent activity"):
