@@ -153,7 +153,7 @@ def activity_sentence(entry: AuditEntry, who: str, lesson_title: Callable[[str],
     """One audit row as a sentence: "Mr Okafor opened the lesson video of “Sample lesson” on 6 Dec 14:02"."""
     what = _ACTIONS.get(entry.action) or entry.action.replace(".", " ").replace("_", " ")
     if not entry.allowed:
-        what = f"was refused: {what}"
+        what = f"{'were' if who == 'You' else 'was'} refused: {what}"
     if entry.action == "media.clip":
         clip = dict(p.split("=", 1) for p in entry.detail.split() if "=" in p).get("at")
         if clip:
