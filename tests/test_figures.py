@@ -53,3 +53,19 @@ def test_every_type_rule_has_a_phrase():
 
     rules = {name for name, _, _ in _TYPE_RULES} | {"closed_default", "rhetorical_self_answered"}
     assert rules <= set(REASON_PHRASES)
+
+
+def test_audit_rows_read_as_sentences():
+    import datetime as dt
+
+    from videocoach.storage.records import AuditEntry
+    from videocoach.ui.wording import activity_sentence
+
+    at = dt.datetime(2026, 12, 6, 14, 2).timestamp()
+    title = {"abc": "Sample lesson"}.get
+    view = AuditEntry(1, at, 2, "media.view", "abc", "kind=redacted", True)
+    clip = AuditEntry(2, at, 2, "media.clip", "abc", "bookmark=1 at=0:20–1:20 started_in_ms=80", True)
+    assert activity_sentence(view, "Mr Okafor", title) == "Mr Okafor opened the lesson video of “Sample lesson” on 6 Dec 14:02"
+    assert activity_sentence(clip, "Mr Okafor", title).startswith("Mr Okafor played the clip 0:20–1:20 in the meeting")
+    odd = AuditEntry(3, at, 2, "some.new_action", None, "", True)
+    assert "." not in activity_sentence(odd, "You").split(" on ")[0] and "_" not in activity_sentence(odd, "You")
