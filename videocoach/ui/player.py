@@ -33,6 +33,7 @@ _CSS = """
       color: var(--st-text-color, #222); font-size: 0.92rem; }
 .vc.single, .vc.stack { grid-template-columns: minmax(0, 1fr); }
 .vc.stack .panel { max-height: 32vh; }
+.vc.stack video { max-height: 40vh; }  /* meeting: the clip list starts on the first screen of a laptop */
 .stage { position: relative; background: #000; border-radius: 0.4rem; overflow: hidden; }
 video { width: 100%; display: block; max-height: 62vh; background: #000; }
 .overlay { position: absolute; border: 3px solid #ffcc00; box-shadow: 0 0 0 2px #000; pointer-events: none;

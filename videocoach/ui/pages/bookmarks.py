@@ -47,9 +47,8 @@ def bookmark_card(db, user, lesson, b) -> None:
     editor folded away."""
     span = review.fmt_time(b.start_s) + (f"–{review.fmt_time(b.end_s)}" if b.end_s > b.start_s else "")
     with st.container(border=True):
-        c1, c2 = st.columns([5, 1])
-        c1.markdown(f"**{span}** · {review.md(', '.join(b.tags) or 'no tags')} · added by {review.md(b.author_name)}")
-        if c2.button("Play", icon=":material/play_arrow:", key=f"bm.play.{b.id}", width="stretch"):
+        st.markdown(f"**{span}** · {review.md(', '.join(b.tags) or 'no tags')} · added by {review.md(b.author_name)}")
+        if st.button("Play", icon=":material/play_arrow:", key=f"bm.play.{b.id}"):  # a label, even on a tablet
             _play(b)
             st.rerun()
         if b.note:

@@ -2,6 +2,7 @@
 (follow-up from last cycle, successes, challenges, agreed focus, action steps with dates, next meeting)."""
 
 import datetime as dt
+import textwrap
 
 import streamlit as st
 
@@ -25,7 +26,7 @@ def playlist(db, user, lesson) -> None:
     for b in chosen:
         window = windows[b.id]
         # Figure 9 asks for the trigger and the outcome: both travel with the clip
-        clips.append({"id": b.id, "start": window.start, "end": window.end, "title": (b.note or "").split("\n")[0][:80],
+        clips.append({"id": b.id, "start": window.start, "end": window.end, "title": textwrap.shorten((b.note or "").split("\n")[0], 80, placeholder=" …"),
                       "tags": list(b.tags), "note": clip_context(b), "author": b.author_name})
     src, why_not = player.media_url(db, user, lesson, purpose="meeting")
     events = player.player(key="mt.player", src=src, message=why_not, mode="meeting", clips=clips)
