@@ -12,6 +12,7 @@ from videocoach.ui import player, review, session, widgets
 
 def playlist(db, user, lesson) -> None:
     bookmarks = db.bookmarks(user, lesson.id)
+    player_box = st.container()  # the player and its clip list first (on a laptop's first screen), the settings below
     c1, c2, c3 = st.columns([1, 1, 2])
     lead_in = c1.slider("Lead-in (s)", 0, 60, int(review.DEFAULT_LEAD_IN_S), key="mt.lead_in",
                         help="How long before the bookmark each clip starts")
@@ -29,7 +30,8 @@ def playlist(db, user, lesson) -> None:
         clips.append({"id": b.id, "start": window.start, "end": window.end, "title": textwrap.shorten((b.note or "").split("\n")[0], 80, placeholder=" …"),
                       "tags": list(b.tags), "note": clip_context(b), "author": b.author_name})
     src, why_not = player.media_url(db, user, lesson, purpose="meeting")
-    events = player.player(key="mt.player", src=src, message=why_not, mode="meeting", clips=clips)
+    with player_box:
+        events = player.player(key="mt.player", src=src, message=why_not, mode="meeting", clips=clips)
     if events.clip_played:
         clip_id = int(events.clip_played.get("id", 0))
         if clip_id in {b.id for b in bookmarks}:
