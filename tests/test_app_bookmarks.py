@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from e2e_helpers import app_test, copy_store, goto, login, use_settings
+from e2e_helpers import app_test, copy_store, goto, login, player_data, texts, use_settings
 from videocoach.storage.store import Store
 from videocoach.ui import review
 
@@ -63,11 +63,15 @@ def test_both_add_edit_delete_and_export(env):
     assert [(b.start_s, b.end_s, b.author_name) for b in marks] == [(30.0, 42.0, "Ms Rivera"), (65.0, 65.0, "Mr Okafor")]
     assert marks[0].tags == ("critical incident", "question") and marks[0].trigger.startswith("Closed")
 
-    at.run()  # the teacher's page now lists both, with their authors
-    table = at.dataframe[0].value
-    table = table[table["note"].isin(ours)]
-    assert list(table["author"]) == ["Ms Rivera", "Mr Okafor"]
-    assert list(table["start"]) == ["0:30", "1:05"]
+    at.run()  # the teacher's page now lists both, with their authors, each playable, notes in full
+    shown = texts(at)
+    assert "**0:30–0:42** · critical incident, question · added by Ms Rivera" in shown
+    assert "**1:05** · positive feature · added by Mr Okafor" in shown
+    assert review.md("Pupils go quiet after the salt question") in shown
+    assert {f"bm.play.{b.id}" for b in marks} <= {b.key for b in at.button}
+    at.button(key=f"bm.play.{marks[1].id}").click()
+    at.run()
+    assert player_data(at, "bm.player")["seek"]["t"] == 65.0 and player_data(at, "bm.player")["seek"]["play"]
 
     # the export buttons offer exactly what review.bookmarks_csv / bookmarks_json make of the stored bookmarks
     # (links to the login-checked export route: never a file in Streamlit's /media/)
@@ -93,6 +97,18 @@ def test_both_add_edit_delete_and_export(env):
     left = [b.note for b in db.bookmarks(rivera, env["lesson_id"])]
     assert "Lovely explanation from Bella, using 'dissolve'" in left and ours[0] not in left
     db.close()
+
+
+def test_times_are_checked_and_name_the_field(env):
+    at = bookmarks_page(env, "rivera")
+    with Store(env["settings"]) as db:
+        before = len(db.bookmarks(db.user_by_name("rivera"), env["lesson_id"]))
+    add_bookmark(at, "0:57", "1:99", "typo in To", [])
+    assert any(e.value.startswith("To:") and "1:99" in e.value for e in at.error)
+    add_bookmark(at, "0:57", "0:50", "end before start", [])
+    assert any("comes before From" in e.value for e in at.error)
+    with Store(env["settings"]) as db:
+        assert len(db.bookmarks(db.user_by_name("rivera"), env["lesson_id"])) == before
 
 
 def test_a_bad_time_is_refused(env):

@@ -51,8 +51,12 @@ def test_player_transcript_questions_and_statistics(env):
     assert {c["role"] for c in cues} >= {"teacher", "pupil"}
     assert data["questions"], "the sample lesson has questions"
     assert all({"t", "text", "meta", "role"} <= set(q) for q in data["questions"])
-    labels = {m.label for m in at.metric}
-    assert {"Teacher talk", "Pupil talk", "Questions", "Wait time"} <= labels
+    shown = {m.label: m.value for m in at.metric}
+    assert {"Teacher only", "Pupils only", "Both at once", "Silence", "Questions", "Wait time"} <= set(shown)
+    # the talk shares are the partition, in whole percents adding up to 100 (as `videocoach show` prints them)
+    assert sum(int(shown[k].rstrip(" %")) for k in ("Teacher only", "Pupils only", "Both at once", "Silence")) == 100
+    captions = [c.value for c in at.caption]
+    assert any("speaking turns" in c for c in captions) and any("pupil voice" in c for c in captions)
     assert len(at.get("vega_lite_chart")) >= 2  # timeline, per-minute talk (and question types)
 
 

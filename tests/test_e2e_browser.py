@@ -130,10 +130,11 @@ def test_teacher_to_meeting_and_a_stranger_locked_out(server):
 
         # bookmark the current moment
         page.locator(f"{PLAYER} button.bm-now").click()
-        wait_text(page, "New bookmark at")
-        page.get_by_label("Note").fill("Pupils answer the salt question (e2e)")
-        page.get_by_role("button", name="Add bookmark").click()
-        page.get_by_text("New bookmark at").wait_for(state="detached", timeout=30_000)
+        dialog = page.get_by_role("dialog")  # the form opens over the player, not below the transcript
+        dialog.get_by_text("Marked at").wait_for(timeout=30_000)
+        dialog.get_by_label("Note").fill("Pupils answer the salt question (e2e)")
+        dialog.get_by_role("button", name="Add bookmark").click()
+        dialog.wait_for(state="detached", timeout=30_000)
         with Store(server["settings"]) as db:
             marks = db.bookmarks(db.user_by_name("rivera"), lesson.id)
         assert [b.note for b in marks] == ["Pupils answer the salt question (e2e)"]

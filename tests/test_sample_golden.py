@@ -21,7 +21,7 @@ import pytest
 
 from conftest import SAMPLE_MEDIA
 from videocoach.measures.metrics import compute_metrics
-from videocoach.core.model import Diarization, LessonAnalysis, RoleAssignment, Span, Transcript, Turn, Utterance
+from videocoach.core.model import Diarization, LessonAnalysis, RoleAssignment, Span, Transcript, Turn, Utterance, Word
 
 SCRIPT = SAMPLE_MEDIA / "lesson_script.json"
 
@@ -181,3 +181,55 @@ def test_moments_point_at_pupil_questions_and_mirroring(script, metrics):
         if m.kind == "pupil_question":
             assert any(m.start <= s <= m.end for s in pupil_q_starts)
     json.dumps(dataclasses.asdict(metrics))
+
+
+# -- the key question, "Why do you think the salty ice melted faster?" ------------------------------------------------
+KEY_QUESTION = "Why do you think the salty ice melted faster?"
+
+
+def _with_words(script, stranded: bool):
+    """The script's analysis with word timings (shared out evenly over each line).  ``stranded``: the first word of
+    the pupil's answer to the key question placed as Whisper placed it on the real audio -- pulled back across
+    the 3.2 s pause to the end of the teacher's question, mostly in silence, a full second long."""
+    analysis = _analysis(script)
+    lines = script["lines"]
+    key = next(i for i, l in enumerate(lines) if l["text"] == KEY_QUESTION)
+    utts = []
+    for i, (u, line) in enumerate(zip(analysis.transcript.utterances, lines)):
+        words = line["text"].split()
+        step = (line["end"] - line["start"]) / len(words)
+        timed = [Word(line["start"] + k * step, line["start"] + (k + 1) * step, (" " if k else "") + w)
+                 for k, w in enumerate(words)]
+        if stranded and i == key + 1:
+            q_end = lines[key]["end"]
+            timed[0] = Word(q_end, q_end + 1.08, timed[0].text, 0.008)
+        utts.append(dataclasses.replace(u, words=tuple(timed)))
+    return dataclasses.replace(analysis, transcript=dataclasses.replace(analysis.transcript, utterances=tuple(utts)))
+
+
+@pytest.mark.parametrize("stranded", [False, True], ids=["as-scripted", "whisper-pulls-the-answer-back"])
+def test_the_key_question_is_open_and_answered_by_a_pupil(script, stranded):
+    """Found on the real sample: the pupil's "Because" stranded after the question made a one-word sentence of
+    the teacher's, so the question read as rhetorical, answered by the asker after 0.0 s.  The stranded word
+    belongs to the sentence after the pause (``sentences._stranded``)."""
+    m = compute_metrics(_with_words(script, stranded))
+    q = next(q for q in m.questions if q.text == KEY_QUESTION)
+    line = next(l for l in script["lines"] if l["text"] == KEY_QUESTION)
+    assert (q.qtype, q.qtype_rule, q.response) == ("open", "open_why", "pupil")
+    assert q.wait_time_1_s == pytest.approx(line["question"]["wait_s"], abs=0.05)
+    assert q.responder_speakers == ("P2",)
+
+
+@pytest.mark.slow
+def test_the_key_question_on_the_analysed_sample(analysed_sample):
+    """The same question through the real pipeline (ASR, diariser, roles): open, a pupil answers after the pause."""
+    from videocoach import pipeline
+    from videocoach.storage.store import Store
+
+    with Store(analysed_sample["settings"]) as db:
+        metrics = pipeline.load_metrics(db, analysed_sample["lesson_id"])
+    found = [q for q in metrics.questions if q.text.lower().startswith("why do you think the salt")]
+    assert len(found) == 1, [q.text for q in metrics.questions]
+    q = found[0]
+    assert (q.role, q.qtype, q.response) == ("teacher", "open", "pupil"), q
+    assert 2.5 <= q.wait_time_1_s <= 4.0, q  # the script's 3.2 s, measured on the diariser's turns

@@ -134,9 +134,15 @@ def print_summary(store, lesson_id: str, out=sys.stdout) -> None:
     if lesson.settings.get("roles_note"):
         print(f"  note: {lesson.settings['roles_note']}", file=out)
     metrics = pipeline.load_metrics(store, lesson_id)
-    t = metrics.talk
-    print(f"  time: teacher only {t.teacher_share:.0%}, pupils only {t.pupil_share:.0%}, both {t.overlap_share:.0%}, "
-          f"silence {t.silence_share:.0%};  turns: teacher {t.teacher_turns}, pupils {t.pupil_turns}", file=out)
+    from videocoach.measures.figures import lesson_figures
+
+    fig = lesson_figures(metrics, analysis.role_turns())  # the same figures the Pre-watch and Progress pages show
+    print(f"  time: {fig.talk.sentence()};  turns: teacher {fig.teacher_turns}, pupils {fig.pupil_turns} "
+          f"({fig.pupil_voices} pupil voice(s) told apart)", file=out)
+    answered = "–" if fig.answered_percent is None else f"{fig.answered_percent} %"
+    print(f"  teacher questions answered: {answered};  pupils engaged: {fig.pupils_engaged} of {fig.pupil_voices};  "
+          f"longest teacher talk: "
+          f"{_fmt_time(fig.longest_teacher_talk_s)}", file=out)
     questions = getattr(metrics, "questions", ())
     if questions:
         by = {}
@@ -367,12 +373,43 @@ def cmd_app(args) -> int:
 
     settings = Settings.from_env()
     _store().close()  # creates the data dir, key and schema before anything else touches them
-    worker.ensure_worker(settings)
+    external = os.environ.get("VIDEOCOACH_WORKER", "auto").strip().lower() == "external"
+    running_before = worker.worker_pid(settings)
+    started = None if external else worker.ensure_worker(settings)
     argv = [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app.py"), "--server.port", str(args.port),
             "--server.address", args.address, "--server.headless", "true", "--browser.gatherUsageStats", "false"]
     env = dict(os.environ, VIDEOCOACH_DATA=str(settings.data_dir), VIDEOCOACH_KEY_FILE=str(settings.key_file))
-    print(f"videocoach: open http://{args.address}:{args.port}", file=sys.stderr)
-    return subprocess.call(argv, env=env, cwd=REPO_ROOT)
+    print(f"videocoach: open http://{args.address}:{args.port}  (Ctrl-C stops the app and its background worker)",
+          file=sys.stderr)
+    app = subprocess.Popen(argv, env=env, cwd=REPO_ROOT)
+    try:
+        return app.wait()
+    except KeyboardInterrupt:  # Ctrl-C reached streamlit too (same process group): let it shut down cleanly
+        try:
+            app.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            app.terminate()
+            app.wait()
+        return 130
+    finally:
+        _stop_worker_on_exit(settings, started, running_before, external)
+
+
+def _stop_worker_on_exit(settings, started, running_before: int | None, external: bool) -> None:
+    """The app is gone: stop the worker it started (or one the app itself started), and say so; a worker that ran
+    before the app (a service, another app) keeps running, and we say how to stop it."""
+    from videocoach import worker
+
+    if external or running_before is not None:
+        pid = worker.worker_pid(settings)
+        if pid is not None:
+            print(f"videocoach: the background worker (pid {pid}) was running before this app and keeps running; "
+                  f"stop it with `kill {pid}`", file=sys.stderr)
+        return
+    pid = worker.stop_worker(settings, started)
+    if pid is not None:
+        print(f"videocoach: stopped the background worker (pid {pid}); a job it was running resumes at the next "
+              "start", file=sys.stderr)
 
 
 def cmd_demo(args) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -138,17 +139,63 @@ def worker_running(settings: Settings) -> bool:
         return False
 
 
-def ensure_worker(settings: Settings) -> None:
-    """Start a detached worker process for this data directory unless one is running.  With a shared queue
-    (``VIDEOCOACH_QUEUE_URL``) the workers are services of their own (docs/deploy.md): nothing is started here."""
+def ensure_worker(settings: Settings) -> subprocess.Popen | None:
+    """Start a detached worker process for this data directory unless one is running; the process started, or
+    None when one was already running.  With a shared queue (``VIDEOCOACH_QUEUE_URL``) the workers are services of
+    their own (docs/deploy.md): nothing is started here."""
     if settings.queue_url or worker_running(settings):
-        return
+        return None
     env = dict(os.environ)
     env["VIDEOCOACH_DATA"] = str(settings.data_dir)
     env["VIDEOCOACH_KEY_FILE"] = str(settings.key_file)
     env["VIDEOCOACH_RETENTION_DAYS"] = str(settings.retention_days_after_meeting)
     log = open(Path(settings.data_dir) / "worker.log", "ab")
-    subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "videocoach.cli", "worker"],
         env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
     )
+
+
+def worker_pid(settings: Settings) -> int | None:
+    """The pid of the worker holding this data directory's lock, or None when none runs."""
+    if not worker_running(settings):
+        return None
+    try:
+        return int(_lock_path(settings).read_text().strip() or 0) or None
+    except (OSError, ValueError):
+        return None
+
+
+def stop_worker(settings: Settings, started: subprocess.Popen | None = None, timeout_s: float = 15.0) -> int | None:
+    """Stop this data directory's worker: SIGTERM to its process group (its ffmpeg children too), then SIGKILL
+    after ``timeout_s``.  A job it was running stays queued as 'running' and resumes at the next start.  Returns
+    the pid stopped, or None when none ran.  ``started``: the process ``ensure_worker`` returned, so it is reaped."""
+    pid = worker_pid(settings) or (started.pid if started is not None and started.poll() is None else None)
+    if pid is None:
+        return None
+
+    def send(sig: int) -> None:
+        try:
+            if os.getpgid(pid) == pid:  # started in its own session by ensure_worker: the group is its own
+                os.killpg(pid, sig)
+            else:
+                os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+    send(signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if started is not None and started.poll() is not None:
+            break
+        if started is None and not worker_running(settings):
+            break
+        time.sleep(0.1)
+    else:
+        send(signal.SIGKILL)
+    if started is not None:
+        try:
+            started.wait(timeout=5.0)
+        except subprocess.TimeoutExpired:
+            pass
+    return pid

@@ -28,6 +28,7 @@ def split_sentences(
     reaches keeps the segment's speaker.
     """
     pieces: list[Utterance] = []
+    speech = _merged(turns)
     for u in utterances:
         if u.words:
             groups: list[list[Word]] = [[]]
@@ -35,6 +36,10 @@ def split_sentences(
                 groups[-1].append(word)
                 nxt = u.words[i + 1] if i + 1 < len(u.words) else None
                 ends = _SENTENCE_END.search(word.text.strip()) is not None
+                if nxt is not None and not ends and len(groups[-1]) == 1 and nxt.start - word.end >= pause_split_s \
+                        and _stranded(word, nxt, speech):
+                    groups[-1][-1] = _moved_before(word, nxt, speech)  # it opens the sentence after the pause: keep it there
+                    continue
                 if nxt is not None and (ends or nxt.start - word.end >= pause_split_s):
                     groups.append([])
             for group in groups:
@@ -60,6 +65,46 @@ def split_sentences(
 
 
 _NEAREST_TURN_S = 1.0  # as model.attribute_speakers: a word in a gap goes to a turn at most this far away
+_STRANDED_MAX_BACKED = 0.5  # a word with less than this share of its time inside anyone's turn is not where Whisper put it
+
+
+def _merged(turns: Sequence[RoleTurn]) -> list[tuple[float, float]]:
+    out: list[tuple[float, float]] = []
+    for a, b in sorted((t.start, t.end) for t in turns):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def _backed(a: float, b: float, speech: Sequence[tuple[float, float]]) -> float:
+    """The share of [a, b] inside someone's turn (1 for a zero-length word inside one)."""
+    if b <= a:
+        return 1.0 if any(s <= a <= e for s, e in speech) else 0.0
+    return sum(max(0.0, min(b, e) - max(a, s)) for s, e in speech) / (b - a)
+
+
+def _stranded(word: Word, nxt: Word, speech: Sequence[tuple[float, float]]) -> bool:
+    """Whisper's word timing can pull the first word of a sentence back across the pause before it, into the
+    silence after the previous speaker (the sample lesson: a pupil's "Because" placed at the end of the teacher's
+    question, 3 s before the pupil spoke).  Such a word opens a sentence (no . ? ! ends it), lies mostly outside
+    every diarisation turn, and the word after the pause lies inside one: it belongs to what follows the pause."""
+    if not speech:
+        return False
+    return (_backed(word.start, word.end, speech) < _STRANDED_MAX_BACKED
+            and _backed(nxt.start, nxt.end, speech) >= _STRANDED_MAX_BACKED)
+
+
+def _moved_before(word: Word, nxt: Word, speech: Sequence[tuple[float, float]]) -> Word:
+    """The stranded word, placed just before the next word: at most as long as it was (and a second), and not
+    before the speech the next word is in begins (the sentence then starts when its speaker does)."""
+    length = min(word.end - word.start, 1.0)
+    start = max(word.start, nxt.start - length)
+    begun = [s for s, e in speech if s <= nxt.start <= e or s <= nxt.end <= e]
+    if begun:
+        start = min(max(start, begun[0]), nxt.start)
+    return replace(word, start=start, end=nxt.start)
 
 
 def _attribute(sentences: Sequence[Utterance], turns: Sequence[RoleTurn]) -> tuple[Utterance, ...]:

@@ -39,3 +39,14 @@ class AuditLogMixin:
             rows = self._db.execute("SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [AuditEntry(r["id"], r["at"], r["actor_id"], r["action"], r["lesson_id"], r["detail"], bool(r["allowed"]))
                 for r in rows]
+
+    def views_of_lessons_owned_by(self, owner_id: int, limit: int = 200) -> list[AuditEntry]:
+        """Who else opened the videos of this teacher's lessons (allowed ``media.*`` rows by another account),
+        newest first: the teacher sees when her coach watched.  Reads only rows about lessons she owns."""
+        rows = self._db.execute(
+            "SELECT a.* FROM audit_log a JOIN lessons l ON a.lesson_id = l.id WHERE l.owner_id = ? "
+            "AND a.actor_id IS NOT NULL AND a.actor_id != ? AND a.allowed = 1 AND a.action LIKE 'media.%' "
+            "ORDER BY a.id DESC LIMIT ?", (owner_id, owner_id, limit)
+        ).fetchall()
+        return [AuditEntry(r["id"], r["at"], r["actor_id"], r["action"], r["lesson_id"], r["detail"], bool(r["allowed"]))
+                for r in rows]

@@ -29,6 +29,16 @@ BABBLE_COLOUR = "#fdd0a2"
 BABBLE_NOTE = ("Many voices: stretches where many pupils talked at once (pair or group talk) and nobody could be "
                "told apart; counted as pupil talk (\"many pupils at once\"), not as silence.")
 QTYPE_ORDER = ["open", "closed", "procedural", "checking", "rhetorical", "other"]
+# one colour per question type, the same on Pre-watch and Progress (tableau10 hues, far apart)
+QTYPE_COLOURS = {"open": "#59a14f", "closed": "#4e79a7", "procedural": "#edc948", "checking": "#b07aa1",
+                 "rhetorical": "#e15759", "other": "#bab0ac"}
+# the talk partition of measures.figures (teacher only, pupils only, both, silence)
+TALK_COLOURS = {"Teacher only": ROLE_COLOURS["Teacher"], "Pupils only": ROLE_COLOURS["Pupils"], "Both": "#9467bd",
+                "Silence": ROLE_COLOURS["Silence"]}
+
+
+def qtype_scale() -> alt.Scale:
+    return alt.Scale(domain=list(QTYPE_COLOURS), range=list(QTYPE_COLOURS.values()))
 PICK = "pick"  # the name of the click selection on the timeline (st.altair_chart(on_select=...) reports it)
 
 
@@ -111,21 +121,22 @@ def minutes(rows: Sequence[dict]) -> alt.Chart:
 
 
 def question_types(rows: Sequence[dict]) -> alt.Chart:
-    """Questions by type and by who asked: rows {qtype, who, count}."""
+    """Questions by type (coloured as on the Progress page) and by who asked (a row each): rows {qtype, who,
+    count}."""
     df = pd.DataFrame(list(rows), columns=["qtype", "who", "count"])
     order = [t for t in QTYPE_ORDER if t in set(df["qtype"])] + sorted(set(df["qtype"]) - set(QTYPE_ORDER))
     return (
         alt.Chart(df)
         .mark_bar()
         .encode(
-            y=alt.Y("qtype:N", title=None, sort=order),
-            x=alt.X("count:Q", title="questions", axis=alt.Axis(tickMinStep=1)),
-            color=alt.Color("who:N", scale=alt.Scale(domain=["Teacher", "Pupils"],
-                                                     range=[ROLE_COLOURS["Teacher"], ROLE_COLOURS["Pupils"]]),
-                            legend=alt.Legend(title=None, orient="right")),
+            y=alt.Y("who:N", title=None, sort=["Teacher", "Pupils"]),
+            x=alt.X("count:Q", title="questions", stack="zero", axis=alt.Axis(tickMinStep=1)),
+            color=alt.Color("qtype:N", title="type", sort=order, scale=qtype_scale(),
+                            legend=alt.Legend(orient="bottom", columns=3)),
+            order=alt.Order("qtype:N"),
             tooltip=["qtype:N", "who:N", "count:Q"],
         )
-        .properties(height=max(160, 36 * len(order) + 70))
+        .properties(height=190)
     )
 
 
@@ -133,8 +144,9 @@ def question_types(rows: Sequence[dict]) -> alt.Chart:
 def trend_shares(rows: Sequence[dict]) -> alt.Chart:
     """Talk shares per lesson: rows {lesson, order, measure (Teacher/Pupils/Silence), share}."""
     df = pd.DataFrame(list(rows), columns=["lesson", "order", "measure", "share"])
+    colours = TALK_COLOURS if set(df["measure"]) <= set(TALK_COLOURS) else ROLE_COLOURS
     return _trend_lines(df, "share", "share", alt.Axis(format="%"),
-                        alt.Scale(domain=list(ROLE_COLOURS), range=list(ROLE_COLOURS.values())))
+                        alt.Scale(domain=list(colours), range=list(colours.values())))
 
 
 def trend_questions(rows: Sequence[dict]) -> alt.Chart:
@@ -147,7 +159,7 @@ def trend_questions(rows: Sequence[dict]) -> alt.Chart:
             x=alt.X("lesson:N", sort=alt.SortField("order"), title=None, axis=alt.Axis(labelAngle=-20)),
             y=alt.Y("count:Q", title="teacher questions", stack="zero"),
             # distinct hues per type (the default blues/reds made "checking" and "rhetorical" look alike)
-            color=alt.Color("qtype:N", title="type", sort=QTYPE_ORDER, scale=alt.Scale(scheme="tableau10")),
+            color=alt.Color("qtype:N", title="type", sort=QTYPE_ORDER, scale=qtype_scale()),
             tooltip=["lesson:N", "qtype:N", "count:Q"],
         )
         .properties(height=300)

@@ -33,6 +33,7 @@ _CSS = """
       color: var(--st-text-color, #222); font-size: 0.92rem; }
 .vc.single, .vc.stack { grid-template-columns: minmax(0, 1fr); }
 .vc.stack .panel { max-height: 32vh; }
+.vc.stack video { max-height: 40vh; }  /* meeting: the clip list starts on the first screen of a laptop */
 .stage { position: relative; background: #000; border-radius: 0.4rem; overflow: hidden; }
 video { width: 100%; display: block; max-height: 62vh; background: #000; }
 .overlay { position: absolute; border: 3px solid #ffcc00; box-shadow: 0 0 0 2px #000; pointer-events: none;
@@ -68,6 +69,12 @@ video { width: 100%; display: block; max-height: 62vh; background: #000; }
 .tag { display: inline-block; font-size: 0.75rem; border: 1px solid rgba(128,128,128,0.5); border-radius: 0.7rem;
        padding: 0 0.4rem; margin-right: 0.2rem; }
 .empty { padding: 1rem; opacity: 0.7; }
+/* a tablet (1024 px and the sidebar): the transcript column is narrow, so the time and role sit above the text */
+@media (max-width: 1150px) {
+  .row { grid-template-columns: 3.2em 1fr; }
+  .row .role { justify-self: start; }
+  .row > :nth-child(3) { grid-column: 1 / -1; }
+}
 """
 
 _HTML = "<div class='vc-root'></div>"

@@ -23,6 +23,7 @@ from videocoach.measures.metrics import LessonMetrics
 from videocoach.core.model import LessonAnalysis, Span
 from videocoach.storage.records import Bookmark, Lesson, MeetingRecord, User
 from videocoach.storage.store import Store
+from videocoach.ui import wording
 
 # Tags from the coaching guide's Figure 9 techniques, plus the agreed coaching focus of this cycle.
 BOOKMARK_TAGS: tuple[str, ...] = (
@@ -52,12 +53,8 @@ MAX_LEAD_S = 120.0
 
 # -- times -----------------------------------------------------------------------------------------------------------------
 def fmt_time(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    total = int(round(max(0.0, float(seconds))))
-    h, rest = divmod(total, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+    """m:ss, rounded as the player rounds (half up), so a span reads the same on the page and in the player."""
+    return wording.mmss(seconds)
 
 
 def parse_time(text: str) -> float:
@@ -65,10 +62,42 @@ def parse_time(text: str) -> float:
     text = (text or "").strip()
     if not re.fullmatch(r"\d+(?::\d{1,2}){0,2}(?:\.\d+)?", text):
         raise ValueError(f"{text!r} is not a time: write seconds (75) or minutes:seconds (1:15)")
+    parts = text.split(":")
+    if any(float(part) >= 60 for part in parts[1:]):  # "1:99" is a typo, not 2:39
+        raise ValueError(f"{text!r} is not a time: minutes and seconds run from 00 to 59")
     seconds = 0.0
-    for part in text.split(":"):
+    for part in parts:
         seconds = seconds * 60 + float(part)
     return seconds
+
+
+def moment_span(t_s: float, duration_s: float, before_s: float = 10.0, after_s: float = 20.0) -> Span:
+    """The default stretch of a bookmark made at one moment: ``before_s`` before it to ``after_s`` after it,
+    inside the lesson (a moment alone is too short to replay in the meeting)."""
+    end_limit = duration_s if duration_s > 0 else t_s + after_s
+    start = min(max(0.0, t_s - before_s), end_limit)
+    return Span(start, max(start, min(end_limit, t_s + after_s)))
+
+
+def bookmark_times(start_text: str, end_text: str, duration_s: float) -> Span:
+    """A bookmark form's From and To, checked: a bad time, an end before the start or past the lesson's end is a
+    ValueError that names the field."""
+    try:
+        start = parse_time(start_text)
+    except ValueError as exc:
+        raise ValueError(f"From: {exc}") from None
+    try:
+        end = parse_time(end_text) if (end_text or "").strip() else start
+    except ValueError as exc:
+        raise ValueError(f"To: {exc}") from None
+    if end < start:
+        raise ValueError(f"To ({fmt_time(end)}) comes before From ({fmt_time(start)}): the end must not come "
+                         "before the start")
+    if duration_s > 0 and start > duration_s + 0.5:
+        raise ValueError(f"From ({fmt_time(start)}) is after the end of the lesson ({fmt_time(duration_s)})")
+    if duration_s > 0 and end > duration_s + 0.5:
+        raise ValueError(f"To ({fmt_time(end)}) is after the end of the lesson ({fmt_time(duration_s)})")
+    return Span(start, min(end, duration_s) if duration_s > 0 else end)
 
 
 def parse_span(text: str) -> Span | None:
@@ -209,14 +238,17 @@ class SpeakerRow:
     speaker: str
     role: str
     talk_s: float
-    turns: int
+    turns: int  # speaking turns (``measures.figures.turns_by_speaker``)
     first_s: float
     sample: str  # the first thing this voice said (helps a reviewer recognise it)
 
 
 def speaker_rows(analysis: LessonAnalysis) -> list[SpeakerRow]:
+    from videocoach.measures.figures import turns_by_speaker
+
     rows = []
     utterances = analysis.utterances()
+    runs = turns_by_speaker(analysis.role_turns(), analysis.duration_s)  # speaking turns, as the summary counts them
     for speaker in analysis.diarization.speakers:
         turns = [t for t in analysis.diarization.turns if t.speaker == speaker]
         said = [u.text.strip() for u in utterances if u.speaker == speaker and len(u.text.split()) >= 3]
@@ -224,7 +256,7 @@ def speaker_rows(analysis: LessonAnalysis) -> list[SpeakerRow]:
             speaker=speaker,
             role=analysis.roles.role_of(speaker) or "pupil",
             talk_s=sum(t.duration for t in turns),
-            turns=len(turns),
+            turns=runs.get(speaker, 0),
             first_s=min(t.start for t in turns),
             sample=(said[0][:120] if said else ""),
         ))
@@ -464,7 +496,7 @@ class StatsView:
     questions: tuple[dict, ...]  # for the player: {t, e, role, text, meta}
     question_table: tuple[dict, ...]  # for a table
     activities: tuple[dict, ...]  # {start, end, lane, label}
-    activity_minutes: tuple[tuple[str, float], ...]
+    activity_minutes: tuple[tuple[str, float], ...]  # (activity, seconds)
     moments: tuple[dict, ...]  # {start, end, kind, text}
     language: tuple[tuple[str, str], ...]  # (what, value)
 
@@ -485,22 +517,13 @@ def _label(text: str) -> str:
     return str(text).replace("_", " ")
 
 
-def stats_view(metrics: LessonMetrics) -> StatsView:
-    talk, qs = metrics.talk, metrics.question_stats
-    cards = (
-        ("Teacher talk", _pct(talk.teacher_talk_share),
-         f"{fmt_time(talk.teacher_s)} of {fmt_time(talk.duration_s)}, including talk over pupils"),
-        ("Pupil talk", _pct(talk.pupil_talk_share), f"{fmt_time(talk.pupil_s)} of {fmt_time(talk.duration_s)}"
-         + (f"; and {_pct(talk.many_pupils_share)} ({fmt_time(talk.many_pupils_s)}) many pupils at once"
-            if talk.many_pupils_s > 0 else "")),
-        ("Silence", _pct(talk.silence_share), f"{fmt_time(talk.silence_s)} with nobody speaking"),
-        ("Questions", str(qs.total), f"{qs.teacher_questions} by the teacher, {qs.pupil_questions} by pupils"),
-        ("Open questions", _pct(qs.open_share if qs.teacher_questions else None),
-         "share of the teacher's questions that ask for reasoning, explanation or opinion"),
-        ("Wait time", _secs(qs.mean_wait_time_1_s),
-         "mean pause after a teacher's question before anyone speaks (wait time 1)"),
-        ("Longest teacher talk", fmt_time(talk.longest_teacher_monologue_s), "without a pupil turn"),
-    )
+def stats_view(metrics: LessonMetrics, analysis: LessonAnalysis | None = None) -> StatsView:
+    """The page's rows.  The headline figures come from ``measures.figures`` (the CLI's ``show`` prints the same);
+    ``analysis`` tells how many voices were told apart (without it, the figures say none were)."""
+    from videocoach.measures.figures import lesson_figures
+
+    talk = metrics.talk
+    cards = wording.figure_cards(lesson_figures(metrics, analysis.role_turns() if analysis is not None else ()))
     minute_rows = []
     for m in talk.per_minute:
         for role, seconds in (("Teacher", m.teacher_s), ("Pupils", m.pupil_s), ("Silence", m.silence_s)):
@@ -510,20 +533,21 @@ def stats_view(metrics: LessonMetrics) -> StatsView:
     for q in metrics.questions:
         who = "Teacher" if q.role == "teacher" else "Pupils"
         counts[(q.qtype, who)] = counts.get((q.qtype, who), 0) + 1
-        meta = f"{q.qtype} · {RESPONSE_WORDS.get(q.response, q.response)}"
+        meta = f"{q.qtype} · {wording.response_phrase(q.response)}"
         if q.wait_time_1_s is not None:
             meta += f" · wait {q.wait_time_1_s:.1f} s"
         q_rows.append({"t": round(q.start, 2), "e": round(q.end, 2), "role": q.role or "", "text": q.text.strip(),
                        "meta": meta})
-        q_table.append({"time": fmt_time(q.start), "who": who, "type": q.qtype, "why this type": q.qtype_rule,
-                        "response": RESPONSE_WORDS.get(q.response, q.response), "pupils answering": q.responders,
+        # the question first (what a reader looks for), then plain words for why and what followed
+        q_table.append({"question": q.text.strip(), "time": fmt_time(q.start), "who": who, "type": q.qtype,
+                        "why this type": wording.reason_phrase(q.qtype_rule),
+                        "response": wording.response_phrase(q.response), "pupils answering": q.responders,
                         "wait 1 (s)": None if q.wait_time_1_s is None else round(q.wait_time_1_s, 1),
-                        "wait 2 (s)": None if q.wait_time_2_s is None else round(q.wait_time_2_s, 1),
-                        "question": q.text.strip()})
+                        "wait 2 (s)": None if q.wait_time_2_s is None else round(q.wait_time_2_s, 1)})
     acts = tuple({"start": a.start, "end": a.end, "lane": "Activity", "label": _label(a.label)}
                  for a in metrics.activities)
-    act_minutes = tuple((_label(a.label), a.minutes) for a in sorted(metrics.activity_time, key=lambda a: -a.seconds)
-                        if a.seconds > 0)
+    act_minutes = tuple((_label(a.label), a.seconds) for a in sorted(metrics.activity_time, key=lambda a: -a.seconds)
+                        if a.seconds > 0)  # seconds: the page shows m:ss
     moments = tuple({"start": m.start, "end": m.end, "kind": _label(m.kind), "text": m.description}
                     for m in metrics.moments)
     lang = metrics.language
@@ -584,24 +608,27 @@ class ProgressRows:
     pupil_questions: tuple[dict, ...]  # {lesson, order, measure, value}
     table: tuple[dict, ...]
     uptake: tuple[dict, ...] = ()  # {lesson, order, measure, value}: share of pupil contributions taken up
+    figures: tuple = ()  # measures.figures.LessonFigures per lesson, in the same order
 
 
 def progress_rows(store: Store, user: User, teacher: User) -> ProgressRows:
     """The teacher's analysed lessons that ``user`` may see, side by side (``metrics.compare_lessons``)."""
     from videocoach.measures.metrics import compare_lessons
 
-    items = []
+    from videocoach.measures.figures import lesson_figures
+
+    items, figures = [], []
     for lesson in lessons_of_teacher(store, user, teacher):
         metrics = load_metrics(store, user, lesson.id)
-        if metrics is not None:
+        analysis = load_analysis(store, user, lesson.id)
+        if metrics is not None and analysis is not None:
             items.append((lesson.id, f"{_dt.datetime.fromtimestamp(lesson.created_at):%d %b} {lesson.title[:24]}",
                           metrics))
+            figures.append(lesson_figures(metrics, analysis.role_turns()))  # as Pre-watch and `videocoach show`
     shares, qtypes, waits, pupils, table, uptake = [], [], [], [], [], []
-    for order, row in enumerate(compare_lessons(items)):
+    for order, (row, fig) in enumerate(zip(compare_lessons(items), figures)):
         base = {"lesson": row.label, "order": order}
-        shares += [{**base, "measure": "Teacher", "share": row.teacher_talk_share},
-                   {**base, "measure": "Pupils", "share": row.pupil_talk_share},
-                   {**base, "measure": "Silence", "share": row.silence_share}]
+        shares += [{**base, "measure": name.capitalize(), "share": pct / 100.0} for name, pct in fig.talk.items()]
         qtypes += [{**base, "qtype": name, "count": count} for name, count in (
             ("open", row.open_questions), ("closed", row.closed_questions), ("procedural", row.procedural_questions),
             ("checking", row.checking_questions), ("rhetorical", row.rhetorical_questions)) if count]
@@ -610,16 +637,20 @@ def progress_rows(store: Store, user: User, teacher: User) -> ProgressRows:
             if value is not None:
                 waits.append({**base, "measure": measure, "value": value})
         pupils.append({**base, "measure": "Pupil questions", "value": float(row.pupil_questions)})
-        table.append({"lesson": row.label, "teacher talk": _pct(row.teacher_talk_share),
-                      "pupil talk": _pct(row.pupil_talk_share), "teacher questions": row.teacher_questions,
-                      "open": row.open_questions, "answered": _pct(row.answered_share),
+        table.append({"lesson": row.label, "teacher only": f"{fig.talk.teacher_only} %",
+                      "pupils only": f"{fig.talk.pupils_only} %", "both": f"{fig.talk.both} %",
+                      "many pupils at once": f"{fig.talk.many_pupils} %",
+                      "silence": f"{fig.talk.silence} %", "teacher questions": fig.teacher_questions,
+                      "open": row.open_questions,
+                      "answered": "–" if fig.answered_percent is None else f"{fig.answered_percent} %",
                       "pupil questions": row.pupil_questions,
                       "wait 1 (s)": None if row.mean_wait_time_1_s is None else round(row.mean_wait_time_1_s, 1),
-                      "pupils engaged": row.distinct_pupils_engaged,
+                      "pupils engaged": wording.engaged_phrase(fig),
                       "pupil ideas taken up": _pct(row.uptake_share)})
         if row.uptake_share is not None:
             uptake.append({**base, "measure": UPTAKE_MEASURE, "value": row.uptake_share})
-    return ProgressRows(tuple(shares), tuple(qtypes), tuple(waits), tuple(pupils), tuple(table), tuple(uptake))
+    return ProgressRows(tuple(shares), tuple(qtypes), tuple(waits), tuple(pupils), tuple(table), tuple(uptake),
+                       tuple(figures))
 
 
 # -- uptake (measures.uptake): the pre-watch list and the progress line ----------------------------------------------

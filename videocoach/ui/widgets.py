@@ -36,7 +36,9 @@ def bookmark_form(
     b = existing
     start_default = review.fmt_time(b.start_s if b else start_s)
     end_default = review.fmt_time(b.end_s if b else (end_s if end_s is not None else start_s))
-    with st.form(key, clear_on_submit=existing is None):
+    # a refused time keeps what was typed (the note too); a saved bookmark starts the next form afresh (a new key)
+    round_key = f"{key}.round"
+    with st.form(f"{key}.{st.session_state.get(round_key, 0)}"):
         c1, c2 = st.columns(2)
         start_text = c1.text_input("From (m:ss)", value=start_default)
         end_text = c2.text_input("To (m:ss)", value=end_default, help="The same as From for a single moment.")
@@ -53,15 +55,17 @@ def bookmark_form(
     if not saved:
         return None
     try:
-        start, end = review.parse_time(start_text), review.parse_time(end_text or start_text)
+        span = review.bookmark_times(start_text, end_text, lesson.duration_s)
     except ValueError as exc:
-        st.error(str(exc))
+        st.error(str(exc))  # names the field ("To: '1:99' is not a time ..."); nothing is saved
         return None
+    start, end = span.start, span.end
     if b is None:
         result = db.add_bookmark(user, lesson.id, start, end, note=note, tags=tags, trigger=trigger,
                                  outcome=outcome)
     else:
         result = db.update_bookmark(user, b.id, start_s=start, end_s=end, note=note, tags=tags, trigger=trigger,
                                     outcome=outcome)
+    st.session_state[round_key] = st.session_state.get(round_key, 0) + 1
     st.toast(f"Bookmark saved at {review.fmt_time(result.start_s)}", icon=":material/bookmark_added:")
     return result

@@ -3,7 +3,8 @@
 import streamlit as st
 
 from videocoach.storage import auth
-from videocoach.ui import review, session
+from videocoach.storage.records import NotFound
+from videocoach.ui import review, session, wording
 
 
 def password_form(db, user) -> None:
@@ -58,14 +59,48 @@ def render() -> None:
         st.caption(f"Your lesson videos are yours: only the coaches you share a lesson with can see it, and a lesson "
                    f"is erased {days} days after its meeting date. You can withdraw a share or erase a lesson on "
                    "the Lessons page at any time.")
+        who_watched(db, user)  # first: what the teacher most wants to know here
     password_form(db, user)
     if user.role == "admin":
         admin(db, user)
     recent = [e for e in db.audit_entries(limit=200) if e.actor_id == user.id][:10]
     if recent:
         with st.expander("Your recent activity"):
-            st.dataframe([{"when": review.fmt_date(e.at), "action": e.action, "allowed": e.allowed} for e in recent],
-                         hide_index=True, width="stretch")
+            for e in recent:
+                st.markdown("- " + review.md(wording.activity_sentence(e, "You", _titles(db))))
+
+
+def _titles(db):
+    """lesson id -> its title, for sentences (an erased lesson reads as "a lesson")."""
+    cache: dict[str, str] = {}
+
+    def title(lesson_id: str) -> str:
+        if lesson_id not in cache:
+            try:
+                cache[lesson_id] = db.lesson(lesson_id).title
+            except NotFound:
+                cache[lesson_id] = "a lesson since erased"
+        return cache[lesson_id]
+
+    return title
+
+
+def who_watched(db, user) -> None:
+    """The teacher sees who else opened her lesson videos, and when (from the audit log)."""
+    st.subheader("Who watched your lessons")
+    views = db.views_of_lessons_owned_by(user.id, limit=50)
+    if not views:
+        st.caption("Nobody else has opened your lesson videos yet.")
+        return
+    names: dict[int, str] = {}
+    for e in views:
+        if e.actor_id not in names:
+            try:
+                names[e.actor_id] = db.user(e.actor_id).display_name
+            except NotFound:
+                names[e.actor_id] = "an account since removed"
+    lines = [wording.activity_sentence(e, names[e.actor_id], _titles(db)) for e in views[:20]]
+    st.markdown("\n".join("- " + review.md(line) for line in lines))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 (follow-up from last cycle, successes, challenges, agreed focus, action steps with dates, next meeting)."""
 
 import datetime as dt
+import textwrap
 
 import streamlit as st
 
@@ -11,6 +12,7 @@ from videocoach.ui import player, review, session, widgets
 
 def playlist(db, user, lesson) -> None:
     bookmarks = db.bookmarks(user, lesson.id)
+    player_box = st.container()  # the player and its clip list first (on a laptop's first screen), the settings below
     c1, c2, c3 = st.columns([1, 1, 2])
     lead_in = c1.slider("Lead-in (s)", 0, 60, int(review.DEFAULT_LEAD_IN_S), key="mt.lead_in",
                         help="How long before the bookmark each clip starts")
@@ -21,17 +23,22 @@ def playlist(db, user, lesson) -> None:
                             default=["agreed coaching focus"] if "agreed coaching focus" in tags else None)
     chosen = [b for b in bookmarks if not wanted or set(wanted) & set(b.tags)]
     clips = []
+    windows = {b.id: review.clip_window(b.start_s, b.end_s, lead_in, lead_out, lesson.duration_s) for b in bookmarks}
     for b in chosen:
-        window = review.clip_window(b.start_s, b.end_s, lead_in, lead_out, lesson.duration_s)
-        clips.append({"id": b.id, "start": window.start, "end": window.end, "title": (b.note or "").split("\n")[0][:80],
-                      "tags": list(b.tags), "note": b.trigger and f"Trigger: {b.trigger}" or "", "author": b.author_name})
+        window = windows[b.id]
+        # Figure 9 asks for the trigger and the outcome: both travel with the clip
+        clips.append({"id": b.id, "start": window.start, "end": window.end, "title": textwrap.shorten((b.note or "").split("\n")[0], 80, placeholder=" …"),
+                      "tags": list(b.tags), "note": clip_context(b), "author": b.author_name})
     src, why_not = player.media_url(db, user, lesson, purpose="meeting")
-    events = player.player(key="mt.player", src=src, message=why_not, mode="meeting", clips=clips)
+    with player_box:
+        events = player.player(key="mt.player", src=src, message=why_not, mode="meeting", clips=clips)
     if events.clip_played:
         clip_id = int(events.clip_played.get("id", 0))
         if clip_id in {b.id for b in bookmarks}:
+            window = windows[clip_id]
             db.audit(user.id, "media.clip", lesson.id,
-                     f"bookmark={clip_id} started_in_ms={int(events.clip_played.get('latency_ms') or 0)}")
+                     f"bookmark={clip_id} at={clip_label(window)} "
+                     f"started_in_ms={int(events.clip_played.get('latency_ms') or 0)}")
             st.session_state["mt.note_for"] = clip_id
             st.session_state["mt.latency_ms"] = events.clip_played.get("latency_ms")
     if not bookmarks:
@@ -39,9 +46,15 @@ def playlist(db, user, lesson) -> None:
     by_id = {b.id: b for b in bookmarks}
     if st.session_state.get("mt.note_for") not in by_id:
         st.session_state["mt.note_for"] = bookmarks[0].id
+    # the same label as the clip list: the span that plays, lead-in and lead-out included
     note_for = st.selectbox("Notes on clip", list(by_id), key="mt.note_for",
-                            format_func=lambda i: f"{review.fmt_time(by_id[i].start_s)} · "
+                            format_func=lambda i: f"{clip_label(windows[i])} · "
                                                   f"{', '.join(by_id[i].tags) or 'no tags'} · {by_id[i].note[:50]}")
+    picked = by_id[note_for]
+    with st.container(border=True):
+        st.markdown(f"**Clip {clip_label(windows[note_for])}** (bookmark {clip_label(picked)})  \n"
+                    + review.md(picked.note or "no note"))
+        st.markdown(f"**Trigger:** {review.md(picked.trigger or '–')}  \n**Outcome:** {review.md(picked.outcome or '–')}")
     if st.session_state.get("mt.latency_ms") is not None:
         st.caption(f"Last clip started {st.session_state['mt.latency_ms']} ms after the click.")
     for n in db.replay_notes(user, note_for):
@@ -53,6 +66,18 @@ def playlist(db, user, lesson) -> None:
         if st.form_submit_button("Add note") and text.strip():
             db.add_replay_note(user, note_for, text.strip())
             st.rerun()
+
+
+def clip_label(span) -> str:
+    """ "0:32–1:02": a clip's (or a bookmark's) span, written the same everywhere on the page."""
+    start, end = (span.start, span.end) if hasattr(span, "start") else (span.start_s, span.end_s)
+    return review.fmt_time(start) + (f"–{review.fmt_time(end)}" if end - start >= 0.5 else "")
+
+
+def clip_context(b) -> str:
+    """The trigger and the outcome of a bookmark, one line, for the clip list."""
+    parts = [f"Trigger: {b.trigger}" if b.trigger else "", f"Outcome: {b.outcome}" if b.outcome else ""]
+    return " · ".join(p for p in parts if p)
 
 
 def meeting_record(db, user, lesson) -> None:

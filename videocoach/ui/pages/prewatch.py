@@ -181,17 +181,20 @@ def consent_policy(db: Store, user: User, lesson: Lesson) -> None:
 
 
 def statistics(view: review.StatsView) -> None:
-    cols = st.columns(len(view.cards))
-    for col, (label, value, why) in zip(cols, view.cards):
-        col.metric(label, value, help=why)
+    per_row = 4  # eight figures in one row cut their labels off on a laptop; two rows of four do not
+    for first in range(0, len(view.cards), per_row):
+        cols = st.columns(per_row)
+        for col, (label, value, why) in zip(cols, view.cards[first:first + per_row]):
+            col.metric(label, value)
+            col.caption(why)  # what was counted, and how sure it is: shown, not hidden in a tooltip
     c1, c2 = st.columns(2)
     with c1:
         st.markdown("**Talk per minute**")
         if view.minutes:
             st.altair_chart(charts.minutes(view.minutes), width="stretch")
         if view.activity_minutes:
-            st.markdown("**Time per activity**: " + ", ".join(f"{label} {m:.1f} min"
-                                                               for label, m in view.activity_minutes))
+            st.markdown("**Time per activity**: " + ", ".join(f"{label} {review.fmt_time(seconds)}"
+                                                               for label, seconds in view.activity_minutes))
     with c2:
         st.markdown("**Questions by type**")
         if view.question_types:
@@ -216,6 +219,28 @@ def uptake_section(view: review.UptakeView) -> None:
             st.rerun()
 
 
+def _drop_pending_bookmark() -> None:
+    st.session_state.pop("pw.new_bookmark", None)
+
+
+@st.dialog("New bookmark", width="medium", on_dismiss=_drop_pending_bookmark)
+def new_bookmark_dialog(db: Store, user: User, lesson: Lesson, pending: dict) -> None:
+    """The bookmark form where the eye is (a dialog over the player), not below the transcript.  A moment gets a
+    stretch around it (10 s before, 20 s after), shown in From and To and editable."""
+    start, end = float(pending["start"]), float(pending["end"])
+    if end - start < 0.5:
+        span = review.moment_span(start, lesson.duration_s)
+        st.caption(f"Marked at {review.fmt_time(start)}. The bookmark covers {review.fmt_time(span.start)}–"
+                   f"{review.fmt_time(span.end)} (10 s before, 20 s after): change From and To as you like.")
+        start, end = span.start, span.end
+    if widgets.bookmark_form(db, user, lesson, key="pw.bookmark", start_s=start, end_s=end) is not None:
+        _drop_pending_bookmark()
+        st.rerun()
+    if st.button("Cancel", key="pw.bookmark.cancel"):
+        _drop_pending_bookmark()
+        st.rerun()
+
+
 def render() -> None:
     db, user = session.require_user()
     lesson = session.open_lesson(db, user, "prewatch.view")
@@ -225,7 +250,7 @@ def render() -> None:
         waiting(db, user, lesson)
         return
     metrics = review.load_metrics(db, user, lesson.id)
-    view = review.stats_view(metrics)
+    view = review.stats_view(metrics, analysis)
     if lesson.status == "blocked" and not lesson.settings.get("audit_cleared_at"):
         privacy_review(db, user, lesson)
 
@@ -244,19 +269,8 @@ def render() -> None:
                            seek=st.session_state.get("pw.seek"), overlay=st.session_state.get("pw.overlay"))
     if events.bookmark:
         st.session_state["pw.new_bookmark"] = events.bookmark
-    pending = st.session_state.get("pw.new_bookmark")
-    if pending:
-        span = review.fmt_time(pending["start"]) + (f"–{review.fmt_time(pending['end'])}"
-                                                     if pending["end"] - pending["start"] >= 0.5 else "")
-        with st.container(border=True):
-            st.markdown(f"**New bookmark at {span}**")
-            if widgets.bookmark_form(db, user, lesson, key="pw.bookmark", start_s=pending["start"],
-                                     end_s=pending["end"]) is not None:
-                st.session_state.pop("pw.new_bookmark", None)
-                st.rerun()
-            if st.button("Cancel", key="pw.bookmark.cancel"):
-                st.session_state.pop("pw.new_bookmark", None)
-                st.rerun()
+    if st.session_state.get("pw.new_bookmark"):
+        new_bookmark_dialog(db, user, lesson, st.session_state["pw.new_bookmark"])
 
     bookmarks = db.bookmarks(user, lesson.id)
     talk_rows = review.talk_rows(analysis)

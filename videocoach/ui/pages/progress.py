@@ -3,7 +3,7 @@ their lessons.  A coach sees the same for each teacher who shared lessons with t
 
 import streamlit as st
 
-from videocoach.ui import charts, review, session
+from videocoach.ui import charts, review, session, wording
 
 
 def render() -> None:
@@ -22,9 +22,15 @@ def render() -> None:
         return
     st.caption(f"{len(rows.table)} analysed lesson(s), oldest first. Figures come from the automatic analysis; "
                "they are prompts for reflection, not grades.")
+    if rows.figures:
+        latest, fig = rows.table[-1], rows.figures[-1]
+        st.markdown(f"**Latest lesson** ({review.md(latest['lesson'])}): {fig.talk.sentence()}; "
+                    f"{fig.teacher_questions} teacher questions, {latest['answered']} answered; "
+                    f"pupils who answered: {wording.engaged_phrase(fig)}")
     c1, c2 = st.columns(2)
     with c1:
         st.markdown("**Who talks: share of the lesson**")
+        st.caption("Teacher only, pupils only, both at once and silence: the four add up to 100 %, as on Pre-watch.")
         st.altair_chart(charts.trend_shares(rows.shares), width="stretch")
         st.markdown("**Wait time** (seconds)")
         if rows.waits:
@@ -42,6 +48,9 @@ def render() -> None:
         st.caption(review.UPTAKE_EXPLANATION)
         st.altair_chart(charts.trend_values(rows.uptake, "share", fmt=".0%"), width="stretch")
     st.dataframe(list(rows.table), hide_index=True, width="stretch")
+    st.caption("**answered**: the teacher's questions a pupil answered before she went on. **pupils engaged**: the "
+               "pupil voices that answered, out of the voices the analysis told apart (pupils who sound alike count "
+               "as one, so this is a floor, not a head count). **wait 1**: the mean pause after a teacher's question.")
     movement(db, user, teacher)  # issue 19
 
 
