@@ -34,7 +34,7 @@ def test_cleared_findings_stay_cleared_while_pixels_are_unchanged(tmp_path):
     # saved tracks that hide nothing: the render leaves faces visible and its audit (in the same pass) finds them
     nothing = FaceTracks((), info.width, info.height, info.fps, 10_000, 1, 0.05, 1.0)
     store.save_stage(lesson.id, "faces", serialize.dumps(nothing))
-    pipeline.run(store, lesson.id, stages=["render"])
+    pipeline.run(store, lesson.id, stages=["people", "render"])  # who is who (nobody here), then the render
     assert pipeline._settle_status(store, lesson.id).status == "blocked"
     first = review.audit_findings(store, owner, lesson.id)
     assert first
