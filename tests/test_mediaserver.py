@@ -57,7 +57,7 @@ def world(tmp_path, video_bytes):
     info = MediaInfo(duration_s=8.0, container="mov", has_audio=True, has_video=True, audio_codec="aac",
                      video_codec="h264", width=640, height=360, fps=25.0, size_bytes=len(video_bytes))
     store.save_stage(lesson.id, "probe", serialize.dumps(info))
-    for stage in ("audio", "transcribe", "diarize", "levels", "roles", "metrics", "faces"):
+    for stage in ("audio", "transcribe", "diarize", "levels", "roles", "metrics", "faces", "people"):
         store.save_stage(lesson.id, stage, "{}")  # finished (contents not needed by the route)
     store.save_stage(lesson.id, "render", json.dumps({"policy_name": "blur-all-pupils"}))
     store.save_stage(lesson.id, "audit", json.dumps({"findings": []}))

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, SAMPLE_MEDIA, blocked_network, shared
-from videocoach import pipeline
+from videocoach import ingest, pipeline
 from videocoach.audio import question_lm
 from videocoach.core import serialize
 from videocoach.config import Settings
@@ -173,7 +173,7 @@ def test_role_correction_recomputes_metrics_without_new_asr(analysed_sample, tmp
 
 def _roles_again(store, lesson_id, options):
     lesson = store.lesson(lesson_id)
-    store.update_lesson(lesson_id, settings={**lesson.settings, **pipeline._options_to_settings(options)})
+    store.update_lesson(lesson_id, settings={**lesson.settings, **ingest._options_to_settings(options)})
     store.clear_stages(lesson_id, ["roles", "metrics"])
     pipeline.run(store, lesson_id)
     return pipeline.load_analysis(store, lesson_id).roles

@@ -27,8 +27,9 @@ COACH_MAY = {
 }
 # access-checked reads (they change nothing)
 READERS = {"bookmarks", "meeting_record", "replay_notes", "require_access", "can_access", "lessons_for"}
-# not about someone else's lesson: a coach can own no lesson; a login is one's own
-OWN = {"create_lesson", "create_login_session"}
+# not about someone else's lesson: a coach can own no lesson; a login is one's own; a face print is one's own
+# (it shows its owner only in lessons they own, and withdrawing it re-renders only those)
+OWN = {"create_lesson", "create_login_session", "save_teacher_face", "withdraw_teacher_face"}
 # only the lesson's owner: these change what others see (or show what only the owner may see)
 OWNER_ONLY = {"mark_face", "begin_policy_change", "clear_audit_findings", "delete_lesson", "share", "unshare",
               "face_mark_details"}

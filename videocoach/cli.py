@@ -379,17 +379,19 @@ def cmd_app(args) -> int:
     argv = [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app.py"), "--server.port", str(args.port),
             "--server.address", args.address, "--server.headless", "true", "--browser.gatherUsageStats", "false"]
     env = dict(os.environ, VIDEOCOACH_DATA=str(settings.data_dir), VIDEOCOACH_KEY_FILE=str(settings.key_file))
-    print(f"videocoach: open http://{args.address}:{args.port}  (Ctrl-C stops the app and its background worker)",
-          file=sys.stderr)
-    app = subprocess.Popen(argv, env=env, cwd=REPO_ROOT)
-    try:
+    app = None
+    try:  # from here on a Ctrl-C, however early, still stops the worker below
+        app = subprocess.Popen(argv, env=env, cwd=REPO_ROOT)
+        print(f"videocoach: open http://{args.address}:{args.port}  (Ctrl-C stops the app and its background worker)",
+              file=sys.stderr)
         return app.wait()
     except KeyboardInterrupt:  # Ctrl-C reached streamlit too (same process group): let it shut down cleanly
-        try:
-            app.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            app.terminate()
-            app.wait()
+        if app is not None:
+            try:
+                app.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                app.terminate()
+                app.wait()
         return 130
     finally:
         _stop_worker_on_exit(settings, started, running_before, external)

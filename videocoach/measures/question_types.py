@@ -191,7 +191,7 @@ def classify_question(text: str, model: QuestionTypeModel | None = None) -> tupl
     Never returns "rhetorical": that is decided from the response (``find_questions``).
     """
     qtype, rule = rule_type(text)
-    if qtype in ("checking", "procedural"):
+    if qtype in ("checking", "procedural", "open"):  # an open cue ("why", "predict", "explain") stands
         return qtype, rule
     model = model or default_question_type_model()
     is_open = model.probability_open(text, rule) >= model.threshold
