@@ -33,7 +33,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
-import cv2
 import numpy as np
 
 from videocoach.av.ffmpeg import FFmpegError
@@ -47,7 +46,6 @@ from videocoach.privacy.redact import (
     CRF,
     DETECT_WORKERS,
     DETECTOR_NAME,
-    FILL_BGR,
     KEYFRAME_S,
     RENDER_PRESET,
     TRACK_ID_SHIFT,
@@ -58,16 +56,20 @@ from videocoach.privacy.redact import (
     RedactionError,
     RenderReport,
     _check_complete,
-    _hide_mask,
     _temp_beside,
     _verify_output,
     audit_report,
     check_tracks,
-    hide_rect,
+    hide_frame,
     load_audit_detector,
     zone_mask,
 )
-from videocoach.privacy.tracking import ABRUPT_HOLD_FACTOR, FaceTracks, HideSchedule, Tracker
+from videocoach.privacy.tracking import (
+    ABRUPT_HOLD_FACTOR,
+    FaceTracks,
+    HideSchedule,
+    Tracker,
+)
 
 LOOKAHEAD_MARGIN_PASSES = 2
 STREAM_N_FRAMES = 2**40  # the partial tracks' frame count: every decoded frame is "seen" (rule 3 needs no check)
@@ -240,23 +242,9 @@ def redact_in_one_pass(
                 def render(frame: Frame) -> None:
                     image, t = frame.image, frame.t_s
                     whole = policy.hide_faces and sched.hidden.whole_frame_at(t, frame.index)
-                    rects: list = []
-                    if not whole:
-                        try:
-                            if zmask is not None:
-                                _hide_mask(image, zmask, policy)
-                                counts["zone_frames"] += 1
-                            if policy.hide_faces:
-                                rects = sched.hidden.boxes_at(t)
-                                for rect in rects:
-                                    hide_rect(image, rect, policy)
-                                counts["boxes"] += len(rects)
-                                counts["face_frames"] += bool(rects)
-                        except (cv2.error, ValueError, IndexError):
-                            whole = True  # rule 2: a frame we could not process is hidden whole
-                    if whole:
-                        image[:] = FILL_BGR
-                        counts["full"] += 1
+                    whole, rects = hide_frame(image, whole, zmask,
+                                              (lambda: sched.hidden.boxes_at(t)) if policy.hide_faces else None,
+                                              policy, counts)
                     if check is not None and frame.index % audit_every == 0:
                         counts["sampled"] += 1
                         if not whole:  # the frame as encoded: nothing after this line changes it

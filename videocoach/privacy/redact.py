@@ -55,12 +55,24 @@ from typing import Callable, Sequence
 import cv2
 import numpy as np
 
-from videocoach.privacy.faces import FaceDetector, FaceDetectorError, detector_device, load_detector
 from videocoach.av.ffmpeg import FFmpegError, ffmpeg_binary, run
-from videocoach.core.model import MediaInfo, Progress, no_progress
-from videocoach.privacy.policy import ConsentPolicy
-from videocoach.privacy.tracking import FaceTrack, FaceTracks, HideSchedule, Tracker, clip_box, enlarge
 from videocoach.av.video_io import FrameReader, FrameWriter
+from videocoach.core.model import MediaInfo, Progress, no_progress
+from videocoach.privacy.faces import (
+    FaceDetector,
+    FaceDetectorError,
+    detector_device,
+    load_detector,
+)
+from videocoach.privacy.policy import ConsentPolicy
+from videocoach.privacy.tracking import (
+    FaceTrack,
+    FaceTracks,
+    HideSchedule,
+    Tracker,
+    clip_box,
+    enlarge,
+)
 
 FILL_BGR = (128, 128, 128)  # solid fill colour (whole frames and "fill" policies)
 MOSAIC_MAX_BLOCKS = 8  # a hidden box is at most 8 blocks across its larger side
@@ -283,6 +295,31 @@ def zone_mask(policy: ConsentPolicy, width: int, height: int, *, teacher_marked:
     return mask if mask.any() else None
 
 
+def hide_frame(image: np.ndarray, whole: bool, zmask: np.ndarray | None,
+               boxes: Callable[[], list] | None, policy: ConsentPolicy, counts: dict) -> tuple[bool, list]:
+    """Hide, in place, the zones and the face boxes of one frame (``boxes``: called inside the guard; None when no
+    face is hidden); a frame already to be hidden whole, or one that cannot be processed, is filled entirely (rule
+    2).  Returns (hidden whole, the boxes hidden) and adds to ``counts``; shared by both renderings."""
+    rects: list = []
+    if not whole:
+        try:
+            if zmask is not None:
+                _hide_mask(image, zmask, policy)
+                counts["zone_frames"] += 1
+            if boxes is not None:
+                rects = boxes()
+                for rect in rects:
+                    hide_rect(image, rect, policy)
+                counts["boxes"] += len(rects)
+                counts["face_frames"] += bool(rects)
+        except (cv2.error, ValueError, IndexError):
+            whole = True  # rule 2: a frame we could not process is hidden whole
+    if whole:
+        image[:] = FILL_BGR
+        counts["full"] += 1
+    return whole, rects
+
+
 def _hide_mask(image: np.ndarray, mask: np.ndarray, policy: ConsentPolicy) -> None:
     if policy.method == "fill":
         image[mask] = FILL_BGR
@@ -357,22 +394,9 @@ def render_redacted(
                 for frame in reader:
                     image = frame.image
                     whole = schedule is not None and schedule.whole_frame_at(frame.t_s, frame.index)
-                    if not whole:
-                        try:
-                            if zmask is not None:
-                                _hide_mask(image, zmask, policy)
-                                counts["zone_frames"] += 1
-                            if schedule is not None:
-                                rects = schedule.boxes_at(frame.t_s)
-                                for rect in rects:
-                                    hide_rect(image, rect, policy)
-                                counts["boxes"] += len(rects)
-                                counts["face_frames"] += bool(rects)
-                        except (cv2.error, ValueError, IndexError):
-                            whole = True  # rule 2: a frame we could not process is hidden whole
-                    if whole:
-                        image[:] = FILL_BGR
-                        counts["full"] += 1
+                    hide_frame(image, whole, zmask,
+                               (lambda: schedule.boxes_at(frame.t_s)) if schedule is not None else None,
+                               policy, counts)
                     writer.write(image)
                     counts["frames"] += 1
                     if frame.index % 25 == 0:
