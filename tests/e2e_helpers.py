@@ -174,6 +174,19 @@ def browser_login(page, base: str, username: str, password: str) -> None:
     page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     page.get_by_role("heading", name="Lessons", exact=True).wait_for(timeout=60_000)
+    wait_for_session_cookie(page)
+
+
+def wait_for_session_cookie(page, timeout_s: float = 30.0) -> None:
+    """The page hands the browser its HttpOnly session cookie through an image after the login; a test that opens
+    another URL (a new Streamlit session) right away must wait for it, as a person's next click always does."""
+    from videocoach.ui.mediaserver import SESSION_COOKIE
+
+    deadline = time.monotonic() + timeout_s
+    while not any(c["name"] == SESSION_COOKIE for c in page.context.cookies()):
+        if time.monotonic() > deadline:
+            raise AssertionError("the login did not hand the browser its session cookie")
+        page.wait_for_timeout(100)
 
 
 def settle(page, timeout_ms: int = 30_000) -> None:
