@@ -81,6 +81,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=60.0)
     ap.add_argument("--with-models", action="store_true")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads for the decoder (default: the product's)")
     args = ap.parse_args()
     lesson = synthetic_lesson(args.minutes)
     print(f"synthetic lesson: {args.minutes:.0f} min, {len(lesson.diarization.turns)} turns, "
@@ -89,33 +90,37 @@ def main() -> None:
     from videocoach.measures.metrics import compute_metrics
 
     stamps = []
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     m = compute_metrics(lesson, progress=lambda stage, f: stamps.append((f, time.perf_counter())))
-    total = time.perf_counter() - t0
+    total, total_cpu = time.perf_counter() - t0, time.process_time() - c0
     prev = t0
     names = {0.2: "talk", 0.5: "questions", 0.7: "activities", 0.85: "language", 1.0: "moments + summary"}
     for f, ts in stamps[1:]:
         print(f"  {names.get(f, f)!s:20s} {ts - prev:6.2f} s")
         prev = ts
-    print(f"compute_metrics total {total:.2f} s; {len(m.questions)} questions, {len(m.activities)} activity spans")
+    print(f"compute_metrics total {total:.2f} s ({total_cpu:.2f} s CPU); {len(m.questions)} questions, "
+          f"{len(m.activities)} activity spans")
     if args.with_models:
-        from videocoach.audio.question_lm import cached_question_lm
+        from videocoach.audio.question_lm import QuestionLMConfig, cached_question_lm
         from videocoach.measures.sentences import split_sentences
 
-        t0 = time.perf_counter()
-        lm = cached_question_lm()
-        load = time.perf_counter() - t0
+        config = QuestionLMConfig() if args.threads is None else QuestionLMConfig(threads=args.threads)
+        t0, c0 = time.perf_counter(), time.process_time()
+        lm = cached_question_lm(config)
+        load, load_cpu = time.perf_counter() - t0, time.process_time() - c0
         texts = [u.text for u in split_sentences(lesson.transcript.utterances, pause_split_s=1.0)]
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         lm.hidden(texts)
-        q_s = time.perf_counter() - t0
+        q_s, q_cpu = time.perf_counter() - t0, time.process_time() - c0
         ex = [i.exchange for i in m.uptake]
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         lm.reply_states([e.pupil_text for e in ex], [e.teacher_text for e in ex])
-        u_s = time.perf_counter() - t0
-        print(f"  model load {load:.2f} s; question LM over {len(texts)} sentences {q_s:.2f} s; uptake over "
-              f"{len(ex)} exchanges {u_s:.2f} s")
-        print(f"metrics stage (models + measures, load excluded) {q_s + u_s + total:.2f} s")
+        u_s, u_cpu = time.perf_counter() - t0, time.process_time() - c0
+        print(f"  decoder threads {config.threads}; model load {load:.2f} s ({load_cpu:.2f} s CPU); question LM over "
+              f"{len(texts)} sentences {q_s:.2f} s ({q_cpu:.2f} s CPU); uptake over {len(ex)} exchanges {u_s:.2f} s "
+              f"({u_cpu:.2f} s CPU)")
+        print(f"metrics stage (models + measures, load excluded) {q_s + u_s + total:.2f} s, "
+              f"{q_cpu + u_cpu + total_cpu:.2f} s CPU")
 
 
 if __name__ == "__main__":
