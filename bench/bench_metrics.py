@@ -77,14 +77,40 @@ def synthetic_lesson(minutes: float, seed: int = 0) -> LessonAnalysis:
                           RoleAssignment(frozenset({"T"}), 1.0, "manual"), levels)
 
 
+def script_lesson(path: Path) -> LessonAnalysis:
+    """The bundled sample lesson as its script says it is (``sample_media/lesson_script.json``: every line's speaker,
+    times and words; words spread evenly over the line), so the measures and the models see its real sentences."""
+    import json
+
+    d = json.loads(path.read_text(encoding="utf-8"))
+    duration = float(d["duration_s"])
+    turns, utts = [], []
+    for line in d["lines"]:
+        start, end, words = float(line["start"]), float(line["end"]), line["text"].split()
+        step = (end - start) / max(1, len(words))
+        utts.append(Utterance(start, end, line["text"], tuple(
+            Word(start + i * step, start + (i + 1) * step, (" " if i else "") + w) for i, w in enumerate(words))))
+        turns.append(Turn(start, end, line["speaker"]))
+    teachers = frozenset(k for k, v in d["speakers"].items() if v["role"] == "teacher")
+    n = int(duration / 0.5)
+    levels = AudioLevels(0.5, tuple(-40.0 for _ in range(n)), tuple(0.5 for _ in range(n)))
+    return LessonAnalysis(duration, Transcript(tuple(utts), "en", "script"),
+                          Diarization(tuple(turns), tuple(Span(t.start, t.end) for t in turns), "script"),
+                          RoleAssignment(teachers, 1.0, "manual"), levels)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=60.0)
     ap.add_argument("--with-models", action="store_true")
+    ap.add_argument("--sample", type=Path, default=None, metavar="SCRIPT_JSON",
+                    help="time the sample lesson from its script (sample_media/lesson_script.json) instead, and "
+                         "project the time to --minutes")
     ap.add_argument("--threads", type=int, default=None, help="torch threads for the decoder (default: the product's)")
     args = ap.parse_args()
-    lesson = synthetic_lesson(args.minutes)
-    print(f"synthetic lesson: {args.minutes:.0f} min, {len(lesson.diarization.turns)} turns, "
+    lesson = script_lesson(args.sample) if args.sample else synthetic_lesson(args.minutes)
+    scale = args.minutes * 60.0 / lesson.duration_s
+    print(f"{'sample' if args.sample else 'synthetic'} lesson: {lesson.duration_s / 60:.1f} min, {len(lesson.diarization.turns)} turns, "
           f"{len(lesson.transcript.utterances)} segments, "
           f"{sum(len(u.words) for u in lesson.transcript.utterances)} words")
     from videocoach.measures.metrics import compute_metrics
@@ -121,6 +147,9 @@ def main() -> None:
               f"({u_cpu:.2f} s CPU)")
         print(f"metrics stage (models + measures, load excluded) {q_s + u_s + total:.2f} s, "
               f"{q_cpu + u_cpu + total_cpu:.2f} s CPU")
+        if args.sample:
+            print(f"projected to {args.minutes:.0f} min (x{scale:.1f}, by duration): {(q_s + u_s + total) * scale:.1f} s, "
+                  f"{(q_cpu + u_cpu + total_cpu) * scale:.1f} s CPU")
 
 
 if __name__ == "__main__":
