@@ -17,6 +17,11 @@ question asks pupils to explain their thinking -- Figure 9's open).  Evaluated o
 held-out NCTE lessons labelled by hand (``eval/question_types_guide.md``, ``eval/labels/ncte_question_types.tsv``)
 and on the TalkMoves proxy (evaluation only, nothing trained on it ships): ``eval/eval_question_types.py``.
 
+Tried and not shipped (``eval/eval_question_type_states.py``): Whisper's decoder state after the question (the one
+the question LM already computes) as 512 more features.  It lifts our held-out labels to 0.80-0.85 only by calling
+more method questions ("how did you solve it") open, which the TalkMoves proxy codes "press for accuracy": the proxy
+falls to 0.66-0.72, and no setting meets both targets at any threshold.
+
 The reason returned with the type names the rule that fired where the model agrees with it ("open_why",
 "closed_default", "check_sense" ...), and "model_open" / "model_closed" where the model overrode the rules.
 """
