@@ -202,7 +202,7 @@ class FrameReader:
             if not 0 <= start < end:
                 raise ValueError(f"bad frame range {frames!r}")
             self.first_index = start
-            trim = f",trim=start_frame={start}:end_frame={end}"
+            trim = f",trim=start_frame={start}:end_frame={end},setpts=PTS-STARTPTS"  # no padding before
         self.argv = [
             ffmpeg_binary(),
             "-hide_banner",
