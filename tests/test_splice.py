@@ -221,9 +221,16 @@ def test_a_stretch_that_does_not_fit_is_refused(clip, tmp_path):
     redact_in_one_pass(c["video"], c["info"], c["policy"], piece, tracks=c["tracks"], frames=(s0, s1 - 1))
     with pytest.raises(splice.SpliceError, match="frame grid|whole GOPs"):
         splice.splice_packets(c["old"], [(s0, s1, piece)], tmp_path / "bad.mp4", FPS)
-    # a spliced file whose frames do not decode at their times is refused by the check
+    # a spliced file with fewer frames than the rendition, or one that does not decode, is refused by the check
+    layout = splice.gop_layout(c["old"], FPS)
+    with pytest.raises(splice.SpliceError, match="frames"):
+        splice.verify(c["old"], replace(layout, n_frames=N + 25))
+    broken = bytearray(c["out"].read_bytes())
+    for k in range(len(broken) // 2, len(broken) // 2 + 4000, 7):
+        broken[k] ^= 0x5A
+    (tmp_path / "broken.mp4").write_bytes(bytes(broken))
     with pytest.raises(splice.SpliceError):
-        splice.verify(c["old"], replace(splice.gop_layout(c["old"], FPS), n_frames=N + 25))
+        splice.verify(tmp_path / "broken.mp4", layout)
 
 
 def test_the_pipeline_falls_back_to_a_full_render(tmp_path):
@@ -260,3 +267,14 @@ def test_the_pipeline_falls_back_to_a_full_render(tmp_path):
     assert [e for e in store.audit_entries(lesson.id) if e.action == "render.full"]
     assert splice.load_rendition(store.stage(lesson.id, "rendition")).file_sha256 != "0" * 64
     store.close()
+
+
+def test_gop_stretches_are_whole_gops_joined_when_close():
+    starts = list(range(0, 500, 25))
+    assert splice.gop_stretches([(30, 31)], starts, 500) == ((25, 50),)
+    assert splice.gop_stretches([(25, 50)], starts, 500) == ((25, 50),)
+    assert splice.gop_stretches([(490, 500)], starts, 500) == ((475, 500),)
+    assert splice.gop_stretches([(3, 5), (60, 80), (180, 190)], starts, 500) == ((0, 25), (50, 100), (175, 200))
+    assert splice.gop_stretches([(3, 5), (60, 80), (180, 190)], starts, 500, merge_gap=25) == ((0, 100), (175, 200))
+    assert splice.gop_stretches([(3, 5), (60, 80), (180, 190)], starts, 500, max_stretches=2) == ((0, 100), (175, 200))
+    assert splice.gop_stretches([], starts, 500) == ()
