@@ -161,6 +161,9 @@ def test_the_splice_matches_a_full_re_render(clip):
     assert len(old) == len(full) == len(out) == N  # frame count unchanged
     info_old, info_out = media.probe(clip["old"]), media.probe(clip["out"])
     assert info_out.duration_s == pytest.approx(info_old.duration_s, abs=0.05) and info_out.has_audio
+    tags = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format_tags", "-of", "json", str(clip["out"])],
+                          capture_output=True, check=True, text=True).stdout
+    assert "encoder" not in tags and "Lav" not in tags  # no muxer or version tag (the renderer's bitexact rule)
     (s0, s1), = clip["done"].stretches
     x1, y1, x2, y2 = _brief_face()
     source = list(_frames())

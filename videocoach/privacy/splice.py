@@ -248,7 +248,7 @@ def splice_packets(old: str | os.PathLike[str], pieces: Sequence[tuple[int, int,
         parts.append((start, end, Path(path), piece))
     try:
         with av.open(str(old)) as src, av.open(str(out), "w", format="mp4",
-                                                options={"movflags": "+faststart"}) as dst:
+                                                options={"movflags": "+faststart", "fflags": "+bitexact"}) as dst:
             sv = src.streams.video[0]
             sa = src.streams.audio[0] if src.streams.audio else None
             ov = dst.add_stream_from_template(sv)
