@@ -4,6 +4,7 @@ Real WIDER face crops, real CenterFace, real ffmpeg; checks on the decoded files
 
 from __future__ import annotations
 
+import json
 import subprocess
 from dataclasses import replace
 from pathlib import Path
@@ -281,3 +282,40 @@ def test_gop_stretches_are_whole_gops_joined_when_close():
     assert splice.gop_stretches([(3, 5), (60, 80), (180, 190)], starts, 500, merge_gap=25) == ((0, 100), (175, 200))
     assert splice.gop_stretches([(3, 5), (60, 80), (180, 190)], starts, 500, max_stretches=2) == ((0, 100), (175, 200))
     assert splice.gop_stretches([], starts, 500) == ()
+
+
+def test_a_mark_through_the_pipeline_re_renders_only_its_stretch(tmp_path):
+    """The owner marks a short track: the pipeline splices (no full render), the rendition and its record follow."""
+    from conftest import SAMPLE_MEDIA
+    from videocoach import pipeline
+    from videocoach.config import Settings
+    from videocoach.core import serialize
+    from videocoach.privacy.tracking import Detection, FaceTrack, FaceTracks
+    from videocoach.storage.store import Store
+
+    clip = tmp_path / "clip.mp4"
+    subprocess.run([ffmpeg_binary(), "-v", "error", "-ss", "20", "-t", "16", "-i", str(SAMPLE_MEDIA / "lesson.mp4"),
+                    "-an", "-vf", "scale=640:360", "-c:v", "libx264", str(clip)], check=True)
+    store = Store(Settings(tmp_path / "data", tmp_path / "key"))
+    owner = store.add_user("t", "teacher", None)
+    lesson = pipeline.ingest_file(store, owner, clip, policy_name="blur-all-pupils")
+    info = pipeline.load_info(store, lesson.id)
+    track = FaceTrack(7, tuple(Detection(round(8 + k * 0.2, 3), (100.0, 80.0, 160.0, 150.0), 0.9) for k in range(6)))
+    tracks = FaceTracks((track,), info.width, info.height, info.fps, round(info.duration_s * info.fps), 5, 0.05, 1.0)
+    store.save_stage(lesson.id, "faces", serialize.dumps(tracks))
+    pipeline.run(store, lesson.id, stages=["people", "render"])  # the first rendition: the track hidden
+    first = store.media_path(lesson.id, "redacted")
+
+    store.mark_face(owner, lesson.id, 7, "teacher")
+    pipeline.rerender(store, lesson.id)
+    assert not [e for e in store.audit_entries(lesson.id) if e.action == "render.full"]
+    assert store.media_path(lesson.id, "redacted") != first
+    render = json.loads(store.stage(lesson.id, "render"))
+    assert render["visible_track_ids"] == [7] and render["frames"] == round(info.duration_s * info.fps)
+    was = splice.load_rendition(store.stage(lesson.id, "rendition"))
+    assert was.visible_track_ids == (7,) and was.exempt_track_ids == (7,)
+    with store.media_plaintext(lesson.id, "redacted", suffix=".mp4") as plain:
+        assert splice.sha256_file(plain) == was.file_sha256
+        frames = splice.gop_layout(plain, info.fps).n_frames
+    assert frames == render["frames"]
+    store.close()
