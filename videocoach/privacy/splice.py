@@ -122,8 +122,8 @@ def rendition_of(policy: ConsentPolicy, tracks: FaceTracks, original: str | os.P
                  audit: AuditReport) -> Rendition:
     findings = tuple(replace(f, crop_png_b64="") for f in audit.findings)
     return Rendition(ENCODER, policy_sha256(policy), hashlib.sha256(tracks.to_json().encode()).hexdigest(),
-                     sha256_file(original), sha256_file(path), tuple(sorted(visible)), tuple(sorted(exempt & visible)), render,
-                     replace(audit, findings=findings))
+                     sha256_file(original), sha256_file(path), tuple(sorted(visible)), tuple(sorted(exempt & visible)),
+                     render, replace(audit, findings=findings))
 
 
 def load_rendition(text: str) -> Rendition:
@@ -465,5 +465,5 @@ def _hide_counts(tracks: FaceTracks, policy: ConsentPolicy, visible: frozenset[i
 
 
 __all__ = ["ENCODER", "GopLayout", "Rendition", "SpliceError", "Spliced", "changed_frames", "gop_layout",
-           "gop_stretches", "load_rendition", "policy_sha256", "rendition_of", "rerender_changed", "sha256_file", "splice_packets",
-           "verify"]
+           "gop_stretches", "load_rendition", "policy_sha256", "rendition_of", "rerender_changed", "sha256_file",
+           "splice_packets", "verify"]
