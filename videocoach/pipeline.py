@@ -347,12 +347,42 @@ def _shown_tracks(store: Store, lesson_id: str) -> tuple[frozenset[int], frozens
 
 def _stage_render(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
     """A re-render with the saved face tracks (after a face mark or a policy change that keeps detection), audited
-    in the same pass: saves "render" and "audit"."""
+    in the same pass: saves "render" and "audit".  Only the stretches the change reaches are rendered again and
+    spliced into the previous rendition (``privacy.splice``); whenever that cannot be done, the whole lesson."""
+    from videocoach.privacy import redact, second_opinion, splice
+
+    text = store.stage(lesson.id, "rendition")
+    if text is not None and store.media_path(lesson.id, "redacted") is not None:  # else: rendered whole below
+        info, pol = load_info(store, lesson.id), lesson_policy(lesson)
+        tracks = _load(store, lesson.id, "faces", redact.FaceTracks)
+        visible, teacher = _shown_tracks(store, lesson.id)
+        crops_at = store.media_path(lesson.id, "audit_crops")  # the findings' crops, sealed; gone once cleared
+        crops = json.loads(store.vault.read_bytes(crops_at)) if crops_at is not None else []
+        try:
+            was = splice.load_rendition(text)
+            with (store.media_plaintext(lesson.id, "original") as plain,
+                  store.media_plaintext(lesson.id, "redacted", suffix=".mp4") as previous,
+                  tempfile.TemporaryDirectory(dir=store.work_dir) as tmp):
+                out = Path(tmp) / "redacted.mp4"
+                done = splice.rerender_changed(plain, info, pol, tracks, previous, was, crops, visible, teacher, out,
+                                               progress, findings_filter=second_opinion.load().filter_findings)
+                rendition = splice.rendition_of(pol, tracks, plain, out if done.stretches else previous, visible,
+                                                teacher, done.render, done.audit)
+                if done.stretches:
+                    store.put_media_file(lesson.id, "redacted", out)  # one step: never half-replaced
+        except splice.SpliceError as exc:
+            store.audit(None, "render.full", lesson.id, f"re-rendering the whole lesson: {str(exc)[:200]}")
+        else:
+            store.save_stage(lesson.id, "rendition", serialize.dumps(rendition))
+            store.save_stage(lesson.id, "render", serialize.dumps(done.render))
+            _save_audit(store, lesson.id, dataclasses.replace(done.audit, findings=tuple(
+                dataclasses.replace(f, crop_png_b64=c) for f, c in zip(done.audit.findings, done.crops))))
+            return
     _redact(store, lesson, progress, detect=False)
 
 
 def _redact(store: Store, lesson: Lesson, progress: Progress, *, detect: bool) -> None:
-    from videocoach.privacy import onepass, redact, second_opinion
+    from videocoach.privacy import onepass, redact, second_opinion, splice
 
     info = load_info(store, lesson.id)
     pol = lesson_policy(lesson)
@@ -369,7 +399,11 @@ def _redact(store: Store, lesson: Lesson, progress: Progress, *, detect: bool) -
         result = onepass.redact_in_one_pass(plain, info, pol, out, progress, tracks=tracks, visible_track_ids=visible,
                                             exempt_track_ids=teacher,
                                             findings_filter=second_opinion.load().filter_findings)
+        # what it was rendered with: the next change of marks re-renders only what differs (``_stage_render``)
+        rendition = splice.rendition_of(pol, result.tracks, plain, out, visible, teacher, result.render,
+                                        result.audit)
         store.put_media_file(lesson.id, "redacted", out)
+    store.save_stage(lesson.id, "rendition", serialize.dumps(rendition))
     if detect:
         store.save_stage(lesson.id, "faces", serialize.dumps(result.tracks))
     store.update_lesson(lesson.id, policy_name=pol.name, policy_version=pol.version)

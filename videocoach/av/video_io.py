@@ -175,7 +175,10 @@ class FrameReader:
         timeout_s: float | None = None,
         stall_timeout_s: float = STALL_TIMEOUT_S,
         queue_frames: int = QUEUE_FRAMES,
+        frames: tuple[int, int] | None = None,
     ) -> None:
+        """``frames``: only the frames ``[start, end)`` of the constant-rate sequence (same indices as a whole decode;
+        the frames before are decoded and dropped, decoding stops after ``end``)."""
         from videocoach.av import media
 
         if not info.has_video:
@@ -192,6 +195,14 @@ class FrameReader:
         self.timeout_s = timeout_s if timeout_s is not None else 600.0 + 30.0 * bound_s
         self.stall_timeout_s = stall_timeout_s
         r = rational_fps(self.fps)
+        self.first_index = 0
+        trim = ""
+        if frames is not None:
+            start, end = int(frames[0]), int(frames[1])
+            if not 0 <= start < end:
+                raise ValueError(f"bad frame range {frames!r}")
+            self.first_index = start
+            trim = f",trim=start_frame={start}:end_frame={end},setpts=PTS-STARTPTS"  # no padding before
         self.argv = [
             ffmpeg_binary(),
             "-hide_banner",
@@ -207,7 +218,7 @@ class FrameReader:
             f"{bound_s:.3f}",
             # constant frame rate and a fixed size, so frame i is at i / fps in every pass over the file
             "-vf",
-            f"fps={r.numerator}/{r.denominator},scale={self.width}:{self.height}",
+            f"fps={r.numerator}/{r.denominator}{trim},scale={self.width}:{self.height}",
             "-pix_fmt",
             "bgr24",
             "-f",
@@ -241,7 +252,7 @@ class FrameReader:
     def _pump(self) -> None:
         assert self._proc is not None and self._proc.proc.stdout is not None
         fd = self._proc.proc.stdout.fileno()
-        index = 0
+        index = self.first_index
         try:
             while not self._stop.is_set():
                 image = np.empty((self.height, self.width, 3), dtype=np.uint8)

@@ -140,6 +140,7 @@ def redact_in_one_pass(
     sample_every_s: float = AUDIT_SAMPLE_EVERY_S,
     id_base: int | None = None,
     preset: str = RENDER_PRESET,
+    frames: tuple[int, int] | None = None,
 ) -> RedactionResult:
     """Detect (unless ``tracks`` are given), render to ``out_path`` and audit, decoding the video once.
 
@@ -147,7 +148,9 @@ def redact_in_one_pass(
     the pipeline passes the teacher's tracks and a consented pupil's visible face is still a finding for the owner.
     Progress is reported as ``faces`` (detecting) or ``render`` (saved tracks) over the frames encoded.  Any error
     removes the partial output and raises ``RedactionError``; a detection pass that raises hides the frames around it
-    whole (rule 1), as in ``redact.detect_faces``.
+    whole (rule 1), as in ``redact.detect_faces``.  ``frames`` (saved tracks only): render just the frames
+    ``[start, end)`` (same indices, hiding and audit samples as a whole render), video only -- a stretch that
+    ``privacy.splice`` puts into the previous rendition.
     """
     stage = "faces" if tracks is None else "render"
     out_path = Path(out_path)
@@ -158,6 +161,8 @@ def redact_in_one_pass(
         raise RedactionError(f"{Path(video_path).name}: no video stream")
     if sample_every_s <= 0:
         raise ValueError("sample_every_s must be positive")
+    if frames is not None and tracks is None:
+        raise ValueError("a frame range renders with saved tracks only")
     visible = frozenset(int(i) for i in visible_track_ids)
     # the audit exempts only these visible tracks (default: all); a consented pupil's face is still a finding
     exempt = visible if exempt_track_ids is None else frozenset(int(i) for i in exempt_track_ids) & visible
@@ -191,7 +196,8 @@ def redact_in_one_pass(
             finally:
                 idle.put(det)
 
-        with FrameReader(video_path, info) as reader, ThreadPoolExecutor(max(1, len(dets_)), "redact") as pool:
+        with (FrameReader(video_path, info, frames=frames) as reader,
+              ThreadPoolExecutor(max(1, len(dets_)), "redact") as pool):
             fps, width, height = reader.fps, reader.width, reader.height
             every = policy.detect_every
             tracker = None
@@ -211,7 +217,8 @@ def redact_in_one_pass(
             check = AuditCheck(adet, policy.zones_px(width, height), findings_filter) if adet is not None else None
             audit_every = max(1, round(sample_every_s * fps))
             ahead = lookahead_s(policy, fps) if detecting else 0.0
-            expected = max(1, round(info.duration_s * fps))
+            first = reader.first_index
+            expected = max(1, round(info.duration_s * fps) if frames is None else frames[1] - frames[0])
             pending: deque[tuple[float, Future]] = deque()
             audits: list[Future] = []
             buffer: deque[Frame] = deque()
@@ -236,7 +243,8 @@ def redact_in_one_pass(
                     return check.findings(image, t_s, allowed)
 
             timeout_s = 600.0 + 30.0 * info.duration_s
-            with FrameWriter(tmp, width, height, fps, audio_from=(video_path, info), preset=preset, crf=CRF,
+            audio = None if frames else (video_path, info)  # a stretch is video only: splice keeps the audio
+            with FrameWriter(tmp, width, height, fps, audio_from=audio, preset=preset, crf=CRF,
                              keyframe_s=KEYFRAME_S, timeout_s=timeout_s) as writer:
 
                 def render(frame: Frame) -> None:
@@ -253,7 +261,7 @@ def redact_in_one_pass(
                     writer.write(image)
                     counts["frames"] += 1
                     if frame.index % 25 == 0:
-                        progress(stage, min(0.99, frame.index / expected))
+                        progress(stage, min(0.99, (frame.index - first) / expected))
 
                 last: Frame | None = None
                 last_detected = -1
@@ -279,7 +287,10 @@ def redact_in_one_pass(
                     render(buffer.popleft())
                 for fut in audits:
                     findings.extend(fut.result())
-                _check_complete(video_path, info, counts["frames"] / fps)
+                if frames is None:
+                    _check_complete(video_path, info, counts["frames"] / fps)
+                elif counts["frames"] != frames[1] - frames[0]:
+                    raise RedactionError(f"frames {frames[0]}-{frames[1]}: only {counts['frames']} could be decoded")
             if detecting:
                 tracks = replace(meta, tracks=tracker.finish(), n_frames=counts["frames"],
                                  failed_s=tuple(sorted(sched.failed)))
