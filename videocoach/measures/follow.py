@@ -131,8 +131,8 @@ def continue_with_bodies(
         for t, b in zip(tr.times_s, tr.boxes):
             f = _at(faces, face_t, t)
             if f is not None and _inside(f, b):
-                w, h = b[2] - b[0], b[3] - b[1]
-                anchors.append((t, (f.x - b[0]) / w, (f.y - b[1]) / h))
+                w = b[2] - b[0]
+                anchors.append((t, (f.x - b[0]) / w, (f.y - b[1]) / w))
             for o, ot in zip(other, other_t):
                 g = _at(o, ot, t)
                 if g is not None and _inside(g, b):
@@ -146,7 +146,7 @@ def continue_with_bodies(
             i = bisect.bisect_left(anchor_t, t)
             near = min((a for a in anchors[max(0, i - 1):i + 1]), key=lambda a: abs(a[0] - t))
             x = b[0] + near[1] * (b[2] - b[0])
-            y = b[1] + near[2] * (b[3] - b[1])
+            y = b[1] + near[2] * (b[2] - b[0])  # from the top in box widths: a body cut off below keeps its head
             out.append(Sighting(t, min(1.0, max(0.0, x)), min(1.0, max(0.0, y)), body=True))
     out.sort(key=lambda s: s.t_s)
     return tuple(out)

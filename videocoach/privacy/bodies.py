@@ -69,6 +69,16 @@ class BodySightings:
         return serialize.loads(BodySightings, text)
 
 
+def _touch(a: Sequence[int], b: Sequence[int], gap_x: int, gap_y: int) -> bool:
+    """Near each other; or one above the other, their columns overlapping by half the narrower (a head over a
+    shirt the colour of the wall) within three times ``gap_y``."""
+    if a[0] - gap_x <= b[2] and b[0] - gap_x <= a[2] and a[1] - gap_y <= b[3] and b[1] - gap_y <= a[3]:
+        return True
+    overlap = min(a[2], b[2]) - max(a[0], b[0])
+    stacked = overlap >= 0.5 * min(a[2] - a[0], b[2] - b[0])
+    return stacked and a[1] - 3 * gap_y <= b[3] and b[1] - 3 * gap_y <= a[3]
+
+
 def _join(boxes: list[list[int]], gap_x: int, gap_y: int) -> list[list[int]]:
     """Join boxes that touch or nearly touch (a body seen as head, torso and legs apart) until none do."""
     out = [list(b) for b in boxes]
@@ -78,7 +88,7 @@ def _join(boxes: list[list[int]], gap_x: int, gap_y: int) -> list[list[int]]:
         for i in range(len(out)):
             for j in range(i + 1, len(out)):
                 a, b = out[i], out[j]
-                if a[0] - gap_x <= b[2] and b[0] - gap_x <= a[2] and a[1] - gap_y <= b[3] and b[1] - gap_y <= a[3]:
+                if _touch(a, b, gap_x, gap_y):
                     out[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
                     del out[j]
                     joined = True
