@@ -15,7 +15,8 @@ position covers that (``measures.room``).  Bodies feed the movement measures onl
 any pixel visible.
 
 - ``BodyFinder.find(image, t_s)``: the bodies on one frame (call it on every sampled frame, in time order: it learns
-  the room as it goes).  It takes a frame of any size, so the detection pass can call it on the frames it decodes;
+  the room as it goes).  It takes the full frame or one already at ``WORK_WIDTH``, so the detection pass can call it on the frames it
+  decodes;
 - ``find_bodies(path, info)``: a video read on its own at ``EVERY_S`` (ffmpeg downscales);
 - ``BodySightings``: the stage result (every sampled time, so "no body" differs from "not looked").
 """
@@ -144,13 +145,13 @@ class BodyFinder:
 
         if t_s < self._last_t:
             raise ValueError("frames must come in time order")
-        self._last_t = t_s
         if image.ndim != 3 or image.shape[2] != 3:
             raise ValueError("need a BGR frame")
+        if image.shape[:2] not in ((self.height, self.width), (self.work_h, self.work_w)):
+            raise ValueError(f"frame size {image.shape[1]}x{image.shape[0]} is not this video's")
+        self._last_t = t_s
         small = image if image.shape[1] == self.work_w else cv2.resize(
             image, (self.work_w, self.work_h), interpolation=cv2.INTER_AREA)
-        if small.shape[:2] != (self.work_h, self.work_w):
-            raise ValueError(f"frame size {image.shape[1]}x{image.shape[0]} is not this video's")
         small = cv2.GaussianBlur(small, (5, 5), 0)
         warm = self.samples < WARM_UP_SAMPLES
         if not warm:
