@@ -64,10 +64,10 @@ def face_tracks(path: Path) -> FaceTracks:
     return tracks
 
 
-def bodies_of(path: Path) -> tuple[body_mod.BodySightings, float]:
+def bodies_of(path: Path, method: str = "mog2") -> tuple[body_mod.BodySightings, float]:
     info = media.probe(path)
     t0 = time.process_time()
-    found = body_mod.find_bodies(path, info)
+    found = body_mod.find_bodies(path, info, method=method)
     return found, (time.process_time() - t0) / max(1, len(found.times_s))
 
 
@@ -98,15 +98,15 @@ def positions(face: list[Sighting], others, samples, duration_s: float, with_bod
     return {round(p.t_s, 3): p for p in path if p.seen}
 
 
-def run_clip() -> None:
+def run_clip(method: str) -> None:
     info = media.probe(CLIP)
     tracks = face_tracks(CLIP)
-    found, cpu = bodies_of(CLIP)
+    found, cpu = bodies_of(CLIP, method)
     samples = samples_of(found)
     grid = [round(i * STEP_S, 3) for i in range(int(info.duration_s / STEP_S) + 1)]
     present = [t for t in grid if any(a <= t <= b + 0.5 for a, b in PRESENT)]
     absent = [t for t in grid if t not in set(present)]
-    print(f"clip: {CLIP.name}, {info.duration_s:.1f} s, a person present {len(present) * STEP_S:.1f} s; "
+    print(f"clip ({method}): {CLIP.name}, {info.duration_s:.1f} s, a person present {len(present) * STEP_S:.1f} s; "
           f"{len(tracks.tracks)} face tracks; bodies on {len(found.times_s)} samples, {len(found.bodies)} boxes, "
           f"{cpu * 1000:.1f} ms CPU a sample (decode not counted)")
     for label, ident in (("identifiable faces", True), ("any detection", False)):
@@ -128,7 +128,7 @@ def run_clip() -> None:
           f"{sum(1 for t in absent if samples.get(t)) * STEP_S:.1f} s")
 
 
-def run_lesson() -> None:
+def run_lesson(methods) -> None:
     from eval.eval_identity import analyse_video
     from videocoach.privacy import people
     from videocoach.privacy.identity import load_embedder
@@ -143,10 +143,15 @@ def run_lesson() -> None:
     teacher_ids = set(again.teacher_track_ids)
     teacher = sightings(tracks, teacher_ids)
     pupils = [sightings(tracks, set(p.track_ids)) for p in again.people if not set(p.track_ids) & teacher_ids]
-    found, cpu = bodies_of(sample)
+    for method in methods:
+        _lesson_positions(sample, tracks, teacher, teacher_ids, pupils, method)
+
+
+def _lesson_positions(sample, tracks, teacher, teacher_ids, pupils, method: str) -> None:
+    found, cpu = bodies_of(sample, method)
     samples = samples_of(found)
     dur = tracks.duration_s
-    print(f"\nsample lesson: {dur:.1f} s, teacher tracks {len(teacher_ids)}, bodies on {len(found.times_s)} samples "
+    print(f"\nsample lesson ({method}): {dur:.1f} s, teacher tracks {len(teacher_ids)}, bodies on {len(found.times_s)} samples "
           f"({len(found.bodies)} boxes), {cpu * 1000:.1f} ms CPU a sample (decode not counted)")
     for how, wb in (("faces only", False), ("+ bodies", True)):
         extra = continue_with_bodies(teacher, pupils, samples) if wb else ()
@@ -173,9 +178,10 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     if args.part in ("all", "clip"):
-        run_clip()
+        for method in ("mog2", "knn"):
+            run_clip(method)
     if args.part in ("all", "lesson"):
-        run_lesson()
+        run_lesson(("mog2", "knn"))
 
 
 if __name__ == "__main__":

