@@ -25,6 +25,7 @@ any pixel visible.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from typing import Sequence
@@ -216,10 +217,13 @@ class BodySampler:
         self.every_s = every_s
         self._times: list[float] = []
         self._found: list[Body] = []
+        self._due = 0.0
 
     def offer(self, image: np.ndarray, t_s: float) -> None:
-        if self._times and t_s < self._times[-1] + self.every_s - 1e-6:
+        """Look at this frame when it is the first at or after the next multiple of ``every_s``."""
+        if t_s + 1e-6 < self._due:
             return
+        self._due = (math.floor(t_s / self.every_s + 1e-6) + 1) * self.every_s
         self._times.append(round(t_s, 3))
         self._found.extend(self.finder.find(image, t_s))
 
