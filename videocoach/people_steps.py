@@ -4,8 +4,10 @@
 The stage (``stage_people``) runs after face detection and before rendering: it links face tracks into people
 (``privacy.people``), and -- when the lesson's owner has enrolled their face -- names the tracks that are the teacher
 with very high confidence; rendering shows those.  Without an enrolment it only suggests who the teacher is: nothing
-is shown until the owner confirms (``confirm_teacher``).  Thumbnails (faces, pupils' included) go sealed into the
-vault and are read only for the owner (``person_thumbnail``).
+is shown until the owner confirms (``confirm_teacher``).  The same decode finds bodies every half second
+(``privacy.bodies``, stage ``bodies``): where the teacher's face is turned away, their body continues their path in
+``room_use``.  Thumbnails (faces, pupils' included) go sealed into the vault and are read only for the owner
+(``person_thumbnail``).
 """
 
 from __future__ import annotations
