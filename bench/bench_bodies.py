@@ -51,7 +51,8 @@ def main() -> None:
         rows.append((name, time.perf_counter() - w0, _cpu() - c0, out))
     for name, wall, cpu, out in rows:
         extra = f", {len(out[2].times_s)} samples, {len(out[2].bodies)} bodies" if len(out) == 3 else ""
-        print(f"{name:34s}: wall {wall:6.1f} s, CPU {cpu:6.1f} s = {cpu / info.duration_s:.3f} CPU-s per media s{extra}")
+        per = cpu / info.duration_s
+        print(f"{name:34s}: wall {wall:6.1f} s, CPU {cpu:6.1f} s = {per:.3f} CPU-s per media s{extra}")
     (_, w1, c1, _), (_, w2, c2, _) = rows
     print(f"bodies add {c2 - c1:+.1f} CPU-s ({(c2 - c1) / info.duration_s:+.3f} per media s), wall {w2 - w1:+.1f} s "
           f"on {info.duration_s:.1f} s of {info.width}x{info.height} video")

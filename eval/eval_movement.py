@@ -80,7 +80,8 @@ def sightings(tracks: FaceTracks, ids=None, *, identifiable: bool = False) -> li
         if ids is not None and tr.id not in ids:
             continue
         for d in tr.detections:
-            if identifiable and (d.score < EMBED_MIN_SCORE or max(d.box[2] - d.box[0], d.box[3] - d.box[1]) < MIN_FACE_PX):
+            size = max(d.box[2] - d.box[0], d.box[3] - d.box[1])
+            if identifiable and (d.score < EMBED_MIN_SCORE or size < MIN_FACE_PX):
                 continue
             x, y = (d.box[0] + d.box[2]) / 2 / tracks.width, (d.box[1] + d.box[3]) / 2 / tracks.height
             out.append(Sighting(d.t_s, min(1.0, max(0.0, x)), min(1.0, max(0.0, y))))
@@ -89,7 +90,8 @@ def sightings(tracks: FaceTracks, ids=None, *, identifiable: bool = False) -> li
 
 def samples_of(found: body_mod.BodySightings) -> dict[float, list[tuple[float, float, float, float]]]:
     w, h = found.width, found.height
-    return {t: [(b[0] / w, b[1] / h, b[2] / w, b[3] / h) for b in boxes] for t, boxes in body_mod.boxes_at(found).items()}
+    return {t: [(b[0] / w, b[1] / h, b[2] / w, b[3] / h) for b in boxes]
+            for t, boxes in body_mod.boxes_at(found).items()}
 
 
 def positions(face: list[Sighting], others, samples, duration_s: float, with_bodies: bool):
@@ -151,7 +153,8 @@ def _lesson_positions(sample, tracks, teacher, teacher_ids, pupils, method: str)
     found, cpu = bodies_of(sample, method)
     samples = samples_of(found)
     dur = tracks.duration_s
-    print(f"\nsample lesson ({method}): {dur:.1f} s, teacher tracks {len(teacher_ids)}, bodies on {len(found.times_s)} samples "
+    print(f"\nsample lesson ({method}): {dur:.1f} s, teacher tracks {len(teacher_ids)}, "
+          f"bodies on {len(found.times_s)} samples "
           f"({len(found.bodies)} boxes), {cpu * 1000:.1f} ms CPU a sample (decode not counted)")
     for how, wb in (("faces only", False), ("+ bodies", True)):
         extra = continue_with_bodies(teacher, pupils, samples) if wb else ()

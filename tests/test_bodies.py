@@ -121,8 +121,8 @@ def test_the_track_gives_up_after_a_gap_and_when_bodies_meet():
 
 
 def test_a_face_sighting_wins_over_a_body_one_at_the_same_step():
-    path = teacher_path([Sighting(1.0, 0.2, 0.2), Sighting(1.1, 0.7, 0.7, body=True), Sighting(3.0, 0.7, 0.7, body=True)],
-                        duration_s=3.0)
+    seen = [Sighting(1.0, 0.2, 0.2), Sighting(1.1, 0.7, 0.7, body=True), Sighting(3.0, 0.7, 0.7, body=True)]
+    path = teacher_path(seen, duration_s=3.0)
     by_t = {p.t_s: p for p in path}
     assert (by_t[1.0].x, by_t[1.0].body) == (0.2, False)
     assert by_t[3.0].seen and by_t[3.0].body and by_t[3.0].x == 0.7

