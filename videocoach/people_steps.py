@@ -4,8 +4,10 @@
 The stage (``stage_people``) runs after face detection and before rendering: it links face tracks into people
 (``privacy.people``), and -- when the lesson's owner has enrolled their face -- names the tracks that are the teacher
 with very high confidence; rendering shows those.  Without an enrolment it only suggests who the teacher is: nothing
-is shown until the owner confirms (``confirm_teacher``).  Thumbnails (faces, pupils' included) go sealed into the
-vault and are read only for the owner (``person_thumbnail``).
+is shown until the owner confirms (``confirm_teacher``).  The same decode finds bodies every half second
+(``privacy.bodies``, stage ``bodies``): where the teacher's face is turned away, their body continues their path in
+``room_use``.  Thumbnails (faces, pupils' included) go sealed into the vault and are read only for the owner
+(``person_thumbnail``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from videocoach.storage.store import Store
 from videocoach.privacy.people import MIN_LISTED_S  # noqa: F401 (the panel names it)
 
 STAGE = "people"
+BODIES = "bodies"  # body boxes every half second (positions only), found in the people step's decode
 THUMBS = "people_thumbs"
 ENROL_MAX = 40  # descriptors kept in a face print
 
@@ -42,6 +45,26 @@ def enrolled_face(store: Store, user_id: int) -> list[np.ndarray]:
     return identity.descriptors_from_json(json.loads(text)["descriptors"]) if text else []
 
 
+def _embed_and_find_bodies(plain, info: MediaInfo, tracks, embedder, progress: Progress):
+    """One decode at the detection rate feeds the face prints and the body finder (every half second: positions
+    for the movement measures only, ``privacy.bodies``)."""
+    from videocoach.av.video_io import FrameReader
+    from videocoach.privacy import bodies, people
+
+    with FrameReader(plain, info, fps=tracks.fps / tracks.detect_every) as reader:
+        sampler = bodies.BodySampler(reader.width, reader.height)
+
+        def frames():
+            for f in reader:
+                sampler.offer(f.image, f.t_s)
+                if f.index % 20 == 0:
+                    progress("people", min(0.99, f.t_s / max(1e-6, info.duration_s)))
+                yield f.index, f.image
+
+        descs, thumbs = people.embed_tracks(plain, info, tracks, embedder, progress, frames=frames())
+    return descs, thumbs, sampler.result()
+
+
 def stage_people(store: Store, lesson: Lesson, policy, progress: Progress = no_progress) -> None:
     from videocoach.privacy import identity, people
     from videocoach.privacy.tracking import FaceTracks
@@ -50,7 +73,8 @@ def stage_people(store: Store, lesson: Lesson, policy, progress: Progress = no_p
     tracks = serialize.loads(FaceTracks, store.stage(lesson.id, "faces") or "")
     embedder = identity.load_embedder()
     with store.media_plaintext(lesson.id, "original") as plain:
-        descs, thumbs = people.embed_tracks(plain, info, tracks, embedder, progress)
+        descs, thumbs, bodies = _embed_and_find_bodies(plain, info, tracks, embedder, progress)
+    store.save_stage(lesson.id, BODIES, bodies.to_json())
     result = people.find_people(tracks, descs, enrolled_face(store, lesson.owner_id),
                                 _teacher_speech(store, lesson.id))
     kept = {}
@@ -129,8 +153,12 @@ def enrol_from_photo(store: Store, user: User, image_bytes: bytes) -> None:
 def room_use(store: Store, user: User, lesson_id: str):
     """Figure 9, the visual half: where the teacher went and where pupils sit (``measures.room.RoomUse``), or None.
 
-    The teacher is the tracks shown as the teacher (enrolled, or marked "teacher"); pupils are the other people."""
+    The teacher is the tracks shown as the teacher (enrolled, or marked "teacher"); pupils are the other people.
+    Where the teacher's face is lost (turned away), their body continues the path (``measures.follow``), when the
+    lesson's bodies were found."""
+    from videocoach.measures.follow import continue_with_bodies
     from videocoach.measures.room import Sighting, room_use as measure
+    from videocoach.privacy.bodies import BodySightings, boxes_at
     from videocoach.privacy.tracking import FaceTracks
 
     from videocoach.privacy.people import PeopleResult
@@ -157,7 +185,15 @@ def room_use(store: Store, user: User, lesson_id: str):
         return out
 
     pupils = [sightings(set(p.track_ids)) for p in result.people if not set(p.track_ids) & teacher_ids]
-    return measure(sightings(teacher_ids), pupils, tracks.duration_s)
+    teacher = sightings(teacher_ids)
+    bodies_text = store.stage(lesson_id, BODIES)
+    if bodies_text is not None:
+        found = BodySightings.from_json(bodies_text)
+        bw, bh = found.width, found.height
+        samples = {t: [(b[0] / bw, b[1] / bh, b[2] / bw, b[3] / bh) for b in boxes]
+                   for t, boxes in boxes_at(found).items()}
+        teacher += continue_with_bodies(teacher, pupils, samples)
+    return measure(teacher, pupils, tracks.duration_s)
 
 
 def heat_still(store: Store, user: User, lesson_id: str, use) -> bytes | None:

@@ -87,7 +87,8 @@ def room_panel(db: Store, user: User, lesson: Lesson) -> None:
         if still:
             st.html(widgets.inline_png(still, alt="where the teacher was: heat map over a blurred still"))
         st.markdown(f"At the front **{use.front_s:.0f} s** · among the pupils **{use.among_s:.0f} s** · "
-                    f"face not seen {use.lost_s:.0f} s · came close to **{use.pupils_visited} of {use.pupils}** pupils")
+                    f"face not seen {use.lost_s:.0f} s (followed by body {use.body_s:.0f} s) · "
+                    f"came close to **{use.pupils_visited} of {use.pupils}** pupils")
         st.dataframe([{"zone": z.zone, "seconds": round(z.seconds), "visits": z.visits,
                        "first at": review.fmt_time(z.first_s)} for z in use.zones], hide_index=True)
         if use.pupils_per_zone:

@@ -70,7 +70,8 @@ def movement(db, user, teacher) -> None:
                       "among pupils (share)": f"{use.among_s / seen:.0%}" if seen else "",
                       "zones visited": len(use.zones), "pupils came close to": f"{use.pupils_visited} of {use.pupils}"})
     if table:
-        st.markdown("**Movement around the room** (from the teacher's face: lessons where the teacher is shown)")
+        st.markdown("**Movement around the room** (from the teacher's face, or body where the face is turned away: "
+                    "lessons where the teacher is shown)")
         st.dataframe(table, hide_index=True, width="stretch")
 
 
