@@ -122,7 +122,7 @@ def test_enrolled_teacher_one_detection_pass_then_one_rendering_and_a_photo_reac
     teacher = auth.create_user(store, "rivera", "teacher", "teacher-password", "Ms Rivera")
 
     def upload(name):
-        clip = tmp_path / f"{name}.mp4"
+        clip = tmp_path / f"{len(list(tmp_path.glob('*.mp4')))}-{name}.mp4"
         subprocess.run([ffmpeg_binary(), "-v", "error", "-i", str(shared("faces", "clips", name)), "-pix_fmt",
                         "yuv420p", "-c:v", "libx264", "-crf", "12", str(clip)], check=True)
         return pipeline.ingest_file(store, teacher, clip)
