@@ -5,8 +5,9 @@ The stage (``stage_people``) runs after face detection and before rendering: it 
 (``privacy.people``), and -- when the lesson's owner has enrolled their face -- names the tracks that are the teacher
 with very high confidence; rendering shows those.  It reads the face descriptors the detection pass gathered
 (``TRACK_FACES``, sealed): no decode of its own (a lesson detected before that is read once more, and then keeps
-them).  A photo enrolment reaches the owner's lessons already analysed the same way, from stored descriptors.  Without an enrolment it only suggests who the teacher is: nothing
-is shown until the owner confirms (``confirm_teacher``).  Thumbnails (faces, pupils' included) go sealed into the
+them).  A photo enrolment reaches the owner's lessons already analysed the same way, from stored descriptors.
+Without an enrolment it only suggests who the teacher is: nothing is shown until the owner confirms
+(``confirm_teacher``).  Thumbnails (faces, pupils' included) go sealed into the
 vault and are read only for the owner (``person_thumbnail``).
 """
 
