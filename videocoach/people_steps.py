@@ -3,11 +3,13 @@
 
 The stage (``stage_people``) runs after face detection and before rendering: it links face tracks into people
 (``privacy.people``), and -- when the lesson's owner has enrolled their face -- names the tracks that are the teacher
-with very high confidence; rendering shows those.  Without an enrolment it only suggests who the teacher is: nothing
-is shown until the owner confirms (``confirm_teacher``).  The same decode finds bodies every half second
-(``privacy.bodies``, stage ``bodies``): where the teacher's face is turned away, their body continues their path in
-``room_use``.  Thumbnails (faces, pupils' included) go sealed into the vault and are read only for the owner
-(``person_thumbnail``).
+with very high confidence; rendering shows those.  It reads the face descriptors the detection pass gathered
+(``TRACK_FACES``, sealed) and the bodies it found every half second (``privacy.bodies``, stage ``bodies``: where the
+teacher's face is turned away, their body continues their path in ``room_use``): no decode of its own (a lesson
+detected before that is read once more, and then keeps them).  A photo enrolment reaches the owner's lessons
+already analysed the same way, from stored descriptors.  Without an enrolment it only suggests who the teacher is:
+nothing is shown until the owner confirms (``confirm_teacher``).  Thumbnails (faces, pupils' included) go sealed
+into the vault and are read only for the owner (``person_thumbnail``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from videocoach.privacy.people import MIN_LISTED_S  # noqa: F401 (the panel name
 STAGE = "people"
 BODIES = "bodies"  # body boxes every half second (positions only), found in the people step's decode
 THUMBS = "people_thumbs"
+TRACK_FACES = "track_faces"  # every track's descriptors and thumbnail, from the detection pass (sealed: faces)
 ENROL_MAX = 40  # descriptors kept in a face print
 
 
@@ -46,18 +49,18 @@ def enrolled_face(store: Store, user_id: int) -> list[np.ndarray]:
 
 
 def _embed_and_find_bodies(plain, info: MediaInfo, tracks, embedder, progress: Progress):
-    """One decode at the detection rate feeds the face prints and the body finder (every half second: positions
-    for the movement measures only, ``privacy.bodies``)."""
+    """For a lesson detected before the detection pass gathered them: one decode at the video's own rate feeds the
+    face prints and the body finder (every half second: positions for the movement measures only)."""
     from videocoach.av.video_io import FrameReader
     from videocoach.privacy import bodies, people
 
-    with FrameReader(plain, info, fps=tracks.fps / tracks.detect_every) as reader:
+    with FrameReader(plain, info, fps=tracks.fps) as reader:  # the detector's own frames (``embed_tracks``)
         sampler = bodies.BodySampler(reader.width, reader.height)
 
         def frames():
             for f in reader:
                 sampler.offer(f.image, f.t_s)
-                if f.index % 20 == 0:
+                if f.index % 100 == 0:
                     progress("people", min(0.99, f.t_s / max(1e-6, info.duration_s)))
                 yield f.index, f.image
 
@@ -65,16 +68,29 @@ def _embed_and_find_bodies(plain, info: MediaInfo, tracks, embedder, progress: P
     return descs, thumbs, sampler.result()
 
 
+def both(gather, sampler):
+    """The detection pass's callback: it feeds the face prints (every pass, ``privacy.people.TrackFaces``) and the
+    body finder (every half second, ``privacy.bodies.BodySampler``)."""
+    def on_pass(t_s: float, image: np.ndarray, detections) -> None:
+        gather(t_s, image, detections)
+        sampler.offer(image, t_s)
+    return on_pass
+
+
 def stage_people(store: Store, lesson: Lesson, policy, progress: Progress = no_progress) -> None:
     from videocoach.privacy import identity, people
     from videocoach.privacy.tracking import FaceTracks
 
-    info = serialize.loads(MediaInfo, store.stage(lesson.id, "probe") or "")
     tracks = serialize.loads(FaceTracks, store.stage(lesson.id, "faces") or "")
-    embedder = identity.load_embedder()
-    with store.media_plaintext(lesson.id, "original") as plain:
-        descs, thumbs, bodies = _embed_and_find_bodies(plain, info, tracks, embedder, progress)
-    store.save_stage(lesson.id, BODIES, bodies.to_json())
+    stored = _track_faces(store, lesson.id, tracks)
+    if stored is not None:
+        descs, thumbs = stored
+    else:  # detected before the pass gathered them: read the video once more, and keep them
+        info = serialize.loads(MediaInfo, store.stage(lesson.id, "probe") or "")
+        with store.media_plaintext(lesson.id, "original") as plain:
+            descs, thumbs, found = _embed_and_find_bodies(plain, info, tracks, identity.load_embedder(), progress)
+        store.put_media_bytes(lesson.id, TRACK_FACES, people.track_faces_to_json(descs, thumbs))
+        store.save_stage(lesson.id, BODIES, found.to_json())
     result = people.find_people(tracks, descs, enrolled_face(store, lesson.owner_id),
                                 _teacher_speech(store, lesson.id))
     kept = {}
@@ -86,6 +102,19 @@ def stage_people(store: Store, lesson: Lesson, policy, progress: Progress = no_p
     if kept:
         store.put_media_bytes(lesson.id, THUMBS, people.thumbnails_to_json(kept))
     store.save_stage(lesson.id, STAGE, result.to_json())
+
+
+def _track_faces(store: Store, lesson_id: str, tracks) -> tuple[dict, dict] | None:
+    """The descriptors and thumbnails the detection pass kept for these tracks, or None (none kept, or kept for
+    another detection run: track ids are new each run)."""
+    from videocoach.privacy.people import track_faces_from_json
+
+    path = store.media_path(lesson_id, TRACK_FACES)
+    if path is None:
+        return None
+    descs, thumbs = track_faces_from_json(store.vault.read_bytes(path))
+    ids = {t.id for t in tracks.tracks}
+    return (descs, thumbs) if set(thumbs) == ids and set(descs) <= ids else None
 
 
 def load_people(store: Store, user: User, lesson_id: str):
@@ -135,9 +164,10 @@ def confirm_teacher(store: Store, user: User, lesson_id: str, person_id: int) ->
     _restart_people(store, lesson_id)
 
 
-def enrol_from_photo(store: Store, user: User, image_bytes: bytes) -> None:
+def enrol_from_photo(store: Store, user: User, image_bytes: bytes) -> list[str]:
     """A teacher's photo of themselves: refused (``identity.PhotoRefused``, nothing stored) unless it shows exactly
-    one usable face.  Their own lessons not yet showing them are rendered again."""
+    one usable face.  Their own lessons already analysed are looked at again (``apply_enrolment``): those where the
+    teacher is now found, and only those, are rendered again; returns their ids."""
     import cv2
 
     from videocoach.privacy import identity
@@ -148,6 +178,39 @@ def enrol_from_photo(store: Store, user: User, image_bytes: bytes) -> None:
         raise identity.PhotoRefused("the photo could not be read as an image (use a JPEG or PNG)")
     vec = identity.enrol_from_photo(image, load_detector(0.3), identity.load_embedder())
     _save_print(store, user, [vec], "photo")
+    return apply_enrolment(store, user)
+
+
+def apply_enrolment(store: Store, user: User) -> list[str]:
+    """The teacher's face print as it is now, applied to their own lessons whose people step and rendering have
+    finished: the people are found again from the stored descriptors (no decode), and a lesson whose teacher's
+    tracks change is rendered again (nothing plays meanwhile when a track shown before is no longer the teacher's).
+    Lessons still being analysed pick the print up at their own people step.  Returns the ids re-rendered."""
+    from videocoach.privacy import people
+    from videocoach.privacy.tracking import FaceTracks
+
+    enrolled = enrolled_face(store, user.id)
+    changed = []
+    for lesson in store.lessons_for(user):
+        done = set(store.finished_stages(lesson.id))
+        if lesson.owner_id != user.id or not {"faces", STAGE, "render", "audit"} <= done:
+            continue
+        tracks = serialize.loads(FaceTracks, store.stage(lesson.id, "faces") or "")
+        before = people.PeopleResult.from_json(store.stage(lesson.id, STAGE) or "")
+        stored = _track_faces(store, lesson.id, tracks)
+        descs = stored[0] if stored is not None else {
+            t: [np.asarray(v, np.float32) for v in vs] for t, vs in before.descriptors.items()}
+        after = people.find_people(tracks, descs, enrolled, _teacher_speech(store, lesson.id))
+        store.save_stage(lesson.id, STAGE, after.to_json())
+        if after.teacher_track_ids == before.teacher_track_ids:
+            continue
+        store.clear_stages(lesson.id, ["render", "audit"])
+        if set(before.teacher_track_ids) - set(after.teacher_track_ids):
+            store.delete_media(lesson.id, "redacted")  # it shows someone no longer taken for the teacher
+        store.update_lesson(lesson.id, status="processing")
+        store.enqueue_job(lesson.id, "rerender", {})
+        changed.append(lesson.id)
+    return changed
 
 
 def room_use(store: Store, user: User, lesson_id: str):
@@ -228,9 +291,11 @@ def heat_still(store: Store, user: User, lesson_id: str, use) -> bytes | None:
 
 
 __all__ = [
+    "both",
     "heat_still",
     "confirm_teacher",
     "enrol_from_photo",
+    "apply_enrolment",
     "enrolled_face",
     "load_people",
     "person_thumbnail",

@@ -318,8 +318,13 @@ def _uptake_scores(store: Store, lesson_id: str, analysis: LessonAnalysis) -> No
 
 def _stage_faces(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
     """Detection, rendering and the audit in ONE decode of the original (``privacy.onepass``): saves the "faces",
-    "render" and "audit" results together (the run then skips "render" and "audit")."""
-    _redact(store, lesson, progress, detect=True)
+    "render" and "audit" results together (the run then skips "render" and "audit"), and the people step's face
+    descriptors, gathered from the same decoded frames.  When the owner has enrolled their face, the rendering
+    would be thrown away (the people step shows them, so "render" runs again): this pass then only detects."""
+    from videocoach import people_steps
+
+    enrolled = bool(people_steps.enrolled_face(store, lesson.owner_id))
+    _redact(store, lesson, progress, detect=True, render=not (enrolled and lesson_policy(lesson).hide_faces))
 
 
 def _stage_people(store: Store, lesson: Lesson, options: AnalyseOptions, progress: Progress) -> None:
@@ -381,31 +386,49 @@ def _stage_render(store: Store, lesson: Lesson, options: AnalyseOptions, progres
     _redact(store, lesson, progress, detect=False)
 
 
-def _redact(store: Store, lesson: Lesson, progress: Progress, *, detect: bool) -> None:
-    from videocoach.privacy import onepass, redact, second_opinion, splice
+def _redact(store: Store, lesson: Lesson, progress: Progress, *, detect: bool, render: bool = True) -> None:
+    """One decode of the original: detection (``detect``; the people step's face descriptors gathered on the way),
+    then unless ``render`` is False, the rendering and its audit."""
+    from videocoach import people_steps
+    from videocoach.privacy import bodies, identity, onepass, people, redact, second_opinion, splice
 
     info = load_info(store, lesson.id)
     pol = lesson_policy(lesson)
     tracks = None if detect else _load(store, lesson.id, "faces", redact.FaceTracks)
+    gather = None
     # a new detection run numbers tracks afresh: no earlier mark applies to it (clear_stages drops them), and the
     # people stage has not yet found the teacher: everything is hidden until it has
     if detect:
-        store.clear_stages(lesson.id, ["faces", "people", "render", "audit"])
+        store.clear_stages(lesson.id, ["faces", "people", "render", "audit", "rendition", people_steps.BODIES])
+        store.delete_media(lesson.id, people_steps.TRACK_FACES)
+        if not render:
+            store.delete_media(lesson.id, "redacted")  # an earlier rendition never outlives its tracks
         visible = teacher = frozenset()
+        if pol.hide_faces:
+            gather = people.TrackFaces(identity.load_embedder(), onepass.hold_s(pol, info.fps))
+            found = bodies.BodySampler(info.width, info.height)  # positions for the movement measures only
     else:
         visible, teacher = _shown_tracks(store, lesson.id)
     with store.media_plaintext(lesson.id, "original") as plain, tempfile.TemporaryDirectory(dir=store.work_dir) as tmp:
-        out = Path(tmp) / "redacted.mp4"
+        out = Path(tmp) / "redacted.mp4" if render else None
         result = onepass.redact_in_one_pass(plain, info, pol, out, progress, tracks=tracks, visible_track_ids=visible,
                                             exempt_track_ids=teacher,
+                                            on_detections=None if gather is None else people_steps.both(gather, found),
                                             findings_filter=second_opinion.load().filter_findings)
-        # what it was rendered with: the next change of marks re-renders only what differs (``_stage_render``)
-        rendition = splice.rendition_of(pol, result.tracks, plain, out, visible, teacher, result.render,
-                                        result.audit)
-        store.put_media_file(lesson.id, "redacted", out)
-    store.save_stage(lesson.id, "rendition", serialize.dumps(rendition))
+        if render:
+            # what it was rendered with: the next change of marks re-renders only what differs (``_stage_render``)
+            rendition = splice.rendition_of(pol, result.tracks, plain, out, visible, teacher, result.render,
+                                            result.audit)
+            store.put_media_file(lesson.id, "redacted", out)
+    if gather is not None:
+        descs, thumbs = gather.result(result.tracks)
+        store.put_media_bytes(lesson.id, people_steps.TRACK_FACES, people.track_faces_to_json(descs, thumbs))
+        store.save_stage(lesson.id, people_steps.BODIES, found.result().to_json())
     if detect:
         store.save_stage(lesson.id, "faces", serialize.dumps(result.tracks))
+    if not render:
+        return  # the "render" stage renders and audits, once the people step has run
+    store.save_stage(lesson.id, "rendition", serialize.dumps(rendition))
     store.update_lesson(lesson.id, policy_name=pol.name, policy_version=pol.version)
     store.save_stage(lesson.id, "render", serialize.dumps(result.render))
     _save_audit(store, lesson.id, result.audit)

@@ -29,9 +29,10 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -74,12 +75,16 @@ from videocoach.privacy.tracking import (
 LOOKAHEAD_MARGIN_PASSES = 2
 STREAM_N_FRAMES = 2**40  # the partial tracks' frame count: every decoded frame is "seen" (rule 3 needs no check)
 
+# called with each detection pass that found faces: its time, its frame as decoded (nothing hidden yet; do not
+# change it) and each detection with the id of the track it joined
+OnDetections = Callable[[float, np.ndarray, tuple[tuple[int, object], ...]], None]
+
 
 @dataclass(frozen=True)
 class RedactionResult:
     tracks: FaceTracks
-    render: RenderReport
-    audit: AuditReport
+    render: RenderReport | None  # None: detection only (no ``out_path``)
+    audit: AuditReport | None
 
 
 def hold_s(policy: ConsentPolicy, fps: float) -> float:
@@ -128,10 +133,11 @@ def redact_in_one_pass(
     video_path: str | os.PathLike[str],
     info: MediaInfo,
     policy: ConsentPolicy,
-    out_path: str | os.PathLike[str],
+    out_path: str | os.PathLike[str] | None,
     progress: Progress = no_progress,
     *,
     tracks: FaceTracks | None = None,
+    on_detections: OnDetections | None = None,
     visible_track_ids: frozenset[int] = frozenset(),
     exempt_track_ids: frozenset[int] | None = None,
     detectors: Sequence[FaceDetector] | None = None,
@@ -146,6 +152,9 @@ def redact_in_one_pass(
 
     ``visible_track_ids`` are left unhidden; the audit exempts only ``exempt_track_ids`` of them (default: all), so
     the pipeline passes the teacher's tracks and a consented pupil's visible face is still a finding for the owner.
+    ``on_detections`` sees each detection pass with its frame (the people step's face descriptors, without a
+    decode of their own).  ``out_path`` None: detect only -- nothing is rendered nor audited (the pipeline renders
+    again anyway once the people step has found the teacher), and ``render``/``audit`` of the result are None.
     Progress is reported as ``faces`` (detecting) or ``render`` (saved tracks) over the frames encoded.  Any error
     removes the partial output and raises ``RedactionError``; a detection pass that raises hides the frames around it
     whole (rule 1), as in ``redact.detect_faces``.  ``frames`` (saved tracks only): render just the frames
@@ -153,8 +162,11 @@ def redact_in_one_pass(
     ``privacy.splice`` puts into the previous rendition.
     """
     stage = "faces" if tracks is None else "render"
-    out_path = Path(out_path)
-    tmp = _temp_beside(out_path)
+    rendering = out_path is not None
+    if not rendering and (tracks is not None or not policy.hide_faces):
+        raise ValueError("detection only needs a policy that hides faces and no saved tracks")
+    out_path = Path(out_path) if rendering else None
+    tmp = _temp_beside(out_path) if rendering else None
     t0 = time.perf_counter()
     progress(stage, 0.0)
     if not info.has_video:
@@ -180,7 +192,7 @@ def redact_in_one_pass(
             for det in dets_:
                 if det.config.threshold > policy.threshold or (policy.upscale_small and not det.config.upscale_small):
                     raise RedactionError("a detector given is less sensitive than the policy asks for")
-        auditing = policy.hide_faces
+        auditing = policy.hide_faces and rendering
         adet = (audit_detector or load_audit_detector()) if auditing else None
         idle: queue.SimpleQueue[FaceDetector] = queue.SimpleQueue()
         for det in dets_:
@@ -216,10 +228,10 @@ def redact_in_one_pass(
             zmask = zone_mask(policy, width, height, teacher_marked=bool(visible & {t.id for t in meta.tracks}))
             check = AuditCheck(adet, policy.zones_px(width, height), findings_filter) if adet is not None else None
             audit_every = max(1, round(sample_every_s * fps))
-            ahead = lookahead_s(policy, fps) if detecting else 0.0
+            ahead = lookahead_s(policy, fps) if detecting and rendering else 0.0
             first = reader.first_index
             expected = max(1, round(info.duration_s * fps) if frames is None else frames[1] - frames[0])
-            pending: deque[tuple[float, Future]] = deque()
+            pending: deque[tuple[float, Future, np.ndarray]] = deque()
             audits: list[Future] = []
             buffer: deque[Frame] = deque()
             seen = {"until": -math.inf if detecting else math.inf}
@@ -227,12 +239,17 @@ def redact_in_one_pass(
             def feed(keep: int) -> None:
                 fed = False
                 while pending and (len(pending) > keep or pending[0][1].done()):
-                    t_s, fut = pending.popleft()
+                    t_s, fut, image = pending.popleft()
                     found = fut.result()
                     if found is None:
                         sched.failed.append(t_s)  # the frames around it are hidden whole
                     else:
                         tracker.update(t_s, found)
+                        if on_detections is not None:  # every pass, faces or none (bodies are sampled too)
+                            now = tracker.tracks_so_far(STREAM_N_FRAMES, since_s=t_s, keep_last=1)[0] if len(
+                                found) else ()
+                            on_detections(t_s, image, tuple((tr.id, tr.detections[-1]) for tr in now
+                                                          if tr.detections[-1].t_s == t_s))
                     seen["until"] = t_s
                     fed = True
                 if fed and buffer:
@@ -245,9 +262,14 @@ def redact_in_one_pass(
             timeout_s = 600.0 + 30.0 * info.duration_s
             audio = None if frames else (video_path, info)  # a stretch is video only: splice keeps the audio
             with FrameWriter(tmp, width, height, fps, audio_from=audio, preset=preset, crf=CRF,
-                             keyframe_s=KEYFRAME_S, timeout_s=timeout_s) as writer:
+                             keyframe_s=KEYFRAME_S, timeout_s=timeout_s) if rendering else nullcontext() as writer:
 
                 def render(frame: Frame) -> None:
+                    if not rendering:  # detection only
+                        counts["frames"] += 1
+                        if frame.index % 25 == 0:
+                            progress(stage, min(0.99, frame.index / expected))
+                        return
                     image, t = frame.image, frame.t_s
                     whole = policy.hide_faces and sched.hidden.whole_frame_at(t, frame.index)
                     whole, rects = hide_frame(image, whole, zmask,
@@ -269,7 +291,7 @@ def redact_in_one_pass(
                     last = frame
                     buffer.append(frame)
                     if detecting and frame.index % every == 0:
-                        pending.append((frame.t_s, pool.submit(detect, frame.image)))
+                        pending.append((frame.t_s, pool.submit(detect, frame.image), frame.image))
                         last_detected = frame.index
                     if detecting:
                         feed(2 * len(dets_))  # bounded: a few passes in flight
@@ -281,7 +303,7 @@ def redact_in_one_pass(
                     raise RedactionError(f"{Path(video_path).name}: no video frame could be decoded")
                 if detecting:
                     if last.index != last_detected:  # the last frame is always a pass (rule 5)
-                        pending.append((last.t_s, pool.submit(detect, last.image)))
+                        pending.append((last.t_s, pool.submit(detect, last.image), last.image))
                     feed(0)
                 while buffer:
                     render(buffer.popleft())
@@ -296,18 +318,24 @@ def redact_in_one_pass(
                                  failed_s=tuple(sorted(sched.failed)))
             elif tracks is None:
                 tracks = replace(meta, n_frames=counts["frames"])
-        _verify_output(tmp, counts["frames"] / fps)
-        os.replace(tmp, out_path)
+        if rendering:
+            _verify_output(tmp, counts["frames"] / fps)
+            os.replace(tmp, out_path)
     except RedactionError:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         raise
     except (FFmpegError, FaceDetectorError, OSError, ValueError, RuntimeError) as exc:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         raise RedactionError(f"redaction failed, nothing was kept: {exc}") from exc
     except BaseException:
-        tmp.unlink(missing_ok=True)  # Ctrl-C, a callback that raised: no partial output either
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)  # Ctrl-C, a callback that raised: no partial output either
         raise
     progress(stage, 1.0)
+    if not rendering:
+        return RedactionResult(tracks=tracks, render=None, audit=None)
     elapsed = time.perf_counter() - t0
     render = RenderReport(
         policy_name=policy.name, policy_version=policy.version, method=policy.method,

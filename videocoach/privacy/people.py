@@ -1,7 +1,8 @@
 """People, not face fragments: face tracks linked into people, the enrolled teacher found, a teacher suggested.
 
-``embed_tracks`` reads the video once at the detection rate and computes a few face descriptors per track (dlib,
-``identity.py``) plus one thumbnail per track.  ``link_people`` joins tracks into people: two groups join only when
+``TrackFaces`` computes a few face descriptors per track (dlib, ``identity.py``) plus one thumbnail per track inside
+the detection pass (``onepass.redact_in_one_pass(on_detections=...)``: the frames are decoded there already);
+``embed_tracks`` computes the same from saved tracks by reading the video again (lessons analysed before, tests).  ``link_people`` joins tracks into people: two groups join only when
 the means of their faces' descriptors match (``identity.LINK_MAX_DISTANCE``) and never when any of their tracks overlap in time (one person is
 not in two places at once); a track with no usable face joins the person whose track ended just before, close by
 (space-time continuity).  Linking only groups the list the owner sees: it never shows anyone.
@@ -29,6 +30,8 @@ from videocoach.privacy import identity
 from videocoach.privacy.tracking import FaceTrack, FaceTracks
 
 PER_TRACK = 12  # descriptors per track, spread over its usable detections
+STREAM_CAP = 4 * PER_TRACK  # candidates kept per track while it grows (tracks with more are thinned: _Thinning)
+CROP_MARGIN = 1.0  # a candidate's crop reaches this many face sizes past its box (dlib's chip lies well inside)
 EMBED_MIN_SCORE = 0.5  # detections the detector is less sure of are not identified (they stay hidden)
 CONTINUITY_GAP_S = 1.5  # an unidentified track starting this soon after another ended, close by, continues it
 CONTINUITY_RADIUS = 1.5  # ... within this many face sizes of where that one ended
@@ -107,6 +110,43 @@ def _pick(n: int, k: int) -> list[int]:
     return sorted({round(i * (n - 1) / (k - 1)) for i in range(k)})
 
 
+def _usable(d) -> bool:
+    """A detection worth a descriptor: sure enough, and large enough to identify."""
+    return d.score >= EMBED_MIN_SCORE and max(d.box[2] - d.box[0], d.box[3] - d.box[1]) >= identity.MIN_FACE_PX
+
+
+class _Thinning:
+    """The candidates of one track kept while it is still growing: every ``stride``-th usable detection, the stride
+    doubling whenever more than ``cap`` would be kept (memory stays bounded however long the track).  At the end,
+    ``per_track`` of the kept ones are picked evenly (``_pick``).  ``stream_pick`` gives the same indices from the
+    final count alone, so the pass and ``embed_tracks`` choose exactly the same detections."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap, self.stride, self.n = cap, 1, 0
+        self.kept: list[tuple[int, object]] = []
+
+    def add(self, item_fn) -> None:
+        """Count one usable detection; ``item_fn()`` makes what is kept for it (called only when it is kept)."""
+        i, self.n = self.n, self.n + 1
+        if i % self.stride == 0:
+            self.kept.append((i, item_fn()))
+            if len(self.kept) > self.cap:
+                self.stride *= 2
+                self.kept = [(j, x) for j, x in self.kept if j % self.stride == 0]
+
+    def picked(self, per_track: int) -> list[tuple[int, object]]:
+        return [self.kept[i] for i in _pick(len(self.kept), per_track)]
+
+
+def stream_pick(n: int, per_track: int = PER_TRACK, cap: int = STREAM_CAP) -> list[int]:
+    """The usable detections of a track (of ``n``) that get a descriptor: ``_Thinning`` on the final count."""
+    stride = 1
+    while -(-n // stride) > cap:
+        stride *= 2
+    kept = list(range(0, n, stride))
+    return [kept[i] for i in _pick(len(kept), per_track)]
+
+
 def embed_tracks(
     video_path: str | os.PathLike[str],
     info: MediaInfo,
@@ -115,23 +155,24 @@ def embed_tracks(
     progress: Progress = no_progress,
     *,
     per_track: int = PER_TRACK,
+    cap: int = STREAM_CAP,
     frames: Iterable[tuple[int, np.ndarray]] | None = None,
 ) -> tuple[dict[int, list[np.ndarray]], dict[int, bytes]]:
     """Face descriptors per track (up to ``per_track``, spread over its detections scoring ``EMBED_MIN_SCORE`` or
-    more and large enough to identify) and a PNG thumbnail per track.
+    more and large enough to identify: ``stream_pick``) and a PNG thumbnail per track (its largest detection).
 
-    The video is read at the detection rate (``frames`` may give ``(pass index, BGR image)`` instead, for tests and
-    still images); a detection at time t belongs to pass ``round(t * rate)``.
+    The video is read again at its own rate: a detection at time t is described on frame ``round(t * fps)``, the
+    very frame the detector saw (``frames`` may give ``(frame index, BGR image)`` instead, for tests and still
+    images).  (Read at the detection rate, ffmpeg's fps filter gave frames two frames off the detections.)
     """
     from videocoach.av.video_io import FrameReader
 
-    rate = tracks.fps / tracks.detect_every
+    rate = tracks.fps
     wanted: dict[int, list[tuple[int, tuple[float, float, float, float]]]] = {}
     thumb_at: dict[int, tuple[int, tuple[float, float, float, float]]] = {}
     for tr in tracks.tracks:
-        usable = [d for d in tr.detections if d.score >= EMBED_MIN_SCORE
-                  and max(d.box[2] - d.box[0], d.box[3] - d.box[1]) >= identity.MIN_FACE_PX]
-        for i in _pick(len(usable), per_track):
+        usable = [d for d in tr.detections if _usable(d)]
+        for i in stream_pick(len(usable), per_track, cap):
             d = usable[i]
             wanted.setdefault(round(d.t_s * rate), []).append((tr.id, d.box))
         big = max(tr.detections, key=lambda d: (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]))
@@ -159,7 +200,7 @@ def embed_tracks(
         with FrameReader(video_path, info, fps=rate) as reader:
             for frame in reader:
                 handle(frame.index, frame.image)
-                if frame.index % 20 == 0:
+                if frame.index % 100 == 0:
                     progress("people", min(0.99, frame.index / max(1, last_needed)))
                 if frame.index >= last_needed:
                     break
@@ -180,6 +221,100 @@ def thumbnail(image: np.ndarray, box: Sequence[float]) -> bytes:
     crop = cv2.resize(crop, (THUMB_PX, max(1, round(THUMB_PX * crop.shape[0] / crop.shape[1]))))
     ok, png = cv2.imencode(".png", crop)
     return png.tobytes() if ok else b""
+
+
+class _Track:
+    """What ``TrackFaces`` holds for a track still growing."""
+
+    __slots__ = ("thin", "last_t", "area", "thumb")
+
+    def __init__(self, cap: int, t_s: float) -> None:
+        self.thin, self.last_t, self.area, self.thumb = _Thinning(cap), t_s, -1.0, b""
+
+
+def _crop(image: np.ndarray, box: Sequence[float]) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """The part of ``image`` that ``identity.FaceEmbedder.embed`` reads for ``box`` (with a wide margin) and the box
+    in its coordinates.  The offsets are even: ``round`` rounds halves to even, so the face rectangle dlib gets from
+    the shifted box is exactly the frame's, shifted -- the descriptor is the one the whole frame gives."""
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = (float(v) for v in box[:4])
+    m = CROP_MARGIN * max(x2 - x1, y2 - y1)
+    a, b = max(0, math.floor(x1 - m)), max(0, math.floor(y1 - m))
+    a, b = a - a % 2, b - b % 2
+    c, d = min(w, math.ceil(x2 + m) + 1), min(h, math.ceil(y2 + m) + 1)
+    return image[b:d, a:c].copy(), (x1 - a, y1 - b, x2 - a, y2 - b)
+
+
+class TrackFaces:
+    """Face descriptors and thumbnails of the tracks, gathered inside the detection pass (no decode of its own).
+
+    Call it with each detection pass: its time, its frame (as decoded, before anything is hidden) and the pass's
+    detections with the track each joined.  Per track it keeps the crops of the candidates ``embed_tracks`` would
+    pick (``_Thinning``: bounded) and the thumbnail of its largest face so far; a track not seen for longer than the
+    tracker's ``max_lost_s`` is over, and its descriptors are computed then (its crops freed).  ``result(tracks)``
+    after the pass gives what ``embed_tracks`` gives for those tracks -- and refuses (``ValueError``) when the
+    tracks are not the ones it was shown.
+    """
+
+    def __init__(self, embedder: identity.FaceEmbedder, max_lost_s: float, *, per_track: int = PER_TRACK,
+                 cap: int = STREAM_CAP) -> None:
+        self.embedder, self.per_track, self.cap = embedder, per_track, cap
+        self.over_after_s = 2 * max_lost_s + 1.0  # a margin: the tracker has closed such a track for sure
+        self._open: dict[int, _Track] = {}
+        self._usable: dict[int, int] = {}  # track over -> its usable detections (checked in result)
+        self.descs: dict[int, list[np.ndarray]] = {}
+        self.thumbs: dict[int, bytes] = {}
+
+    def __call__(self, t_s: float, image: np.ndarray, detections: Sequence[tuple[int, object]]) -> None:
+        for tid, d in detections:
+            if tid in self._usable:
+                raise ValueError(f"face track {tid} went on after it was taken as over")
+            st = self._open.get(tid)
+            if st is None:
+                st = self._open[tid] = _Track(self.cap, t_s)
+            st.last_t = t_s
+            area = (d.box[2] - d.box[0]) * (d.box[3] - d.box[1])
+            if area > st.area:  # the first of the largest, as embed_tracks' max()
+                st.area, st.thumb = area, thumbnail(image, d.box)
+            if _usable(d):
+                st.thin.add(lambda box=d.box: _crop(image, box))
+        for tid in [tid for tid, st in self._open.items() if t_s - st.last_t > self.over_after_s]:
+            self._close(tid)
+
+    def _close(self, tid: int) -> None:
+        st = self._open.pop(tid)
+        for _i, (crop, box) in st.thin.picked(self.per_track):
+            v = self.embedder.embed(crop, box)
+            if v is not None:
+                self.descs.setdefault(tid, []).append(v)
+        self.thumbs[tid] = st.thumb
+        self._usable[tid] = st.thin.n
+
+    def result(self, tracks: FaceTracks) -> tuple[dict[int, list[np.ndarray]], dict[int, bytes]]:
+        for tid in list(self._open):
+            self._close(tid)
+        for tr in tracks.tracks:
+            if self._usable.get(tr.id) != sum(1 for d in tr.detections if _usable(d)):
+                raise ValueError(f"face track {tr.id} is not the one the detection pass saw")
+        ids = {tr.id for tr in tracks.tracks}
+        return ({k: v for k, v in self.descs.items() if k in ids}, {k: v for k, v in self.thumbs.items() if k in ids})
+
+
+def track_faces_to_json(descs: dict[int, list[np.ndarray]], thumbs: dict[int, bytes]) -> bytes:
+    """The descriptors and thumbnails of every track, for the people stage (sealed in the vault: faces)."""
+    return json.dumps({
+        "format": PEOPLE_FORMAT,
+        "descriptors": {str(k): [[float(x) for x in v] for v in vs] for k, vs in descs.items()},
+        "thumbs": {str(k): base64.b64encode(v).decode("ascii") for k, v in thumbs.items()},
+    }, separators=(",", ":")).encode()
+
+
+def track_faces_from_json(data: bytes) -> tuple[dict[int, list[np.ndarray]], dict[int, bytes]]:
+    raw = json.loads(data)
+    if raw.get("format") != PEOPLE_FORMAT:
+        raise ValueError(f"unsupported track faces format {raw.get('format')!r}")
+    descs = {int(k): [np.asarray(v, np.float32) for v in vs] for k, vs in raw["descriptors"].items()}
+    return descs, {int(k): base64.b64decode(v) for k, v in raw["thumbs"].items()}
 
 
 # ---- linking ----------------------------------------------------------------------------------------------------
@@ -358,12 +493,16 @@ __all__ = [
     "MIN_LISTED_S",
     "PeopleResult",
     "Person",
+    "TrackFaces",
     "embed_tracks",
     "find_people",
     "link_people",
     "suggest_teacher",
+    "stream_pick",
     "teacher_tracks",
     "thumbnail",
+    "track_faces_from_json",
+    "track_faces_to_json",
     "thumbnails_from_json",
     "thumbnails_to_json",
 ]

@@ -70,11 +70,15 @@ def people_panel(db: Store, user: User, lesson: Lesson) -> None:
                                      key="pw.people.photo")
             if photo is not None and st.button("Use this photo", key="pw.people.photo.use"):
                 try:
-                    people_steps.enrol_from_photo(db, user, photo.getvalue())
+                    redone = people_steps.enrol_from_photo(db, user, photo.getvalue())
                 except PhotoRefused as exc:
                     st.error(f"Photo not used: {exc}. Nothing was kept.")
                 else:
-                    st.success("Your face print is kept: your next lessons show you without marking.")
+                    if redone:
+                        _restart_worker(db)
+                    again = f" {len(redone)} of your lessons show you now: their videos are being made again." \
+                        if redone else ""
+                    st.success("Your face print is kept: your next lessons show you without marking." + again)
 
 
 def room_panel(db: Store, user: User, lesson: Lesson) -> None:
