@@ -25,6 +25,7 @@ REACH_SLACK = 0.08  # plus this much, whatever the time step (boxes jitter)
 SIZE_RATIO = 2.0  # box heights of one body differ by at most this factor between samples
 MAX_GAP_S = 3.0  # a body track unmatched this long ends
 SAME_TIME_S = 0.3  # a face this close in time to a body sample is "at" that sample
+SAME_HEAD = 0.05  # another face this near the teacher's at the same time (frame shares) is the same head detected twice
 AMBIGUOUS = 1.5  # the nearest candidate must be this many times nearer than the next, or the track ends
 
 Box = tuple[float, float, float, float]
@@ -110,6 +111,11 @@ def _at(faces: Sequence[Sighting], times: Sequence[float], t: float) -> Sighting
     return best
 
 
+def _same_head(a: Sighting, b: Sighting) -> bool:
+    """Two face boxes on one head (the detector's duplicates, split into two tracks): not someone else's face."""
+    return abs(a.x - b.x) <= SAME_HEAD and abs(a.y - b.y) <= SAME_HEAD
+
+
 def _inside(s: Sighting, b: Box) -> bool:
     return b[0] <= s.x <= b[2] and b[1] <= s.y <= (b[1] + b[3]) / 2
 
@@ -127,7 +133,7 @@ def continue_with_bodies(
     out: list[Sighting] = []
     for tr in body_tracks(samples):
         anchors: list[tuple[float, float, float]] = []  # (time, x offset, y offset) within the box
-        foreign = 0
+        foreign: list[float] = []  # times someone else's face was in the box
         for t, b in zip(tr.times_s, tr.boxes):
             f = _at(faces, face_t, t)
             if f is not None and _inside(f, b):
@@ -135,9 +141,9 @@ def continue_with_bodies(
                 anchors.append((t, (f.x - b[0]) / w, (f.y - b[1]) / w))
             for o, ot in zip(other, other_t):
                 g = _at(o, ot, t)
-                if g is not None and _inside(g, b):
-                    foreign += 1
-        if not anchors or foreign >= len(anchors):
+                if g is not None and _inside(g, b) and not (f is not None and _same_head(f, g)):
+                    foreign.append(t)
+        if not anchors:
             continue
         anchor_t = [a[0] for a in anchors]
         for t, b in zip(tr.times_s, tr.boxes):
@@ -145,6 +151,11 @@ def continue_with_bodies(
                 continue
             i = bisect.bisect_left(anchor_t, t)
             near = min((a for a in anchors[max(0, i - 1):i + 1]), key=lambda a: abs(a[0] - t))
+            # a body track may pass from one person to another (they cross): the box is the teacher's only where
+            # the nearest face seen in it, in time, was the teacher's
+            j = bisect.bisect_left(foreign, t)
+            if any(abs(u - t) <= abs(near[0] - t) for u in foreign[max(0, j - 1):j + 1]):
+                continue
             x = b[0] + near[1] * (b[2] - b[0])
             y = b[1] + near[2] * (b[2] - b[0])  # from the top in box widths: a body cut off below keeps its head
             out.append(Sighting(t, min(1.0, max(0.0, x)), min(1.0, max(0.0, y)), body=True))
