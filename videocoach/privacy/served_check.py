@@ -7,15 +7,18 @@ detection is then explained, or it is a hit -- a possibly visible pupil face:
 
 - **shown**: its centre lies in the box of a track allowed to show (the teacher's tracks, a consented pupil's),
   enlarged by ``SHOWN_TOLERANCE`` and looked up at the frame's time and half a frame either side;
-- **hidden**: its centre lies in a rectangle the render hid (a face box of the hide schedule, a zone) AND the pixels
-  under it are verified to be hidden: the mosaic of the rectangle, taken again from the served pixels with the
-  render's own block grid, differs from them by at most ``MOSAIC_MAX_DIFF`` grey levels on average (or the pixels
-  are the solid fill).  The schedule alone is not trusted: a rectangle that should have been hidden but shows a
-  face is a hit.  Whole frames hidden by a fail-closed rule must be the fill;
+- **hidden**: its centre lies on pixels verified hidden: inside a rectangle the render hid (a face box of the hide
+  schedule, a zone) AND, on average over the rectangle, equal within ``MOSAIC_MAX_DIFF`` grey levels to the same
+  rectangle hidden again from the served pixels with the render's own block grid (or the fill).  The schedule alone
+  is not trusted: a rectangle that should have been hidden but shows a face is not verified.  A whole frame hidden
+  by a fail-closed rule must be the fill;
+- **gone when blanked**: next to a hidden area the mosaic itself can make a face-like pattern with what lies beside
+  it (a blocky head over a neck).  Such a detection stands only if the detector still finds it on the frame with
+  every verified hidden pixel blanked (the solid fill): a real face beside a hidden one keeps its own pixels;
 - anything else is a hit, with its time, box and score.
 
-Fail closed: a file that cannot be probed or decoded, decodes to fewer frames than expected, or a detector error
-raises ``ServedCheckError`` -- never a pass.  Result: ``ServedCheckResult`` (frames checked, frames with a visible
+Fail closed: a file that cannot be probed, has any decoder error (a strict decode first: ffmpeg would otherwise
+conceal a damaged packet and go on), decodes to fewer frames than expected, or a detector error raises ``ServedCheckError`` -- never a pass.  Result: ``ServedCheckResult`` (frames checked, frames with a visible
 face, the hits).  ``eval/eval_served_frames.py`` runs it on the sample lesson and the face clips.
 """
 
@@ -32,7 +35,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from videocoach.av.ffmpeg import FFmpegError
+from videocoach.av.ffmpeg import FFmpegError, ffmpeg_binary, run
 from videocoach.av.video_io import FrameReader
 from videocoach.core.model import MediaInfo, Progress, no_progress
 from videocoach.privacy import faces
@@ -61,6 +64,7 @@ class ServedHit:
     frame_index: int
     box: tuple[float, float, float, float]
     score: float
+    face_like: bool | None = None  # the second opinion's word when one was given (None: not asked)
 
 
 @dataclass(frozen=True)
@@ -72,10 +76,12 @@ class ServedCheckResult:
     hit_count: int
     detections: int  # all detections at the threshold
     on_shown: int  # explained by a face allowed to show
-    on_hidden: int  # explained by a hidden area whose pixels were verified hidden
+    on_hidden: int  # centred on pixels verified hidden (or a whole frame verified filled)
+    gone_when_blanked: int  # beside a hidden area, and not found again once the hidden pixels are blanked
     threshold: float
     check_s: float
     skipped_reason: str = ""
+    frames_with_face_like_hit: int = 0  # frames with a hit the second opinion takes for a face (when one was given)
 
     @property
     def passed(self) -> bool:
@@ -91,41 +97,52 @@ def check_threshold(policy: ConsentPolicy) -> float:
     return min(faces.DEFAULT_THRESHOLD, policy.threshold)
 
 
-def _mosaic_diff(image: np.ndarray, rect: tuple[int, int, int, int], region: tuple[int, int, int, int],
-                 policy: ConsentPolicy) -> float:
-    """Mean |pixels - the same rectangle hidden again with the render's grid| over ``region`` (inside ``rect``)."""
-    x1, y1, x2, y2 = rect
-    again = image[y1:y2, x1:x2].copy()
-    hide_rect(again, (0, 0, x2 - x1, y2 - y1), policy)
-    rx1, ry1, rx2, ry2 = region
-    served = image[ry1:ry2, rx1:rx2].astype(np.int16)
-    redo = again[ry1 - y1:ry2 - y1, rx1 - x1:rx2 - x1].astype(np.int16)
-    return float(np.mean(np.abs(served - redo))) if served.size else 0.0
-
-
 def _fill_diff(pixels: np.ndarray) -> float:
     return float(np.mean(np.abs(pixels.astype(np.int16) - np.asarray(FILL_BGR, np.int16)))) if pixels.size else 0.0
 
 
-def verified_hidden(image: np.ndarray, det: Sequence[float], rects: Sequence[tuple[int, int, int, int]],
-                    policy: ConsentPolicy) -> bool:
-    """The detection's centre is in one of ``rects`` and the pixels it covers there are the render's hiding."""
-    cx, cy = (det[0] + det[2]) / 2, (det[1] + det[3]) / 2
+def hidden_mask(image: np.ndarray, rects: Sequence[tuple[int, int, int, int]], policy: ConsentPolicy,
+                zone: np.ndarray | None = None) -> np.ndarray:
+    """The pixels of ``image`` verified to be hidden: inside the rectangles the render hid (``zone``: the policy's
+    zone mask, hidden first, as the render does) AND equal, on average over each rectangle's part that no later
+    rectangle covers, to that rectangle hidden again from the served pixels with the render's grid."""
+    h, w = image.shape[:2]
+    expected = image.copy()
+    owner = np.full((h, w), -1, np.int32)
+    parts: list[tuple[tuple[int, int, int, int], np.ndarray | None]] = []
+    if zone is not None and zone.any():
+        ys, xs = np.nonzero(zone.any(axis=1))[0], np.nonzero(zone.any(axis=0))[0]
+        parts.append(((int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1), zone))
+    parts += [(r, None) for r in rects]
+    for i, ((x1, y1, x2, y2), m) in enumerate(parts):
+        again = image[y1:y2, x1:x2].copy()
+        hide_rect(again, (0, 0, x2 - x1, y2 - y1), policy)
+        sel = np.ones((y2 - y1, x2 - x1), bool) if m is None else m[y1:y2, x1:x2]
+        expected[y1:y2, x1:x2][sel] = again[sel]
+        owner[y1:y2, x1:x2][sel] = i
+    diff = np.abs(image.astype(np.int16) - expected.astype(np.int16)).mean(axis=2)
     limit = FILL_MAX_DIFF if policy.method == "fill" else MOSAIC_MAX_DIFF
-    for rect in rects:
-        x1, y1, x2, y2 = rect
-        if not (x1 <= cx < x2 and y1 <= cy < y2):
-            continue
-        region = (max(x1, int(det[0])), max(y1, int(det[1])), min(x2, int(np.ceil(det[2]))), min(y2, int(np.ceil(det[3]))))
-        if region[2] <= region[0] or region[3] <= region[1]:
-            continue
-        if policy.method == "fill":
-            diff = _fill_diff(image[region[1]:region[3], region[0]:region[2]])
-        else:
-            diff = _mosaic_diff(image, rect, region, policy)
-        if diff <= limit:
-            return True
-    return False
+    verified = np.zeros((h, w), bool)
+    for i, ((x1, y1, x2, y2), _m) in enumerate(parts):
+        own = owner[y1:y2, x1:x2] == i
+        if own.any() and float(diff[y1:y2, x1:x2][own].mean()) <= limit:
+            verified[y1:y2, x1:x2] |= own
+    return verified
+
+
+def _centre_in(det: Sequence[float], mask: np.ndarray) -> bool:
+    h, w = mask.shape
+    cx, cy = int((det[0] + det[2]) / 2), int((det[1] + det[3]) / 2)
+    return 0 <= cx < w and 0 <= cy < h and bool(mask[cy, cx])
+
+
+def strict_decode(path: str | os.PathLike[str], info: MediaInfo) -> None:
+    """Decode the video stream once with every decoder error fatal (``-xerror -err_detect explode``): ffmpeg
+    otherwise conceals a damaged packet and goes on with frames that are not what was rendered.  Raises FFmpegError."""
+    from videocoach.av import media
+
+    run([ffmpeg_binary(), "-hide_banner", "-v", "error", "-xerror", "-err_detect", "explode",
+         *media.input_args(path, info), "-map", "0:v:0", "-f", "null", "-"], timeout_s=600.0 + 10.0 * info.duration_s)
 
 
 def _in_any(det: Sequence[float], boxes: Sequence[Sequence[float]]) -> bool:
@@ -144,12 +161,15 @@ def check_served(
     workers: int = 1,
     progress: Progress = no_progress,
     on_hit: Callable[[np.ndarray, ServedHit], None] | None = None,
+    second_opinion: Callable[[np.ndarray, Sequence[float]], bool] | None = None,
 ) -> ServedCheckResult:
     """Run the detector on every frame of the served rendition ``served_path`` and explain each detection.
 
     ``tracks`` and ``visible_track_ids`` are what the render used (``visible_track_ids``: the tracks left visible,
     the teacher's and consented pupils'); ``expected_frames``: the render's frame count when known (else from the
-    probed duration).  ``on_hit(frame, hit)`` sees each hit's frame (e.g. to save a crop).  Raises
+    probed duration).  ``on_hit(frame, hit)`` sees each hit's frame (e.g. to save a crop).  ``second_opinion(frame,
+    [x1, y1, x2, y2, score])`` (``privacy.second_opinion``) labels each hit face-like or not; it never removes a hit,
+    so ``frames_with_visible_face`` stays the strict count.  Raises
     ``ServedCheckError`` whenever the check cannot be completed.
     """
     from videocoach.av import media
@@ -158,7 +178,7 @@ def check_served(
     progress(STAGE, 0.0)
     thr = check_threshold(policy)
     if not policy.hide_faces:
-        return ServedCheckResult(0, 0, 0, (), 0, 0, 0, 0, thr, time.perf_counter() - t0,
+        return ServedCheckResult(0, 0, 0, (), 0, 0, 0, 0, 0, thr, time.perf_counter() - t0,
                                  skipped_reason="the policy hides no faces (all consented)")
     visible = frozenset(int(i) for i in visible_track_ids)
     name = Path(served_path).name
@@ -174,14 +194,11 @@ def check_served(
         if (info.width, info.height) != (tracks.width, tracks.height):
             raise ServedCheckError(f"{name}: {info.width}x{info.height} does not match the tracks' "
                                    f"{tracks.width}x{tracks.height}")
+        strict_decode(served_path, info)  # a damaged packet is a failure, not a frame ffmpeg made up
         args = dict(box_scale=policy.box_scale, hold_s=policy.hold_s)
         hidden = HideSchedule(tracks, visible_track_ids=visible, **args)
         shown = HideSchedule(replace(tracks, tracks=tuple(t for t in tracks.tracks if t.id in visible)), **args)
         zmask = zone_mask(policy, tracks.width, tracks.height, teacher_marked=bool(visible & {t.id for t in tracks.tracks}))
-        zone_rects = []
-        if zmask is not None:  # the render mosaics a zone with the grid of the mask's bounding rectangle
-            ys, xs = np.nonzero(zmask.any(axis=1))[0], np.nonzero(zmask.any(axis=0))[0]
-            zone_rects = [(int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1)]
         idle: queue.SimpleQueue[FaceDetector] = queue.SimpleQueue()
         for d in dets:
             idle.put(d)
@@ -193,7 +210,7 @@ def check_served(
             finally:
                 idle.put(det)
 
-        counts = dict(frames=0, visible=0, hits=0, detections=0, shown=0, hidden=0)
+        counts = dict(frames=0, visible=0, hits=0, detections=0, shown=0, hidden=0, blanked=0, face_like=0)
         hits: list[ServedHit] = []
         with FrameReader(served_path, info, fps=tracks.fps) as reader, \
                 ThreadPoolExecutor(len(dets), "served-check") as pool:
@@ -209,27 +226,41 @@ def check_served(
                 counts["detections"] += len(found)
                 if not len(found):
                     return
-                whole = hidden.whole_frame_at(t, frame.index)
+                if hidden.whole_frame_at(t, frame.index) and _fill_diff(image) <= FILL_MAX_DIFF:
+                    counts["hidden"] += len(found)  # a fail-closed whole-frame fill, verified
+                    return
                 allowed = [enlarge(b, SHOWN_TOLERANCE, up=0.0)
                            for tt in (max(0.0, t - half), t, t + half) for b in shown.boxes_at(tt)]
-                rects = hidden.boxes_at(t) + zone_rects
-                frame_hit = False
+                mask = hidden_mask(image, hidden.boxes_at(t), policy, zmask)
+                left = []
                 for d in found:
                     if _in_any(d, allowed):
                         counts["shown"] += 1
-                    elif whole and _fill_diff(image) <= FILL_MAX_DIFF:
-                        counts["hidden"] += 1
-                    elif verified_hidden(image, d, rects, policy):
+                    elif _centre_in(d, mask):
                         counts["hidden"] += 1
                     else:
-                        hit = ServedHit(round(t, 3), frame.index, tuple(float(v) for v in d[:4]), float(d[4]))
-                        counts["hits"] += 1
-                        frame_hit = True
-                        if len(hits) < MAX_HITS:
-                            hits.append(hit)
-                        if on_hit is not None:
-                            on_hit(image, hit)
-                counts["visible"] += frame_hit
+                        left.append(d)
+                if left and mask.any():
+                    # next to a hidden area the mosaic itself can make a face-like pattern (a blocky head over a
+                    # neck): with the verified hidden pixels blanked, what the detector still finds there stands
+                    blanked = image.copy()
+                    blanked[mask] = FILL_BGR
+                    again = [d for d in detect(blanked) if not _in_any(d, allowed) and not _centre_in(d, mask)]
+                    stands = [d for d in left if any(_in_any(a, [d[:4]]) or _in_any(d, [a[:4]]) for a in again)]
+                    counts["blanked"] += len(left) - len(stands)
+                    left = stands
+                face_like = False
+                for d in left:
+                    opinion = None if second_opinion is None else bool(second_opinion(image, d))
+                    face_like |= bool(opinion)
+                    hit = ServedHit(round(t, 3), frame.index, tuple(float(v) for v in d[:4]), float(d[4]), opinion)
+                    counts["hits"] += 1
+                    if len(hits) < MAX_HITS:
+                        hits.append(hit)
+                    if on_hit is not None:
+                        on_hit(image, hit)
+                counts["visible"] += bool(left)
+                counts["face_like"] += face_like
 
             for frame in reader:
                 pending.append((frame, pool.submit(detect, frame.image)))
@@ -252,7 +283,8 @@ def check_served(
     return ServedCheckResult(
         frames_checked=counts["frames"], frames_expected=expected, frames_with_visible_face=counts["visible"],
         hits=tuple(hits), hit_count=counts["hits"], detections=counts["detections"], on_shown=counts["shown"],
-        on_hidden=counts["hidden"], threshold=thr, check_s=time.perf_counter() - t0,
+        on_hidden=counts["hidden"], gone_when_blanked=counts["blanked"], threshold=thr, check_s=time.perf_counter() - t0,
+        frames_with_face_like_hit=counts["face_like"],
     )
 
 
@@ -264,5 +296,6 @@ __all__ = [
     "ServedHit",
     "check_served",
     "check_threshold",
-    "verified_hidden",
+    "strict_decode",
+    "hidden_mask",
 ]

@@ -1,0 +1,136 @@
+"""Issue 19's second "no visible pupil face" check: the detector at its low threshold over EVERY served frame.
+
+    python eval/eval_served_frames.py                          # the face clips, then the sample lesson
+    python eval/eval_served_frames.py --videos classroom.gif   # some of them
+    python eval/eval_served_frames.py --workers 2              # two detector sessions for the check
+
+Each recording goes through the product's video steps as the pipeline runs them: face tracks (the default policy,
+every face hidden), the people step (dlib descriptors, people, the enrolled teacher's tracks), then the rendition
+with the teacher shown, rendered and audited in one pass (``onepass.redact_in_one_pass`` with the audit's second
+opinion), which is the file a browser gets.  ``privacy.served_check.check_served`` then decodes that file and runs
+CenterFace at 0.05 on every frame.
+
+Teacher: on the sample lesson, the person the people step suggests, confirmed (as the owner does in Pre-watch); on
+the clips, the woman of ``head-pose-face-detection-female.gif`` enrolled from that clip (as eval_identity.py does).
+Prints per recording: frames checked, frames with a visible pupil face (target 0), and every hit with its time;
+crops of each hit (the frame with the box drawn, 2x) go to eval/out/served/ to be looked at, with the second
+opinion's word (face-like or not) in the file name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from videocoach.av import media  # noqa: E402
+from videocoach.privacy import identity, onepass, people, policy, redact, second_opinion, served_check  # noqa: E402
+from videocoach.privacy.faces import load_detector  # noqa: E402
+
+DATA = REPO.parent / "shared" / "data" / "faces"
+OUT = REPO / "eval" / "out" / "served"
+SAMPLE = REPO / "sample_media" / "lesson.mp4"
+ENROL_FROM = "head-pose-face-detection-female.gif"
+CLIPS = (ENROL_FROM, "head-pose-face-detection-female-and-male.gif", "face-demographics-walking-and-pause.gif",
+         "head-pose-face-detection-male.gif", "classroom.gif", "walking.gif")
+VIDEOS = CLIPS + ("lesson.mp4",)
+
+
+def video_path(name: str) -> Path:
+    return SAMPLE if name == "lesson.mp4" else DATA / "clips" / name
+
+
+def face_steps(path: Path, pol, emb, enrolled):
+    """Tracks (cached in eval/out/tracks, shared with eval_identity.py and eval_audit.py) and the people step."""
+    info = media.probe(path)
+    cache = REPO / "eval" / "out" / "tracks" / f"{path.name}.json"
+    if cache.exists():
+        tracks = redact.FaceTracks.from_json(cache.read_text())
+    else:
+        tracks = redact.detect_faces(path, info, pol)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(tracks.to_json())
+    descs, _thumbs = people.embed_tracks(path, info, tracks, emb)
+    return info, tracks, descs, people.find_people(tracks, descs, enrolled)
+
+
+def serve_and_check(name: str, path: Path, info, tracks, teacher: frozenset[int], pol, opinion, det, workers: int,
+                    tmp: Path) -> None:
+    out = tmp / f"{path.stem}.mp4"
+    t0 = time.perf_counter()
+    res = onepass.redact_in_one_pass(path, info, pol, out, tracks=tracks, visible_track_ids=teacher,
+                                     exempt_track_ids=teacher, findings_filter=opinion.filter_findings)
+    t1 = time.perf_counter()
+    saved = []
+
+    def on_hit(image: np.ndarray, hit: served_check.ServedHit) -> None:
+        x1, y1, x2, y2 = (int(v) for v in hit.box)
+        im = image.copy()
+        cv2.rectangle(im, (x1, y1), (x2, y2), (0, 0, 255), 1)
+        pad = max(x2 - x1, y2 - y1) * 2
+        crop = im[max(0, y1 - pad): y2 + pad, max(0, x1 - pad): x2 + pad]
+        word = {True: "facelike", False: "notface", None: "unasked"}[hit.face_like]
+        f = OUT / f"{path.stem}_{hit.t_s:08.3f}_{hit.score:.3f}_{word}.png"
+        cv2.imwrite(str(f), cv2.resize(crop, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST))
+        saved.append(f)
+
+    dets = [det] if workers <= 1 else [det] + [load_detector(det.threshold) for _ in range(workers - 1)]
+    r = served_check.check_served(out, tracks, pol, visible_track_ids=teacher, expected_frames=res.render.frames,
+                                  detectors=dets, on_hit=on_hit, second_opinion=opinion.looks_like_face)
+    print(f"{name}: {r.frames_checked} of {r.frames_expected} served frames checked at {r.threshold}; "
+          f"frames with a visible pupil face: {r.frames_with_visible_face} (second opinion face-like: "
+          f"{r.frames_with_face_like_hit}); detections {r.detections}: on the teacher {r.on_shown}, on verified hidden "
+          f"pixels {r.on_hidden}, gone when hidden pixels blanked {r.gone_when_blanked}, hits {r.hit_count}; "
+          f"audit in the render: {res.audit.finding_count} findings in {res.audit.sampled_frames} sampled frames; "
+          f"teacher tracks shown {len(teacher)}; render {t1 - t0:.1f} s, check {r.check_s:.1f} s", flush=True)
+    for h in r.hits:
+        print(f"    hit t={h.t_s:.3f} s frame {h.frame_index} box {[round(v) for v in h.box]} score {h.score:.3f} "
+              f"face-like {h.face_like}", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--videos", nargs="*", default=list(VIDEOS))
+    ap.add_argument("--workers", type=int, default=1, help="detector sessions for the check")
+    args = ap.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    for old in OUT.glob("*.png"):
+        old.unlink()
+    import tempfile
+
+    pol = policy.load_named_policy(policy.DEFAULT_POLICY)
+    emb = identity.load_embedder()
+    opinion = second_opinion.load()
+    det = load_detector(served_check.check_threshold(pol))
+    woman: list[np.ndarray] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.videos:
+            path = video_path(name)
+            if name == "lesson.mp4":
+                info, tracks, descs, res = face_steps(path, pol, emb, ())
+                if res.suggested_teacher is None:
+                    print("lesson.mp4: no teacher suggested: every face stays hidden")
+                    teacher = frozenset()
+                else:  # the owner confirms the suggestion: enrolled from it
+                    again = people.find_people(tracks, descs, res.person_descriptors(res.suggested_teacher))
+                    teacher = frozenset(again.teacher_track_ids)
+            else:
+                if not woman:
+                    _i, _t, fdesc, _r = face_steps(video_path(ENROL_FROM), pol, emb, ())
+                    woman = [np.asarray(v, np.float32) for vs in fdesc.values() for v in vs]
+                    print(f"enrolled the woman from {ENROL_FROM}: {len(woman)} descriptors", flush=True)
+                info, tracks, _d, res = face_steps(path, pol, emb, woman)
+                teacher = frozenset(res.teacher_track_ids)
+            serve_and_check(name, path, info, tracks, teacher, pol, opinion, det, args.workers, Path(tmp))
+    print(f"crops of every hit: {OUT}")
+
+
+if __name__ == "__main__":
+    main()
