@@ -20,6 +20,7 @@ opinion's word (face-like or not) in the file name.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -36,6 +37,8 @@ from videocoach.privacy.faces import load_detector  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "faces"
 OUT = REPO / "eval" / "out" / "served"
+CACHE = REPO / "eval" / "out" / "served_cache"
+SHOW_HITS = 30
 SAMPLE = REPO / "sample_media" / "lesson.mp4"
 ENROL_FROM = "head-pose-face-detection-female.gif"
 CLIPS = (ENROL_FROM, "head-pose-face-detection-female-and-male.gif", "face-demographics-walking-and-pause.gif",
@@ -61,16 +64,34 @@ def face_steps(path: Path, pol, emb, enrolled):
     return info, tracks, descs, people.find_people(tracks, descs, enrolled)
 
 
+def serve(path: Path, info, tracks, teacher: frozenset[int], pol, opinion, trust_cache: bool) -> tuple[Path, dict]:
+    """The rendition a browser gets, with the teacher shown (kept in eval/out/served_cache/ for the same teacher)."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    out, meta_path = CACHE / f"{path.stem}.mp4", CACHE / f"{path.stem}.json"
+    key = sorted(teacher)
+    if out.exists() and meta_path.exists() and json.loads(meta_path.read_text())["teacher"] == key:
+        return out, json.loads(meta_path.read_text())
+    if out.exists() and trust_cache and not meta_path.exists():  # rendered by this script, its note was lost
+        meta = dict(teacher=key, frames=None, audit_findings=None, audit_sampled=None, render_s=None)
+    else:
+        t0 = time.perf_counter()
+        res = onepass.redact_in_one_pass(path, info, pol, out, tracks=tracks, visible_track_ids=teacher,
+                                         exempt_track_ids=teacher, findings_filter=opinion.filter_findings)
+        meta = dict(teacher=key, frames=res.render.frames, audit_findings=res.audit.finding_count,
+                    audit_sampled=res.audit.sampled_frames, render_s=round(time.perf_counter() - t0, 1))
+    meta_path.write_text(json.dumps(meta))
+    return out, meta
+
+
 def serve_and_check(name: str, path: Path, info, tracks, teacher: frozenset[int], pol, opinion, det, workers: int,
-                    tmp: Path) -> None:
-    out = tmp / f"{path.stem}.mp4"
-    t0 = time.perf_counter()
-    res = onepass.redact_in_one_pass(path, info, pol, out, tracks=tracks, visible_track_ids=teacher,
-                                     exempt_track_ids=teacher, findings_filter=opinion.filter_findings)
-    t1 = time.perf_counter()
-    saved = []
+                    trust_cache: bool) -> None:
+    out, meta = serve(path, info, tracks, teacher, pol, opinion, trust_cache)
+    saved: dict[int, Path] = {}
 
     def on_hit(image: np.ndarray, hit: served_check.ServedHit) -> None:
+        second = int(hit.t_s) * 2 + bool(hit.face_like)
+        if second in saved:  # one crop per second (and per word of the second opinion) is enough to look at
+            return
         x1, y1, x2, y2 = (int(v) for v in hit.box)
         im = image.copy()
         cv2.rectangle(im, (x1, y1), (x2, y2), (0, 0, 255), 1)
@@ -79,57 +100,61 @@ def serve_and_check(name: str, path: Path, info, tracks, teacher: frozenset[int]
         word = {True: "facelike", False: "notface", None: "unasked"}[hit.face_like]
         f = OUT / f"{path.stem}_{hit.t_s:08.3f}_{hit.score:.3f}_{word}.png"
         cv2.imwrite(str(f), cv2.resize(crop, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST))
-        saved.append(f)
+        saved[second] = f
 
     dets = [det] if workers <= 1 else [det] + [load_detector(det.threshold) for _ in range(workers - 1)]
-    r = served_check.check_served(out, tracks, pol, visible_track_ids=teacher, expected_frames=res.render.frames,
+    r = served_check.check_served(out, tracks, pol, visible_track_ids=teacher, expected_frames=meta["frames"],
                                   detectors=dets, on_hit=on_hit, second_opinion=opinion.looks_like_face)
     print(f"{name}: {r.frames_checked} of {r.frames_expected} served frames checked at {r.threshold}; "
           f"frames with a visible pupil face: {r.frames_with_visible_face} (second opinion face-like: "
           f"{r.frames_with_face_like_hit}); detections {r.detections}: on the teacher {r.on_shown}, on verified hidden "
           f"pixels {r.on_hidden}, gone when hidden pixels blanked {r.gone_when_blanked}, hits {r.hit_count}; "
-          f"audit in the render: {res.audit.finding_count} findings in {res.audit.sampled_frames} sampled frames; "
-          f"teacher tracks shown {len(teacher)}; render {t1 - t0:.1f} s, check {r.check_s:.1f} s", flush=True)
-    for h in r.hits:
+          f"audit in the render: {meta['audit_findings']} findings in {meta['audit_sampled']} sampled frames; "
+          f"teacher tracks shown {len(teacher)}; render {meta['render_s']} s, check {r.check_s:.1f} s", flush=True)
+    for h in r.hits[:SHOW_HITS]:
         print(f"    hit t={h.t_s:.3f} s frame {h.frame_index} box {[round(v) for v in h.box]} score {h.score:.3f} "
               f"face-like {h.face_like}", flush=True)
+    if r.hit_count > SHOW_HITS:
+        seconds = sorted({int(h.t_s) for h in r.hits})
+        face_s = sorted({int(h.t_s) for h in r.hits if h.face_like})
+        print(f"    ... {r.hit_count - SHOW_HITS} more hits; seconds with a hit (of the first {len(r.hits)}): "
+              f"{seconds}; with a face-like hit: {face_s}", flush=True)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--videos", nargs="*", default=list(VIDEOS))
     ap.add_argument("--workers", type=int, default=1, help="detector sessions for the check")
+    ap.add_argument("--trust-cache", action="store_true",
+                    help="use a rendition left in eval/out/served_cache/ without its note (an interrupted run)")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     for old in OUT.glob("*.png"):
         old.unlink()
-    import tempfile
-
     pol = policy.load_named_policy(policy.DEFAULT_POLICY)
     emb = identity.load_embedder()
     opinion = second_opinion.load()
     det = load_detector(served_check.check_threshold(pol))
     woman: list[np.ndarray] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for name in args.videos:
-            path = video_path(name)
-            if name == "lesson.mp4":
-                info, tracks, descs, res = face_steps(path, pol, emb, ())
-                if res.suggested_teacher is None:
-                    print("lesson.mp4: no teacher suggested: every face stays hidden")
-                    teacher = frozenset()
-                else:  # the owner confirms the suggestion: enrolled from it
-                    again = people.find_people(tracks, descs, res.person_descriptors(res.suggested_teacher))
-                    teacher = frozenset(again.teacher_track_ids)
-            else:
-                if not woman:
-                    _i, _t, fdesc, _r = face_steps(video_path(ENROL_FROM), pol, emb, ())
-                    woman = [np.asarray(v, np.float32) for vs in fdesc.values() for v in vs]
-                    print(f"enrolled the woman from {ENROL_FROM}: {len(woman)} descriptors", flush=True)
-                info, tracks, _d, res = face_steps(path, pol, emb, woman)
-                teacher = frozenset(res.teacher_track_ids)
-            serve_and_check(name, path, info, tracks, teacher, pol, opinion, det, args.workers, Path(tmp))
-    print(f"crops of every hit: {OUT}")
+    for name in args.videos:
+        path = video_path(name)
+        if name == "lesson.mp4":
+            info, tracks, descs, res = face_steps(path, pol, emb, ())
+            if res.suggested_teacher is None:
+                print("lesson.mp4: no teacher suggested: every face stays hidden")
+                teacher = frozenset()
+            else:  # the owner confirms the suggestion: enrolled from it
+                again = people.find_people(tracks, descs, res.person_descriptors(res.suggested_teacher))
+                teacher = frozenset(again.teacher_track_ids)
+        else:
+            if not woman:
+                _i, _t, fdesc, _r = face_steps(video_path(ENROL_FROM), pol, emb, ())
+                woman = [np.asarray(v, np.float32) for vs in fdesc.values() for v in vs]
+                print(f"enrolled the woman from {ENROL_FROM}: {len(woman)} descriptors", flush=True)
+            info, tracks, _d, res = face_steps(path, pol, emb, woman)
+            teacher = frozenset(res.teacher_track_ids)
+        serve_and_check(name, path, info, tracks, teacher, pol, opinion, det, args.workers, args.trust_cache)
+    print(f"crops of the hits (one per second): {OUT}")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from conftest import shared
 from videocoach.av import media
 from videocoach.privacy.faces import load_detector
 from videocoach.privacy.onepass import redact_in_one_pass
+from videocoach.privacy import second_opinion
 from videocoach.privacy.policy import load_policy
 from videocoach.privacy.served_check import ServedCheckError, check_served, hidden_mask
 
@@ -58,9 +59,12 @@ def test_planted_unhidden_face_is_caught_and_allowed_face_is_not(served):
     seen = []
     r = check_served(served["root"] / "shown.mp4", served["tracks"], served["pol"],
                      expected_frames=served["shown"].render.frames, detectors=[served["det"]],
-                     on_hit=lambda image, hit: seen.append((image.shape, hit)))
-    assert not r.passed
+                     on_hit=lambda image, hit: seen.append((image.shape, hit)),
+                     second_opinion=second_opinion.load().looks_like_face)
+    assert not r.passed and r.second_opinion
     assert r.frames_with_visible_face >= 0.9 * r.frames_checked, r.frames_with_visible_face
+    # the second opinion takes her for a face where she faces the camera (she turns her head: not in every frame)
+    assert r.frames_with_face_like_hit >= 0.5 * r.frames_checked, r.frames_with_face_like_hit
     assert seen and seen[0][0] == (270, 480, 3) and len(seen) == r.hit_count
     # every hit lies on the person left visible, at the time of one of her detections (within her track's span)
     p = served["person"]
@@ -146,3 +150,39 @@ def test_hidden_mask_on_a_mosaic_and_on_a_photo():
     hide_rect(img, rect, pol)
     mask = hidden_mask(img, [rect], pol)
     assert mask[rect[1]:rect[3], rect[0]:rect[2]].all() and mask.sum() == 138 * 116
+
+
+def test_cli_check_served_on_a_stored_lesson(tmp_path, monkeypatch, capsys):
+    """`videocoach check-served LESSON`: 0 on the lesson as rendered (every face hidden); 1 with the hits' times
+    when the saved tracks hid nothing; 2 with one line when there is no rendition."""
+    import subprocess
+
+    from conftest import SAMPLE_MEDIA
+    from videocoach import cli, pipeline
+    from videocoach.config import Settings
+    from videocoach.core import serialize
+    from videocoach.privacy.tracking import FaceTracks
+    from videocoach.storage.store import Store
+
+    clip = tmp_path / "clip.mp4"  # 2 s of the sample lesson with pupils' faces, no sound (no audio stages)
+    subprocess.run(["ffmpeg", "-v", "error", "-ss", "10", "-t", "2", "-i", str(SAMPLE_MEDIA / "lesson.mp4"), "-an",
+                    "-c:v", "libx264", str(clip)], check=True)
+    monkeypatch.setenv("VIDEOCOACH_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("VIDEOCOACH_KEY_FILE", str(tmp_path / "key"))
+    store = Store(Settings.from_env())
+    owner = store.add_user("t", "teacher", None)
+    lesson = pipeline.ingest_file(store, owner, clip, policy_name="blur-all-pupils")
+    assert cli.main(["-q", "check-served", lesson.id[:8]]) == 2
+    assert "no redacted video yet" in capsys.readouterr().err
+    pipeline.run(store, lesson.id, stages=["faces", "people", "render"])
+    assert cli.main(["-q", "check-served", lesson.id[:8]]) == 0
+    out = capsys.readouterr().out
+    assert "50 frames checked" in out and ": 0 with a possibly visible face" in out, out
+    info = pipeline.load_info(store, lesson.id)
+    nothing = FaceTracks((), info.width, info.height, info.fps, 10_000, 1, 0.05, 1.0)
+    store.save_stage(lesson.id, "faces", serialize.dumps(nothing))
+    pipeline.rerender(store, lesson.id)  # the saved tracks hide nothing: pupils' faces are served
+    assert cli.main(["-q", "check-served", lesson.id[:8]]) == 1
+    out = capsys.readouterr().out
+    assert "50 frames checked" in out and ": 0 with" not in out and "  0:0" in out, out
+    store.close()

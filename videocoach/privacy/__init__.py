@@ -1,7 +1,8 @@
 """Consent-aware face redaction: face detection (``faces``), tracks with fail-closed hold rules (``tracking``),
 consent policies (``policy``), the redacted rendering with its audit pass (``redact``), all of these in one decode
 of the video (``onepass``: what the pipeline runs), face identity (``identity``: dlib descriptors), people from
-tracks and the enrolled teacher's tracks (``people``), and the audit's second opinion (``second_opinion``).
+tracks and the enrolled teacher's tracks (``people``), the audit's second opinion (``second_opinion``), and the
+served-frames check (``served_check``: the detector on every frame of the rendition as served).
 
 May import: ``videocoach.core``, ``videocoach.av``, ``videocoach.config`` (the cache for the int8 detector model).
 """
