@@ -32,6 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from videocoach.av import media  # noqa: E402
+from videocoach.av.ffmpeg import ffmpeg_binary, run  # noqa: E402
 from videocoach.privacy import identity, onepass, people, policy, redact, second_opinion, served_check  # noqa: E402
 from videocoach.privacy.faces import load_detector  # noqa: E402
 
@@ -84,8 +85,14 @@ def serve(path: Path, info, tracks, teacher: frozenset[int], pol, opinion, trust
 
 
 def serve_and_check(name: str, path: Path, info, tracks, teacher: frozenset[int], pol, opinion, det, workers: int,
-                    trust_cache: bool) -> None:
+                    trust_cache: bool, seconds: float | None = None) -> None:
     out, meta = serve(path, info, tracks, teacher, pol, opinion, trust_cache)
+    if seconds is not None:  # the first seconds only (a keyframe every second: a clean cut, frames unchanged)
+        part = CACHE / f"{path.stem}.first{seconds:g}s.mp4"
+        run([ffmpeg_binary(), "-y", "-v", "error", "-i", str(out), "-t", f"{seconds:g}", "-map", "0:v:0", "-c", "copy",
+             str(part)])
+        out, meta = part, dict(meta, frames=None)
+        name = f"{name} (first {seconds:g} s)"
     saved: dict[int, Path] = {}
 
     def on_hit(image: np.ndarray, hit: served_check.ServedHit) -> None:
@@ -102,9 +109,13 @@ def serve_and_check(name: str, path: Path, info, tracks, teacher: frozenset[int]
         cv2.imwrite(str(f), cv2.resize(crop, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST))
         saved[second] = f
 
+    tenths: set[int] = set()
     dets = [det] if workers <= 1 else [det] + [load_detector(det.threshold) for _ in range(workers - 1)]
     r = served_check.check_served(out, tracks, pol, visible_track_ids=teacher, expected_frames=meta["frames"],
-                                  detectors=dets, on_hit=on_hit, second_opinion=opinion.looks_like_face)
+                                  detectors=dets, on_hit=on_hit, second_opinion=opinion.looks_like_face,
+                                  progress=lambda _s, f: tenths.add(int(10 * f)) or print(
+                                      f"    {name}: {int(10 * f) * 10} % checked", flush=True)
+                                  if int(10 * f) not in tenths else None)
     print(f"{name}: {r.frames_checked} of {r.frames_expected} served frames checked at {r.threshold}; "
           f"frames with a visible pupil face: {r.frames_with_visible_face} (second opinion face-like: "
           f"{r.frames_with_face_like_hit}); detections {r.detections}: on the teacher {r.on_shown}, on verified hidden "
@@ -125,6 +136,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--videos", nargs="*", default=list(VIDEOS))
     ap.add_argument("--workers", type=int, default=1, help="detector sessions for the check")
+    ap.add_argument("--lesson-seconds", type=float, default=None,
+                    help="check only the first S seconds of the sample lesson's rendition (cut at a keyframe)")
     ap.add_argument("--trust-cache", action="store_true",
                     help="use a rendition left in eval/out/served_cache/ without its note (an interrupted run)")
     args = ap.parse_args()
@@ -138,7 +151,14 @@ def main() -> None:
     woman: list[np.ndarray] = []
     for name in args.videos:
         path = video_path(name)
-        if name == "lesson.mp4":
+        noted = CACHE / f"{path.stem}.json"
+        if args.trust_cache and noted.exists() and (REPO / "eval" / "out" / "tracks" / f"{path.name}.json").exists():
+            # an interrupted run's people step (deterministic on the cached tracks): its teacher tracks are noted
+            info = media.probe(path)
+            tracks = redact.FaceTracks.from_json((REPO / "eval" / "out" / "tracks" / f"{path.name}.json").read_text())
+            teacher = frozenset(json.loads(noted.read_text())["teacher"])
+            print(f"{name}: face tracks and the teacher's tracks from the cache of an earlier run", flush=True)
+        elif name == "lesson.mp4":
             info, tracks, descs, res = face_steps(path, pol, emb, ())
             if res.suggested_teacher is None:
                 print("lesson.mp4: no teacher suggested: every face stays hidden")
@@ -153,7 +173,8 @@ def main() -> None:
                 print(f"enrolled the woman from {ENROL_FROM}: {len(woman)} descriptors", flush=True)
             info, tracks, _d, res = face_steps(path, pol, emb, woman)
             teacher = frozenset(res.teacher_track_ids)
-        serve_and_check(name, path, info, tracks, teacher, pol, opinion, det, args.workers, args.trust_cache)
+        serve_and_check(name, path, info, tracks, teacher, pol, opinion, det, args.workers, args.trust_cache,
+                        args.lesson_seconds if name == "lesson.mp4" else None)
     print(f"crops of the hits (one per second): {OUT}")
 
 
