@@ -33,6 +33,7 @@ sys.path.insert(0, str(REPO))
 
 from videocoach.av import media  # noqa: E402
 from videocoach.av.ffmpeg import ffmpeg_binary, run  # noqa: E402
+from videocoach.av.video_io import FrameReader  # noqa: E402
 from videocoach.privacy import identity, onepass, people, policy, redact, second_opinion, served_check  # noqa: E402
 from videocoach.privacy.faces import load_detector  # noqa: E402
 
@@ -84,8 +85,26 @@ def serve(path: Path, info, tracks, teacher: frozenset[int], pol, opinion, trust
     return out, meta
 
 
+def _frame0(path: Path) -> np.ndarray:
+    with FrameReader(path, media.probe(path)) as reader:
+        return next(iter(reader)).image
+
+
+def shifted(tracks, start_s: float):
+    """The tracks on the clock of a cut starting at ``start_s`` (detections before it dropped)."""
+    from dataclasses import replace
+
+    moved = []
+    for tr in tracks.tracks:
+        dets = tuple(replace(d, t_s=round(d.t_s - start_s, 6)) for d in tr.detections if d.t_s >= start_s)
+        if dets:
+            moved.append(replace(tr, detections=dets))
+    return replace(tracks, tracks=tuple(moved), n_frames=tracks.n_frames - round(start_s * tracks.fps),
+                   failed_s=tuple(t - start_s for t in tracks.failed_s if t >= start_s))
+
+
 def serve_and_check(name: str, path: Path, info, tracks, teacher: frozenset[int], pol, opinion, det, workers: int,
-                    trust_cache: bool, seconds: float | None = None) -> None:
+                    trust_cache: bool, seconds: float | None = None, start_s: float = 0.0) -> None:
     out, meta = serve(path, info, tracks, teacher, pol, opinion, trust_cache)
     if seconds is not None:  # the first seconds only (a keyframe every second: a clean cut, frames unchanged)
         part = CACHE / f"{path.stem}.first{seconds:g}s.mp4"
@@ -93,6 +112,18 @@ def serve_and_check(name: str, path: Path, info, tracks, teacher: frozenset[int]
              str(part)])
         out, meta = part, dict(meta, frames=None)
         name = f"{name} (first {seconds:g} s)"
+    if start_s:  # from a keyframe on; the tracks shifted to the cut's clock (only the cut's first second may differ)
+        part = CACHE / f"{path.stem}.from{start_s:g}s.mp4"
+        run([ffmpeg_binary(), "-y", "-v", "error", "-ss", f"{start_s:g}", "-i", str(out), "-map", "0:v:0", "-c", "copy",
+             str(part)])
+        first = _frame0(part)
+        with FrameReader(out, media.probe(out)) as reader:
+            same = next(f.image for f in reader if f.index == round(start_s * tracks.fps))
+        if not np.array_equal(first, same):
+            raise SystemExit(f"the cut at {start_s} s does not start on frame {round(start_s * tracks.fps)}")
+        tracks = shifted(tracks, start_s)
+        out, meta = part, dict(meta, frames=None)
+        name = f"{name} (from {start_s:g} s)"
     saved: dict[int, Path] = {}
 
     def on_hit(image: np.ndarray, hit: served_check.ServedHit) -> None:
@@ -138,6 +169,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1, help="detector sessions for the check")
     ap.add_argument("--lesson-seconds", type=float, default=None,
                     help="check only the first S seconds of the sample lesson's rendition (cut at a keyframe)")
+    ap.add_argument("--lesson-from", type=float, default=0.0,
+                    help="check the sample lesson's rendition from S seconds on (a whole second: a keyframe)")
     ap.add_argument("--trust-cache", action="store_true",
                     help="use a rendition left in eval/out/served_cache/ without its note (an interrupted run)")
     args = ap.parse_args()
@@ -174,7 +207,8 @@ def main() -> None:
             info, tracks, _d, res = face_steps(path, pol, emb, woman)
             teacher = frozenset(res.teacher_track_ids)
         serve_and_check(name, path, info, tracks, teacher, pol, opinion, det, args.workers, args.trust_cache,
-                        args.lesson_seconds if name == "lesson.mp4" else None)
+                        args.lesson_seconds if name == "lesson.mp4" else None,
+                        args.lesson_from if name == "lesson.mp4" else 0.0)
     print(f"crops of the hits (one per second): {OUT}")
 
 

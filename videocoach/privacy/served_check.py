@@ -13,13 +13,19 @@ detection is then explained, or it is a hit -- a possibly visible pupil face:
   is not trusted: a rectangle that should have been hidden but shows a face is not verified.  A whole frame hidden
   by a fail-closed rule must be the fill;
 - **gone when blanked**: next to a hidden area the mosaic itself can make a face-like pattern with what lies beside
-  it (a blocky head over a neck).  Such a detection stands only if the detector still finds it on the frame with
-  every verified hidden pixel blanked (the solid fill): a real face beside a hidden one keeps its own pixels;
-- anything else is a hit, with its time, box and score.
+  it (a blocky head over a neck).  Such a detection stands only if the detector still finds it with every verified
+  hidden pixel blanked (the solid fill), in a window of ``BLANKED_WINDOW`` x its size: a real face beside a hidden
+  one keeps its own pixels;
+- anything else is a hit, with its time, box and score.  A second opinion (``privacy.second_opinion``, as the audit
+  uses it) may label each hit face-like or not; it never removes one.
+
+At 0.05 the detector also fires on clasped hands, necklines below a mosaic and glass (eval/eval_served_frames.py
+prints them, with crops to look at): ``frames_with_visible_face`` is the strict count, ``passed`` asks for no
+face-like hit when a second opinion was given.
 
 Fail closed: a file that cannot be probed, has any decoder error (a strict decode first: ffmpeg would otherwise
-conceal a damaged packet and go on), decodes to fewer frames than expected, or a detector error raises ``ServedCheckError`` -- never a pass.  Result: ``ServedCheckResult`` (frames checked, frames with a visible
-face, the hits).  ``eval/eval_served_frames.py`` runs it on the sample lesson and the face clips.
+conceal a damaged packet and go on), decodes to fewer frames than expected, or a detector error raises
+``ServedCheckError`` -- never a pass.
 """
 
 from __future__ import annotations
@@ -226,7 +232,8 @@ def check_served(
         args = dict(box_scale=policy.box_scale, hold_s=policy.hold_s)
         hidden = HideSchedule(tracks, visible_track_ids=visible, **args)
         shown = HideSchedule(replace(tracks, tracks=tuple(t for t in tracks.tracks if t.id in visible)), **args)
-        zmask = zone_mask(policy, tracks.width, tracks.height, teacher_marked=bool(visible & {t.id for t in tracks.tracks}))
+        marked = bool(visible & {t.id for t in tracks.tracks})
+        zmask = zone_mask(policy, tracks.width, tracks.height, teacher_marked=marked)
         idle: queue.SimpleQueue[FaceDetector] = queue.SimpleQueue()
         for d in dets:
             idle.put(d)
@@ -308,7 +315,8 @@ def check_served(
     return ServedCheckResult(
         frames_checked=counts["frames"], frames_expected=expected, frames_with_visible_face=counts["visible"],
         hits=tuple(hits), hit_count=counts["hits"], detections=counts["detections"], on_shown=counts["shown"],
-        on_hidden=counts["hidden"], gone_when_blanked=counts["blanked"], threshold=thr, check_s=time.perf_counter() - t0,
+        on_hidden=counts["hidden"], gone_when_blanked=counts["blanked"], threshold=thr,
+        check_s=time.perf_counter() - t0,
         frames_with_face_like_hit=counts["face_like"], second_opinion=second_opinion is not None,
     )
 
