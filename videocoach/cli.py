@@ -300,6 +300,54 @@ def cmd_redact(args) -> int:
     return 0
 
 
+def cmd_check_served(args) -> int:
+    """The detector at its low threshold on every frame of the redacted video as served; exit 1 on a visible face."""
+    from videocoach import pipeline
+    from videocoach.core import serialize
+    from videocoach.privacy import second_opinion, served_check
+    from videocoach.privacy.redact import RenderReport
+    from videocoach.privacy.tracking import FaceTracks
+
+    store = _store()
+    lesson = _find_lesson(store, args.lesson)
+    render_text, faces_text = store.stage(lesson.id, "render"), store.stage(lesson.id, "faces")
+    if render_text is None or faces_text is None or store.media_path(lesson.id, "redacted") is None:
+        raise CliError(f"lesson {lesson.id[:8]} has no redacted video yet (run `videocoach analyse`)")
+    render = serialize.loads(RenderReport, render_text)
+    tracks = serialize.loads(FaceTracks, faces_text)
+    pol = pipeline.lesson_policy(lesson)
+    if (render.policy_name, render.policy_version) != (pol.name, pol.version):
+        raise CliError(f"lesson {lesson.id[:8]} is being rendered again with another policy: check it afterwards")
+    progress = _tqdm_progress(disable=args.quiet)
+    try:
+        with store.media_plaintext(lesson.id, "redacted", suffix=".mp4") as plain:
+            result = served_check.check_served(
+                plain, tracks, pol, visible_track_ids=frozenset(render.visible_track_ids),
+                expected_frames=render.frames, progress=progress,
+                second_opinion=second_opinion.load().looks_like_face)
+    except served_check.ServedCheckError as exc:
+        raise CliError(f"not checked, treat the video as not passed: {exc}") from exc
+    finally:
+        progress.close()  # type: ignore[attr-defined]
+    if result.skipped_reason:
+        print(f"not checked: {result.skipped_reason}")
+        return 0
+    store.audit(None, "served.check", lesson.id,
+                f"frames={result.frames_checked} visible={result.frames_with_visible_face} via cli")
+    face_like = [h for h in result.hits if h.face_like]
+    print(f"{result.frames_checked} frames checked (every frame, face detector at {result.threshold}): "
+          f"{result.frames_with_face_like_hit} with a possibly visible face")
+    for hit in face_like:
+        print(f"  {_fmt_time(hit.t_s)} ({hit.t_s:.2f} s)  box {[round(v) for v in hit.box]}  score {hit.score:.2f}")
+    if result.hit_count > len(result.hits):
+        print(f"  (only the first {len(result.hits)} of {result.hit_count} detections outside hidden areas were kept)")
+    others = result.frames_with_visible_face - result.frames_with_face_like_hit
+    if others > 0:
+        print(f"{others} more frames with a weak detection outside the hidden areas that a closer look does not take "
+              "for a face (hands, necklines, the edge of a hidden face)")
+    return 0 if result.passed else 1
+
+
 def cmd_user(args) -> int:
     from videocoach.storage import auth
 
@@ -513,6 +561,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--consent-record", metavar="TEXT",
                    help="for a policy that hides no face (all-consented): the record showing every pupil consented")
     d.set_defaults(func=cmd_redact)
+
+    cs = sub.add_parser("check-served", help="look for a visible face in every frame of the redacted video (exit 1 if "
+                                             "one is found)")
+    cs.add_argument("lesson")
+    cs.set_defaults(func=cmd_check_served)
 
     u = sub.add_parser("user", help="accounts")
     usub = u.add_subparsers(dest="user_cmd", required=True)

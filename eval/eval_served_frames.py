@@ -1,0 +1,216 @@
+"""Issue 19's second "no visible pupil face" check: the detector at its low threshold over EVERY served frame.
+
+    python eval/eval_served_frames.py                          # the face clips, then the sample lesson
+    python eval/eval_served_frames.py --videos classroom.gif   # some of them
+    python eval/eval_served_frames.py --workers 2              # two detector sessions for the check
+
+Each recording goes through the product's video steps as the pipeline runs them: face tracks (the default policy,
+every face hidden), the people step (dlib descriptors, people, the enrolled teacher's tracks), then the rendition
+with the teacher shown, rendered and audited in one pass (``onepass.redact_in_one_pass`` with the audit's second
+opinion), which is the file a browser gets.  ``privacy.served_check.check_served`` then decodes that file and runs
+CenterFace at 0.05 on every frame.
+
+Teacher: on the sample lesson, the person the people step suggests, confirmed (as the owner does in Pre-watch); on
+the clips, the woman of ``head-pose-face-detection-female.gif`` enrolled from that clip (as eval_identity.py does).
+Prints per recording: frames checked, frames with a visible pupil face (target 0), and every hit with its time;
+crops of each hit (the frame with the box drawn, 2x) go to eval/out/served/ to be looked at, with the second
+opinion's word (face-like or not) in the file name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from videocoach.av import media  # noqa: E402
+from videocoach.av.ffmpeg import ffmpeg_binary, run  # noqa: E402
+from videocoach.av.video_io import FrameReader  # noqa: E402
+from videocoach.privacy import identity, onepass, people, policy, redact, second_opinion, served_check  # noqa: E402
+from videocoach.privacy.faces import load_detector  # noqa: E402
+
+DATA = REPO.parent / "shared" / "data" / "faces"
+OUT = REPO / "eval" / "out" / "served"
+CACHE = REPO / "eval" / "out" / "served_cache"
+SHOW_HITS = 30
+SAMPLE = REPO / "sample_media" / "lesson.mp4"
+ENROL_FROM = "head-pose-face-detection-female.gif"
+CLIPS = (ENROL_FROM, "head-pose-face-detection-female-and-male.gif", "face-demographics-walking-and-pause.gif",
+         "head-pose-face-detection-male.gif", "classroom.gif", "walking.gif")
+VIDEOS = CLIPS + ("lesson.mp4",)
+
+
+def video_path(name: str) -> Path:
+    return SAMPLE if name == "lesson.mp4" else DATA / "clips" / name
+
+
+def face_steps(path: Path, pol, emb, enrolled):
+    """Tracks (cached in eval/out/tracks, shared with eval_identity.py and eval_audit.py) and the people step."""
+    info = media.probe(path)
+    cache = REPO / "eval" / "out" / "tracks" / f"{path.name}.json"
+    if cache.exists():
+        tracks = redact.FaceTracks.from_json(cache.read_text())
+    else:
+        tracks = redact.detect_faces(path, info, pol)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(tracks.to_json())
+    descs, _thumbs = people.embed_tracks(path, info, tracks, emb)
+    return info, tracks, descs, people.find_people(tracks, descs, enrolled)
+
+
+def serve(path: Path, info, tracks, teacher: frozenset[int], pol, opinion, trust_cache: bool) -> tuple[Path, dict]:
+    """The rendition a browser gets, with the teacher shown (kept in eval/out/served_cache/ for the same teacher)."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    out, meta_path = CACHE / f"{path.stem}.mp4", CACHE / f"{path.stem}.json"
+    key = sorted(teacher)
+    if out.exists() and meta_path.exists() and json.loads(meta_path.read_text())["teacher"] == key:
+        return out, json.loads(meta_path.read_text())
+    if out.exists() and trust_cache and not meta_path.exists():  # rendered by this script, its note was lost
+        meta = dict(teacher=key, frames=None, audit_findings=None, audit_sampled=None, render_s=None)
+    else:
+        t0 = time.perf_counter()
+        res = onepass.redact_in_one_pass(path, info, pol, out, tracks=tracks, visible_track_ids=teacher,
+                                         exempt_track_ids=teacher, findings_filter=opinion.filter_findings)
+        meta = dict(teacher=key, frames=res.render.frames, audit_findings=res.audit.finding_count,
+                    audit_sampled=res.audit.sampled_frames, render_s=round(time.perf_counter() - t0, 1))
+    meta_path.write_text(json.dumps(meta))
+    return out, meta
+
+
+def _frame0(path: Path) -> np.ndarray:
+    with FrameReader(path, media.probe(path)) as reader:
+        return next(iter(reader)).image
+
+
+def shifted(tracks, start_s: float):
+    """The tracks on the clock of a cut starting at ``start_s`` (detections before it dropped)."""
+    from dataclasses import replace
+
+    moved = []
+    for tr in tracks.tracks:
+        dets = tuple(replace(d, t_s=round(d.t_s - start_s, 6)) for d in tr.detections if d.t_s >= start_s)
+        if dets:
+            moved.append(replace(tr, detections=dets))
+    return replace(tracks, tracks=tuple(moved), n_frames=tracks.n_frames - round(start_s * tracks.fps),
+                   failed_s=tuple(t - start_s for t in tracks.failed_s if t >= start_s))
+
+
+def serve_and_check(name: str, path: Path, info, tracks, teacher: frozenset[int], pol, opinion, det, workers: int,
+                    trust_cache: bool, seconds: float | None = None, start_s: float = 0.0) -> None:
+    out, meta = serve(path, info, tracks, teacher, pol, opinion, trust_cache)
+    if seconds is not None:  # the first seconds only (a keyframe every second: a clean cut, frames unchanged)
+        part = CACHE / f"{path.stem}.first{seconds:g}s.mp4"
+        run([ffmpeg_binary(), "-y", "-v", "error", "-i", str(out), "-t", f"{seconds:g}", "-map", "0:v:0", "-c", "copy",
+             str(part)])
+        out, meta = part, dict(meta, frames=None)
+        name = f"{name} (first {seconds:g} s)"
+    if start_s:  # from a keyframe on; the tracks shifted to the cut's clock (only the cut's first second may differ)
+        part = CACHE / f"{path.stem}.from{start_s:g}s.mp4"
+        run([ffmpeg_binary(), "-y", "-v", "error", "-ss", f"{start_s:g}", "-i", str(out), "-map", "0:v:0", "-c", "copy",
+             str(part)])
+        first = _frame0(part)
+        with FrameReader(out, media.probe(out)) as reader:
+            same = next(f.image for f in reader if f.index == round(start_s * tracks.fps))
+        if not np.array_equal(first, same):
+            raise SystemExit(f"the cut at {start_s} s does not start on frame {round(start_s * tracks.fps)}")
+        tracks = shifted(tracks, start_s)
+        out, meta = part, dict(meta, frames=None)
+        name = f"{name} (from {start_s:g} s)"
+    saved: dict[int, Path] = {}
+
+    def on_hit(image: np.ndarray, hit: served_check.ServedHit) -> None:
+        second = int(hit.t_s) * 2 + bool(hit.face_like)
+        if second in saved:  # one crop per second (and per word of the second opinion) is enough to look at
+            return
+        x1, y1, x2, y2 = (int(v) for v in hit.box)
+        im = image.copy()
+        cv2.rectangle(im, (x1, y1), (x2, y2), (0, 0, 255), 1)
+        pad = max(x2 - x1, y2 - y1) * 2
+        crop = im[max(0, y1 - pad): y2 + pad, max(0, x1 - pad): x2 + pad]
+        word = {True: "facelike", False: "notface", None: "unasked"}[hit.face_like]
+        f = OUT / f"{path.stem}_{hit.t_s:08.3f}_{hit.score:.3f}_{word}.png"
+        cv2.imwrite(str(f), cv2.resize(crop, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST))
+        saved[second] = f
+
+    tenths: set[int] = set()
+    dets = [det] if workers <= 1 else [det] + [load_detector(det.threshold) for _ in range(workers - 1)]
+    r = served_check.check_served(out, tracks, pol, visible_track_ids=teacher, expected_frames=meta["frames"],
+                                  detectors=dets, on_hit=on_hit, second_opinion=opinion.looks_like_face,
+                                  progress=lambda _s, f: tenths.add(int(10 * f)) or print(
+                                      f"    {name}: {int(10 * f) * 10} % checked", flush=True)
+                                  if int(10 * f) not in tenths else None)
+    print(f"{name}: {r.frames_checked} of {r.frames_expected} served frames checked at {r.threshold}; "
+          f"frames with a visible pupil face: {r.frames_with_visible_face} (second opinion face-like: "
+          f"{r.frames_with_face_like_hit}); detections {r.detections}: on the teacher {r.on_shown}, on verified hidden "
+          f"pixels {r.on_hidden}, gone when hidden pixels blanked {r.gone_when_blanked}, hits {r.hit_count}; "
+          f"audit in the render: {meta['audit_findings']} findings in {meta['audit_sampled']} sampled frames; "
+          f"teacher tracks shown {len(teacher)}; render {meta['render_s']} s, check {r.check_s:.1f} s", flush=True)
+    for h in r.hits[:SHOW_HITS]:
+        print(f"    hit t={h.t_s:.3f} s frame {h.frame_index} box {[round(v) for v in h.box]} score {h.score:.3f} "
+              f"face-like {h.face_like}", flush=True)
+    if r.hit_count > SHOW_HITS:
+        seconds = sorted({int(h.t_s) for h in r.hits})
+        face_s = sorted({int(h.t_s) for h in r.hits if h.face_like})
+        print(f"    ... {r.hit_count - SHOW_HITS} more hits; seconds with a hit (of the first {len(r.hits)}): "
+              f"{seconds}; with a face-like hit: {face_s}", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--videos", nargs="*", default=list(VIDEOS))
+    ap.add_argument("--workers", type=int, default=1, help="detector sessions for the check")
+    ap.add_argument("--lesson-seconds", type=float, default=None,
+                    help="check only the first S seconds of the sample lesson's rendition (cut at a keyframe)")
+    ap.add_argument("--lesson-from", type=float, default=0.0,
+                    help="check the sample lesson's rendition from S seconds on (a whole second: a keyframe)")
+    ap.add_argument("--trust-cache", action="store_true",
+                    help="use a rendition left in eval/out/served_cache/ without its note (an interrupted run)")
+    args = ap.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    for old in OUT.glob("*.png"):
+        old.unlink()
+    pol = policy.load_named_policy(policy.DEFAULT_POLICY)
+    emb = identity.load_embedder()
+    opinion = second_opinion.load()
+    det = load_detector(served_check.check_threshold(pol))
+    woman: list[np.ndarray] = []
+    for name in args.videos:
+        path = video_path(name)
+        noted = CACHE / f"{path.stem}.json"
+        if args.trust_cache and noted.exists() and (REPO / "eval" / "out" / "tracks" / f"{path.name}.json").exists():
+            # an interrupted run's people step (deterministic on the cached tracks): its teacher tracks are noted
+            info = media.probe(path)
+            tracks = redact.FaceTracks.from_json((REPO / "eval" / "out" / "tracks" / f"{path.name}.json").read_text())
+            teacher = frozenset(json.loads(noted.read_text())["teacher"])
+            print(f"{name}: face tracks and the teacher's tracks from the cache of an earlier run", flush=True)
+        elif name == "lesson.mp4":
+            info, tracks, descs, res = face_steps(path, pol, emb, ())
+            if res.suggested_teacher is None:
+                print("lesson.mp4: no teacher suggested: every face stays hidden")
+                teacher = frozenset()
+            else:  # the owner confirms the suggestion: enrolled from it
+                again = people.find_people(tracks, descs, res.person_descriptors(res.suggested_teacher))
+                teacher = frozenset(again.teacher_track_ids)
+        else:
+            if not woman:
+                _i, _t, fdesc, _r = face_steps(video_path(ENROL_FROM), pol, emb, ())
+                woman = [np.asarray(v, np.float32) for vs in fdesc.values() for v in vs]
+                print(f"enrolled the woman from {ENROL_FROM}: {len(woman)} descriptors", flush=True)
+            info, tracks, _d, res = face_steps(path, pol, emb, woman)
+            teacher = frozenset(res.teacher_track_ids)
+        serve_and_check(name, path, info, tracks, teacher, pol, opinion, det, args.workers, args.trust_cache,
+                        args.lesson_seconds if name == "lesson.mp4" else None,
+                        args.lesson_from if name == "lesson.mp4" else 0.0)
+    print(f"crops of the hits (one per second): {OUT}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,188 @@
+"""The served-frames check (privacy/served_check.py) on a real clip: two real people turning their heads
+(head-pose-face-detection-female-and-male.gif, 56 frames), rendered by the product's one-pass redaction.
+
+- every face hidden: zero frames with a visible face, every frame checked;
+- one person's face left un-hidden by the render but not allowed to show: caught in (nearly) every frame;
+  the same file with that person allowed (the teacher's track): zero again;
+- a truncated or corrupt rendition fails closed (an error, never a pass).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import shared
+from videocoach.av import media
+from videocoach.privacy.faces import load_detector
+from videocoach.privacy.onepass import redact_in_one_pass
+from videocoach.privacy import second_opinion
+from videocoach.privacy.policy import load_policy
+from videocoach.privacy.served_check import ServedCheckError, check_served, hidden_mask
+
+pytestmark = pytest.mark.slow  # ~2 min on the shared 2 cores (two renders, five checks of 56 frames)
+
+CLIP = ("faces", "clips", "head-pose-face-detection-female-and-male.gif")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    clip = shared(*CLIP)
+    if not clip.is_file():
+        pytest.skip(f"reference clip missing: {clip}")
+    root = tmp_path_factory.mktemp("served")
+    info = media.probe(clip)
+    pol = load_policy("blur-all-pupils")
+    hidden = redact_in_one_pass(clip, info, pol, root / "hidden.mp4", id_base=0)
+    tracks = hidden.tracks
+    # the person seen longest (the woman on the left) is left visible by the render: a planted un-hidden face
+    person = max(tracks.tracks, key=lambda t: len(t.detections))
+    shown = redact_in_one_pass(clip, info, pol, root / "shown.mp4", tracks=tracks,
+                               visible_track_ids=frozenset({person.id}))
+    return dict(root=root, pol=pol, tracks=tracks, person=person, hidden=hidden, shown=shown,
+                det=load_detector(0.05))
+
+
+def test_every_face_hidden_gives_zero(served):
+    r = check_served(served["root"] / "hidden.mp4", served["tracks"], served["pol"],
+                     expected_frames=served["hidden"].render.frames, detectors=[served["det"]])
+    assert r.frames_checked == r.frames_expected == served["hidden"].render.frames == 56
+    assert r.frames_with_visible_face == 0 and r.hit_count == 0 and r.passed, r.hits
+    # the detector did fire at 0.05 on the mosaics: they were explained by verified hidden pixels
+    assert r.detections > 0 and r.on_hidden + r.gone_when_blanked == r.detections
+
+
+def test_planted_unhidden_face_is_caught_and_allowed_face_is_not(served):
+    seen = []
+    r = check_served(served["root"] / "shown.mp4", served["tracks"], served["pol"],
+                     expected_frames=served["shown"].render.frames, detectors=[served["det"]],
+                     on_hit=lambda image, hit: seen.append((image.shape, hit)),
+                     second_opinion=second_opinion.load().looks_like_face)
+    assert not r.passed and r.second_opinion
+    assert r.frames_with_visible_face >= 0.9 * r.frames_checked, r.frames_with_visible_face
+    # the second opinion takes her for a face where she faces the camera (she turns her head: not in every frame)
+    assert r.frames_with_face_like_hit >= 0.5 * r.frames_checked, r.frames_with_face_like_hit
+    assert seen and seen[0][0] == (270, 480, 3) and len(seen) == r.hit_count
+    # every hit lies on the person left visible, at the time of one of her detections (within her track's span)
+    p = served["person"]
+    assert all(p.start_s - 1.0 <= h.t_s <= p.end_s + 1.0 for h in r.hits)
+    allowed = check_served(served["root"] / "shown.mp4", served["tracks"], served["pol"],
+                           visible_track_ids=frozenset({p.id}), expected_frames=served["shown"].render.frames,
+                           detectors=[served["det"]])
+    assert allowed.passed and allowed.on_shown >= 0.9 * allowed.frames_checked
+
+
+def test_schedule_alone_is_not_trusted(served):
+    """In the rendition above the woman's box is in the hide schedule, yet she is caught: her pixels are not verified
+    hidden (the real face is no mosaic); the rectangles the render did hide are verified."""
+    from videocoach.privacy.tracking import HideSchedule
+
+    box = served["person"].detections[0].box
+    rect = tuple(int(v) for v in box)
+    assert not hidden_mask(_first_frame(served["root"] / "shown.mp4"), [rect], served["pol"]).any()
+    pol = served["pol"]
+    rects = HideSchedule(served["tracks"], box_scale=pol.box_scale, hold_s=pol.hold_s).boxes_at(0.0)
+    mask = hidden_mask(_first_frame(served["root"] / "hidden.mp4"), rects, pol)
+    assert rects and all(mask[y1:y2, x1:x2].mean() > 0.5 for x1, y1, x2, y2 in rects)
+
+
+def _first_frame(path):
+    from videocoach.av.video_io import FrameReader
+
+    with FrameReader(path, media.probe(path)) as reader:
+        return next(iter(reader)).image
+
+
+def test_truncated_rendition_fails_closed(served, tmp_path):
+    data = (served["root"] / "hidden.mp4").read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])  # +faststart: the index is whole, half the frames are gone
+    with pytest.raises(ServedCheckError):
+        check_served(cut, served["tracks"], served["pol"], detectors=[served["det"]])
+    with pytest.raises(ServedCheckError):  # the render's own frame count is the bar when it is known
+        check_served(cut, served["tracks"], served["pol"], expected_frames=56, detectors=[served["det"]])
+
+
+def test_corrupt_or_missing_rendition_fails_closed(served, tmp_path):
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(np.random.default_rng(1).integers(0, 256, 200_000, dtype=np.uint8).tobytes())
+    with pytest.raises(ServedCheckError):
+        check_served(junk, served["tracks"], served["pol"], detectors=[served["det"]])
+    with pytest.raises(ServedCheckError):
+        check_served(tmp_path / "absent.mp4", served["tracks"], served["pol"], detectors=[served["det"]])
+    # the middle of the file overwritten: frames that cannot be decoded are missing frames
+    data = bytearray((served["root"] / "hidden.mp4").read_bytes())
+    mid = len(data) // 3
+    data[mid: mid + len(data) // 3] = bytes(len(data) // 3)
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(bytes(data))
+    with pytest.raises(ServedCheckError):
+        check_served(broken, served["tracks"], served["pol"], expected_frames=56, detectors=[served["det"]])
+
+
+def test_tracks_of_another_picture_or_a_less_sensitive_detector_are_refused(served):
+    other = replace(served["tracks"], width=640, height=360)
+    with pytest.raises(ServedCheckError):
+        check_served(served["root"] / "hidden.mp4", other, served["pol"], detectors=[served["det"]])
+    with pytest.raises(ServedCheckError):
+        check_served(served["root"] / "hidden.mp4", served["tracks"], served["pol"], detectors=[load_detector(0.3)])
+
+
+def test_all_consented_policy_is_skipped_not_passed(served):
+    pol = load_policy("all-consented", consent_record="9B forms")
+    r = check_served(served["root"] / "hidden.mp4", served["tracks"], pol, detectors=[served["det"]])
+    assert r.skipped_reason and not r.passed and r.frames_checked == 0
+
+
+def test_hidden_mask_on_a_mosaic_and_on_a_photo():
+    img = cv2.imread(str(shared("faces", "wider_val",
+                                "12--Group/12_Group_Team_Organized_Group_12_Group_Team_Organized_Group_12_244.jpg")))
+    if img is None:
+        pytest.skip("WIDER image missing")
+    pol = load_policy("blur-all-pupils")
+    rect = (146, 134, 146 + 138, 134 + 116)  # a labelled face
+    assert not hidden_mask(img, [rect], pol).any()
+    from videocoach.privacy.redact import hide_rect
+
+    hide_rect(img, rect, pol)
+    mask = hidden_mask(img, [rect], pol)
+    assert mask[rect[1]:rect[3], rect[0]:rect[2]].all() and mask.sum() == 138 * 116
+
+
+def test_cli_check_served_on_a_stored_lesson(tmp_path, monkeypatch, capsys):
+    """`videocoach check-served LESSON`: 0 on the lesson as rendered (every face hidden); 1 with the hits' times
+    when the saved tracks hid nothing; 2 with one line when there is no rendition."""
+    import subprocess
+
+    from conftest import SAMPLE_MEDIA
+    from videocoach import cli, pipeline
+    from videocoach.config import Settings
+    from videocoach.core import serialize
+    from videocoach.privacy.tracking import FaceTracks
+    from videocoach.storage.store import Store
+
+    clip = tmp_path / "clip.mp4"  # 1 s of the sample lesson with pupils' faces, no sound (no audio stages)
+    subprocess.run(["ffmpeg", "-v", "error", "-ss", "10", "-t", "1", "-i", str(SAMPLE_MEDIA / "lesson.mp4"), "-an",
+                    "-c:v", "libx264", str(clip)], check=True)
+    monkeypatch.setenv("VIDEOCOACH_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("VIDEOCOACH_KEY_FILE", str(tmp_path / "key"))
+    store = Store(Settings.from_env())
+    owner = store.add_user("t", "teacher", None)
+    lesson = pipeline.ingest_file(store, owner, clip, policy_name="blur-all-pupils")
+    assert cli.main(["-q", "check-served", lesson.id[:8]]) == 2
+    assert "no redacted video yet" in capsys.readouterr().err
+    pipeline.run(store, lesson.id, stages=["faces", "people", "render"])
+    assert cli.main(["-q", "check-served", lesson.id[:8]]) == 0
+    out = capsys.readouterr().out
+    assert "25 frames checked" in out and ": 0 with a possibly visible face" in out, out
+    info = pipeline.load_info(store, lesson.id)
+    nothing = FaceTracks((), info.width, info.height, info.fps, 10_000, 1, 0.05, 1.0)
+    store.save_stage(lesson.id, "faces", serialize.dumps(nothing))
+    pipeline.rerender(store, lesson.id)  # the saved tracks hide nothing: pupils' faces are served
+    assert cli.main(["-q", "check-served", lesson.id[:8]]) == 1
+    out = capsys.readouterr().out
+    assert "25 frames checked" in out and ": 0 with" not in out and "  0:0" in out, out
+    store.close()

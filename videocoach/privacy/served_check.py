@@ -1,0 +1,334 @@
+"""The served-frames check: the face detector at its low threshold on EVERY frame of the rendition a browser gets.
+
+The audit (``redact.AuditCheck``) samples one frame every few seconds while the rendition is encoded.  This is the
+second, independent look: it decodes the served file itself (the encoded H.264, as a browser gets it) and runs
+CenterFace at the detection threshold (``faces.DEFAULT_THRESHOLD``, or the policy's if lower) on every frame.  Each
+detection is then explained, or it is a hit -- a possibly visible pupil face:
+
+- **shown**: its centre lies in the box of a track allowed to show (the teacher's tracks, a consented pupil's),
+  enlarged by ``SHOWN_TOLERANCE`` and looked up at the frame's time and half a frame either side;
+- **hidden**: its centre lies on pixels verified hidden: inside a rectangle the render hid (a face box of the hide
+  schedule, a zone) AND, on average over the rectangle, equal within ``MOSAIC_MAX_DIFF`` grey levels to the same
+  rectangle hidden again from the served pixels with the render's own block grid (or the fill).  The schedule alone
+  is not trusted: a rectangle that should have been hidden but shows a face is not verified.  A whole frame hidden
+  by a fail-closed rule must be the fill;
+- **gone when blanked**: next to a hidden area the mosaic itself can make a face-like pattern with what lies beside
+  it (a blocky head over a neck).  Such a detection stands only if the detector still finds it with every verified
+  hidden pixel blanked (the solid fill), in a window of ``BLANKED_WINDOW`` x its size: a real face beside a hidden
+  one keeps its own pixels;
+- anything else is a hit, with its time, box and score.  A second opinion (``privacy.second_opinion``, as the audit
+  uses it) may label each hit face-like or not; it never removes one.
+
+At 0.05 the detector also fires on clasped hands, necklines below a mosaic and glass (eval/eval_served_frames.py
+prints them, with crops to look at): ``frames_with_visible_face`` is the strict count, ``passed`` asks for no
+face-like hit when a second opinion was given.
+
+Fail closed: a file that cannot be probed, has any decoder error (a strict decode first: ffmpeg would otherwise
+conceal a damaged packet and go on), decodes to fewer frames than expected, or a detector error raises
+``ServedCheckError`` -- never a pass.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from videocoach.av.ffmpeg import FFmpegError, ffmpeg_binary, run
+from videocoach.av.video_io import FrameReader
+from videocoach.core.model import MediaInfo, Progress, no_progress
+from videocoach.privacy import faces
+from videocoach.privacy.faces import FaceDetector, FaceDetectorError, load_detector
+from videocoach.privacy.policy import ConsentPolicy
+from videocoach.privacy.redact import FILL_BGR, hide_rect, zone_mask
+from videocoach.privacy.tracking import FaceTracks, HideSchedule, enlarge
+
+STAGE = "served check"
+SHOWN_TOLERANCE = 1.2  # a shown face's box (already enlarged by the policy) x 1.2: the detector's box may differ
+MOSAIC_MAX_DIFF = 6.0  # mean |served - its own mosaic| (grey levels) under a detection for "verified hidden"
+FILL_MAX_DIFF = 6.0  # mean |served - the fill colour| for a frame or rectangle filled solid
+MAX_HITS = 5000  # hits kept with their boxes (all are counted)
+BLANKED_WINDOW = 4.0  # the re-detection with hidden pixels blanked looks at 4x the detection's size around it
+BLANKED_MIN_PX = 128
+IN_FLIGHT = 4  # frames decoded ahead of the detector, per worker
+
+
+class ServedCheckError(RuntimeError):
+    """The served rendition could not be checked: treat it as NOT passed."""
+
+
+@dataclass(frozen=True)
+class ServedHit:
+    """A detection in a served frame that no shown face and no verified hidden area explains."""
+
+    t_s: float
+    frame_index: int
+    box: tuple[float, float, float, float]
+    score: float
+    face_like: bool | None = None  # the second opinion's word when one was given (None: not asked)
+
+
+@dataclass(frozen=True)
+class ServedCheckResult:
+    frames_checked: int
+    frames_expected: int
+    frames_with_visible_face: int
+    hits: tuple[ServedHit, ...]  # the first MAX_HITS
+    hit_count: int
+    detections: int  # all detections at the threshold
+    on_shown: int  # explained by a face allowed to show
+    on_hidden: int  # centred on pixels verified hidden (or a whole frame verified filled)
+    gone_when_blanked: int  # beside a hidden area, and not found again once the hidden pixels are blanked
+    threshold: float
+    check_s: float
+    skipped_reason: str = ""
+    frames_with_face_like_hit: int = 0  # frames with a hit the second opinion takes for a face (when one was given)
+
+    second_opinion: bool = False  # hits were looked at again close up (``face_like`` set on each)
+
+    @property
+    def passed(self) -> bool:
+        """No frame with a possibly visible face: with a second opinion, no hit it takes for a face; without one,
+        no hit at all."""
+        if self.skipped_reason:
+            return False
+        return (self.frames_with_face_like_hit if self.second_opinion else self.frames_with_visible_face) == 0
+
+    @property
+    def hit_times_s(self) -> tuple[float, ...]:
+        return tuple(sorted({h.t_s for h in self.hits}))
+
+
+def check_threshold(policy: ConsentPolicy) -> float:
+    """The detector's low threshold: the detection pass's default, or the policy's when it asks for lower."""
+    return min(faces.DEFAULT_THRESHOLD, policy.threshold)
+
+
+def _fill_diff(pixels: np.ndarray) -> float:
+    return float(np.mean(np.abs(pixels.astype(np.int16) - np.asarray(FILL_BGR, np.int16)))) if pixels.size else 0.0
+
+
+def hidden_mask(image: np.ndarray, rects: Sequence[tuple[int, int, int, int]], policy: ConsentPolicy,
+                zone: np.ndarray | None = None) -> np.ndarray:
+    """The pixels of ``image`` verified to be hidden: inside the rectangles the render hid (``zone``: the policy's
+    zone mask, hidden first, as the render does) AND equal, on average over each rectangle's part that no later
+    rectangle covers, to that rectangle hidden again from the served pixels with the render's grid."""
+    h, w = image.shape[:2]
+    expected = image.copy()
+    owner = np.full((h, w), -1, np.int32)
+    parts: list[tuple[tuple[int, int, int, int], np.ndarray | None]] = []
+    if zone is not None and zone.any():
+        ys, xs = np.nonzero(zone.any(axis=1))[0], np.nonzero(zone.any(axis=0))[0]
+        parts.append(((int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1), zone))
+    parts += [(r, None) for r in rects]
+    for i, ((x1, y1, x2, y2), m) in enumerate(parts):
+        again = image[y1:y2, x1:x2].copy()
+        hide_rect(again, (0, 0, x2 - x1, y2 - y1), policy)
+        sel = np.ones((y2 - y1, x2 - x1), bool) if m is None else m[y1:y2, x1:x2]
+        expected[y1:y2, x1:x2][sel] = again[sel]
+        owner[y1:y2, x1:x2][sel] = i
+    diff = np.abs(image.astype(np.int16) - expected.astype(np.int16)).mean(axis=2)
+    limit = FILL_MAX_DIFF if policy.method == "fill" else MOSAIC_MAX_DIFF
+    verified = np.zeros((h, w), bool)
+    for i, ((x1, y1, x2, y2), _m) in enumerate(parts):
+        own = owner[y1:y2, x1:x2] == i
+        if own.any() and float(diff[y1:y2, x1:x2][own].mean()) <= limit:
+            verified[y1:y2, x1:x2] |= own
+    return verified
+
+
+def _centre_in(det: Sequence[float], mask: np.ndarray) -> bool:
+    h, w = mask.shape
+    cx, cy = int((det[0] + det[2]) / 2), int((det[1] + det[3]) / 2)
+    return 0 <= cx < w and 0 <= cy < h and bool(mask[cy, cx])
+
+
+def strict_decode(path: str | os.PathLike[str], info: MediaInfo) -> None:
+    """Decode the video stream once with every decoder error fatal (``-xerror -err_detect explode``): ffmpeg
+    otherwise conceals a damaged packet and goes on with frames that are not what was rendered.  Raises FFmpegError."""
+    from videocoach.av import media
+
+    run([ffmpeg_binary(), "-hide_banner", "-v", "error", "-xerror", "-err_detect", "explode",
+         *media.input_args(path, info), "-map", "0:v:0", "-f", "null", "-"], timeout_s=600.0 + 10.0 * info.duration_s)
+
+
+def _in_any(det: Sequence[float], boxes: Sequence[Sequence[float]]) -> bool:
+    cx, cy = (det[0] + det[2]) / 2, (det[1] + det[3]) / 2
+    return any(b[0] <= cx < b[2] and b[1] <= cy < b[3] for b in boxes)
+
+
+def _found_again(detect: Callable[[np.ndarray], np.ndarray], image: np.ndarray, mask: np.ndarray,
+                 d: Sequence[float]) -> bool:
+    """Is ``d`` still detected with the verified hidden pixels blanked?  Looked at in a window of
+    ``BLANKED_WINDOW`` x its size around it (the detector is convolutional: the window is what it sees there)."""
+    h, w = mask.shape
+    cx, cy = (d[0] + d[2]) / 2, (d[1] + d[3]) / 2
+    half = max(BLANKED_MIN_PX, BLANKED_WINDOW * max(d[2] - d[0], d[3] - d[1])) / 2
+    x1, y1 = max(0, int(cx - half)), max(0, int(cy - half))
+    x2, y2 = min(w, int(np.ceil(cx + half))), min(h, int(np.ceil(cy + half)))
+    window = image[y1:y2, x1:x2].copy()
+    window[mask[y1:y2, x1:x2]] = FILL_BGR
+    for a in detect(window):
+        a = (a[0] + x1, a[1] + y1, a[2] + x1, a[3] + y1)
+        if _in_any(a, [d[:4]]) or _in_any(d, [a]):
+            if not _centre_in(a, mask):
+                return True
+    return False
+
+
+def check_served(
+    served_path: str | os.PathLike[str],
+    tracks: FaceTracks,
+    policy: ConsentPolicy,
+    *,
+    visible_track_ids: frozenset[int] = frozenset(),
+    expected_frames: int | None = None,
+    detectors: Sequence[FaceDetector] | None = None,
+    workers: int = 1,
+    progress: Progress = no_progress,
+    on_hit: Callable[[np.ndarray, ServedHit], None] | None = None,
+    second_opinion: Callable[[np.ndarray, Sequence[float]], bool] | None = None,
+) -> ServedCheckResult:
+    """Run the detector on every frame of the served rendition ``served_path`` and explain each detection.
+
+    ``tracks`` and ``visible_track_ids`` are what the render used (``visible_track_ids``: the tracks left visible,
+    the teacher's and consented pupils'); ``expected_frames``: the render's frame count when known (else from the
+    probed duration).  ``on_hit(frame, hit)`` sees each hit's frame (e.g. to save a crop).  ``second_opinion(frame,
+    [x1, y1, x2, y2, score])`` (``privacy.second_opinion``, as the audit uses it) labels each hit face-like or not;
+    it never removes a hit: ``frames_with_visible_face`` stays the strict count, and ``passed`` then asks for no
+    face-like hit (at 0.05 the detector also fires on clasped hands and necklines below a mosaic).  Raises
+    ``ServedCheckError`` whenever the check cannot be completed.
+    """
+    from videocoach.av import media
+
+    t0 = time.perf_counter()
+    progress(STAGE, 0.0)
+    thr = check_threshold(policy)
+    if not policy.hide_faces:
+        return ServedCheckResult(0, 0, 0, (), 0, 0, 0, 0, 0, thr, time.perf_counter() - t0,
+                                 skipped_reason="the policy hides no faces (all consented)")
+    visible = frozenset(int(i) for i in visible_track_ids)
+    name = Path(served_path).name
+    try:
+        info: MediaInfo = media.probe(served_path)
+        if not info.has_video:
+            raise ServedCheckError(f"{name}: no video stream")
+        dets = list(detectors) if detectors else [load_detector(thr, precision="fp32", device=faces.detector_device())
+                                                 for _ in range(max(1, workers))]
+        if any(d.threshold > thr + 1e-9 or d.config.precision != "fp32" for d in dets):
+            raise ServedCheckError("a detector given is less sensitive than the check asks for (fp32, threshold "
+                                   f"{thr})")
+        if (info.width, info.height) != (tracks.width, tracks.height):
+            raise ServedCheckError(f"{name}: {info.width}x{info.height} does not match the tracks' "
+                                   f"{tracks.width}x{tracks.height}")
+        strict_decode(served_path, info)  # a damaged packet is a failure, not a frame ffmpeg made up
+        args = dict(box_scale=policy.box_scale, hold_s=policy.hold_s)
+        hidden = HideSchedule(tracks, visible_track_ids=visible, **args)
+        shown = HideSchedule(replace(tracks, tracks=tuple(t for t in tracks.tracks if t.id in visible)), **args)
+        marked = bool(visible & {t.id for t in tracks.tracks})
+        zmask = zone_mask(policy, tracks.width, tracks.height, teacher_marked=marked)
+        idle: queue.SimpleQueue[FaceDetector] = queue.SimpleQueue()
+        for d in dets:
+            idle.put(d)
+
+        def detect(image: np.ndarray) -> np.ndarray:
+            det = idle.get()
+            try:
+                return det.detect(image)
+            finally:
+                idle.put(det)
+
+        counts = dict(frames=0, visible=0, hits=0, detections=0, shown=0, hidden=0, blanked=0, face_like=0)
+        hits: list[ServedHit] = []
+        with FrameReader(served_path, info, fps=tracks.fps) as reader, \
+                ThreadPoolExecutor(len(dets), "served-check") as pool:
+            fps = reader.fps
+            # from the probed length: the audio may run a frame or two past the picture
+            expected = expected_frames if expected_frames is not None else max(1, round(info.duration_s * fps) - 2)
+            half = 0.5 / fps
+            pending: deque[tuple[object, Future]] = deque()
+
+            def judge(frame, found: np.ndarray) -> None:
+                t, image = frame.t_s, frame.image
+                counts["frames"] += 1
+                counts["detections"] += len(found)
+                if not len(found):
+                    return
+                if hidden.whole_frame_at(t, frame.index) and _fill_diff(image) <= FILL_MAX_DIFF:
+                    counts["hidden"] += len(found)  # a fail-closed whole-frame fill, verified
+                    return
+                allowed = [enlarge(b, SHOWN_TOLERANCE, up=0.0)
+                           for tt in (max(0.0, t - half), t, t + half) for b in shown.boxes_at(tt)]
+                mask = hidden_mask(image, hidden.boxes_at(t), policy, zmask)
+                left = []
+                for d in found:
+                    if _in_any(d, allowed):
+                        counts["shown"] += 1
+                    elif _centre_in(d, mask):
+                        counts["hidden"] += 1
+                    else:
+                        left.append(d)
+                if left and mask.any():
+                    # next to a hidden area the mosaic itself can make a face-like pattern (a blocky head over a
+                    # neck): with the verified hidden pixels blanked, what the detector still finds there stands
+                    stands = [d for d in left if _found_again(detect, image, mask, d)]
+                    counts["blanked"] += len(left) - len(stands)
+                    left = stands
+                face_like = False
+                for d in left:
+                    opinion = None if second_opinion is None else bool(second_opinion(image, d))
+                    face_like |= bool(opinion)
+                    hit = ServedHit(round(t, 3), frame.index, tuple(float(v) for v in d[:4]), float(d[4]), opinion)
+                    counts["hits"] += 1
+                    if len(hits) < MAX_HITS:
+                        hits.append(hit)
+                    if on_hit is not None:
+                        on_hit(image, hit)
+                counts["visible"] += bool(left)
+                counts["face_like"] += face_like
+
+            for frame in reader:
+                pending.append((frame, pool.submit(detect, frame.image)))
+                while pending and (len(pending) > IN_FLIGHT * len(dets) or pending[0][1].done()):
+                    f, fut = pending.popleft()
+                    judge(f, fut.result())
+                    if counts["frames"] % 25 == 0:
+                        progress(STAGE, min(0.99, counts["frames"] / expected))
+            while pending:
+                f, fut = pending.popleft()
+                judge(f, fut.result())
+        if counts["frames"] < expected:
+            raise ServedCheckError(f"{name}: only {counts['frames']} of {expected} frames could be decoded "
+                                   "(truncated or corrupt): not checked")
+    except ServedCheckError:
+        raise
+    except (FFmpegError, FaceDetectorError, OSError, ValueError) as exc:
+        raise ServedCheckError(f"the served rendition could not be checked (treat it as not passed): {exc}") from exc
+    progress(STAGE, 1.0)
+    return ServedCheckResult(
+        frames_checked=counts["frames"], frames_expected=expected, frames_with_visible_face=counts["visible"],
+        hits=tuple(hits), hit_count=counts["hits"], detections=counts["detections"], on_shown=counts["shown"],
+        on_hidden=counts["hidden"], gone_when_blanked=counts["blanked"], threshold=thr,
+        check_s=time.perf_counter() - t0,
+        frames_with_face_like_hit=counts["face_like"], second_opinion=second_opinion is not None,
+    )
+
+
+__all__ = [
+    "MOSAIC_MAX_DIFF",
+    "SHOWN_TOLERANCE",
+    "ServedCheckError",
+    "ServedCheckResult",
+    "ServedHit",
+    "check_served",
+    "check_threshold",
+    "strict_decode",
+    "hidden_mask",
+]
