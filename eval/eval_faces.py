@@ -57,9 +57,11 @@ def load_wider(root: Path) -> list[tuple[Path, np.ndarray]]:
     return [(p, np.asarray(b, dtype=np.float32).reshape(-1, 4)) for p, b in items]
 
 
-def cached_detections(items, upscale: bool, threads: int, precision: str = "fp32") -> dict[str, np.ndarray]:
+def cached_detections(items, upscale: bool, threads: int, precision: str = "fp32",
+                      input_scale: float = 1.0) -> dict[str, np.ndarray]:
     OUT.mkdir(parents=True, exist_ok=True)
-    cache = OUT / f"wider_dets_{'up' if upscale else 'full'}{'' if precision == 'fp32' else '_' + precision}.json"
+    cache = OUT / (f"wider_dets_{'up' if upscale else 'full'}{'' if precision == 'fp32' else '_' + precision}"
+                   f"{'' if input_scale == 1.0 else f'_x{input_scale:g}'}.json")
     done = json.loads(cache.read_text()) if cache.exists() else {}
     todo = [p for p, _ in items if str(p) not in done]
     if todo:
@@ -67,7 +69,11 @@ def cached_detections(items, upscale: bool, threads: int, precision: str = "fp32
         t0 = time.perf_counter()
         for i, p in enumerate(todo):
             img = cv2.imread(str(p))
-            done[str(p)] = det.detect(img).tolist()
+            if input_scale != 1.0:  # the detector sees a shrunk picture; boxes go back to the photo's pixels
+                img = cv2.resize(img, None, fx=input_scale, fy=input_scale, interpolation=cv2.INTER_AREA)
+            d = det.detect(img)
+            d[:, :4] /= input_scale
+            done[str(p)] = d.tolist()
             if (i + 1) % 20 == 0:
                 print(f"  {'2x pass' if upscale else 'full res'}: {i + 1}/{len(todo)} images", file=sys.stderr)
         print(
@@ -127,8 +133,9 @@ def run_wider(args) -> None:
     print(f"WIDER val: {len(items)} images, {sum(len(g) for _, g in items)} faces "
           f"({sum(int((np.maximum(g[:, 2], g[:, 3]) >= 20).sum()) for _, g in items)} with max(w,h) >= 20 px)")
     for upscale in (False, True) if args.upscale == "both" else (args.upscale == "yes",):
-        dets = cached_detections(items, upscale, args.threads, args.precision)
-        print(f"\n== {'full res + 2x upscaled tiled pass' if upscale else 'full res only'} ==")
+        dets = cached_detections(items, upscale, args.threads, args.precision, args.input_scale)
+        print(f"\n== {'full res + 2x upscaled tiled pass' if upscale else 'full res only'}, input scale "
+              f"{args.input_scale:g} ==")
         print(f"{'thr':>5} {'scale':>5} | {'rec all':>7} {'>=20':>6} {'10-20':>6} {'<10':>6} | "
               f"{'cov90 all':>9} {'>=20':>6} | {'prec':>5} {'hidden%':>7}")
         for thr in args.thresholds:
@@ -216,6 +223,7 @@ def main() -> None:
     ap.add_argument("--clip-upscale", action="store_true", help="2x pass on the clips as well")
     ap.add_argument("--ks", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6, 8])
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--input-scale", type=float, default=1.0, help="WIDER: shrink each photo by this before detecting")
     ap.add_argument("--schedule", nargs="+", choices=["every-pass", "motion"], default=["every-pass"],
                     help="clips: privacy/schedule.py")
     ap.add_argument("--video", nargs="*", default=[], help="videos to add to the clips (e.g. bench/out/slice_*.mp4)")
