@@ -181,8 +181,10 @@ def _changed_cells(small: np.ndarray, ref: np.ndarray, cfg: ScheduleConfig) -> n
 
 
 def merge_carried(carried: np.ndarray, fresh: np.ndarray) -> np.ndarray:
-    """Carried boxes plus fresh ones; a fresh box overlapping a carried one (IoU above ``NMS_IOU``, e.g. a part of a
-    still face at a crop's edge) grows that carried box to enclose both instead of replacing it: never smaller."""
+    """Carried boxes plus fresh ones; a fresh box overlapping the carried one it overlaps most (IoU above ``NMS_IOU``,
+    or either's centre inside the other: e.g. a part of a still face at a crop's edge) grows that carried box to
+    enclose both instead of being added: the carried box never gets smaller, and the tracker does not see one face
+    twice (which would end its track)."""
     if not len(carried) or not len(fresh):
         return np.concatenate([carried, fresh]).astype(np.float32)
     out = carried.copy()
@@ -190,13 +192,18 @@ def merge_carried(carried: np.ndarray, fresh: np.ndarray) -> np.ndarray:
     for f in fresh:
         iou = _iou(out[:, :4], f[:4])
         k = int(np.argmax(iou))
-        if iou[k] > NMS_IOU:
+        if iou[k] > NMS_IOU or _centre_inside(f, out[k]) or _centre_inside(out[k], f):
             out[k, :2] = np.minimum(out[k, :2], f[:2])
             out[k, 2:4] = np.maximum(out[k, 2:4], f[2:4])
             out[k, 4] = max(out[k, 4], f[4])
         else:
             extra.append(f)
     return np.concatenate([out, np.asarray(extra, dtype=np.float32).reshape(-1, 5)])
+
+
+def _centre_inside(a: np.ndarray, b: np.ndarray) -> bool:
+    cx, cy = (a[0] + a[2]) / 2, (a[1] + a[3]) / 2
+    return bool(b[0] <= cx <= b[2] and b[1] <= cy <= b[3])
 
 
 def _iou(boxes: np.ndarray, box: np.ndarray) -> np.ndarray:
