@@ -197,6 +197,8 @@ def main() -> None:
     ap.add_argument("--peer-minutes", type=float, default=5.0, help="slice for the peer pipeline (0: skip)")
     ap.add_argument("--keep", type=Path, help="keep the data directory here")
     ap.add_argument("--precision", choices=["fp32", "int8"], help="the detection pass's model (default: faces.py's)")
+    ap.add_argument("--schedule", choices=["every-pass", "motion"],
+                    help="the detection schedule (privacy/schedule.py; default: VIDEOCOACH_DETECT_SCHEDULE, else motion)")
     ap.add_argument("--video-nice", type=int, help="the video thread's nice increment (default: overlap.VIDEO_NICE; "
                     "0 on a machine shared with others, where a niced thread is starved by their work)")
     args = ap.parse_args()
@@ -206,6 +208,8 @@ def main() -> None:
     if args.video_nice is not None:
         overlap.VIDEO_NICE = args.video_nice  # read when the video thread starts
 
+    if args.schedule:
+        os.environ["VIDEOCOACH_DETECT_SCHEDULE"] = args.schedule  # read when the one-decode redaction starts
     if args.precision:
         faces.DEFAULT_PRECISION = args.precision  # read by the rendering pass when it loads its detectors
 
@@ -214,7 +218,7 @@ def main() -> None:
     root = args.keep or Path(tempfile.mkdtemp(prefix="vc-bench-lesson-"))
     root.mkdir(parents=True, exist_ok=True)
     print(f"input: {video.name}, {args.minutes:g} min 1280x720 25 fps; detector {faces.DEFAULT_PRECISION} on "
-          f"{faces.detector_device()}; video nice +{overlap.VIDEO_NICE}; {os.cpu_count()} cores, "
+          f"{faces.detector_device()}, schedule {os.environ.get('VIDEOCOACH_DETECT_SCHEDULE') or 'motion'}; video nice +{overlap.VIDEO_NICE}; {os.cpu_count()} cores, "
           f"load average before {os.getloadavg()[0]:.1f}", flush=True)
     ours = run_ours(video, root)
     times: StageTimes = ours["times"]

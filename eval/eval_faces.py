@@ -14,7 +14,8 @@ WIDER (../shared/data/faces/wider_val, label.txt: "# path" then "x y w h ..." pe
 
 Clips (../shared/data/faces/clips/*.gif, no ground truth): every-frame detections at the chosen threshold are the
 reference (and, separately, those with score >= 0.5: real faces rather than low-score blips); cover = share of them whose centre lies in a box the tracker + hold rules hide when detection runs only
-every K frames.  GIF frame rates are 12.5-14 fps, so K is also given in seconds and in 25 fps frames.
+every K frames (``--schedule motion``: the passes run the motion-gated schedule, privacy/schedule.py, whose
+passes look only at what changed; the reference stays the every-frame whole-frame detector).  GIF frame rates are 12.5-14 fps, so K is also given in seconds and in 25 fps frames.
 
 Detections are cached in eval/out/ (git-ignored) so the sweep re-runs fast.
 """
@@ -35,6 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from videocoach.privacy.faces import load_detector  # noqa: E402
+from videocoach.privacy.schedule import MotionGatedDetector, ScheduleConfig  # noqa: E402
 from videocoach.privacy.tracking import FaceTracks, HideSchedule, Tracker, clip_box, enlarge  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "faces"
@@ -55,21 +57,43 @@ def load_wider(root: Path) -> list[tuple[Path, np.ndarray]]:
     return [(p, np.asarray(b, dtype=np.float32).reshape(-1, 4)) for p, b in items]
 
 
-def cached_detections(items, upscale: bool, threads: int, precision: str = "fp32") -> dict[str, np.ndarray]:
+def cached_detections(items, upscale: bool, threads: int, precision: str = "fp32",
+                      input_scale: float = 1.0, walk_in: bool = False) -> dict[str, np.ndarray]:
+    """``walk_in``: the motion schedule's partial pass -- the photo with its labelled faces painted out is detected
+    first (a whole-frame pass), then the photo itself: only the regions that changed (the faces) are looked at."""
     OUT.mkdir(parents=True, exist_ok=True)
-    cache = OUT / f"wider_dets_{'up' if upscale else 'full'}{'' if precision == 'fp32' else '_' + precision}.json"
+    cache = OUT / (f"wider_dets_{'up' if upscale else 'full'}{'' if precision == 'fp32' else '_' + precision}"
+                   f"{'' if input_scale == 1.0 else f'_x{input_scale:g}'}{'_walkin' if walk_in else ''}.json")
     done = json.loads(cache.read_text()) if cache.exists() else {}
     todo = [p for p, _ in items if str(p) not in done]
+    labels = {str(p): g for p, g in items}
+    partial = 0
     if todo:
         det = load_detector(MIN_THRESHOLD, upscale_small=upscale, threads=threads, precision=precision)
         t0 = time.perf_counter()
         for i, p in enumerate(todo):
             img = cv2.imread(str(p))
-            done[str(p)] = det.detect(img).tolist()
+            if input_scale != 1.0:  # the detector sees a shrunk picture; boxes go back to the photo's pixels
+                img = cv2.resize(img, None, fx=input_scale, fy=input_scale, interpolation=cv2.INTER_AREA)
+            if walk_in:
+                gate = MotionGatedDetector(det, ScheduleConfig(refresh_every=10**6))
+                empty = img.copy()
+                fill = cv2.medianBlur(img, 5).mean(axis=(0, 1))
+                for x, y, w, h in labels[str(p)]:  # the room before the faces came in: a plain patch each
+                    empty[int(y) : int(np.ceil(y + h)), int(x) : int(np.ceil(x + w))] = fill
+                gate.detect(empty)
+                d = gate.detect(img)
+                partial += gate.full_passes == 1
+            else:
+                d = det.detect(img)
+            d[:, :4] /= input_scale
+            done[str(p)] = d.tolist()
             if (i + 1) % 20 == 0:
                 print(f"  {'2x pass' if upscale else 'full res'}: {i + 1}/{len(todo)} images", file=sys.stderr)
         print(
-            f"  detection ({'with 2x pass' if upscale else 'full res'}): {(time.perf_counter() - t0) / len(todo):.3f} s/image",
+            f"  detection ({'with 2x pass' if upscale else 'full res'}): {(time.perf_counter() - t0) / len(todo):.3f} s/image"
+            + (f"; the second pass looked at the changed regions only in {partial}/{len(todo)} photos (the others "
+               "changed too much: a whole-frame pass)" if walk_in else ""),
             file=sys.stderr,
         )
         cache.write_text(json.dumps(done))
@@ -125,8 +149,9 @@ def run_wider(args) -> None:
     print(f"WIDER val: {len(items)} images, {sum(len(g) for _, g in items)} faces "
           f"({sum(int((np.maximum(g[:, 2], g[:, 3]) >= 20).sum()) for _, g in items)} with max(w,h) >= 20 px)")
     for upscale in (False, True) if args.upscale == "both" else (args.upscale == "yes",):
-        dets = cached_detections(items, upscale, args.threads, args.precision)
-        print(f"\n== {'full res + 2x upscaled tiled pass' if upscale else 'full res only'} ==")
+        dets = cached_detections(items, upscale, args.threads, args.precision, args.input_scale, args.walk_in)
+        print(f"\n== {'full res + 2x upscaled tiled pass' if upscale else 'full res only'}, input scale "
+              f"{args.input_scale:g}{', motion schedule: faces walking into the still photo' if args.walk_in else ''} ==")
         print(f"{'thr':>5} {'scale':>5} | {'rec all':>7} {'>=20':>6} {'10-20':>6} {'<10':>6} | "
               f"{'cov90 all':>9} {'>=20':>6} | {'prec':>5} {'hidden%':>7}")
         for thr in args.thresholds:
@@ -154,20 +179,22 @@ def run_clips(args) -> None:
                         precision=args.precision)
     print(f"\n== temporal cover ({args.precision}): threshold {args.threshold}, box scale {args.box_scale}, hold {args.hold_s} s, "
           f"2x pass {'on' if args.clip_upscale else 'off'} ==")
-    for gif in sorted((DATA / "clips").glob("*.gif")):
-        frames, fps = gif_frames(gif)
+    clips = [g for g in sorted((DATA / "clips").glob("*.gif")) if not args.clips or g.name in args.clips]
+    for gif in clips + [Path(v) for v in args.video]:
+        frames, fps = gif_frames(gif) if gif.suffix == ".gif" else video_frames(gif, args.video_seconds)
         h, w = frames[0].shape[:2]
         every = [det.detect(f) for f in frames]
         n_ref = sum(len(d) for d in every)
         print(f"{gif.name}: {len(frames)} frames {w}x{h} at {fps:.1f} fps, {n_ref} every-frame detections")
-        for k in args.ks:
+        for k, name in ((k, name) for k in args.ks for name in args.schedule):
             interval = k / fps
             tracker = Tracker(interval, max_lost_s=max(args.hold_s, 2 * interval))
             passes = [i for i in range(len(frames)) if i % k == 0]
             if passes[-1] != len(frames) - 1:
                 passes.append(len(frames) - 1)  # the last frame is always a detection pass
+            gate = MotionGatedDetector(det, schedule_config(args, name))
             for i in passes:
-                tracker.update(i / fps, every[i])
+                tracker.update(i / fps, every[i] if name == "every-pass" else gate.detect(frames[i]))
             tracks = FaceTracks(tracker.finish(), w, h, fps, len(frames), k, args.threshold, max(args.hold_s, 2 * interval))
             sched = HideSchedule(tracks, box_scale=args.box_scale, hold_s=args.hold_s)
             missed = []  # scores of every-frame detections whose centre no hidden box covers
@@ -179,9 +206,24 @@ def run_clips(args) -> None:
                         missed.append(float(b[4]))
             n_conf = sum(int((d[:, 4] >= CONFIDENT).sum()) for d in every)
             m_conf = sum(s >= CONFIDENT for s in missed)
-            print(f"  K={k} ({interval:.2f} s, = K {interval * 25:.1f} at 25 fps): cover {1 - len(missed) / max(1, n_ref):.4f} "
+            print(f"  {name:10s} K={k} ({interval:.2f} s, = K {interval * 25:.1f} at 25 fps): cover {1 - len(missed) / max(1, n_ref):.4f} "
                   f"({len(missed)}/{n_ref} uncovered, max score {max(missed, default=0):.2f}); "
-                  f"score >= {CONFIDENT}: {1 - m_conf / max(1, n_conf):.4f} ({m_conf}/{n_conf}); {len(tracks.tracks)} tracks")
+                  f"score >= {CONFIDENT}: {1 - m_conf / max(1, n_conf):.4f} ({m_conf}/{n_conf}); {len(tracks.tracks)} tracks; "
+                  f"pixels looked at {100 * gate.detected_share:.0f} %")
+
+
+def video_frames(path: Path, seconds: float) -> tuple[list[np.ndarray], float]:
+    from videocoach.av import media
+    from videocoach.av.video_io import FrameReader
+
+    with FrameReader(path, media.probe(path)) as reader:
+        frames = [f.image for f in reader if f.t_s < seconds]
+        return frames, reader.fps
+
+
+def schedule_config(args, name: str) -> ScheduleConfig:
+    return ScheduleConfig(name=name, refresh_every=args.refresh_every, diff_level=args.diff_level,
+                          margin_px=args.margin_px, cell_px=args.cell_px)
 
 
 def main() -> None:
@@ -197,6 +239,18 @@ def main() -> None:
     ap.add_argument("--clip-upscale", action="store_true", help="2x pass on the clips as well")
     ap.add_argument("--ks", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6, 8])
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--input-scale", type=float, default=1.0, help="WIDER: shrink each photo by this before detecting")
+    ap.add_argument("--walk-in", action="store_true",
+                    help="WIDER: the motion schedule's partial pass (faces painted out, then back: crops only)")
+    ap.add_argument("--schedule", nargs="+", choices=["every-pass", "motion"], default=["every-pass"],
+                    help="clips: privacy/schedule.py")
+    ap.add_argument("--video", nargs="*", default=[], help="videos to add to the clips (e.g. bench/out/slice_*.mp4)")
+    ap.add_argument("--video-seconds", type=float, default=10.0, help="the first seconds of each --video")
+    ap.add_argument("--refresh-every", type=int, default=ScheduleConfig.refresh_every)
+    ap.add_argument("--diff-level", type=int, default=ScheduleConfig.diff_level)
+    ap.add_argument("--margin-px", type=int, default=ScheduleConfig.margin_px)
+    ap.add_argument("--cell-px", type=int, default=ScheduleConfig.cell_px)
+    ap.add_argument("--clips", nargs="*", default=[], help="clip names (default: every GIF)")
     ap.add_argument("--precision", choices=["fp32", "int8"], default="fp32", help="the detector model (faces.py)")
     args = ap.parse_args()
     if args.part in ("wider", "all"):

@@ -183,3 +183,19 @@ def test_tracks_round_trip_json_and_generic_serializer():
     tracks = _tracks([FaceTrack(7, det)], failed=[0.4])
     assert FaceTracks.from_json(tracks.to_json()) == tracks
     assert serialize.loads(FaceTracks, serialize.dumps(tracks)) == tracks
+
+
+@pytest.mark.slow
+def test_int8_model_is_built_outside_the_working_directory(tmp_path, monkeypatch):
+    """onnxruntime's quantiser tools write scratch files to the current directory: the build runs elsewhere."""
+    from videocoach.privacy import faces
+
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("VIDEOCOACH_CACHE", str(tmp_path / "cache"))
+    path = faces.int8_model_path()
+    assert path.is_file() and (tmp_path / "cache") in path.parents
+    assert list(cwd.iterdir()) == []
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no part file or fp32 scratch left either
+    assert load_detector(0.05, precision="int8").detect(np.full((64, 64, 3), 127, np.uint8)).shape[1] == 5

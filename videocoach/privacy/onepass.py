@@ -42,6 +42,7 @@ from videocoach.core.model import MediaInfo, Progress, no_progress
 from videocoach.privacy import faces
 from videocoach.privacy.faces import FaceDetector, FaceDetectorError, load_detector
 from videocoach.privacy.policy import ConsentPolicy
+from videocoach.privacy.schedule import MotionGatedDetector, ScheduleConfig, schedule_from_env
 from videocoach.privacy.redact import (
     AUDIT_SAMPLE_EVERY_S,
     CRF,
@@ -147,6 +148,7 @@ def redact_in_one_pass(
     id_base: int | None = None,
     preset: str = RENDER_PRESET,
     frames: tuple[int, int] | None = None,
+    schedule: ScheduleConfig | None = None,
 ) -> RedactionResult:
     """Detect (unless ``tracks`` are given), render to ``out_path`` and audit, decoding the video once.
 
@@ -159,7 +161,8 @@ def redact_in_one_pass(
     removes the partial output and raises ``RedactionError``; a detection pass that raises hides the frames around it
     whole (rule 1), as in ``redact.detect_faces``.  ``frames`` (saved tracks only): render just the frames
     ``[start, end)`` (same indices, hiding and audit samples as a whole render), video only -- a stretch that
-    ``privacy.splice`` puts into the previous rendition.
+    ``privacy.splice`` puts into the previous rendition.  ``schedule`` (default: ``VIDEOCOACH_DETECT_SCHEDULE``, else
+    ``motion``) says where each pass looks (``schedule.py``); ``every-pass`` is the three-pass path's schedule.
     """
     stage = "faces" if tracks is None else "render"
     rendering = out_path is not None
@@ -182,12 +185,14 @@ def redact_in_one_pass(
     findings: list[AuditFinding] = []
     try:
         detecting = tracks is None and policy.hide_faces
+        plan = schedule or schedule_from_env()
+        gated = plan.name == "motion"  # stateful: one detector, its passes in time order on one thread
         dets_: list[FaceDetector] = []
         if detecting:
             dets_ = list(detectors) if detectors else [
                 load_detector(policy.threshold, upscale_small=policy.upscale_small, precision=faces.DEFAULT_PRECISION,
                               device=faces.detector_device())
-                for _ in range(DETECT_WORKERS)
+                for _ in range(1 if gated else DETECT_WORKERS)
             ]
             for det in dets_:
                 if det.config.threshold > policy.threshold or (policy.upscale_small and not det.config.upscale_small):
@@ -199,7 +204,14 @@ def redact_in_one_pass(
             idle.put(det)
         audit_lock = threading.Lock()
 
+        gate = MotionGatedDetector(dets_[0], plan) if detecting and gated else None
+
         def detect(image: np.ndarray) -> np.ndarray | None:
+            if gate is not None:  # runs on its own single thread, so passes come in time order
+                try:
+                    return gate.detect(image)
+                except FaceDetectorError:
+                    return None  # fail closed, as below; the gate's next pass is a whole-frame one
             det = idle.get()
             try:
                 return det.detect(image)
@@ -209,7 +221,9 @@ def redact_in_one_pass(
                 idle.put(det)
 
         with (FrameReader(video_path, info, frames=frames) as reader,
-              ThreadPoolExecutor(max(1, len(dets_)), "redact") as pool):
+              ThreadPoolExecutor(max(1, len(dets_)), "redact") as pool,
+              ThreadPoolExecutor(1, "redact-gate") as gate_pool):
+            passes = gate_pool if gate is not None else pool
             fps, width, height = reader.fps, reader.width, reader.height
             every = policy.detect_every
             tracker = None
@@ -217,6 +231,7 @@ def redact_in_one_pass(
                 base = (secrets.randbits(11) + 1) << TRACK_ID_SHIFT if id_base is None else id_base
                 tracker = Tracker(every / fps, max_lost_s=hold_s(policy, fps), id_base=base)
                 name = DETECTOR_NAME + ("-int8" if any(d.config.precision == "int8" for d in dets_) else "")
+                name += "+motion" if gate is not None else ""
                 meta = FaceTracks((), width, height, fps, STREAM_N_FRAMES, every, max(d.config.threshold for d in dets_),
                                   tracker.max_lost_s, name + ("+2x" if all(d.config.upscale_small for d in dets_) else ""))
             elif tracks is not None and policy.hide_faces:
@@ -291,7 +306,7 @@ def redact_in_one_pass(
                     last = frame
                     buffer.append(frame)
                     if detecting and frame.index % every == 0:
-                        pending.append((frame.t_s, pool.submit(detect, frame.image), frame.image))
+                        pending.append((frame.t_s, passes.submit(detect, frame.image), frame.image))
                         last_detected = frame.index
                     if detecting:
                         feed(2 * len(dets_))  # bounded: a few passes in flight
@@ -303,7 +318,7 @@ def redact_in_one_pass(
                     raise RedactionError(f"{Path(video_path).name}: no video frame could be decoded")
                 if detecting:
                     if last.index != last_detected:  # the last frame is always a pass (rule 5)
-                        pending.append((last.t_s, pool.submit(detect, last.image), last.image))
+                        pending.append((last.t_s, passes.submit(detect, last.image), last.image))
                     feed(0)
                 while buffer:
                     render(buffer.popleft())

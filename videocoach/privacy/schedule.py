@@ -1,0 +1,225 @@
+"""Detection schedules: which pixels of a frame the face detector looks at on each detection pass.
+
+A classroom camera does not move.  Where nothing changed since a region was last detected, the detector would see
+the same pixels and find the same faces, so running it there again costs CPU and finds nothing new.  Two schedules:
+
+- ``every-pass`` (the old one): every detection pass runs CenterFace on the whole frame;
+- ``motion`` (the default): the whole frame every ``refresh_every`` passes (and on the first pass, after a failed
+  pass and when most of the frame changed); in between, only the regions that changed since they were last
+  detected are detected again, each cropped at full resolution with a margin around it.  The faces found before in
+  regions that did not change are carried into the pass as they were.
+
+Fail-closed rules of the ``motion`` schedule (``MotionGatedDetector``):
+- change is measured against the picture AS LAST DETECTED in each place (not the previous pass), so slow change
+  adds up until it is detected again;
+- a face found before whose box touches a changed cell is detected again whole: its whole box, plus the margin, is
+  in the crop; a carried face is never moved or shrunk, only kept or replaced by a fresh detection of its region;
+- a region with motion where the fresh pass finds no face loses the old box at this pass, exactly as the
+  every-pass detector would lose it; the tracker's hold rules (``tracking.py``) then hide it as for any lost face;
+- a failed pass forgets everything: the next pass is a whole-frame one.
+
+``eval/eval_faces.py --schedule motion`` measures the temporal cover on the clips against the every-frame
+detector, and ``bench/bench_detect.py`` the CPU per media second.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from videocoach.privacy.faces import EMPTY, NMS_IOU, FaceDetector, FaceDetectorError, nms
+
+SCHEDULES = ("every-pass", "motion")
+SCHEDULE_ENV = "VIDEOCOACH_DETECT_SCHEDULE"  # "every-pass" restores the old schedule
+DEFAULT_SCHEDULE = "motion"
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    name: str = DEFAULT_SCHEDULE
+    refresh_every: int = 5  # a whole-frame pass every 5 passes (1 s at detect_every 5 and 25 fps)
+    shrink: int = 4  # motion is measured on the grey frame shrunk 4x (area average: codec noise averages out)
+    cell_px: int = 32  # changed pixels are gathered into cells of 32 x 32 frame pixels
+    diff_level: int = 10  # a shrunk pixel whose grey level moved by more than this has changed (0-255)
+    margin_px: int = 64  # a re-detected region reaches this far past its changed cells (context for the detector)
+    max_changed_share: float = 0.5  # when more of the frame than this changed, the whole frame is detected
+
+    def __post_init__(self) -> None:
+        if self.name not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.name!r}")
+        if self.refresh_every < 1 or self.shrink < 1 or self.cell_px < self.shrink or self.cell_px % self.shrink:
+            raise ValueError("need refresh_every >= 1 and cell_px a multiple of shrink")
+        if not 0 < self.diff_level < 255 or self.margin_px < 0 or not 0.0 < self.max_changed_share <= 1.0:
+            raise ValueError("diff_level, margin_px or max_changed_share out of range")
+
+
+def schedule_from_env() -> ScheduleConfig:
+    """The schedule named by ``VIDEOCOACH_DETECT_SCHEDULE`` (default ``motion``); an unknown name is an error."""
+    name = os.environ.get(SCHEDULE_ENV, "").strip() or DEFAULT_SCHEDULE
+    return ScheduleConfig(name=name)
+
+
+class MotionGatedDetector:
+    """A ``FaceDetector`` run on the changed regions only (see the module docstring).
+
+    Stateful: ``detect`` must be called once per detection pass, in time order, from one thread at a time.
+    ``detected_share`` is the share of frame pixels the detector looked at so far (1.0 for ``every-pass``)."""
+
+    def __init__(self, detector: FaceDetector, config: ScheduleConfig = ScheduleConfig()) -> None:
+        self.detector = detector
+        self.config = config
+        self.passes = 0
+        self.full_passes = 0
+        self._pixels_detected = 0
+        self._pixels_total = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        self._ref: np.ndarray | None = None  # the shrunk grey picture as last detected, place by place
+        self._prev = EMPTY.copy()
+        self._since_full = math.inf
+
+    @property
+    def detected_share(self) -> float:
+        return self._pixels_detected / self._pixels_total if self._pixels_total else 1.0
+
+    def detect(self, frame_bgr: np.ndarray) -> np.ndarray:
+        """Faces in this pass's frame, ``(N, 5)`` as ``FaceDetector.detect``; raises FaceDetectorError."""
+        try:
+            dets = self._detect(frame_bgr)
+        except FaceDetectorError:
+            self._reset()  # fail closed: nothing carried over a failed pass
+            raise
+        except (cv2.error, ValueError, IndexError) as exc:
+            self._reset()
+            raise FaceDetectorError(f"motion-gated detection failed: {exc}") from exc
+        self._prev = dets
+        self.passes += 1
+        return dets.copy()
+
+    def _detect(self, frame: np.ndarray) -> np.ndarray:
+        cfg = self.config
+        h, w = frame.shape[:2]
+        self._pixels_total += h * w
+        small = _shrink(frame, cfg.shrink)
+        due = cfg.name == "every-pass" or self._since_full + 1 >= cfg.refresh_every
+        if due or self._ref is None or self._ref.shape != small.shape:
+            return self._full(frame, small)
+        changed = _changed_cells(small, self._ref, cfg)
+        if not changed.any():
+            self._since_full += 1
+            return self._prev.copy()  # nothing moved: the same pixels, the same faces
+        if changed.mean() > cfg.max_changed_share:
+            return self._full(frame, small)
+        cell = cfg.cell_px
+        # a face found before that touches a changed cell is detected again whole; the others are carried as they were
+        carried = []
+        for box in self._prev:
+            cx1, cy1 = max(0, int(box[0]) // cell), max(0, int(box[1]) // cell)
+            cx2 = min(changed.shape[1], int(math.ceil(box[2] / cell)))
+            cy2 = min(changed.shape[0], int(math.ceil(box[3] / cell)))
+            if changed[cy1:cy2, cx1:cx2].any():
+                changed[cy1:cy2, cx1:cx2] = True
+            else:
+                carried.append(box)
+        grow = int(math.ceil(cfg.margin_px / cell))
+        mask = changed.astype(np.uint8)
+        if grow:
+            mask = cv2.dilate(mask, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
+        n, _labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        regions = []
+        for i in range(1, n):
+            cx, cy, cw, ch = (int(v) for v in stats[i, :4])
+            regions.append((cx * cell, cy * cell, min(w, (cx + cw) * cell), min(h, (cy + ch) * cell)))
+        if sum((x2 - x1) * (y2 - y1) for x1, y1, x2, y2 in regions) > cfg.max_changed_share * h * w:
+            return self._full(frame, small)  # cheaper (and simpler) to look at the whole frame
+        found = []
+        s = cfg.shrink
+        for x1, y1, x2, y2 in regions:
+            self._pixels_detected += (x2 - x1) * (y2 - y1)
+            d = self.detector.detect(frame[y1:y2, x1:x2])
+            if len(d):
+                d = d.copy()
+                d[:, [0, 2]] += x1
+                d[:, [1, 3]] += y1
+                found.append(d)
+            self._ref[y1 // s : -(-y2 // s), x1 // s : -(-x2 // s)] = small[y1 // s : -(-y2 // s), x1 // s : -(-x2 // s)]
+        self._since_full += 1
+        fresh = nms(np.concatenate(found), NMS_IOU) if found else EMPTY.copy()
+        return merge_carried(np.asarray(carried, dtype=np.float32).reshape(-1, 5), fresh)
+
+    def _full(self, frame: np.ndarray, small: np.ndarray) -> np.ndarray:
+        self._pixels_detected += frame.shape[0] * frame.shape[1]
+        dets = self.detector.detect(frame)
+        self._ref = small
+        self._since_full = 0
+        self.full_passes += 1
+        return dets
+
+
+def _shrink(frame: np.ndarray, factor: int) -> np.ndarray:
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    if factor == 1:
+        return grey.astype(np.int16)
+    h, w = grey.shape
+    return cv2.resize(grey, (-(-w // factor), -(-h // factor)), interpolation=cv2.INTER_AREA).astype(np.int16)
+
+
+def _changed_cells(small: np.ndarray, ref: np.ndarray, cfg: ScheduleConfig) -> np.ndarray:
+    """Cells (``cell_px`` frame pixels square) where any shrunk pixel moved by more than ``diff_level``."""
+    moved = np.abs(small - ref) > cfg.diff_level
+    k = cfg.cell_px // cfg.shrink
+    sh, sw = moved.shape
+    ph, pw = -(-sh // k) * k, -(-sw // k) * k
+    padded = np.zeros((ph, pw), dtype=bool)
+    padded[:sh, :sw] = moved
+    return padded.reshape(ph // k, k, pw // k, k).any(axis=(1, 3))
+
+
+def merge_carried(carried: np.ndarray, fresh: np.ndarray) -> np.ndarray:
+    """Carried boxes plus fresh ones; a fresh box overlapping the carried one it overlaps most (IoU above ``NMS_IOU``,
+    or either's centre inside the other: e.g. a part of a still face at a crop's edge) grows that carried box to
+    enclose both instead of being added: the carried box never gets smaller, and the tracker does not see one face
+    twice (which would end its track)."""
+    if not len(carried) or not len(fresh):
+        return np.concatenate([carried, fresh]).astype(np.float32)
+    out = carried.copy()
+    extra = []
+    for f in fresh:
+        iou = _iou(out[:, :4], f[:4])
+        k = int(np.argmax(iou))
+        if iou[k] > NMS_IOU or _centre_inside(f, out[k]) or _centre_inside(out[k], f):
+            out[k, :2] = np.minimum(out[k, :2], f[:2])
+            out[k, 2:4] = np.maximum(out[k, 2:4], f[2:4])
+            out[k, 4] = max(out[k, 4], f[4])
+        else:
+            extra.append(f)
+    return np.concatenate([out, np.asarray(extra, dtype=np.float32).reshape(-1, 5)])
+
+
+def _centre_inside(a: np.ndarray, b: np.ndarray) -> bool:
+    cx, cy = (a[0] + a[2]) / 2, (a[1] + a[3]) / 2
+    return bool(b[0] <= cx <= b[2] and b[1] <= cy <= b[3])
+
+
+def _iou(boxes: np.ndarray, box: np.ndarray) -> np.ndarray:
+    ix = np.clip(np.minimum(boxes[:, 2], box[2]) - np.maximum(boxes[:, 0], box[0]), 0, None)
+    iy = np.clip(np.minimum(boxes[:, 3], box[3]) - np.maximum(boxes[:, 1], box[1]), 0, None)
+    inter = ix * iy
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) + (box[2] - box[0]) * (box[3] - box[1])
+    return inter / np.maximum(area - inter, 1e-6)
+
+
+__all__ = [
+    "DEFAULT_SCHEDULE",
+    "SCHEDULES",
+    "SCHEDULE_ENV",
+    "MotionGatedDetector",
+    "ScheduleConfig",
+    "merge_carried",
+    "schedule_from_env",
+]
