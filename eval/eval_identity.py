@@ -116,16 +116,18 @@ def pair_dists(a, b=None) -> np.ndarray:
 def analyse_video(path: Path, emb, enrolled=()):
     """Real stages on one video: face tracks (default policy), descriptors, people, the enrolled teacher's tracks."""
     from videocoach.av import media
-    from videocoach.privacy import policy, redact
+    from videocoach.privacy import onepass, policy, redact
+    from videocoach.privacy.schedule import schedule_from_env
 
     info = media.probe(path)
     pol = policy.load_named_policy(policy.DEFAULT_POLICY)
-    cache = REPO / "eval" / "out" / "tracks" / f"{path.name}.json"  # detection is the slow part: kept between runs
+    # detection as the product runs it (one pass, detection only, the default schedule); the slow part: kept
+    cache = REPO / "eval" / "out" / "tracks" / f"{path.name}.onepass-{schedule_from_env().name}.json"
     t0 = time.perf_counter()
     if cache.exists():
         tracks = redact.FaceTracks.from_json(cache.read_text())
     else:
-        tracks = redact.detect_faces(path, info, pol)
+        tracks = onepass.redact_in_one_pass(path, info, pol, None).tracks
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(tracks.to_json())
     t1 = time.perf_counter()
