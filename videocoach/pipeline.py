@@ -53,15 +53,14 @@ AUDIO_STAGES = ("audio", "transcribe", "diarize", "levels", "roles", "metrics")
 
 
 VIDEO_STAGES = ("faces", "people", "render", "audit")
-
-
 STAGES = ("probe",) + AUDIO_STAGES + VIDEO_STAGES
 
 
 # results a stage keeps beside its own: "question_lm" (the question-LM score per sentence) by "metrics", so that a role
 # correction recomputes the metrics without loading the model; not a stage of its own (nothing runs it alone)
-# "uptake": the uptake score per pupil -> teacher exchange (with Whisper's decoder state), also by "metrics"
-AUX_RESULTS = ("question_lm", "uptake")
+# "uptake": the uptake score per pupil -> teacher exchange (with Whisper's decoder state), also by "metrics";
+# "bodies" (positions for the movement measures) by "faces"; "rendition" (what the video was rendered with) by either
+AUX_RESULTS = ("question_lm", "uptake", "bodies", "rendition")
 
 
 def load_info(store: Store, lesson_id: str) -> MediaInfo:
