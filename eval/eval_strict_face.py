@@ -143,13 +143,33 @@ def collect_positives(planted: int, seed: int = 7) -> None:
           f"{len(pos_wider)}", flush=True)
 
 
+def measure(every_wider: int, every_negative: int) -> None:
+    """The share of positives kept face-like and of negatives rejected, by ``served_face_like`` (the served check's
+    test) and by ``looks_like_face`` (the audit's second opinion) for comparison."""
+    from videocoach.privacy import second_opinion
+
+    opinion = second_opinion.load()
+    pos = pickle.loads((OUT / "positives.pkl").read_bytes())
+    neg = pickle.loads((OUT / "negatives.pkl").read_bytes())
+    sets = dict(planted=pos["planted"], wider=pos["wider"][::every_wider], negatives=neg[::every_negative])
+    for name, items in sets.items():
+        strict = sum(opinion.served_face_like(crop, det) for _key, crop, det in items)
+        audit = sum(opinion.looks_like_face(crop, det) for _key, crop, det in items)
+        print(f"{name}: {len(items)}; face-like by served_face_like {strict} ({strict / max(1, len(items)):.2%}), "
+              f"by the audit's looks_like_face {audit} ({audit / max(1, len(items)):.2%})", flush=True)
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("what", choices=["collect", "positives", "measure"])
     ap.add_argument("--seconds", type=float, default=40.0)
     ap.add_argument("--planted", type=int, default=400)
+    ap.add_argument("--every-wider", type=int, default=3, help="measure every n-th WIDER face (time)")
+    ap.add_argument("--every-negative", type=int, default=1)
     a = ap.parse_args()
     if a.what == "collect":
         collect(a.seconds)
     elif a.what == "positives":
         collect_positives(a.planted)
+    else:
+        measure(a.every_wider, a.every_negative)
