@@ -196,16 +196,17 @@ def test_cli_check_served_on_a_stored_lesson(tmp_path, monkeypatch, capsys):
     when the saved tracks hid nothing; 2 with one line when there is no rendition."""
     import subprocess
 
-    from conftest import SAMPLE_MEDIA
     from videocoach import cli, pipeline
     from videocoach.config import Settings
     from videocoach.core import serialize
     from videocoach.privacy.tracking import FaceTracks
     from videocoach.storage.store import Store
 
-    clip = tmp_path / "clip.mp4"  # 1 s of the sample lesson with pupils' faces, no sound (no audio stages)
-    subprocess.run(["ffmpeg", "-v", "error", "-ss", "10", "-t", "1", "-i", str(SAMPLE_MEDIA / "lesson.mp4"), "-an",
-                    "-c:v", "libx264", str(clip)], check=True)
+    # four seated people (no sound: no audio stages).  Not the sample lesson: its pupils' clasped hands stay
+    # "possibly a face" for the served check's test, which keeps >= 99 % of weak real faces (issue 19)
+    clip = tmp_path / "clip.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(shared("faces", "clips", "classroom.gif")), "-an",
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", "-r", "25", str(clip)], check=True)
     monkeypatch.setenv("VIDEOCOACH_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("VIDEOCOACH_KEY_FILE", str(tmp_path / "key"))
     store = Store(Settings.from_env())
@@ -216,12 +217,12 @@ def test_cli_check_served_on_a_stored_lesson(tmp_path, monkeypatch, capsys):
     pipeline.run(store, lesson.id, stages=["faces", "people", "render"])
     assert cli.main(["-q", "check-served", lesson.id[:8]]) == 0
     out = capsys.readouterr().out
-    assert "25 frames checked" in out and ": 0 with a possibly visible face" in out, out
+    assert "75 frames checked" in out and ": 0 with a possibly visible face" in out, out
     info = pipeline.load_info(store, lesson.id)
     nothing = FaceTracks((), info.width, info.height, info.fps, 10_000, 1, 0.05, 1.0)
     store.save_stage(lesson.id, "faces", serialize.dumps(nothing))
     pipeline.rerender(store, lesson.id)  # the saved tracks hide nothing: pupils' faces are served
     assert cli.main(["-q", "check-served", lesson.id[:8]]) == 1
     out = capsys.readouterr().out
-    assert "25 frames checked" in out and ": 0 with" not in out and "  0:0" in out, out
+    assert "75 frames checked" in out and ": 0 with" not in out and "  0:0" in out, out
     store.close()
