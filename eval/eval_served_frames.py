@@ -143,7 +143,7 @@ def serve_and_check(name: str, path: Path, info, tracks, teacher: frozenset[int]
     tenths: set[int] = set()
     dets = [det] if workers <= 1 else [det] + [load_detector(det.threshold) for _ in range(workers - 1)]
     r = served_check.check_served(out, tracks, pol, visible_track_ids=teacher, expected_frames=meta["frames"],
-                                  detectors=dets, on_hit=on_hit, second_opinion=opinion.looks_like_face,
+                                  detectors=dets, on_hit=on_hit, second_opinion=opinion.served_face_like,
                                   progress=lambda _s, f: tenths.add(int(10 * f)) or print(
                                       f"    {name}: {int(10 * f) * 10} % checked", flush=True)
                                   if int(10 * f) not in tenths else None)

@@ -43,7 +43,7 @@ def served(tmp_path_factory):
     shown = redact_in_one_pass(clip, info, pol, root / "shown.mp4", tracks=tracks,
                                visible_track_ids=frozenset({person.id}))
     return dict(root=root, pol=pol, tracks=tracks, person=person, hidden=hidden, shown=shown,
-                det=load_detector(0.05))
+                det=load_detector(0.05), opinion=second_opinion.load())
 
 
 def test_every_face_hidden_gives_zero(served):
@@ -60,11 +60,11 @@ def test_planted_unhidden_face_is_caught_and_allowed_face_is_not(served):
     r = check_served(served["root"] / "shown.mp4", served["tracks"], served["pol"],
                      expected_frames=served["shown"].render.frames, detectors=[served["det"]],
                      on_hit=lambda image, hit: seen.append((image.shape, hit)),
-                     second_opinion=second_opinion.load().looks_like_face)
+                     second_opinion=served["opinion"].served_face_like)
     assert not r.passed and r.second_opinion
     assert r.frames_with_visible_face >= 0.9 * r.frames_checked, r.frames_with_visible_face
-    # the second opinion takes her for a face where she faces the camera (she turns her head: not in every frame)
-    assert r.frames_with_face_like_hit >= 0.5 * r.frames_checked, r.frames_with_face_like_hit
+    # the served check's test (face-like unless surely not a face) keeps her in every frame where she is caught
+    assert r.frames_with_face_like_hit == r.frames_with_visible_face, (r.frames_with_face_like_hit, r.hits)
     assert seen and seen[0][0] == (270, 480, 3) and len(seen) == r.hit_count
     # every hit lies on the person left visible, at the time of one of her detections (within her track's span)
     p = served["person"]
@@ -73,6 +73,45 @@ def test_planted_unhidden_face_is_caught_and_allowed_face_is_not(served):
                            visible_track_ids=frozenset({p.id}), expected_frames=served["shown"].render.frames,
                            detectors=[served["det"]])
     assert allowed.passed and allowed.on_shown >= 0.9 * allowed.frames_checked
+
+
+def _lesson_frame(t_s: float) -> np.ndarray:
+    """One frame of the sample lesson (the original: the hands are not hidden), cut at run time."""
+    import subprocess
+
+    from conftest import SAMPLE_MEDIA
+
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-ss", f"{t_s:g}", "-i", str(SAMPLE_MEDIA / "lesson.mp4"),
+                          "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "bgr24", "-"],
+                         capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(720, 1280, 3)
+
+
+def test_weak_real_face_stays_face_like(served):
+    """A WIDER face shrunk to 19x22 px, planted into a lesson frame: the 0.05 detector finds it weakly; the served
+    check's test keeps it face-like (it must keep >= 99 % of such faces)."""
+    face = cv2.imread(str(shared("faces", "wider_val",
+                                 "12--Group/12_Group_Team_Organized_Group_12_Group_Team_Organized_Group_12_244.jpg")))
+    if face is None:
+        pytest.skip("WIDER image missing")
+    planted = _lesson_frame(20).copy()
+    planted[300:322, 500:519] = cv2.resize(face[134:250, 146:284], (19, 22), interpolation=cv2.INTER_AREA)
+    found = [d for d in served["det"].detect(planted)
+             if 500 <= (d[0] + d[2]) / 2 < 519 and 300 <= (d[1] + d[3]) / 2 < 322]
+    assert found and min(d[4] for d in found) < second_opinion.KEEP_SCORE, found
+    assert all(served["opinion"].served_face_like(planted, d) for d in found), found
+
+
+@pytest.mark.xfail(strict=True, reason="issue 19: at >= 99 % recall on weak real faces, neither CenterFace close up "
+                                       "nor dlib's HOG tells the clasped hands from a face (eval/eval_strict_face.py)")
+def test_clasped_hands_are_not_face_like(served):
+    """A pupil's clasped hands on the desk (the sample lesson at 0:35, left; the face above them is hidden in the
+    rendition): the detector at 0.05 fires on them weakly; the served check's test should be sure they are no face."""
+    frame = _lesson_frame(35)
+    hands = [d for d in served["det"].detect(frame)
+             if 330 <= (d[0] + d[2]) / 2 < 370 and 440 <= (d[1] + d[3]) / 2 < 475]
+    assert hands and all(d[4] < second_opinion.KEEP_SCORE for d in hands), hands
+    assert not any(served["opinion"].served_face_like(frame, d) for d in hands), hands
 
 
 def test_schedule_alone_is_not_trusted(served):
@@ -157,16 +196,17 @@ def test_cli_check_served_on_a_stored_lesson(tmp_path, monkeypatch, capsys):
     when the saved tracks hid nothing; 2 with one line when there is no rendition."""
     import subprocess
 
-    from conftest import SAMPLE_MEDIA
     from videocoach import cli, pipeline
     from videocoach.config import Settings
     from videocoach.core import serialize
     from videocoach.privacy.tracking import FaceTracks
     from videocoach.storage.store import Store
 
-    clip = tmp_path / "clip.mp4"  # 1 s of the sample lesson with pupils' faces, no sound (no audio stages)
-    subprocess.run(["ffmpeg", "-v", "error", "-ss", "10", "-t", "1", "-i", str(SAMPLE_MEDIA / "lesson.mp4"), "-an",
-                    "-c:v", "libx264", str(clip)], check=True)
+    # four seated people (no sound: no audio stages).  Not the sample lesson: its pupils' clasped hands stay
+    # "possibly a face" for the served check's test, which keeps >= 99 % of weak real faces (issue 19)
+    clip = tmp_path / "clip.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(shared("faces", "clips", "classroom.gif")), "-an",
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", "-r", "25", str(clip)], check=True)
     monkeypatch.setenv("VIDEOCOACH_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("VIDEOCOACH_KEY_FILE", str(tmp_path / "key"))
     store = Store(Settings.from_env())
@@ -177,12 +217,12 @@ def test_cli_check_served_on_a_stored_lesson(tmp_path, monkeypatch, capsys):
     pipeline.run(store, lesson.id, stages=["faces", "people", "render"])
     assert cli.main(["-q", "check-served", lesson.id[:8]]) == 0
     out = capsys.readouterr().out
-    assert "25 frames checked" in out and ": 0 with a possibly visible face" in out, out
+    assert "75 frames checked" in out and ": 0 with a possibly visible face" in out, out
     info = pipeline.load_info(store, lesson.id)
     nothing = FaceTracks((), info.width, info.height, info.fps, 10_000, 1, 0.05, 1.0)
     store.save_stage(lesson.id, "faces", serialize.dumps(nothing))
     pipeline.rerender(store, lesson.id)  # the saved tracks hide nothing: pupils' faces are served
     assert cli.main(["-q", "check-served", lesson.id[:8]]) == 1
     out = capsys.readouterr().out
-    assert "25 frames checked" in out and ": 0 with" not in out and "  0:0" in out, out
+    assert "75 frames checked" in out and ": 0 with" not in out and "  0:0" in out, out
     store.close()

@@ -324,7 +324,7 @@ def cmd_check_served(args) -> int:
             result = served_check.check_served(
                 plain, tracks, pol, visible_track_ids=frozenset(render.visible_track_ids),
                 expected_frames=render.frames, progress=progress,
-                second_opinion=second_opinion.load().looks_like_face)
+                second_opinion=second_opinion.load().served_face_like)
     except served_check.ServedCheckError as exc:
         raise CliError(f"not checked, treat the video as not passed: {exc}") from exc
     finally:

@@ -16,8 +16,10 @@ detection is then explained, or it is a hit -- a possibly visible pupil face:
   it (a blocky head over a neck).  Such a detection stands only if the detector still finds it with every verified
   hidden pixel blanked (the solid fill), in a window of ``BLANKED_WINDOW`` x its size: a real face beside a hidden
   one keeps its own pixels;
-- anything else is a hit, with its time, box and score.  A second opinion (``privacy.second_opinion``, as the audit
-  uses it) may label each hit face-like or not; it never removes one.
+- anything else is a hit, with its time, box and score.  A second opinion may label each hit face-like or not; it
+  never removes one.  The one to give is ``privacy.second_opinion``'s ``served_face_like``: face-like unless surely
+  not a face (it keeps >= 99 % of the real faces the 0.05 detector finds, eval/eval_strict_face.py); the audit's
+  ``looks_like_face`` is tuned for 0.3 flags and would let weak real faces through.
 
 At 0.05 the detector also fires on clasped hands, necklines below a mosaic and glass (eval/eval_served_frames.py
 prints them, with crops to look at): ``frames_with_visible_face`` is the strict count, ``passed`` asks for no
@@ -201,7 +203,7 @@ def check_served(
     ``tracks`` and ``visible_track_ids`` are what the render used (``visible_track_ids``: the tracks left visible,
     the teacher's and consented pupils'); ``expected_frames``: the render's frame count when known (else from the
     probed duration).  ``on_hit(frame, hit)`` sees each hit's frame (e.g. to save a crop).  ``second_opinion(frame,
-    [x1, y1, x2, y2, score])`` (``privacy.second_opinion``, as the audit uses it) labels each hit face-like or not;
+    [x1, y1, x2, y2, score])`` (``privacy.second_opinion``'s ``served_face_like``) labels each hit face-like or not;
     it never removes a hit: ``frames_with_visible_face`` stays the strict count, and ``passed`` then asks for no
     face-like hit (at 0.05 the detector also fires on clasped hands and necklines below a mosaic).  Raises
     ``ServedCheckError`` whenever the check cannot be completed.
