@@ -20,6 +20,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from eval.eval_faces import tracks_cache  # noqa: E402
 from videocoach.av import media  # noqa: E402
 from videocoach.core.model import no_progress  # noqa: E402
 from videocoach.privacy import people  # noqa: E402
@@ -36,9 +37,9 @@ def main() -> None:
     from videocoach.people_steps import _embed_and_find_bodies
 
     video = REPO / "sample_media" / "lesson.mp4"
-    cache = REPO / "eval" / "out" / "tracks" / f"{video.name}.json"
+    cache = tracks_cache(video)
     if not cache.exists():
-        sys.exit(f"no face tracks at {cache}: run eval/eval_identity.py --part people (or eval_movement.py) first")
+        sys.exit(f"no face tracks at {cache}: run eval/eval_movement.py --part lesson (or eval_audit.py) first")
     info = media.probe(video)
     tracks = FaceTracks.from_json(cache.read_text())
     emb = load_embedder()

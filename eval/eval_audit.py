@@ -25,6 +25,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from eval.eval_faces import cached_tracks  # noqa: E402
 from eval.eval_identity import wider_labels  # noqa: E402
 from videocoach.av import media  # noqa: E402
 from videocoach.av.video_io import FrameReader  # noqa: E402
@@ -49,13 +50,7 @@ def rendered(name: str, tmp: Path):
         path = video_path(name)
         info = media.probe(path)
         pol = policy.load_named_policy(policy.DEFAULT_POLICY)
-        cache = REPO / "eval" / "out" / "tracks" / f"{path.name}.json"  # shared with eval_identity.py
-        if cache.exists():
-            tracks = redact.FaceTracks.from_json(cache.read_text())
-        else:
-            tracks = redact.detect_faces(path, info, pol)
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            cache.write_text(tracks.to_json())
+        tracks = cached_tracks(path, info)
         out = tmp / f"{path.stem}.mp4"
         redact.render_redacted(path, info, tracks, pol, frozenset(), out)
         _RENDERED[name] = (out, tracks, pol)

@@ -45,6 +45,25 @@ CONFIDENT = 0.5  # every-frame detections at least this sure are real faces (the
 MIN_THRESHOLD = 0.05  # detections are cached at this threshold and filtered by score for higher ones
 
 
+def tracks_cache(path: Path) -> Path:
+    """Where the face tracks of an eval video are kept (detection is the slow part; the scripts share them)."""
+    return OUT / "tracks" / f"{path.name}.json"
+
+
+def cached_tracks(path: Path, info=None) -> FaceTracks:
+    """The face tracks of a video as ``redact.detect_faces`` finds them under the default policy, cached."""
+    from videocoach.av import media
+    from videocoach.privacy import policy, redact
+
+    cache = tracks_cache(path)
+    if cache.exists():
+        return FaceTracks.from_json(cache.read_text())
+    tracks = redact.detect_faces(path, info or media.probe(path), policy.load_named_policy(policy.DEFAULT_POLICY))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(tracks.to_json())
+    return tracks
+
+
 def load_wider(root: Path) -> list[tuple[Path, np.ndarray]]:
     items: list[tuple[Path, list[list[float]]]] = []
     for line in (root / "label.txt").read_text().splitlines():

@@ -35,7 +35,6 @@ from videocoach.privacy import bodies as body_mod  # noqa: E402
 from videocoach.privacy.tracking import FaceTracks  # noqa: E402
 
 CLIP = REPO.parent / "shared" / "data" / "faces" / "clips" / "one-by-one-person-detection.mp4"
-OUT = REPO / "eval" / "out"
 STEP_S = 0.5
 
 # who is in the picture (first and last second seen on a 1 s contact sheet)
@@ -52,16 +51,10 @@ HEADS = {
 
 
 def face_tracks(path: Path) -> FaceTracks:
-    """The privacy detector's tracks (default policy), cached like eval_identity.py's."""
-    from videocoach.privacy import policy, redact
+    """The privacy detector's tracks (default policy), cached (``eval_faces.cached_tracks``)."""
+    from eval.eval_faces import cached_tracks
 
-    cache = OUT / "tracks" / f"{path.name}.json"
-    if cache.exists():
-        return FaceTracks.from_json(cache.read_text())
-    tracks = redact.detect_faces(path, media.probe(path), policy.load_named_policy(policy.DEFAULT_POLICY))
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(tracks.to_json())
-    return tracks
+    return cached_tracks(path)
 
 
 def bodies_of(path: Path, method: str = "mog2") -> tuple[body_mod.BodySightings, float]:

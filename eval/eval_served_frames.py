@@ -31,10 +31,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from eval.eval_faces import cached_tracks, tracks_cache  # noqa: E402
 from videocoach.av import media  # noqa: E402
 from videocoach.av.ffmpeg import ffmpeg_binary, run  # noqa: E402
 from videocoach.av.video_io import FrameReader  # noqa: E402
-from videocoach.privacy import identity, onepass, people, policy, redact, second_opinion, served_check  # noqa: E402
+from videocoach.privacy import identity, onepass, people, policy, second_opinion, served_check  # noqa: E402
 from videocoach.privacy.faces import load_detector  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "faces"
@@ -53,15 +54,9 @@ def video_path(name: str) -> Path:
 
 
 def face_steps(path: Path, pol, emb, enrolled):
-    """Tracks (cached in eval/out/tracks, shared with eval_identity.py and eval_audit.py) and the people step."""
+    """Tracks (``eval_faces.cached_tracks``, shared with eval_audit.py) and the people step."""
     info = media.probe(path)
-    cache = REPO / "eval" / "out" / "tracks" / f"{path.name}.json"
-    if cache.exists():
-        tracks = redact.FaceTracks.from_json(cache.read_text())
-    else:
-        tracks = redact.detect_faces(path, info, pol)
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_text(tracks.to_json())
+    tracks = cached_tracks(path, info)
     descs, _thumbs = people.embed_tracks(path, info, tracks, emb)
     return info, tracks, descs, people.find_people(tracks, descs, enrolled)
 
@@ -185,10 +180,10 @@ def main() -> None:
     for name in args.videos:
         path = video_path(name)
         noted = CACHE / f"{path.stem}.json"
-        if args.trust_cache and noted.exists() and (REPO / "eval" / "out" / "tracks" / f"{path.name}.json").exists():
+        if args.trust_cache and noted.exists() and tracks_cache(path).exists():
             # an interrupted run's people step (deterministic on the cached tracks): its teacher tracks are noted
             info = media.probe(path)
-            tracks = redact.FaceTracks.from_json((REPO / "eval" / "out" / "tracks" / f"{path.name}.json").read_text())
+            tracks = cached_tracks(path, info)
             teacher = frozenset(json.loads(noted.read_text())["teacher"])
             print(f"{name}: face tracks and the teacher's tracks from the cache of an earlier run", flush=True)
         elif name == "lesson.mp4":

@@ -33,6 +33,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from eval.eval_faces import tracks_cache  # noqa: E402
+from eval.eval_identity import wider_labels  # noqa: E402
 from videocoach.av import media  # noqa: E402
 from videocoach.av.video_io import FrameReader  # noqa: E402
 from videocoach.privacy import policy, redact, served_check  # noqa: E402
@@ -62,7 +64,7 @@ def collect(seconds: float) -> None:
     if not part.exists():
         subprocess.run(["ffmpeg", "-y", "-v", "error", "-i", str(src), "-t", f"{seconds:g}", "-map", "0:v:0",
                         "-c", "copy", str(part)], check=True)
-    tracks = redact.FaceTracks.from_json((REPO / "eval" / "out" / "tracks" / "lesson.mp4.json").read_text())
+    tracks = redact.FaceTracks.from_json(tracks_cache(src).read_text())
     teacher = frozenset(json.loads((CACHE / "lesson.json").read_text())["teacher"])
     hits = []
     t0 = time.perf_counter()
@@ -74,18 +76,6 @@ def collect(seconds: float) -> None:
     (OUT / "negatives.pkl").write_bytes(pickle.dumps(hits))
     print(f"lesson first {seconds:g} s: {r.frames_checked} frames, {r.hit_count} hits in "
           f"{r.frames_with_visible_face} frames ({time.perf_counter() - t0:.0f} s)", flush=True)
-
-
-def wider_labels() -> dict[str, np.ndarray]:
-    out: dict[str, list] = {}
-    cur = None
-    for line in (DATA / "wider_val" / "label.txt").read_text().splitlines():
-        if line.startswith("#"):
-            cur = line[1:].strip()
-            out[cur] = []
-        elif line.strip() and cur is not None:
-            out[cur].append([float(v) for v in line.split()[:4]])
-    return {k: np.asarray(v, np.float32).reshape(-1, 4) for k, v in sorted(out.items())}
 
 
 def _found_in(dets: np.ndarray, x1: float, y1: float, x2: float, y2: float) -> list:
@@ -104,7 +94,7 @@ def collect_positives(planted: int, seed: int = 7) -> None:
     import cv2
 
     det = load_detector(0.05)
-    labels = wider_labels()
+    labels = wider_labels(None)
     part = CACHE / "lesson.first40s.mp4"
     with FrameReader(part, media.probe(part), fps=0.5) as reader:
         frames = [f.image for f in reader]
