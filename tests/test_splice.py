@@ -15,6 +15,7 @@ import pytest
 
 from conftest import shared
 from videocoach.av import media
+from videocoach.core.digest import file_sha256
 from videocoach.av.ffmpeg import ffmpeg_binary
 from videocoach.privacy import splice
 from videocoach.privacy.onepass import redact_in_one_pass
@@ -315,7 +316,7 @@ def test_a_mark_through_the_pipeline_re_renders_only_its_stretch(tmp_path):
     was = splice.load_rendition(store.stage(lesson.id, "rendition"))
     assert was.visible_track_ids == (7,) and was.exempt_track_ids == (7,)
     with store.media_plaintext(lesson.id, "redacted", suffix=".mp4") as plain:
-        assert splice.sha256_file(plain) == was.file_sha256
+        assert file_sha256(plain) == was.file_sha256
         frames = splice.gop_layout(plain, info.fps).n_frames
     assert frames == render["frames"]
     store.close()

@@ -6,13 +6,13 @@ takes it from there.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 from videocoach.core import serialize
+from videocoach.core.digest import file_sha256
 from videocoach.core.model import (
     Span,
 )
@@ -107,14 +107,6 @@ def ingest_stream(
     finally:
         with contextlib.suppress(FileNotFoundError):
             Path(tmp).unlink()
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1024 * 1024):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def find_same_upload(store: Store, owner: User, path: Path) -> Lesson | None:

@@ -17,7 +17,6 @@ process for the CLI and pipeline (the UI wraps ``load_asr`` in ``st.cache_resour
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 import tempfile
@@ -30,6 +29,7 @@ import numpy as np
 
 from videocoach.av import ffmpeg
 from videocoach.config import cache_dir
+from videocoach.core.digest import file_sha256
 from videocoach.core.model import Progress, Transcript, Utterance, Word, no_progress
 from videocoach.core.threads import torch_threads
 
@@ -38,7 +38,7 @@ STAGE = "transcribe"
 # openai-whisper has no streaming API: we feed it the VAD's speech in groups of at most this much speech, so progress
 # moves every group (about 2 minutes of wall time at 1x real time) and each group is decoded independently.
 OPENAI_GROUP_S = 120.0
-_HASH_BLOCK = 1 << 20  # 1 MiB
+_COPY_BLOCK = 1 << 20  # 1 MiB
 
 Engine = Literal["faster-whisper", "openai-whisper"]
 ModelName = Literal["base", "tiny.en"]
@@ -144,7 +144,7 @@ def joined_base_model_dir() -> Path:
         with open(tmp, "wb") as out:
             for part in parts:
                 with open(part, "rb") as src:
-                    while block := src.read(_HASH_BLOCK):
+                    while block := src.read(_COPY_BLOCK):
                         out.write(block)
             out.flush()
             os.fsync(out.fileno())
@@ -186,14 +186,6 @@ def _package_file(package: str, *parts: str) -> Path:
     return path
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(_HASH_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _stamp_path(target: Path) -> Path:
     return target.with_name(target.name + ".stamp.json")
 
@@ -209,7 +201,7 @@ def _artifact_is_valid(target: Path, source_id: dict[str, Any], expected_size: i
         return False
     if expected_size is not None and size != expected_size:
         return False
-    return _sha256(target) == stamp.get("sha256")
+    return file_sha256(target) == stamp.get("sha256")
 
 
 def _verified_artifact(
@@ -227,7 +219,7 @@ def _verified_artifact(
         size = tmp.stat().st_size
         if expected_size is not None and size != expected_size:
             raise OSError(f"building {target} wrote {size} bytes, expected {expected_size}")
-        digest = _sha256(tmp)
+        digest = file_sha256(tmp)
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; weights are not secret and may be shared by a service user
         _stamp_path(target).unlink(missing_ok=True)  # never a valid stamp beside a file it does not describe
         os.replace(tmp, target)

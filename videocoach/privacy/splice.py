@@ -39,6 +39,7 @@ from typing import Sequence
 import numpy as np
 
 from videocoach.av.video_io import rational_fps
+from videocoach.core.digest import file_sha256
 from videocoach.core.model import MediaInfo, Progress, no_progress
 from videocoach.privacy.onepass import redact_in_one_pass
 from videocoach.privacy.policy import ConsentPolicy, policy_to_dict
@@ -105,14 +106,6 @@ class Spliced:
     splice_s: float  # copying, muxing and verifying
 
 
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def policy_sha256(policy: ConsentPolicy) -> str:
     return hashlib.sha256(json.dumps(policy_to_dict(policy), sort_keys=True, default=str).encode()).hexdigest()
 
@@ -122,7 +115,7 @@ def rendition_of(policy: ConsentPolicy, tracks: FaceTracks, original: str | os.P
                  audit: AuditReport) -> Rendition:
     findings = tuple(replace(f, crop_png_b64="") for f in audit.findings)
     return Rendition(ENCODER, policy_sha256(policy), hashlib.sha256(tracks.to_json().encode()).hexdigest(),
-                     sha256_file(original), sha256_file(path), tuple(sorted(visible)), tuple(sorted(exempt & visible)),
+                     file_sha256(original), file_sha256(path), tuple(sorted(visible)), tuple(sorted(exempt & visible)),
                      render, replace(audit, findings=findings))
 
 
@@ -351,9 +344,9 @@ def rerender_changed(
         raise SpliceError("the previous audit kept only some of its findings")
     if was.audit.sample_every_s != sample_every_s:
         raise SpliceError("the previous audit sampled at another rate")
-    if sha256_file(previous) != was.file_sha256:
+    if file_sha256(previous) != was.file_sha256:
         raise SpliceError("the stored rendition is not the one described")
-    if sha256_file(original) != was.original_sha256:
+    if file_sha256(original) != was.original_sha256:
         raise SpliceError("the original is not the one the rendition was made from")
     fps = float(rational_fps(info.fps or 25.0))
     layout = gop_layout(previous, fps)
@@ -465,5 +458,5 @@ def _hide_counts(tracks: FaceTracks, policy: ConsentPolicy, visible: frozenset[i
 
 
 __all__ = ["ENCODER", "GopLayout", "Rendition", "SpliceError", "Spliced", "changed_frames", "gop_layout",
-           "gop_stretches", "load_rendition", "policy_sha256", "rendition_of", "rerender_changed", "sha256_file",
+           "gop_stretches", "load_rendition", "policy_sha256", "rendition_of", "rerender_changed",
            "splice_packets", "verify"]
