@@ -51,6 +51,22 @@ def _iou(a: Sequence[float], b: Sequence[float]) -> float:
     return ix / union if union > 0 else 0.0
 
 
+def _surroundings(image: np.ndarray, det: Sequence[float]):
+    """(the crop around a detection, ``CROP_FACTOR`` times its longer side; the detection's box in the crop; that
+    longer side), or None when the box or the crop is empty (the callers then keep the detection: fail closed)."""
+    x1, y1, x2, y2 = (float(v) for v in det[:4])
+    bw, bh = x2 - x1, y2 - y1
+    if not (bw > 0 and bh > 0):
+        return None
+    h, w = image.shape[:2]
+    cx, cy, side = (x1 + x2) / 2, (y1 + y2) / 2, max(bw, bh) * CROP_FACTOR
+    ox, oy = max(0, int(cx - side / 2)), max(0, int(cy - side / 2))
+    crop = image[oy : min(h, int(math.ceil(cy + side / 2))), ox : min(w, int(math.ceil(cx + side / 2)))]
+    if crop.size == 0:
+        return None
+    return crop, (x1 - ox, y1 - oy, x2 - ox, y2 - oy), max(bw, bh)
+
+
 class SecondOpinion:
     def __init__(self, detector: FaceDetector, hog) -> None:  # built by load()
         self._detector = detector
@@ -59,20 +75,14 @@ class SecondOpinion:
     def looks_like_face(self, image: np.ndarray, det: Sequence[float], keep_score: float = KEEP_SCORE) -> bool:
         if len(det) >= 5 and float(det[4]) >= keep_score:
             return True
-        h, w = image.shape[:2]
-        x1, y1, x2, y2 = (float(v) for v in det[:4])
-        bw, bh = x2 - x1, y2 - y1
-        if not (bw > 0 and bh > 0):
+        around = _surroundings(image, det)
+        if around is None:
             return True
-        cx, cy, side = (x1 + x2) / 2, (y1 + y2) / 2, max(bw, bh) * CROP_FACTOR
-        ox, oy = max(0, int(cx - side / 2)), max(0, int(cy - side / 2))
-        crop = image[oy : min(h, int(math.ceil(cy + side / 2))), ox : min(w, int(math.ceil(cx + side / 2)))]
-        if crop.size == 0:
-            return True
-        scale = max(1.0, CLOSE_UP_PX / max(bw, bh))
+        crop, box, longest = around
+        scale = max(1.0, CLOSE_UP_PX / longest)
         if scale > 1.0:
             crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-        local = ((x1 - ox) * scale, (y1 - oy) * scale, (x2 - ox) * scale, (y2 - oy) * scale)
+        local = tuple(v * scale for v in box)
         try:
             for d in self._detector.detect(crop, CLOSE_UP_SCORE):
                 if _overlaps(d[:4], local):
@@ -91,21 +101,15 @@ class SecondOpinion:
         docstring).  Any error, an empty box or crop: True (fail closed)."""
         if len(det) >= 5 and float(det[4]) >= KEEP_SCORE:
             return True
-        x1, y1, x2, y2 = (float(v) for v in det[:4])
-        bw, bh = x2 - x1, y2 - y1
-        if not (bw > 0 and bh > 0):
+        around = _surroundings(image, det)
+        if around is None:
             return True
-        h, w = image.shape[:2]
-        cx, cy, side = (x1 + x2) / 2, (y1 + y2) / 2, max(bw, bh) * CROP_FACTOR
-        ox, oy = max(0, int(cx - side / 2)), max(0, int(cy - side / 2))
-        crop = image[oy : min(h, int(math.ceil(cy + side / 2))), ox : min(w, int(math.ceil(cx + side / 2)))]
-        if crop.size == 0:
-            return True
+        crop, box, longest = around
         try:
             for size in STRICT_SIZES:
-                s = size / max(bw, bh)
+                s = size / longest
                 close = cv2.resize(crop, None, fx=s, fy=s, interpolation=cv2.INTER_CUBIC if s > 1 else cv2.INTER_AREA)
-                local = ((x1 - ox) * s, (y1 - oy) * s, (x2 - ox) * s, (y2 - oy) * s)
+                local = tuple(v * s for v in box)
                 if any(_iou(d[:4], local) >= STRICT_OVERLAP for d in self._detector.detect(close, STRICT_SCORE)):
                     return True
                 if size == 96:
