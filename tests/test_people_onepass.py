@@ -13,7 +13,7 @@ import pytest
 from conftest import SAMPLE_MEDIA, shared
 from videocoach.av import media
 from videocoach.av.ffmpeg import ffmpeg_binary
-from videocoach.privacy import identity, people
+from videocoach.privacy import embed_process, identity, people
 from videocoach.privacy.onepass import hold_s, redact_in_one_pass
 from videocoach.privacy.policy import load_policy
 from videocoach.privacy.tracking import Detection
@@ -57,10 +57,14 @@ def test_descriptors_from_the_detection_pass_equal_embed_tracks(clip, tmp_path):
     info = media.probe(path)
     policy = load_policy("blur-all-pupils")
     emb = identity.load_embedder()
-    gather = people.TrackFaces(emb, hold_s(policy, info.fps))
-    res = redact_in_one_pass(path, info, policy, None, id_base=0, on_detections=gather)
+    child = embed_process.EmbedProcess()  # as the pipeline runs it: descriptors computed in a child process
+    gather = people.TrackFaces(None, hold_s(policy, info.fps), process=child)
+    try:
+        res = redact_in_one_pass(path, info, policy, None, id_base=0, on_detections=gather)
+        descs, thumbs = gather.result(res.tracks)
+    finally:
+        child.close()
     assert res.render is None and res.audit is None
-    descs, thumbs = gather.result(res.tracks)
     full = redact_in_one_pass(path, info, policy, tmp_path / "out.mp4", id_base=0, sample_every_s=4.0)
     assert full.tracks.to_json() == res.tracks.to_json()
 
@@ -74,6 +78,35 @@ def test_descriptors_from_the_detection_pass_equal_embed_tracks(clip, tmp_path):
     # the tracks and their results serialise for the people stage
     again = people.track_faces_from_json(people.track_faces_to_json(descs, thumbs))
     assert again[1] == thumbs and all(np.array_equal(a, b) for t in descs for a, b in zip(again[0][t], descs[t]))
+
+
+def test_a_descriptor_process_that_dies_fails_the_step_and_shows_nothing():
+    """Fail closed: the child computing descriptors is killed while a track waits for its descriptors; the result
+    raises (the stage fails with a clear message) instead of giving that track none; the next shared child works."""
+    import os
+    import signal
+
+    from videocoach.privacy.tracking import FaceTrack, FaceTracks
+
+    child = embed_process.shared()
+    child.result(child.submit([]))  # started, models loaded
+    gather = people.TrackFaces(None, 0.4, process=child)
+    image = np.zeros((120, 160, 3), np.uint8)
+    det = Detection(0.0, (10.0, 10.0, 60.0, 60.0), 0.9)
+    gather(0.0, image, ((1, det),))
+    for pid in list(child._pool._processes):
+        os.kill(pid, signal.SIGKILL)
+    tracks = FaceTracks((FaceTrack(1, (det,)),), 160, 120, 25.0, 25, 5, 0.05, 0.4)
+    with pytest.raises(embed_process.EmbedProcessError):
+        gather.result(tracks)
+    again = embed_process.shared()
+    assert again is not child
+    try:
+        (got,) = again.result(again.submit([(image, (10.0, 10.0, 60.0, 60.0))]))
+        want = identity.load_embedder().embed(image, (10.0, 10.0, 60.0, 60.0))  # what the pass's own thread gives
+        assert (got is None and want is None) or np.array_equal(got, want)
+    finally:
+        again.close()
 
 
 def test_gathering_refuses_tracks_it_was_not_shown():

@@ -389,7 +389,7 @@ def _redact(store: Store, lesson: Lesson, progress: Progress, *, detect: bool, r
     """One decode of the original: detection (``detect``; the people step's face descriptors gathered on the way),
     then unless ``render`` is False, the rendering and its audit."""
     from videocoach import people_steps
-    from videocoach.privacy import bodies, identity, onepass, people, redact, second_opinion, splice
+    from videocoach.privacy import bodies, embed_process, onepass, people, redact, second_opinion, splice
 
     info = load_info(store, lesson.id)
     pol = lesson_policy(lesson)
@@ -404,7 +404,7 @@ def _redact(store: Store, lesson: Lesson, progress: Progress, *, detect: bool, r
             store.delete_media(lesson.id, "redacted")  # an earlier rendition never outlives its tracks
         visible = teacher = frozenset()
         if pol.hide_faces:
-            gather = people.TrackFaces(identity.load_embedder(), onepass.hold_s(pol, info.fps))
+            gather = people.TrackFaces(None, onepass.hold_s(pol, info.fps), process=embed_process.shared())
             found = bodies.BodySampler(info.width, info.height)  # positions for the movement measures only
     else:
         visible, teacher = _shown_tracks(store, lesson.id)

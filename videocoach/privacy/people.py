@@ -256,9 +256,13 @@ class TrackFaces:
     tracks are not the ones it was shown.
     """
 
-    def __init__(self, embedder: identity.FaceEmbedder, max_lost_s: float, *, per_track: int = PER_TRACK,
-                 cap: int = STREAM_CAP) -> None:
+    def __init__(self, embedder: identity.FaceEmbedder | None, max_lost_s: float, *, per_track: int = PER_TRACK,
+                 cap: int = STREAM_CAP, process=None) -> None:
+        if (embedder is None) == (process is None):
+            raise ValueError("give TrackFaces an embedder or a descriptor process, one of the two")
         self.embedder, self.per_track, self.cap = embedder, per_track, cap
+        self.process = process  # ``embed_process.EmbedProcess``: descriptors computed beside the pass
+        self._pending: dict[int, object] = {}  # track over -> the future of its descriptors
         self.over_after_s = 2 * max_lost_s + 1.0  # a margin: the tracker has closed such a track for sure
         self._open: dict[int, _Track] = {}
         self._usable: dict[int, int] = {}  # track over -> its usable detections (checked in result)
@@ -283,16 +287,25 @@ class TrackFaces:
 
     def _close(self, tid: int) -> None:
         st = self._open.pop(tid)
-        for _i, (crop, box) in st.thin.picked(self.per_track):
-            v = self.embedder.embed(crop, box)
-            if v is not None:
-                self.descs.setdefault(tid, []).append(v)
+        crops = [crop_box for _i, crop_box in st.thin.picked(self.per_track)]
+        if self.process is not None:
+            if crops:
+                self._pending[tid] = self.process.submit(crops)
+        else:
+            self._keep(tid, [self.embedder.embed(crop, box) for crop, box in crops])
         self.thumbs[tid] = st.thumb
         self._usable[tid] = st.thin.n
+
+    def _keep(self, tid: int, vectors: Sequence[np.ndarray | None]) -> None:
+        for v in vectors:
+            if v is not None:
+                self.descs.setdefault(tid, []).append(v)
 
     def result(self, tracks: FaceTracks) -> tuple[dict[int, list[np.ndarray]], dict[int, bytes]]:
         for tid in list(self._open):
             self._close(tid)
+        for tid in sorted(self._pending):  # in track order, whatever order the tracks ended in
+            self._keep(tid, self.process.result(self._pending.pop(tid)))
         for tr in tracks.tracks:
             if self._usable.get(tr.id) != sum(1 for d in tr.detections if _usable(d)):
                 raise ValueError(f"face track {tr.id} is not the one the detection pass saw")
