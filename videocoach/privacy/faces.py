@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -54,12 +55,17 @@ PRECISIONS = ("fp32", "int8", "bf16")  # "bf16": OpenVINO only (bfloat16 where t
 RUNTIMES = ("onnxruntime", "openvino")
 # onnxruntime stays the default: OpenVINO 2026.4 in float32 matches it (max abs diff 5e-5) but costs MORE CPU per
 # 720p pass here (184-190 ms against 146, 1 thread, bench/bench_detect.py --part runtimes); bfloat16 is cheaper only on
-# CPUs with bf16 arithmetic and moves the score map by up to 0.02.  VIDEOCOACH_DETECT_RUNTIME=openvino chooses it.
+# CPUs with bf16 arithmetic and moves the score map by up to 0.02.  VIDEOCOACH_DETECT_RUNTIME=openvino chooses it
+# for every detector; VIDEOCOACH_DETECT_PRECISION=bf16 (below) for the detection pass only.
 DEFAULT_RUNTIME = "onnxruntime"
 RUNTIME_ENV = "VIDEOCOACH_DETECT_RUNTIME"
 # "int8" halves the CPU time at the same WIDER recall (0.994 on faces >= 20 px) but its extra near-threshold blips
-# lower the clips' temporal cover to 0.984-0.991 on two clips (eval/eval_faces.py --precision int8): not the default
-DEFAULT_PRECISION = "fp32"
+# lower the clips' temporal cover to 0.984-0.991 on two clips (eval/eval_faces.py --precision int8): not the default.
+# "bf16" (OpenVINO): 27-34 % less detector CPU under the motion schedule on a CPU with bf16 arithmetic, same WIDER
+# recall and cover at 0.2-0.25 s >= 0.99, but its score map is not onnxruntime's (up to 0.024 apart): opt-in.
+# VIDEOCOACH_DETECT_PRECISION sets the detection pass's precision (the audit asks for float32 whatever it says).
+PRECISION_ENV = "VIDEOCOACH_DETECT_PRECISION"
+DEFAULT_PRECISION = os.environ.get(PRECISION_ENV, "").strip().lower() or "fp32"
 QUANT_RECIPE = "qdq-u8s8-perchannel-minmax-headfp32-v2"
 HEAD_FP32 = True  # the head (score, scale, offset, landmark convs) stays float: fewer near-threshold blips  # part of the cache key: a new recipe builds a new file
 CALIBRATION_VIDEO = Path(__file__).resolve().parents[2] / "sample_media" / "lesson.mp4"
@@ -339,8 +345,6 @@ class _OpenVINOSession:
 
 def requested_runtime() -> str:
     """The runtime asked for: ``VIDEOCOACH_DETECT_RUNTIME`` (onnxruntime | openvino), else DEFAULT_RUNTIME."""
-    import os
-
     name = os.environ.get(RUNTIME_ENV, "").strip().lower() or DEFAULT_RUNTIME
     if name not in RUNTIMES:
         raise FaceDetectorError(f"{RUNTIME_ENV} must be one of {RUNTIMES}, got {name!r}")
@@ -378,8 +382,8 @@ def load_detector(
 ) -> FaceDetector:
     """Build the session for CenterFace from the local model file (no network).
 
-    ``runtime`` (default ``requested_runtime()``): "onnxruntime", or "openvino" on the CPU -- where OpenVINO is
-    missing or fails to load it falls back to onnxruntime (``detector.config.runtime`` says which ran).
+    ``runtime`` (default ``requested_runtime()``; "openvino" for bf16): "onnxruntime", or "openvino" on the CPU --
+    where OpenVINO is missing or fails to load it falls back to onnxruntime (``detector.config.runtime`` says which).
     ``precision="int8"``: the quantised model (built and cached on first use); ``"bf16"``: OpenVINO's bfloat16
     inference (float32 on onnxruntime).  ``device="cuda"``: onnxruntime's CUDA provider first (the CPU stays the
     default and the tested path; ``cuda_available()`` says if it can run).
@@ -387,7 +391,8 @@ def load_detector(
     import onnx
     import onnxruntime
 
-    runtime = requested_runtime() if runtime is None else runtime
+    if runtime is None:  # bf16 exists on OpenVINO only
+        runtime = "openvino" if precision == "bf16" else requested_runtime()
     config = DetectorConfig(threshold=threshold, upscale_small=upscale_small, threads=threads, precision=precision,
                             device=device, runtime=runtime)
     if runtime == "openvino" and device == "cpu":
