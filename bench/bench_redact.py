@@ -231,8 +231,8 @@ def encoder_table(path: Path, info, settings: list[str]) -> None:
 
     dur = info.duration_s
     gop = str(round(info.fps * KEYFRAME_S))
-    print(f"\n== x264 settings, {path.name} ({dur:.1f} s, {info.width}x{info.height}), crf 23 unless given, keyframe every "
-          f"{KEYFRAME_S:g} s, no scene cuts ({load()}) ==")
+    print(f"\n== x264 settings, {path.name} ({dur:.1f} s, {info.width}x{info.height}), crf 23 unless given, "
+          f"keyframe every {KEYFRAME_S:g} s, no scene cuts ({load()}) ==")
     print(f"  {'setting':34s} {'CPU-s/media s':>13} {'MB/min':>7} {'SSIM':>7} {'PSNR dB':>8}")
     for setting in settings:
         preset, *extra = setting.split()
@@ -284,8 +284,9 @@ def combined(path: Path, info, policy) -> None:
         adet.detect(f)
     c = time.process_time()
     per_s = (c - b) / len(sampled) / redact.AUDIT_SAMPLE_EVERY_S
-    print(f"\n== audit: {len(sampled)} frames (one every {redact.AUDIT_SAMPLE_EVERY_S:g} s): {1000 * (c - b) / len(sampled):.0f} "
-          f"CPU-ms per audited frame = {per_s:.3f} CPU-s per media s, of which the full-resolution pass "
+    print(f"\n== audit: {len(sampled)} frames (one every {redact.AUDIT_SAMPLE_EVERY_S:g} s): "
+          f"{1000 * (c - b) / len(sampled):.0f} CPU-ms per audited frame = {per_s:.3f} CPU-s per media s, of which "
+          f"the full-resolution pass "
           f"{1000 * (b - a) / len(sampled):.0f} ms and the 2x upscaled tiled pass the rest ({load()}) ==")
     now = f"{redact.RENDER_PRESET} crf {redact.CRF}"
     settings = [(f"shipped: onnxruntime fp32, {now}", "onnxruntime", "fp32", redact.RENDER_PRESET, redact.CRF),

@@ -174,7 +174,8 @@ def run_wider(args) -> None:
     for upscale in (False, True) if args.upscale == "both" else (args.upscale == "yes",):
         dets = cached_detections(items, upscale, args.threads, args.precision, args.input_scale, args.walk_in,
                                  args.runtime)
-        print(f"\n== {args.runtime} {args.precision}, {'full res + 2x upscaled tiled pass' if upscale else 'full res only'}, input scale "
+        print(f"\n== {args.runtime} {args.precision}, "
+              f"{'full res + 2x upscaled tiled pass' if upscale else 'full res only'}, input scale "
               f"{args.input_scale:g}{', motion schedule: faces walking into the still photo' if args.walk_in else ''} ==")
         print(f"{'thr':>5} {'scale':>5} | {'rec all':>7} {'>=20':>6} {'10-20':>6} {'<10':>6} | "
               f"{'cov90 all':>9} {'>=20':>6} | {'prec':>5} {'hidden%':>7}")
@@ -203,7 +204,8 @@ def run_clips(args) -> None:
                         precision=args.precision, runtime=args.runtime)
     if det.config.runtime != args.runtime:
         raise SystemExit(f"{args.runtime} could not be loaded (see the warning above)")
-    print(f"\n== temporal cover ({args.runtime} {args.precision}): threshold {args.threshold}, box scale {args.box_scale}, hold {args.hold_s} s, "
+    print(f"\n== temporal cover ({args.runtime} {args.precision}): threshold {args.threshold}, "
+          f"box scale {args.box_scale}, hold {args.hold_s} s, "
           f"2x pass {'on' if args.clip_upscale else 'off'} ==")
     clips = [g for g in sorted((DATA / "clips").glob("*.gif")) if not args.clips or g.name in args.clips]
     for gif in clips + [Path(v) for v in args.video]:

@@ -53,10 +53,10 @@ def centerface_model_path() -> Path:
 
 PRECISIONS = ("fp32", "int8", "bf16")  # "bf16": OpenVINO only (bfloat16 where the CPU has it, else float32)
 RUNTIMES = ("onnxruntime", "openvino")
-# onnxruntime stays the default: OpenVINO 2026.4 in float32 matches it (max abs diff 5e-5) but costs MORE CPU per
-# 720p pass here (184-190 ms against 146, 1 thread, bench/bench_detect.py --part runtimes); bfloat16 is cheaper only on
-# CPUs with bf16 arithmetic and moves the score map by up to 0.02.  VIDEOCOACH_DETECT_RUNTIME=openvino chooses it
-# for every detector; VIDEOCOACH_DETECT_PRECISION=bf16 (below) for the detection pass only.
+# onnxruntime stays the default: OpenVINO 2026.4 in float32 matches it (max abs diff 1e-4) but costs MORE CPU per
+# 720p pass here (182-196 ms against 148-161, 1 thread, bench/bench_detect.py --part runtimes); bfloat16 is cheaper
+# only on CPUs with bf16 arithmetic and moves the score map by up to 0.02.  VIDEOCOACH_DETECT_RUNTIME=openvino
+# chooses it for every detector; VIDEOCOACH_DETECT_PRECISION=bf16 (below) for the detection pass only.
 DEFAULT_RUNTIME = "onnxruntime"
 RUNTIME_ENV = "VIDEOCOACH_DETECT_RUNTIME"
 # "int8" halves the CPU time at the same WIDER recall (0.994 on faces >= 20 px) but its extra near-threshold blips
