@@ -26,7 +26,7 @@ def test_plan_puts_the_transcription_beside_the_other_audio_stages():
     lanes = plan(AUDIO + VIDEO, VIDEO)
     assert lanes == Plan(before=("audio",), beside=("transcribe",), middle=("diarize", "levels", "roles"),
                          after=("metrics",), video=tuple(VIDEO))
-    assert lanes.threads == 3
+    assert lanes.threads == 3  # besides the calling thread
     # resumed with the audio and the transcript done: nothing beside, the rest in order
     assert plan(["diarize", "levels", "roles", "metrics"], VIDEO) == Plan(before=("diarize", "levels", "roles",
                                                                                    "metrics"))
@@ -73,8 +73,9 @@ def test_the_lanes_run_at_once_and_report_through_the_calling_thread():
     lanes = Lanes(transcribe=lambda p: (p(0.5), both.wait()), diarize=lambda p: (both.wait(), p(0.5)))
     run_plan(plan(AUDIO + ["faces"], VIDEO), lanes.run_stages, lanes.progress, video_nice=0)
     threads = dict(lanes.ran)
-    assert threads["transcribe"] != threads["diarize"] == threads["audio"] == threads["metrics"]
-    assert len({threads["transcribe"], threads["faces"], threads["diarize"]}) == 3
+    assert threads["audio"] == threads["metrics"] == threading.current_thread().name
+    assert len({threads["audio"], threads["transcribe"], threads["faces"], threads["diarize"]}) == 4
+    assert threads["diarize"] == threads["levels"] == threads["roles"]
     order = [name for name, _ in lanes.ran]
     assert order.index("metrics") > max(order.index(s) for s in ("transcribe", "diarize", "levels", "roles"))
     assert {name for _, _, name in lanes.seen} == {threading.current_thread().name}
@@ -90,12 +91,13 @@ def test_a_failed_transcription_fails_the_run_at_once_and_cancels_the_others():
     lanes = Lanes(transcribe=transcribe, diarize=_until_cancelled, faces=_until_cancelled)
     with pytest.raises(RuntimeError, match="the ASR model is damaged"):
         run_plan(plan(AUDIO + ["faces"], VIDEO), lanes.run_stages, lanes.progress, video_nice=0)
-    # diarize stopped at its next progress call (the failure is raised there), the video lane was cancelled
+    # the other audio lane and the video lane were cancelled
     assert "metrics" not in dict(lanes.ran) and "levels" not in dict(lanes.ran)
-    assert lanes.cancelled == ["faces"]
+    assert sorted(lanes.cancelled) == ["diarize", "faces"]
+    assert not [t for t in threading.enumerate() if t.name.startswith("stages-")]
 
 
-def test_a_failure_in_the_calling_thread_cancels_the_transcription_and_the_video():
+def test_a_failed_diarisation_cancels_the_transcription_and_the_video():
     started = threading.Event()
 
     def transcribe(progress):

@@ -1,26 +1,28 @@
 """Stages side by side: the audio stages beside each other, the video stages beside them (statistics first).
 
 ``pipeline.run`` hands its list of unfinished stages to ``plan``, which cuts it into lanes, and ``run_plan`` runs
-them (nothing else here knows what a stage does):
+them (nothing here knows what a stage does beyond which results it reads):
 
-- ``before`` (the audio extraction) in the calling thread; then ``beside`` (transcription: it needs only the
-  audio, and it is the longest audio stage) in a second thread at the caller's priority, while the calling thread
-  runs ``middle`` (diarisation, levels, roles: none of them reads the transcript); then, both done, ``after`` (the
-  metrics, which read every audio result);
+- ``before`` (the audio extraction) in the calling thread; then two threads at the caller's priority: ``beside``
+  (transcription: it reads only the audio, and it is the longest audio stage) and ``middle`` (diarisation, levels,
+  roles: none of them reads the transcript); then, both done, ``after`` (the metrics, which read every audio result)
+  in the calling thread;
 - from the start, the video stages in a third thread at a lower CPU priority (``VIDEO_NICE``): the audio stages get
   the cores whenever they want them, and the video work fills the rest.
 
-onnxruntime, ffmpeg and CTranslate2 do their work outside the GIL, so the threads use both cores.
+onnxruntime, ffmpeg, CTranslate2 and torch do their work outside the GIL, so the threads use both cores; each model
+runs on one thread (``AsrConfig.cpu_threads``, ``DiarizeConfig.seg_threads``): a second one per model only adds
+waiting when the lanes share two cores.
 
 - Each thread opens its own ``Store`` (one SQLite connection per thread: a connection's transactions are not shared
   between threads).  Each stage saves its own result, so a run cut short resumes at the unfinished stages only.
 - Progress from the threads is queued and handed to the caller's callback from the calling thread only (the worker
-  writes progress into the store through the caller's connection): ``Side.drain()``, called from the caller's own
-  progress calls and while waiting for a thread.
-- A failure in the audio lane beside is raised in the calling thread at its next progress call (the lesson fails
-  at once, not after diarisation); a failure of the video stages when the audio ones are done (the statistics are
-  kept).  Any failure, or Ctrl-C, cancels the other threads: their next progress call raises ``Cancelled``, and the
-  rendering removes its partial output on the way out (``redact`` rule 7).
+  writes progress into the store through the caller's connection): ``Side.drain()``, every half second while the
+  calling thread waits for the audio lanes, and from its own progress calls.
+- A failure in an audio lane is raised in the calling thread within half a second (the lesson fails at once); a
+  failure of the video stages once the audio ones are done (the statistics are kept).  Any failure, or Ctrl-C,
+  cancels the other threads: their next progress call raises ``Cancelled``, and the rendering removes its partial
+  output on the way out (``redact`` rule 7).
 """
 
 from __future__ import annotations
@@ -52,9 +54,8 @@ class Cancelled(BaseException):
 
 @dataclass(frozen=True)
 class Plan:
-    """Which stages run where, in this order: ``before`` (calling thread); ``beside`` (a thread at the caller's
-    priority) with ``middle`` (calling thread); ``after`` (calling thread).  ``video``: a low-priority thread from
-    the start to the end."""
+    """Which stages run where, in this order: ``before`` (calling thread); ``beside`` and ``middle`` (a thread each,
+    at the caller's priority); ``after`` (calling thread).  ``video``: a low-priority thread from the start."""
 
     before: tuple[str, ...] = ()
     beside: tuple[str, ...] = ()
@@ -64,7 +65,8 @@ class Plan:
 
     @property
     def threads(self) -> int:
-        return 1 + bool(self.beside) + bool(self.video)
+        """Threads besides the calling one."""
+        return 2 * bool(self.beside) + bool(self.video)  # ``plan`` sets beside only with a middle
 
 
 def plan(todo: Sequence[str], video_stages: Sequence[str], *, side_by_side: bool = True) -> Plan:
@@ -106,10 +108,8 @@ def run_plan(lanes: Plan, run_stages: RunStages, progress: Progress, *, video_ni
         if lanes.video:
             start(lanes.video, VIDEO_NICE if video_nice is None else video_nice, False)
         run_stages(False, lanes.before, relay)
-        beside = start(lanes.beside, 0, True) if lanes.beside else None
-        run_stages(False, lanes.middle, relay)
-        if beside is not None:
-            beside.wait(progress, tick=tick)
+        for side in [start(names, 0, True) for names in (lanes.beside, lanes.middle) if names]:
+            side.wait(progress, tick=tick)  # the other lane's failure is raised by tick()
         run_stages(False, lanes.after, relay)
         for side in sides:
             side.wait(progress, tick=tick)
