@@ -97,6 +97,27 @@ def _tree_rss_bytes(pid: int) -> int:
     return total
 
 
+def _cpu_by_nice(pid: int) -> dict[int, float]:
+    """CPU seconds of the live threads of a process tree by their nice value (Linux /proc): the video lane's threads
+    and the ffmpeg they start run at a higher nice than the audio lanes."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[int, float] = {}
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+                nice = int(fields[16])  # field 19 of stat, counted after the command name
+                out[nice] = out.get(nice, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    todo += [int(c) for c in fh.read().split()]
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
 class TreeRss:
     """The largest RSS sum over this process tree, sampled every ``every_s``."""
 
@@ -151,6 +172,13 @@ class StageTimes:
             self.cpu_at[stage] = cpu_s() - self.c0
             print(f"  {now:7.1f}s {stage} done (CPU {self.cpu_at[stage]:6.1f} s, load {os.getloadavg()[0]:.1f})",
                   flush=True)
+            if stage == "metrics":
+                by_nice = _cpu_by_nice(os.getpid())
+                base = os.getpriority(os.PRIO_PROCESS, 0)
+                video = sum(v for n, v in by_nice.items() if n > base)
+                print(f"  CPU until the statistics: {self.cpu_at[stage]:.1f} s, of which {video:.1f} s in the "
+                      f"lower-priority video threads and their ffmpeg (live threads by nice: "
+                      f"{ {n: round(v, 1) for n, v in sorted(by_nice.items())} })", flush=True)
             if stage == "metrics" and self.stop:
                 raise StopAtStatistics
 

@@ -36,8 +36,11 @@ from typing import Callable, Sequence
 
 from videocoach.core.model import Progress
 
-VIDEO_NICE = 10  # CPU priority of the video thread and everything it starts (pool threads, ffmpeg): below audio
-# (the default; ``Settings.video_nice`` sets it per deployment: 0 where other heavy work would starve the video)
+VIDEO_NICE = 19  # CPU priority of the video thread and everything it starts (pool threads, ffmpeg): below audio
+# (the default; ``Settings.video_nice`` sets it per deployment: 0 where other heavy work would starve the video).
+# 19, not 10: the video's threads and ffmpeg processes are several against one thread per audio lane, so at +10
+# they took 22 % of the CPU until the statistics, at +19 10 % (3 min bench lesson run at nice 5, load 15-18;
+# bench_lesson.py --stop-at-statistics --video-nice 10|19); once the audio is done they have the cores anyway
 
 # What each audio stage reads (pipeline.py's stage functions): transcribe, diarize and levels only the audio; roles
 # the diarisation; metrics all of them.  So the transcription runs beside diarize -> levels -> roles.
