@@ -4,6 +4,8 @@
     python bench/bench_lesson.py --minutes 10             # shorter; per-minute figures scaled to 50 min are
                                                           #   printed and marked "extrapolated"
     python bench/bench_lesson.py --minutes 10 --peer-minutes 1   # the peer on a 1-minute slice instead of 5
+    python bench/bench_lesson.py --minutes 3 --peer-minutes 0 --stop-at-statistics   # time to statistics only
+    ... --audio-lanes 1 --audio-threads 2 2 --video-nice 10   # as before stop 22: audio stages one after another
 
 The input is built once and cached in bench/out/: the sample lesson (sample_media/lesson.mp4, 2:26 of 1280x720
 25 fps) with a real face clip (../shared/data/faces/clips/classroom.gif) laid over a corner, encoded once, then
