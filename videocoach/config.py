@@ -35,7 +35,7 @@ class Settings:
     # is a shared mount, so plaintext never crosses the network)
     # the video stages run beside the audio ones this much lower in CPU priority (statistics first); 0 where other
     # heavy work shares the machine, which would otherwise starve them (overlap.py)
-    video_nice: int = 10
+    video_nice: int = 19
 
     @staticmethod
     def from_env() -> "Settings":
@@ -51,7 +51,7 @@ class Settings:
                         queue_url=os.environ.get("VIDEOCOACH_QUEUE_URL") or None,
                         work_dir=Path(os.environ["VIDEOCOACH_WORK_DIR"]).resolve()
                         if os.environ.get("VIDEOCOACH_WORK_DIR") else None,
-                        video_nice=int(os.environ.get("VIDEOCOACH_VIDEO_NICE", "10")))
+                        video_nice=int(os.environ.get("VIDEOCOACH_VIDEO_NICE", "19")))
 
 
 def _slug(path: Path) -> str:

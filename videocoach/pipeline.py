@@ -1,13 +1,13 @@
-"""The lesson pipeline, read as a recipe: ingest (:mod:`videocoach.ingest`) → audio → transcribe → diarize → levels
-→ roles → metrics, and beside them (``overlap``: statistics first) the video: faces (detection, rendering and the
+"""The lesson pipeline, read as a recipe: ingest (:mod:`videocoach.ingest`) → audio → transcribe (beside diarize →
+levels → roles) → metrics, and beside them (``overlap``: statistics first) the video: faces (detection, rendering and the
 audit in one decode, everything hidden) → people (who is who; the enrolled teacher's tracks) → render → audit (again
 only when a mark or the enrolled teacher changes what is shown).  (The metrics stage first reads a question score per
 sentence and the uptake of pupils' ideas out of Whisper's decoder and keeps them as the "question_lm" and "uptake"
 results.)
 
 Each stage's output is saved in the store as soon as it finishes (JSON in ``stages``, sealed media files), so a
-re-run resumes at the first unfinished stage and Ctrl-C or a crash loses nothing finished.  One model is in memory at
-a time.  Plaintext media exists only as transient working files (``Store.media_plaintext``).
+re-run resumes at the unfinished stages and Ctrl-C or a crash loses nothing finished.  One model at a time is in
+memory per thread.  Plaintext media exists only as transient working files (``Store.media_plaintext``).
 """
 
 from __future__ import annotations
@@ -533,54 +533,33 @@ def run(store: Store, lesson_id: str, *, progress: Progress = no_progress, stage
 
 
 def _run_locked(store: Store, lesson_id: str, progress: Progress, stages: Sequence[str] | None) -> Lesson:
-    """The audio stages in this thread; the video stages beside them in a second thread when both are pending
-    (``overlap.VideoSide``): the statistics are viewable as soon as the audio stages end."""
-    from videocoach.overlap import VideoSide
+    """The stages side by side (``overlap.plan``): the transcription beside the other audio stages, the video
+    stages beside them all, so the statistics are viewable as soon as the audio stages end."""
+    from videocoach import overlap
 
-    lesson = store.lesson(lesson_id)
-    options = options_of(lesson)
+    options = options_of(store.lesson(lesson_id))
     if stages is not None:
         todo = list(stages)
     else:
         todo = pending_stages(store, lesson_id, options)
         todo += [s for s in stale_stages(store, lesson_id) if s not in todo]
     store.update_lesson(lesson_id, status="processing", error=None)
-    side = None
-    first = [s for s in todo if s not in VIDEO_STAGES]
-    video = [s for s in todo if s in VIDEO_STAGES]
-    if stages is None and first and video:
-        settings = store.settings
+    settings = store.settings
 
-        def run_video(names: Sequence[str], side_progress: Progress) -> None:
-            from videocoach.storage.store import Store as OwnStore
-
-            # one connection per thread; not closed with own.close(): that removes this process's work folder when
-            # it is empty for a moment, under the other thread's feet (the connection closes with the object)
-            own = OwnStore(settings)
-            _run_stages(own, lesson_id, options, names, side_progress, skip_done=True)
-
-        side = VideoSide(run_video, video, nice=settings.video_nice).start()
-        video = []
-        outer = progress
-
-        def progress(stage: str, fraction: float) -> None:  # noqa: F811 - the video side's progress rides along
-            outer(stage, fraction)
-            side.drain(outer)
+    def run_stages(own_thread: bool, names: Sequence[str], stage_progress: Progress) -> None:
+        # a thread of its own opens its own connection; not closed with own.close(): that removes this process's
+        # work folder when it is empty for a moment, under the other threads' feet (it closes with the object)
+        _run_stages(Store(settings) if own_thread else store, lesson_id, options, names, stage_progress,
+                    skip_done=stages is None)
 
     try:
-        _run_stages(store, lesson_id, options, first, progress, skip_done=stages is None)
-        if side is not None:
-            side.wait(outer)
-        _run_stages(store, lesson_id, options, video, progress, skip_done=stages is None)
+        overlap.run_plan(overlap.plan(todo, VIDEO_STAGES, side_by_side=stages is None), run_stages, progress,
+                         video_nice=settings.video_nice)
     except Exception as exc:
-        if side is not None:
-            side.cancel()
         message = _user_message(exc)
         store.update_lesson(lesson_id, status="failed", error=message)
         raise PipelineError(message) from exc
     except BaseException:  # Ctrl-C: finished stages are kept; the lesson can be resumed
-        if side is not None:
-            side.cancel()
         store.update_lesson(lesson_id, status="interrupted", error="interrupted; run again to resume")
         raise
     return _settle_status(store, lesson_id)

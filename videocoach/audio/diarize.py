@@ -70,7 +70,6 @@ Models, read from files inside installed wheels (nothing is ever downloaded):
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -140,7 +139,10 @@ class DiarizeConfig:
     overlap_min_score: float = -0.45  # ... and the second voice must score at least this there (see step 5)
     max_cluster_windows: int = 1500  # cluster at most this many windows (pairwise matrices grow as n^2)
     num_threads: int = 1  # torch / onnxruntime threads (1 was as fast as 2 on the shared 2-core box)
-    seg_threads: int = min(2, os.cpu_count() or 1)  # segmentation-3.0's LSTMs: 2 threads ran it 1.75x faster
+    # segmentation-3.0's LSTMs: 1 thread.  2 ran it 1.75x faster on an idle machine, but beside the transcription
+    # (``overlap``) or other work the second thread's waits burn CPU: 36.7 against 3.0 CPU-s for 3 min of the bench
+    # lesson at load 9-16 (bench/bench_audio_profile.py)
+    seg_threads: int = 1
 
     def __post_init__(self) -> None:
         if self.embedding not in ("campplus", "resemblyzer"):

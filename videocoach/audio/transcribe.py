@@ -72,7 +72,9 @@ class AsrConfig:
     compute_type: str = "int8"  # faster-whisper only; openai-whisper runs float32 on CPU
     beam_size: int = 5
     language: str | None = "en"  # None: let a multilingual model detect it
-    cpu_threads: int = 2
+    # 1: the transcription runs beside the diariser (``overlap``), one core each.  Two threads cost more CPU for the
+    # same work (3 min of the bench lesson, load 9-16: 16.9 against 14.9 CPU-s; bench/bench_audio_profile.py)
+    cpu_threads: int = 1
     vad_filter: bool = True
     condition_on_previous_text: bool = False
     word_timestamps: Literal[True] = True  # always: speaker attribution and the metrics need word times
