@@ -200,6 +200,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="WIDER images to use (default all)")
     ap.add_argument("--target-far", type=float, default=0.001)
     ap.add_argument("--part", choices=("all", "pairs", "people", "photo"), default="all")
+    ap.add_argument("--photo-part", choices=("all", "clips", "wider"), default="all", help="with --part photo")
     ap.add_argument("--jitters", type=int, nargs="*", default=[10, 50], help="dlib jitter counts tried (--part photo)")
     args = ap.parse_args()
     emb = load_embedder()

@@ -219,9 +219,10 @@ def run_wider(emb, limit) -> None:
 
 
 def run_photo(emb, args) -> None:
-    det = load_detector(0.3)
-    shots = photos(emb, det)
-    clips = load_clips(emb)
-    run_prints(emb, clips, shots, args.jitters)
-    run_flow(emb, clips, shots)
-    run_wider(emb, args.limit)
+    if args.photo_part in ("all", "clips"):
+        shots = photos(emb, load_detector(0.3))
+        clips = load_clips(emb)
+        run_prints(emb, clips, shots, args.jitters)
+        run_flow(emb, clips, shots)
+    if args.photo_part in ("all", "wider"):
+        run_wider(emb, args.limit)
