@@ -60,7 +60,7 @@ def test_a_loose_photo_match_is_suggested_and_shows_nobody_until_confirmed(faces
     ft = tracks_of(track(1, 0, 4, 50), track(2, 0, 4, 400))
     descs = {1: her, 2: man}
     loose = [p for p in (emb.embed_photo(im, b) for im, b in photos)
-             if identity.distance(p, people.centroid(her)) > identity.SAME_PERSON_MAX_DISTANCE]
+             if identity.distance(p, people.centroid(her)) > identity.ONE_VIEW_MAX_DISTANCE]
     assert loose, "some photos match her only loosely"
     for print_ in loose:
         res = people.find_people(ft, descs, [print_])
@@ -81,6 +81,19 @@ def test_confirming_someone_unlike_the_print_replaces_it():
     a, b = a / np.linalg.norm(a) * 0.6, b / np.linalg.norm(b) * 0.6  # about 0.85 apart: two people
     assert people.confirmed_print([a], [b, b]) == [b, b]  # never a print halfway between two faces
     assert people.confirmed_print([a], []) == []
+
+
+def test_a_print_of_one_view_must_match_more_closely_to_show():
+    assert identity.show_max_distance([np.zeros(128)]) == identity.ONE_VIEW_MAX_DISTANCE
+    assert identity.show_max_distance([np.zeros(128)] * 2) == identity.SAME_PERSON_MAX_DISTANCE
+    assert identity.ONE_VIEW_MAX_DISTANCE < identity.SAME_PERSON_MAX_DISTANCE < identity.PHOTO_SUGGEST_MAX_DISTANCE
+    ft = tracks_of(track(1, 0, 4, 50))
+    base = np.full(128, 0.05, np.float32)
+    at = base.copy()
+    at[0] += 0.32  # between the two thresholds
+    photo_only = people.find_people(ft, {1: [at, at]}, [base])
+    assert photo_only.teacher_track_ids == () and photo_only.suggested_by == "print"  # one view: asked, not shown
+    assert people.find_people(ft, {1: [at, at]}, [base, base]).teacher_track_ids == (1,)
 
 
 def test_older_people_results_read_their_suggestion_as_from_presence():

@@ -16,7 +16,8 @@ A teacher's photo is one view, in another room and light than their lessons: its
 of aligned chips at three scales, each also mirrored, which brings it closer to the same person's tracks than one
 chip (dlib's jitter did not, ``eval/eval_identity.py --part photo``).  Even so a photo often stays a little past
 ``SAME_PERSON_MAX_DISTANCE`` from its owner's tracks; up to ``PHOTO_SUGGEST_MAX_DISTANCE`` such a person is only
-SUGGESTED to the owner (``people.find_people``): nothing is shown by that loose match.
+SUGGESTED to the owner (``people.find_people``): nothing is shown by that loose match.  Averaged chips also lie a
+little closer to everyone else, so a print of one view shows a track only within ``ONE_VIEW_MAX_DISTANCE``.
 """
 
 from __future__ import annotations
@@ -37,7 +38,11 @@ CHIP_PX = 150  # dlib's aligned chip size for the descriptor
 PHOTO_PADDINGS = (0.15, 0.25, 0.35)  # a photo print: chips at these paddings (dlib's default 0.25), each mirrored too
 MAX_ROLL_TAN = 1.73  # head roll up to 60 degrees (the chip is rotated upright)
 SAME_PERSON_MAX_DISTANCE = 0.345  # eval/eval_identity.py: WIDER different-person pairs: FAR 0.088 % (5 of 5698)
-PHOTO_SUGGEST_MAX_DISTANCE = 0.50  # a print this close to a person only suggests them (TBD: measured)
+ONE_VIEW_MAX_DISTANCE = 0.30  # a print of one view (a photo) shows a track only this close: eval_identity --part photo:
+# WIDER photo print vs plain descriptor, 2 of 11,396 pairs (0.018 %, as plain pairs at 0.345); at 0.345 it was 0.097 %
+PHOTO_SUGGEST_MAX_DISTANCE = 0.50  # closer than this, a person is only suggested: her 16 photos 0.34-0.46 from her
+# tracks, every other person in the clips 0.556 or more (WIDER: 7.9 % of photo-vs-face pairs; a suggestion shows
+# nothing)
 LINK_MAX_DISTANCE = 0.45  # two tracks of one lesson joined into one person (never shows anyone by itself)
 
 
@@ -180,6 +185,12 @@ def min_distance(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> float:
     return float(np.sqrt(((A[:, None, :] - B[None, :, :]) ** 2).sum(-1)).min())
 
 
+def show_max_distance(enrolled: Sequence[np.ndarray]) -> float:
+    """How close a track must be to this print to be shown: ``SAME_PERSON_MAX_DISTANCE`` for a print of several
+    views; ``ONE_VIEW_MAX_DISTANCE`` for a print of one (a photo: its averaged chips lie closer to everyone)."""
+    return SAME_PERSON_MAX_DISTANCE if len(enrolled) >= 2 else ONE_VIEW_MAX_DISTANCE
+
+
 def is_teacher(descriptor: np.ndarray | None, enrolled: Sequence[np.ndarray],
                max_distance: float = SAME_PERSON_MAX_DISTANCE) -> bool:
     """Very high confidence that this one face is the enrolled teacher (within ``max_distance`` of the mean of the
@@ -237,6 +248,7 @@ __all__ = [
     "LINK_MAX_DISTANCE",
     "Landmarks",
     "MIN_FACE_PX",
+    "ONE_VIEW_MAX_DISTANCE",
     "PHOTO_PADDINGS",
     "PHOTO_SUGGEST_MAX_DISTANCE",
     "PhotoRefused",
@@ -250,4 +262,5 @@ __all__ = [
     "load_embedder",
     "min_distance",
     "model_path",
+    "show_max_distance",
 ]

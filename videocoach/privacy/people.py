@@ -8,7 +8,8 @@ not in two places at once); a track with no usable face joins the person whose t
 (space-time continuity).  Linking only groups the list the owner sees: it never shows anyone.
 
 What is shown is decided track by track in ``teacher_tracks``: a track is visible only when it has usable face
-descriptors whose mean lies within ``identity.SAME_PERSON_MAX_DISTANCE`` of the enrolled teacher's mean (any doubt
+descriptors whose mean lies within ``identity.SAME_PERSON_MAX_DISTANCE`` (a print of one view, a photo:
+``identity.ONE_VIEW_MAX_DISTANCE``) of the enrolled teacher's mean (any doubt
 keeps it hidden; a track that cannot be identified stays hidden).  With no enrolment, ``suggest_teacher`` names the likely teacher for the owner to confirm; nothing is shown
 until they do.  With an enrolment that shows nobody, the person closest to it within the looser
 ``identity.PHOTO_SUGGEST_MAX_DISTANCE`` is suggested instead (``suggest_from_print``: a teacher's photo in another
@@ -522,7 +523,8 @@ def find_people(
         people.append(p)
         by_id[p.id] = g
     people.sort(key=lambda p: -p.on_screen_s)
-    shown = teacher_tracks(descs, enrolled, spans={t.id: (t.start_s, t.end_s) for t in tracks.tracks})
+    shown = teacher_tracks(descs, enrolled, max_distance=identity.show_max_distance(enrolled),
+                           spans={t.id: (t.start_s, t.end_s) for t in tracks.tracks})
     if not len(enrolled):
         suggestion, by = suggest_teacher(people, by_id, teacher_speech, interval), "presence"
     elif not shown:  # enrolled, nobody close enough to show: perhaps someone close enough to ask about
