@@ -216,7 +216,7 @@ def run_wider(emb, limit) -> None:
               f"smallest {np.round(one[:5], 3).tolist()}")
         print(f"  photo print vs plain at {ONE_VIEW_MAX_DISTANCE} (a one-view print shows): "
               f"FAR {np.mean(one <= ONE_VIEW_MAX_DISTANCE):.3%} ({int(np.sum(one <= ONE_VIEW_MAX_DISTANCE))})")
-        for thr in (0.40, 0.45, PHOTO_SUGGEST_MAX_DISTANCE, 0.55):
+        for thr in (0.40, 0.45, PHOTO_SUGGEST_MAX_DISTANCE, 0.50, 0.55):
             print(f"    within {thr:.2f} (a suggestion at most, never shown): {np.mean(one <= thr):.3%} "
                   f"({int(np.sum(one <= thr))} pairs); a picture taken as a lesson without the photo's person "
                   f"would suggest someone: {np.mean(closest <= thr):.1%} of {len(closest)}")

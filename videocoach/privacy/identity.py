@@ -38,11 +38,10 @@ CHIP_PX = 150  # dlib's aligned chip size for the descriptor
 PHOTO_PADDINGS = (0.15, 0.25, 0.35)  # a photo print: chips at these paddings (dlib's default 0.25), each mirrored too
 MAX_ROLL_TAN = 1.73  # head roll up to 60 degrees (the chip is rotated upright)
 SAME_PERSON_MAX_DISTANCE = 0.345  # eval/eval_identity.py: WIDER different-person pairs: FAR 0.088 % (5 of 5698)
-ONE_VIEW_MAX_DISTANCE = 0.30  # a print of one view (a photo) shows a track only this close: eval_identity --part photo:
-# WIDER photo print vs plain descriptor, 2 of 11,396 pairs (0.018 %, as plain pairs at 0.345); at 0.345 it was 0.097 %
-PHOTO_SUGGEST_MAX_DISTANCE = 0.50  # closer than this, a person is only suggested: her 16 photos 0.34-0.46 from her
-# tracks, every other person in the clips 0.556 or more (WIDER: 7.9 % of photo-vs-face pairs; a suggestion shows
-# nothing)
+ONE_VIEW_MAX_DISTANCE = 0.30  # a print of one view (a photo) shows a track only this close (eval_identity --part
+# photo: WIDER photo print vs plain descriptor FAR 0.026 %, 3 of 11,396; at 0.345 it would be 0.167 %, 19)
+PHOTO_SUGGEST_MAX_DISTANCE = 0.48  # closer than this (and not shown), a person is only suggested: her 16 photos lie
+# 0.34-0.46 from her tracks, every other person in the clips 0.556 or more (WIDER: 5.2 % of photo-vs-face pairs)
 LINK_MAX_DISTANCE = 0.45  # two tracks of one lesson joined into one person (never shows anyone by itself)
 
 
