@@ -147,3 +147,53 @@ def test_photo_enrolment_suggests_in_a_finished_lesson_and_only_the_owner_confir
     assert [j.kind for j in store.jobs_for_lesson(lesson.id)] == ["rerender"]
     again = people.find_people(ft, {1: her, 2: man}, kept)
     assert again.teacher_track_ids == (1,)  # the people step, run again, shows her and not the man
+
+
+def _panel_script():
+    from videocoach.config import Settings
+    from videocoach.storage.store import Store
+    from videocoach.ui.pages import people_panel
+
+    db = Store(Settings.from_env())
+    user = db.user_by_name("rivera")
+    people_panel.people_panel(db, user, db.lessons_for(user)[0])
+
+
+def test_prewatch_panel_asks_is_this_you_and_the_answer_adds_to_the_print(tmp_path, faces, monkeypatch):
+    """The owner's people panel (AppTest, no browser): the loosely matching person is asked about with their
+    thumbnail; "Yes, this is me" keeps their views in the print and queues the lesson's re-render."""
+    from streamlit.testing.v1 import AppTest
+
+    from e2e_helpers import use_settings
+    from videocoach import people_steps
+    from videocoach.config import Settings
+    from videocoach.core import serialize
+    from videocoach.storage import auth
+    from videocoach.storage.store import Store
+
+    emb, photos, her, man = faces
+    settings = Settings(data_dir=tmp_path / "data", key_file=tmp_path / "keys" / "media.key")
+    store = Store(settings)
+    teacher = auth.create_user(store, "rivera", "teacher", "teacher-password", "Ms Rivera")
+    lesson = store.create_lesson(teacher, "lesson", "a.mp4")
+    ft = tracks_of(track(1, 0, 4, 50), track(2, 0, 4, 400))
+    store.save_stage(lesson.id, "faces", serialize.dumps(ft))
+    her_c = people.centroid(her)
+    print_ = max((emb.embed_photo(*p) for p in photos), key=lambda v: identity.distance(v, her_c))  # the loosest
+    store.save_teacher_face(teacher, json.dumps({"descriptors": identity.descriptors_to_json([print_])}), "photo")
+    found = people.find_people(ft, {1: her, 2: man}, [print_])
+    assert found.suggested_by == "print" and found.teacher_track_ids == ()
+    store.save_stage(lesson.id, "people", found.to_json())
+    ok, png = cv2.imencode(".png", photos[0][0][:96, :96])
+    store.put_media_bytes(lesson.id, people_steps.THUMBS, people.thumbnails_to_json({1: png.tobytes()}))
+    use_settings(monkeypatch, settings)
+
+    at = AppTest.from_function(_panel_script, default_timeout=120).run()
+    assert not at.exception
+    page = " ".join(m.value for m in at.markdown)
+    assert "Is this you?" in page and "looks a little like your face print" in page
+    assert any("data:image/png;base64," in h.proto.body for h in at.get("html"))  # the thumbnail, inlined
+    at.button(key="pw.people.print.yes").click().run()
+    assert not at.exception
+    assert len(people_steps.enrolled_face(store, teacher.id)) == len(her) + 1
+    assert [j.kind for j in store.jobs_for_lesson(lesson.id)] == ["rerender"]
