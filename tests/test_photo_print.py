@@ -149,6 +149,22 @@ def test_photo_enrolment_suggests_in_a_finished_lesson_and_only_the_owner_confir
     assert again.teacher_track_ids == (1,)  # the people step, run again, shows her and not the man
 
 
+def test_withdrawing_the_print_stops_asking_is_this_you(tmp_path):
+    from videocoach import people_steps
+    from videocoach.config import Settings
+    from videocoach.storage import auth
+    from videocoach.storage.store import Store
+
+    store = Store(Settings(data_dir=tmp_path / "data", key_file=tmp_path / "keys" / "media.key"))
+    teacher = auth.create_user(store, "rivera", "teacher", "teacher-password", "Ms Rivera")
+    lesson = store.create_lesson(teacher, "lesson", "a.mp4")
+    store.save_stage(lesson.id, "people", people.PeopleResult((), 0, (), 3, True, suggested_by="print").to_json())
+    store.save_teacher_face(teacher, json.dumps({"descriptors": [[0.1] * 128]}), "photo")
+    assert store.withdraw_teacher_face(teacher) == []  # nobody was shown: nothing to render again
+    after = people_steps.load_people(store, teacher, lesson.id)
+    assert after.suggested_teacher is None and after.suggested_by is None and not after.enrolled
+
+
 def _panel_script():
     from videocoach.config import Settings
     from videocoach.storage.store import Store
