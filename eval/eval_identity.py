@@ -2,12 +2,19 @@
 
     python eval/eval_identity.py                # both parts; prints the threshold for FAR <= 0.1 %
     python eval/eval_identity.py --limit 60     # fewer WIDER images (quicker)
+    python eval/eval_identity.py --part photo   # the teacher enrolled from ONE photo (a frame of the female clip)
 
 Different-person pairs: every pair of labelled faces inside one WIDER group photo (../shared/data/faces/wider_val),
 embedded from the ground-truth box (faces the embedder refuses -- too small, turned away -- make no pair: they can
 never be shown).  Same-person pairs: faces of one clip with one person in it (head-pose female, head-pose male: every
 pair of their frames), and the head-pose woman across her two clips (female alone vs the female-and-male clip, where
 she is the face on the left).  Different-person pairs from the clips too: the head-pose woman vs the man.
+
+``--part photo``: every frame of ``head-pose-face-detection-female.gif`` with one identifiable face, taken as the
+teacher's one photo, under several photo prints (one chip, dlib's jitter, mirror, scales); its distance to her tracks
+in ``-female-and-male.gif`` and ``face-demographics-walking-and-pause.gif`` and to everyone else's; what the product
+does with it (shown / suggested / hidden per person); the flow "suggested, confirmed in one clip, found in the other";
+and the false-accept rate on WIDER pairs with one face as a photo print and the other as a plain descriptor.
 """
 
 from __future__ import annotations
@@ -192,9 +199,16 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--limit", type=int, default=None, help="WIDER images to use (default all)")
     ap.add_argument("--target-far", type=float, default=0.001)
-    ap.add_argument("--part", choices=("all", "pairs", "people"), default="all")
+    ap.add_argument("--part", choices=("all", "pairs", "people", "photo"), default="all")
+    ap.add_argument("--photo-part", choices=("all", "clips", "wider"), default="all", help="with --part photo")
+    ap.add_argument("--jitters", type=int, nargs="*", default=[10, 50], help="dlib jitter counts tried (--part photo)")
     args = ap.parse_args()
     emb = load_embedder()
+    if args.part == "photo":
+        from eval.eval_identity_photo import run_photo
+
+        run_photo(emb, args)
+        return
     if args.part in ("all", "people"):
         run_people(emb, REPO / "eval" / "out" / "identity")
     if args.part == "people":

@@ -143,8 +143,9 @@ def _save_print(store: Store, user: User, vectors: Sequence[np.ndarray], source:
     if not len(vectors):
         raise ValueError("this person's face could not be identified (too small or always turned away): "
                          "choose another, or enrol from a photo")
-    step = max(1, len(vectors) // ENROL_MAX)
-    kept = list(vectors)[::step][:ENROL_MAX]
+    n = len(vectors)
+    keep = range(n) if n <= ENROL_MAX else sorted({round(i * (n - 1) / (ENROL_MAX - 1)) for i in range(ENROL_MAX)})
+    kept = [vectors[i] for i in keep]  # spread evenly over what is given
     store.save_teacher_face(user, json.dumps({"descriptors": identity.descriptors_to_json(kept)}), source)
 
 
@@ -154,14 +155,25 @@ def _restart_people(store: Store, lesson_id: str) -> None:
     store.enqueue_job(lesson_id, "rerender", {})
 
 
-def confirm_teacher(store: Store, user: User, lesson_id: str, person_id: int) -> None:
-    """The owner says "this person is me": their face print is kept, and the lesson is rendered again showing them.
-    Only the owner, only their own face (a teacher enrols themselves)."""
+def confirm_teacher(store: Store, user: User, lesson_id: str, person_id: int) -> list[str]:
+    """The owner says "this person is me": the lesson is rendered again showing them.  Only the owner, only their own
+    face (a teacher enrolls themselves).
+
+    A person who looks like the face print already kept (within ``identity.PHOTO_SUGGEST_MAX_DISTANCE``: the person
+    a photo print suggested) adds their own descriptors to it, so later lessons match them closely without asking;
+    anyone else replaces it.  The owner's other finished lessons are looked at again with the new print
+    (``apply_enrolment``).  Returns the ids of those rendered again besides this one."""
+    from videocoach.privacy.people import confirmed_print
+
     result = load_people(store, user, lesson_id)
     if result is None:
         raise ValueError("the people of this lesson have not been found yet")
-    _save_print(store, user, result.person_descriptors(int(person_id)), f"lesson {lesson_id[:8]} person {person_id}")
+    mine = result.person_descriptors(int(person_id))
+    after = confirmed_print(enrolled_face(store, user.id), mine)
+    added = " added to the print" if len(after) > len(mine) else ""
+    _save_print(store, user, after, f"lesson {lesson_id[:8]} person {person_id}{added}")
     _restart_people(store, lesson_id)
+    return apply_enrolment(store, user)
 
 
 def enrol_from_photo(store: Store, user: User, image_bytes: bytes) -> list[str]:
@@ -177,7 +189,7 @@ def enrol_from_photo(store: Store, user: User, image_bytes: bytes) -> list[str]:
     if image is None:
         raise identity.PhotoRefused("the photo could not be read as an image (use a JPEG or PNG)")
     vec = identity.enrol_from_photo(image, load_detector(0.3), identity.load_embedder())
-    _save_print(store, user, [vec], "photo")
+    _save_print(store, user, [vec], "photo")  # one print: three scales, mirrored (identity.embed_photo)
     return apply_enrolment(store, user)
 
 

@@ -11,6 +11,13 @@ linked to the teacher, so it stays hidden.
 ``SAME_PERSON_MAX_DISTANCE`` is the operating threshold for "this is the enrolled teacher": chosen with
 ``eval/eval_identity.py`` for a false-accept rate of at most 0.1 % on pairs of different people (every pair of faces
 inside one WIDER group photo).
+
+A teacher's photo is one view, in another room and light than their lessons: its print (``embed_photo``) is the mean
+of aligned chips at three scales, each also mirrored, which brings it closer to the same person's tracks than one
+chip (dlib's jitter did not, ``eval/eval_identity.py --part photo``).  Even so a photo often stays a little past
+``SAME_PERSON_MAX_DISTANCE`` from its owner's tracks; up to ``PHOTO_SUGGEST_MAX_DISTANCE`` such a person is only
+SUGGESTED to the owner (``people.find_people``): nothing is shown by that loose match.  Averaged chips also lie a
+little closer to everyone else, so a print of one view shows a track only within ``ONE_VIEW_MAX_DISTANCE``.
 """
 
 from __future__ import annotations
@@ -28,9 +35,13 @@ DESCRIPTOR_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 LANDMARKS_FILE = "shape_predictor_5_face_landmarks.dat"
 MIN_FACE_PX = 36.0  # a face box smaller than this (larger side) is not identified: it stays hidden
 CHIP_PX = 150  # dlib's aligned chip size for the descriptor
-PHOTO_JITTERS = 10  # a single enrolment photo: its descriptor averaged over 10 jittered copies (dlib's option)
+PHOTO_PADDINGS = (0.15, 0.25, 0.35)  # a photo print: chips at these paddings (dlib's default 0.25), each mirrored too
 MAX_ROLL_TAN = 1.73  # head roll up to 60 degrees (the chip is rotated upright)
 SAME_PERSON_MAX_DISTANCE = 0.345  # eval/eval_identity.py: WIDER different-person pairs: FAR 0.088 % (5 of 5698)
+ONE_VIEW_MAX_DISTANCE = 0.30  # a print of one view (a photo) shows a track only this close (eval_identity --part
+# photo: WIDER photo print vs plain descriptor FAR 0.026 %, 3 of 11,396; at 0.345 it would be 0.167 %, 19)
+PHOTO_SUGGEST_MAX_DISTANCE = 0.48  # closer than this (and not shown), a person is only suggested: her 16 photos lie
+# 0.34-0.46 from her tracks, every other person in the clips 0.556 or more (WIDER: 5.2 % of photo-vs-face pairs)
 LINK_MAX_DISTANCE = 0.45  # two tracks of one lesson joined into one person (never shows anyone by itself)
 
 
@@ -97,8 +108,9 @@ class FaceEmbedder:
         shape = self._shape(image_rgb, dlib.rectangle(x1, y1, x2, y2))
         return Landmarks(tuple((float(shape.part(i).x), float(shape.part(i).y)) for i in range(shape.num_parts)))
 
-    def embed(self, image_bgr: np.ndarray, box: Sequence[float], jitters: int = 0) -> np.ndarray | None:
-        """The 128-d descriptor of the face in ``box``, or None when it cannot be identified (fail closed)."""
+    def _frontal_shape(self, image_bgr: np.ndarray, box: Sequence[float]):
+        """The RGB image and dlib's 5 landmarks of the face in ``box``, or None when it cannot be identified: too
+        small, or turned too far away (fail closed)."""
         import dlib
 
         x1, y1, x2, y2 = (float(v) for v in box[:4])
@@ -108,11 +120,41 @@ class FaceEmbedder:
         r = dlib.rectangle(int(round(x1)), int(round(y1)), int(round(x2)), int(round(y2)))
         shape = self._shape(rgb, r)
         lm = Landmarks(tuple((float(shape.part(i).x), float(shape.part(i).y)) for i in range(shape.num_parts)))
-        if not frontal_enough(lm, box):
+        return (rgb, shape) if frontal_enough(lm, box) else None
+
+    def _describe(self, chip: np.ndarray, jitters: int = 0) -> np.ndarray:
+        return np.asarray(self._rec.compute_face_descriptor(chip, jitters) if jitters else
+                          self._rec.compute_face_descriptor(chip), dtype=np.float32)
+
+    def embed(self, image_bgr: np.ndarray, box: Sequence[float], jitters: int = 0) -> np.ndarray | None:
+        """The 128-d descriptor of the face in ``box``, or None when it cannot be identified (fail closed)."""
+        import dlib
+
+        found = self._frontal_shape(image_bgr, box)
+        if found is None:
             return None
-        chip = dlib.get_face_chip(rgb, shape, size=CHIP_PX)
-        vec = np.asarray(self._rec.compute_face_descriptor(chip, jitters) if jitters else
-                         self._rec.compute_face_descriptor(chip), dtype=np.float32)
+        rgb, shape = found
+        vec = self._describe(dlib.get_face_chip(rgb, shape, size=CHIP_PX), jitters)
+        return vec if np.all(np.isfinite(vec)) else None
+
+    def embed_photo(self, image_bgr: np.ndarray, box: Sequence[float], *,
+                    paddings: Sequence[float] = PHOTO_PADDINGS, mirror: bool = True,
+                    jitters: int = 0) -> np.ndarray | None:
+        """A photo's print: the mean descriptor of its aligned chips at ``paddings`` (each mirrored too when
+        ``mirror``), or None when the face cannot be identified (fail closed, as ``embed``)."""
+        import dlib
+
+        found = self._frontal_shape(image_bgr, box)
+        if found is None:
+            return None
+        rgb, shape = found
+        vecs = []
+        for pad in paddings:
+            chip = dlib.get_face_chip(rgb, shape, size=CHIP_PX, padding=float(pad))
+            vecs.append(self._describe(chip, jitters))
+            if mirror:
+                vecs.append(self._describe(np.ascontiguousarray(chip[:, ::-1]), jitters))
+        vec = np.mean(vecs, axis=0).astype(np.float32)
         return vec if np.all(np.isfinite(vec)) else None
 
 
@@ -140,6 +182,12 @@ def min_distance(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> float:
         return math.inf
     A, B = np.asarray(a, np.float32), np.asarray(b, np.float32)
     return float(np.sqrt(((A[:, None, :] - B[None, :, :]) ** 2).sum(-1)).min())
+
+
+def show_max_distance(enrolled: Sequence[np.ndarray]) -> float:
+    """How close a track must be to this print to be shown: ``SAME_PERSON_MAX_DISTANCE`` for a print of several
+    views; ``ONE_VIEW_MAX_DISTANCE`` for a print of one (a photo: its averaged chips lie closer to everyone)."""
+    return SAME_PERSON_MAX_DISTANCE if len(enrolled) >= 2 else ONE_VIEW_MAX_DISTANCE
 
 
 def is_teacher(descriptor: np.ndarray | None, enrolled: Sequence[np.ndarray],
@@ -173,7 +221,7 @@ def enrol_from_photo(image_bgr: np.ndarray, detector, embedder: FaceEmbedder) ->
         raise PhotoRefused("no face was found in the photo: use a photo that shows your face from the front")
     if len(dets) > 1:
         raise PhotoRefused(f"the photo shows {len(dets)} faces: use a photo of you alone")
-    vec = embedder.embed(image_bgr, dets[0][:4], jitters=PHOTO_JITTERS)
+    vec = embedder.embed_photo(image_bgr, dets[0][:4])
     if vec is None:
         raise PhotoRefused("the face in the photo is too small or turned away: use a larger photo, face to camera")
     return vec
@@ -199,6 +247,9 @@ __all__ = [
     "LINK_MAX_DISTANCE",
     "Landmarks",
     "MIN_FACE_PX",
+    "ONE_VIEW_MAX_DISTANCE",
+    "PHOTO_PADDINGS",
+    "PHOTO_SUGGEST_MAX_DISTANCE",
     "PhotoRefused",
     "SAME_PERSON_MAX_DISTANCE",
     "descriptors_from_json",
@@ -210,4 +261,5 @@ __all__ = [
     "load_embedder",
     "min_distance",
     "model_path",
+    "show_max_distance",
 ]

@@ -8,9 +8,12 @@ not in two places at once); a track with no usable face joins the person whose t
 (space-time continuity).  Linking only groups the list the owner sees: it never shows anyone.
 
 What is shown is decided track by track in ``teacher_tracks``: a track is visible only when it has usable face
-descriptors whose mean lies within ``identity.SAME_PERSON_MAX_DISTANCE`` of the enrolled teacher's mean (any doubt
+descriptors whose mean lies within ``identity.SAME_PERSON_MAX_DISTANCE`` (a print of one view, a photo:
+``identity.ONE_VIEW_MAX_DISTANCE``) of the enrolled teacher's mean (any doubt
 keeps it hidden; a track that cannot be identified stays hidden).  With no enrolment, ``suggest_teacher`` names the likely teacher for the owner to confirm; nothing is shown
-until they do.
+until they do.  With an enrolment that shows nobody, the person closest to it within the looser
+``identity.PHOTO_SUGGEST_MAX_DISTANCE`` is suggested instead (``suggest_from_print``: a teacher's photo in another
+light); again nothing is shown until the owner confirms.
 """
 
 from __future__ import annotations
@@ -59,9 +62,10 @@ class PeopleResult:
     people: tuple[Person, ...]
     fragments: int  # groups on screen for less than MIN_LISTED_S or never identified (not listed; hidden)
     teacher_track_ids: tuple[int, ...]  # matched to the enrolment: rendered visible
-    suggested_teacher: int | None  # a person id, when nothing is enrolled
+    suggested_teacher: int | None  # a person id: nothing enrolled, or the print only loosely matches them
     enrolled: bool
     descriptors: dict[int, tuple[tuple[float, ...], ...]] = field(default_factory=dict)  # track id -> descriptors
+    suggested_by: str | None = None  # "print" (loosely like the face print) or "presence" (no print: on screen most)
 
     def person(self, person_id: int) -> Person:
         for p in self.people:
@@ -84,6 +88,7 @@ class PeopleResult:
             "suggested_teacher": self.suggested_teacher,
             "enrolled": self.enrolled,
             "descriptors": {str(k): [list(v) for v in vs] for k, vs in self.descriptors.items()},
+            "suggested_by": self.suggested_by,
         }, separators=(",", ":"))
 
     @staticmethod
@@ -98,7 +103,18 @@ class PeopleResult:
             suggested_teacher=None if raw["suggested_teacher"] is None else int(raw["suggested_teacher"]),
             enrolled=bool(raw["enrolled"]),
             descriptors={int(k): tuple(tuple(float(x) for x in v) for v in vs) for k, vs in raw["descriptors"].items()},
+            suggested_by=_suggested_by(raw),
         )
+
+
+def _suggested_by(raw: dict) -> str | None:
+    """Where a stored suggestion came from (results stored before this field: from presence, when not enrolled)."""
+    if raw["suggested_teacher"] is None:
+        return None
+    by = raw.get("suggested_by", "presence" if not raw["enrolled"] else None)
+    if by not in ("print", "presence"):
+        raise ValueError(f"unknown teacher suggestion source {by!r}")
+    return by
 
 
 # ---- descriptors from the video ---------------------------------------------------------------------------------
@@ -462,6 +478,41 @@ def suggest_teacher(
     return best
 
 
+def suggest_from_print(
+    people: Sequence[Person], descs: dict[int, list[np.ndarray]], enrolled: Sequence[np.ndarray],
+    *, loose_max: float = identity.PHOTO_SUGGEST_MAX_DISTANCE,
+) -> int | None:
+    """The person whose face (the mean of all their descriptors) is closest to the enrolled print, when that is
+    within ``loose_max``: a loose match, to be confirmed by the owner -- never shown by itself.  None otherwise."""
+    if len(enrolled) == 0:
+        return None
+    centre = centroid(enrolled)
+    best, best_d = None, math.inf
+    for p in people:
+        vecs = [v for tid in p.track_ids for v in descs.get(tid, ())]
+        if not vecs:
+            continue
+        dist = identity.distance(centroid(vecs), centre)
+        if dist <= loose_max and dist < best_d:
+            best, best_d = p.id, dist
+    return best
+
+
+def confirmed_print(before: Sequence[np.ndarray], mine: Sequence[np.ndarray], *,
+                    loose_max: float = identity.PHOTO_SUGGEST_MAX_DISTANCE) -> list[np.ndarray]:
+    """The face print after the owner says "this person is me" (``mine``: that person's descriptors).
+
+    A person within ``loose_max`` of the print kept ``before`` (whom a photo print suggested) adds their own views to
+    it: later lessons, in the light of the lessons, then match closely without asking.  Anyone else replaces it (the
+    owner says the print was not them); averaging two different faces would make a print close to both.
+    """
+    if not len(mine):
+        return []
+    if len(before) and identity.distance(centroid(mine), centroid(before)) <= loose_max:
+        return [*mine, *before]
+    return list(mine)
+
+
 def find_people(
     tracks: FaceTracks,
     descs: dict[int, list[np.ndarray]],
@@ -485,12 +536,19 @@ def find_people(
         people.append(p)
         by_id[p.id] = g
     people.sort(key=lambda p: -p.on_screen_s)
-    shown = teacher_tracks(descs, enrolled, spans={t.id: (t.start_s, t.end_s) for t in tracks.tracks})
-    suggestion = None if len(enrolled) else suggest_teacher(people, by_id, teacher_speech, interval)
+    shown = teacher_tracks(descs, enrolled, max_distance=identity.show_max_distance(enrolled),
+                           spans={t.id: (t.start_s, t.end_s) for t in tracks.tracks})
+    if not len(enrolled):
+        suggestion, by = suggest_teacher(people, by_id, teacher_speech, interval), "presence"
+    elif not shown:  # enrolled, nobody close enough to show: perhaps someone close enough to ask about
+        suggestion, by = suggest_from_print(people, descs, enrolled), "print"
+    else:
+        suggestion = None
     return PeopleResult(
         people=tuple(people), fragments=fragments, teacher_track_ids=shown, suggested_teacher=suggestion,
         enrolled=bool(len(enrolled)),
         descriptors={int(k): tuple(tuple(round(float(x), 6) for x in v) for v in vs) for k, vs in descs.items() if vs},
+        suggested_by=None if suggestion is None else by,
     )
 
 
@@ -507,9 +565,11 @@ __all__ = [
     "PeopleResult",
     "Person",
     "TrackFaces",
+    "confirmed_print",
     "embed_tracks",
     "find_people",
     "link_people",
+    "suggest_from_print",
     "suggest_teacher",
     "stream_pick",
     "teacher_tracks",

@@ -2,7 +2,8 @@
 show the teacher without any marking; the teacher can withdraw it.  Part of :class:`~videocoach.storage.store.Store`.
 
 Withdrawing deletes the print and stops every lesson of that teacher whose rendition showed the teacher through it:
-the rendition is deleted at once (nothing plays), and a re-render with the teacher hidden is queued.
+the rendition is deleted at once (nothing plays), and a re-render with the teacher hidden is queued.  A lesson that
+only asked "Is this you?" because of the print stops asking.
 """
 
 from __future__ import annotations
@@ -42,7 +43,13 @@ class TeacherFacesMixin:
             if lesson.owner_id != user.id:
                 continue
             text = self.stage(lesson.id, PEOPLE_STAGE)
-            if text is None or not json.loads(text).get("teacher_track_ids"):
+            if text is None:
+                continue
+            found = json.loads(text)
+            if not found.get("teacher_track_ids"):
+                if found.get("suggested_by") == "print":  # "Is this you?" asked because of the print: not any more
+                    found.update(suggested_teacher=None, suggested_by=None, enrolled=False)
+                    self.save_stage(lesson.id, PEOPLE_STAGE, json.dumps(found, separators=(",", ":")))
                 continue
             with self.transaction() as db:
                 db.executemany("DELETE FROM stages WHERE lesson_id=? AND stage=?",

@@ -39,6 +39,8 @@ def people_panel(db: Store, user: User, lesson: Lesson) -> None:
                    f"(and {result.fragments} brief or unclear glimpses, always hidden). Pupils' faces stay hidden "
                    "in the video; these pictures are shown only to you.")
         teacher = set(result.teacher_track_ids)
+        if result.suggested_by == "print" and result.suggested_teacher is not None:
+            _is_this_you(db, user, lesson, result.suggested_teacher)
         for p in result.people:
             c1, c2, c3 = st.columns([1, 4, 2])
             png = people_steps.person_thumbnail(db, user, lesson.id, p.id)
@@ -46,6 +48,8 @@ def people_panel(db: Store, user: User, lesson: Lesson) -> None:
                 c1.html(widgets.inline_png(png, alt=f"person {p.id}"))
             shown = bool(teacher & set(p.track_ids))
             what = ("you (shown: your face print matches)" if shown else
+                    "hidden · looks a little like your face print: is this you?"
+                    if result.suggested_teacher == p.id and result.suggested_by == "print" else
                     "suggested: is this you?" if result.suggested_teacher == p.id else "hidden")
             c2.markdown(f"On screen {p.on_screen_s:.0f} s · {review.fmt_time(p.first_s)}–{review.fmt_time(p.last_s)}"
                         f" · {what}")
@@ -78,7 +82,29 @@ def people_panel(db: Store, user: User, lesson: Lesson) -> None:
                         _restart_worker(db)
                     again = f" {len(redone)} of your lessons show you now: their videos are being made again." \
                         if redone else ""
-                    st.success("Your face print is kept: your next lessons show you without marking." + again)
+                    st.success("Your face print is kept: your next lessons show you without marking." + again +
+                               " Where someone only looks like your photo, the lesson asks you first: \"Is this you?\"")
+
+
+def _is_this_you(db: Store, user: User, lesson: Lesson, person_id: int) -> None:
+    """A person who looks like the owner's face print, but not closely enough to be shown without asking (often a
+    photo taken in other light): hidden until the owner says it is them."""
+    png = people_steps.person_thumbnail(db, user, lesson.id, person_id)
+    c1, c2 = st.columns([1, 5])
+    if png:
+        c1.html(widgets.inline_png(png, alt="the person who looks like your face print"))
+    c2.markdown("**Is this you?** This person looks like your face print, but not closely enough to show them "
+                "without asking. They stay hidden until you say it is you.")
+    if c2.button("Yes, this is me", key="pw.people.print.yes",
+                 help="Shows you in this lesson, and adds this lesson's views of your face to your face print so "
+                      "that later lessons find you without asking."):
+        try:
+            people_steps.confirm_teacher(db, user, lesson.id, person_id)
+        except ValueError as exc:
+            st.error(str(exc))
+        else:
+            _restart_worker(db)
+            st.rerun()
 
 
 def room_panel(db: Store, user: User, lesson: Lesson) -> None:
