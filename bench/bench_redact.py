@@ -359,8 +359,8 @@ def time_flow(path: str, policy: str, detect_every: int, flow: str, enrolled: li
             pass
         else:
             child = embed_process.EmbedProcess()
-            child.result(child.submit([]))
-            (pid,) = list(child._pool._processes)
+            child.wait_ready()
+            pid = child.pid
             ticks = os.sysconf("SC_CLK_TCK")
             child_cpu0 = sum(int(x) for x in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[11:13]) / ticks
 

@@ -89,13 +89,12 @@ def test_a_descriptor_process_that_dies_fails_the_step_and_shows_nothing():
     from videocoach.privacy.tracking import FaceTrack, FaceTracks
 
     child = embed_process.shared()
-    child.result(child.submit([]))  # started, models loaded
+    child.wait_ready()  # started, models loaded
     gather = people.TrackFaces(None, 0.4, process=child)
     image = np.zeros((120, 160, 3), np.uint8)
     det = Detection(0.0, (10.0, 10.0, 60.0, 60.0), 0.9)
     gather(0.0, image, ((1, det),))
-    for pid in list(child._pool._processes):
-        os.kill(pid, signal.SIGKILL)
+    os.kill(child.pid, signal.SIGKILL)
     tracks = FaceTracks((FaceTrack(1, (det,)),), 160, 120, 25.0, 25, 5, 0.05, 0.4)
     with pytest.raises(embed_process.EmbedProcessError):
         gather.result(tracks)
