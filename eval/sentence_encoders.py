@@ -80,7 +80,8 @@ class MiniLM:
                 ids = torch.tensor([e.ids for e in enc])
                 mask = torch.tensor([e.attention_mask for e in enc], dtype=torch.float32)
                 b, t = ids.shape
-                x = (self.w["embeddings.word_embeddings.weight"][ids] + self.w["embeddings.position_embeddings.weight"][:t]
+                x = (self.w["embeddings.word_embeddings.weight"][ids]
+                     + self.w["embeddings.position_embeddings.weight"][:t]
                      + self.w["embeddings.token_type_embeddings.weight"][0])
                 x = self._ln(x, "embeddings.LayerNorm")
                 bias = (1.0 - mask)[:, None, None, :] * -1e9
