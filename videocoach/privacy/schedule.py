@@ -18,6 +18,11 @@ Fail-closed rules of the ``motion`` schedule (``MotionGatedDetector``):
   every-pass detector would lose it; the tracker's hold rules (``tracking.py``) then hide it as for any lost face;
 - a failed pass forgets everything: the next pass is a whole-frame one.
 
+Both schedules take the pass's second look (``LookAgain``): hiding a face changes what the detector sees beside it
+(a pupil's clasped hands below a mosaic score 0.07-0.12 where the original scored 0.02), so each pass's faces are
+hidden as the render hides them and the detector looks again around them, below the threshold; what it finds there
+is hidden too.  The served-frames check (``served_check.py``) judges the rendition with exactly that hiding.
+
 ``eval/eval_faces.py --schedule motion`` measures the temporal cover on the clips against the every-frame
 detector, and ``bench/bench_detect.py`` the CPU per media second.
 """
@@ -186,11 +191,12 @@ class LookAgain:
     neckline score 0.07-0.12 where the original frame scored 0.01-0.03 (eval/eval_served_frames.py --diagnose), so
     the served frame shows a "face" the first look never saw.  Fail closed: the frame of each pass is hidden with
     ``hide`` (the render's own mosaic or fill) in the boxes the render hides (``box_scale``, ``tracking.enlarge``),
-    and the detector looks again at ``LOOK_WINDOW`` x each box around it, at ``threshold`` (``LOOK_MARGIN`` x the
-    policy's: a margin below the served check's own threshold, for the encoder's and the hold rules' differences).
-    Each detection there not centred on a hidden box joins the pass (it becomes a track, hidden by the hold rules);
-    ``LOOK_ROUNDS`` times, since what it hides changes its own surroundings.  Costs detector time only around hidden
-    boxes (and nothing on a pass of the motion schedule where nothing changed)."""
+    and the detector looks again at the whole hidden frame at ``threshold`` (``LOOK_MARGIN`` x the policy's: a margin
+    below the served check's own threshold, for the encoder's and the hold rules' differences).  Each detection
+    within ``LOOK_WINDOW`` x a hidden box around it, not centred on a hidden box, joins the pass (it becomes a track,
+    hidden by the hold rules); ``LOOK_ROUNDS`` times, since what it hides changes its own surroundings.  Elsewhere the
+    hidden frame is the original, which the first look judged.  A pass with no face costs nothing more; a partial
+    pass of the motion schedule looks again only at crops around its fresh faces, and none where nothing changed."""
 
     hide: Callable[[np.ndarray, tuple[int, int, int, int]], None]
     box_scale: float
