@@ -42,6 +42,7 @@ from videocoach.privacy.tracking import clip_box, enlarge
 
 SCHEDULES = ("every-pass", "motion")
 SCHEDULE_ENV = "VIDEOCOACH_DETECT_SCHEDULE"  # "every-pass" restores the old schedule
+LOOK_ENV = "VIDEOCOACH_LOOK_AGAIN"  # "off": no second look (LookAgain)
 DEFAULT_SCHEDULE = "motion"
 
 
@@ -201,6 +202,7 @@ class LookAgain:
     hide: Callable[[np.ndarray, tuple[int, int, int, int]], None]
     box_scale: float
     threshold: float
+    rounds: int = LOOK_ROUNDS  # 0: no second look (``VIDEOCOACH_LOOK_AGAIN=off``, see ``look_rounds_from_env``)
 
     def __call__(self, detector: FaceDetector, frame: np.ndarray, dets: np.ndarray,
                  fresh: np.ndarray | None = None) -> np.ndarray:
@@ -209,14 +211,14 @@ class LookAgain:
         more is hidden, never less), not at the whole frame."""
         h, w = frame.shape[:2]
         dets = np.asarray(dets, np.float32).reshape(-1, 5)
-        if not len(dets) or (fresh is not None and not len(fresh)):
+        if not self.rounds or not len(dets) or (fresh is not None and not len(fresh)):
             return dets
         crops = None if fresh is None else look_windows([enlarge(d[:4], self.box_scale) for d in fresh], w, h,
                                                         LOOK_CROP, LOOK_CROP_MIN_PX)
         hidden = frame.copy()
         rects: list[tuple[int, int, int, int]] = []
         out, look_at = [dets], dets
-        for _ in range(LOOK_ROUNDS):
+        for _ in range(self.rounds):
             new = [r for r in (clip_box(enlarge(d[:4], self.box_scale), w, h) for d in look_at) if r is not None]
             for r in new:
                 self.hide(hidden, r)
@@ -231,6 +233,16 @@ class LookAgain:
             look_at = np.asarray(extra, np.float32).reshape(-1, 5)
             out.append(look_at)
         return np.concatenate(out).astype(np.float32)
+
+
+def look_rounds_from_env() -> int:
+    """``VIDEOCOACH_LOOK_AGAIN=off`` turns the second look off (it costs detector time and hides more of the room;
+    the served check then finds hands and necklines beside hidden faces again); anything else but ``on`` is an
+    error."""
+    value = os.environ.get(LOOK_ENV, "").strip().lower() or "on"
+    if value not in ("on", "off"):
+        raise ValueError(f"{LOOK_ENV} must be 'on' or 'off', got {value!r}")
+    return LOOK_ROUNDS if value == "on" else 0
 
 
 def _detect_in(detector: FaceDetector, image: np.ndarray, threshold: float, crops) -> np.ndarray:
@@ -339,6 +351,7 @@ __all__ = [
     "SCHEDULE_ENV",
     "MotionGatedDetector",
     "ScheduleConfig",
+    "look_rounds_from_env",
     "look_windows",
     "merge_carried",
     "schedule_from_env",
