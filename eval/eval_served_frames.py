@@ -3,6 +3,7 @@
     python eval/eval_served_frames.py                          # the face clips, then the sample lesson
     python eval/eval_served_frames.py --videos classroom.gif   # some of them
     python eval/eval_served_frames.py --workers 2              # two detector sessions for the check
+    python eval/eval_served_frames.py --videos lesson.mp4 --lesson-from 30 --lesson-seconds 10 --diagnose
 
 Each recording goes through the product's video steps as the pipeline runs them: face tracks (the default policy,
 every face hidden), the people step (dlib descriptors, people, the enrolled teacher's tracks), then the rendition
@@ -15,6 +16,13 @@ the clips, the woman of ``head-pose-face-detection-female.gif`` enrolled from th
 Prints per recording: frames checked, frames with a visible pupil face (target 0), and every hit with its time;
 crops of each hit (the frame with the box drawn, 2x) go to eval/out/served/ to be looked at, with the second
 opinion's word (face-like or not) in the file name.
+
+``--diagnose``: why each hit escaped the render -- per hit, its score in the served frame, the best score of a
+detection centred on the same spot in the ORIGINAL frame (at 0.005), and whether the render had a track there (the
+hide schedule's boxes at that time; the nearest detection of any track covering the spot).  Found on the sample
+lesson (2026-12-06, 0:30-0:40, before the second look): 306 hits in 250 frames, every one 0.05-0.12 served and
+0.00-0.04 in the original, none with a track: the render's own hiding of a face made the pattern below it
+face-like (the same with the fill), not the encoder (served and hidden-but-not-encoded agree within 0.02).
 """
 
 from __future__ import annotations
@@ -99,9 +107,10 @@ def shifted(tracks, start_s: float):
 
 
 def serve_and_check(name: str, path: Path, info, tracks, teacher: frozenset[int], pol, opinion, det, workers: int,
-                    trust_cache: bool, seconds: float | None = None, start_s: float = 0.0) -> None:
+                    trust_cache: bool, seconds: float | None = None, start_s: float = 0.0,
+                    diagnose: bool = False) -> None:
     out, meta = serve(path, info, tracks, teacher, pol, opinion, trust_cache)
-    if seconds is not None:  # the first seconds only (a keyframe every second: a clean cut, frames unchanged)
+    if seconds is not None and not start_s:  # the first seconds only (a keyframe every second: a clean cut)
         part = CACHE / f"{path.stem}.first{seconds:g}s.mp4"
         run([ffmpeg_binary(), "-y", "-v", "error", "-i", str(out), "-t", f"{seconds:g}", "-map", "0:v:0", "-c", "copy",
              str(part)])
@@ -109,8 +118,9 @@ def serve_and_check(name: str, path: Path, info, tracks, teacher: frozenset[int]
         name = f"{name} (first {seconds:g} s)"
     if start_s:  # from a keyframe on; the tracks shifted to the cut's clock (only the cut's first second may differ)
         part = CACHE / f"{path.stem}.from{start_s:g}s.mp4"
-        run([ffmpeg_binary(), "-y", "-v", "error", "-ss", f"{start_s:g}", "-i", str(out), "-map", "0:v:0", "-c", "copy",
-             str(part)])
+        length = ["-t", f"{seconds:g}"] if seconds is not None else []
+        run([ffmpeg_binary(), "-y", "-v", "error", "-ss", f"{start_s:g}", "-i", str(out), *length, "-map", "0:v:0",
+             "-c", "copy", str(part)])
         first = _frame0(part)
         with FrameReader(out, media.probe(out)) as reader:
             same = next(f.image for f in reader if f.index == round(start_s * tracks.fps))
@@ -118,7 +128,7 @@ def serve_and_check(name: str, path: Path, info, tracks, teacher: frozenset[int]
             raise SystemExit(f"the cut at {start_s} s does not start on frame {round(start_s * tracks.fps)}")
         tracks = shifted(tracks, start_s)
         out, meta = part, dict(meta, frames=None)
-        name = f"{name} (from {start_s:g} s)"
+        name = f"{name} (from {start_s:g} s{'' if seconds is None else f', {seconds:g} s'})"
     saved: dict[int, Path] = {}
 
     def on_hit(image: np.ndarray, hit: served_check.ServedHit) -> None:
@@ -134,6 +144,14 @@ def serve_and_check(name: str, path: Path, info, tracks, teacher: frozenset[int]
         f = OUT / f"{path.stem}_{hit.t_s:08.3f}_{hit.score:.3f}_{word}.png"
         cv2.imwrite(str(f), cv2.resize(crop, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST))
         saved[second] = f
+
+    hits_all: list[served_check.ServedHit] = []
+    if diagnose:
+        seen_hit = on_hit
+
+        def on_hit(image: np.ndarray, hit: served_check.ServedHit) -> None:  # noqa: F811
+            hits_all.append(hit)
+            seen_hit(image, hit)
 
     tenths: set[int] = set()
     dets = [det] if workers <= 1 else [det] + [load_detector(det.threshold) for _ in range(workers - 1)]
@@ -151,11 +169,51 @@ def serve_and_check(name: str, path: Path, info, tracks, teacher: frozenset[int]
     for h in r.hits[:SHOW_HITS]:
         print(f"    hit t={h.t_s:.3f} s frame {h.frame_index} box {[round(v) for v in h.box]} score {h.score:.3f} "
               f"face-like {h.face_like}", flush=True)
+    if diagnose:
+        why_hits(path, info, tracks, pol, hits_all, start_s)
     if r.hit_count > SHOW_HITS:
         seconds = sorted({int(h.t_s) for h in r.hits})
         face_s = sorted({int(h.t_s) for h in r.hits if h.face_like})
         print(f"    ... {r.hit_count - SHOW_HITS} more hits; seconds with a hit (of the first {len(r.hits)}): "
               f"{seconds}; with a face-like hit: {face_s}", flush=True)
+
+
+def why_hits(path: Path, info, tracks, pol, hits, start_s: float) -> None:
+    """Per hit: served score, the original frame's score at the same spot, the render's tracks there."""
+    from videocoach.privacy.tracking import HideSchedule, enlarge
+
+    low = load_detector(0.005)
+    fps = tracks.fps
+    first = round(start_s * fps)
+    frames = sorted({h.frame_index + first for h in hits})
+    orig: dict[int, np.ndarray] = {}
+    if frames:
+        with FrameReader(path, info, frames=(frames[0], frames[-1] + 1)) as reader:
+            for f in reader:
+                if f.index in set(frames):
+                    orig[f.index] = low.detect(f.image)
+    # ``tracks`` are on the cut's clock here (``shifted``): the schedule is too
+    sched = HideSchedule(tracks, box_scale=pol.box_scale, hold_s=pol.hold_s)
+
+    def at(dets, cx, cy) -> float:
+        return max([float(d[4]) for d in dets if d[0] <= cx < d[2] and d[1] <= cy < d[3]] + [0.0])
+
+    rows = []
+    for h in sorted(hits, key=lambda h: h.frame_index):
+        cx, cy = (h.box[0] + h.box[2]) / 2, (h.box[1] + h.box[3]) / 2
+        sched_box = any(x1 <= cx < x2 and y1 <= cy < y2 for x1, y1, x2, y2 in sched.boxes_at(h.t_s))
+        near = [abs(d.t_s - h.t_s) for tr in tracks.tracks for d in tr.detections
+                if (lambda e: e[0] <= cx < e[2] and e[1] <= cy < e[3])(enlarge(d.box, pol.box_scale))]
+        rows.append((h, at(orig.get(h.frame_index + first, ()), cx, cy), sched_box, min(near) if near else None))
+    for h, o, sb, dt in rows[:SHOW_HITS]:
+        print(f"    why t={h.t_s:.2f} box {[round(v) for v in h.box]} served {h.score:.3f} original {o:.3f} "
+              f"in the hide schedule {sb} nearest track detection there {'none' if dt is None else f'{dt:.2f} s'}")
+    if rows:
+        served_s, orig_s = np.array([r[0].score for r in rows]), np.array([r[1] for r in rows])
+        print(f"    why, all {len(rows)} hits: served score median {np.median(served_s):.3f}, original median "
+              f"{np.median(orig_s):.3f}; original >= the threshold {int((orig_s >= pol.threshold).sum())}; in the "
+              f"hide schedule {sum(r[2] for r in rows)}; a track detection there within 2 s "
+              f"{sum(r[3] is not None and r[3] <= 2 for r in rows)}", flush=True)
 
 
 def main() -> None:
@@ -166,6 +224,8 @@ def main() -> None:
                     help="check only the first S seconds of the sample lesson's rendition (cut at a keyframe)")
     ap.add_argument("--lesson-from", type=float, default=0.0,
                     help="check the sample lesson's rendition from S seconds on (a whole second: a keyframe)")
+    ap.add_argument("--diagnose", action="store_true",
+                    help="per hit: the score in the served and in the original frame, the render's tracks there")
     ap.add_argument("--trust-cache", action="store_true",
                     help="use a rendition left in eval/out/served_cache/ without its note (an interrupted run)")
     args = ap.parse_args()
@@ -203,7 +263,7 @@ def main() -> None:
             teacher = frozenset(res.teacher_track_ids)
         serve_and_check(name, path, info, tracks, teacher, pol, opinion, det, args.workers, args.trust_cache,
                         args.lesson_seconds if name == "lesson.mp4" else None,
-                        args.lesson_from if name == "lesson.mp4" else 0.0)
+                        args.lesson_from if name == "lesson.mp4" else 0.0, args.diagnose)
     print(f"crops of the hits (one per second): {OUT}")
 
 

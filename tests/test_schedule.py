@@ -170,3 +170,25 @@ def test_the_schedule_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("VIDEOCOACH_DETECT_SCHEDULE", "sometimes")
     with pytest.raises(ValueError):
         schedule_from_env()
+
+
+def test_the_second_look_is_on_unless_turned_off(monkeypatch):
+    from videocoach.privacy.policy import load_policy
+    from videocoach.privacy.redact import look_again
+    from videocoach.privacy.schedule import LOOK_ROUNDS, look_windows
+
+    pol = load_policy("blur-all-pupils")
+    monkeypatch.delenv("VIDEOCOACH_LOOK_AGAIN", raising=False)
+    look = look_again(pol)
+    assert look.rounds == LOOK_ROUNDS >= 1 and look.threshold < pol.threshold
+    monkeypatch.setenv("VIDEOCOACH_LOOK_AGAIN", "off")
+    off = look_again(pol)
+    dets = np.array([[100, 100, 140, 150, 0.9]], np.float32)
+    assert off.rounds == 0 and off(None, np.zeros((720, 1280, 3), np.uint8), dets) is not None
+    np.testing.assert_array_equal(off(None, np.zeros((720, 1280, 3), np.uint8), dets), dets)  # no detector call
+    monkeypatch.setenv("VIDEOCOACH_LOOK_AGAIN", "maybe")
+    with pytest.raises(ValueError):
+        look_again(pol)
+    # the windows around hidden boxes: 4x the box, at least 128 px, clipped, overlapping ones joined
+    assert look_windows([(0, 0, 10, 10)], 1280, 720) == [(0, 0, 69, 69)]
+    assert look_windows([(100, 100, 140, 140), (150, 100, 190, 140)], 1280, 720) == [(40, 40, 250, 200)]

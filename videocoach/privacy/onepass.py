@@ -63,6 +63,7 @@ from videocoach.privacy.redact import (
     audit_report,
     check_tracks,
     hide_frame,
+    look_again,
     load_audit_detector,
     zone_mask,
 )
@@ -204,7 +205,8 @@ def redact_in_one_pass(
             idle.put(det)
         audit_lock = threading.Lock()
 
-        gate = MotionGatedDetector(dets_[0], plan) if detecting and gated else None
+        look = look_again(policy)  # the pass's faces hidden, looked at again (schedule.LookAgain)
+        gate = MotionGatedDetector(dets_[0], plan, look) if detecting and gated else None
 
         def detect(image: np.ndarray) -> np.ndarray | None:
             if gate is not None:  # runs on its own single thread, so passes come in time order
@@ -214,7 +216,7 @@ def redact_in_one_pass(
                     return None  # fail closed, as below; the gate's next pass is a whole-frame one
             det = idle.get()
             try:
-                return det.detect(image)
+                return look(det, image, det.detect(image))
             except FaceDetectorError:
                 return None  # fail closed: the frames around this pass are hidden whole
             finally:

@@ -49,6 +49,7 @@ import uuid
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -65,6 +66,7 @@ from videocoach.privacy.faces import (
     load_detector,
 )
 from videocoach.privacy.policy import ConsentPolicy
+from videocoach.privacy.schedule import LOOK_MARGIN, LookAgain, look_rounds_from_env
 from videocoach.privacy.tracking import (
     FaceTrack,
     FaceTracks,
@@ -186,10 +188,12 @@ def detect_faces(
         for det in dets_:
             idle.put(det)
 
+        look = look_again(policy)
+
         def detect(image: np.ndarray) -> np.ndarray | None:
             det = idle.get()
             try:
-                return det.detect(image)
+                return look(det, image, det.detect(image))
             except FaceDetectorError:
                 return None  # fail closed: the frames around this pass are hidden whole
             finally:
@@ -280,6 +284,14 @@ def hide_rect(image: np.ndarray, rect: tuple[int, int, int, int], policy: Consen
         image[y1:y2, x1:x2] = FILL_BGR
     else:
         mosaic(image, rect, policy.mosaic_block_px)
+
+
+def look_again(policy: ConsentPolicy):
+    """The detection pass's second look (``schedule.LookAgain``): its faces hidden with this policy's method, the
+    detector again around them at ``schedule.LOOK_MARGIN`` x the policy's threshold (``VIDEOCOACH_LOOK_AGAIN=off``:
+    none)."""
+    return LookAgain(partial(hide_rect, policy=policy), policy.box_scale, LOOK_MARGIN * policy.threshold,
+                     look_rounds_from_env())
 
 
 def zone_mask(policy: ConsentPolicy, width: int, height: int, *, teacher_marked: bool) -> np.ndarray | None:

@@ -18,6 +18,11 @@ Fail-closed rules of the ``motion`` schedule (``MotionGatedDetector``):
   every-pass detector would lose it; the tracker's hold rules (``tracking.py``) then hide it as for any lost face;
 - a failed pass forgets everything: the next pass is a whole-frame one.
 
+Both schedules take the pass's second look (``LookAgain``): hiding a face changes what the detector sees beside it
+(a pupil's clasped hands below a mosaic score 0.07-0.12 where the original scored 0.02), so each pass's faces are
+hidden as the render hides them and the detector looks again around them, below the threshold; what it finds there
+is hidden too.  The served-frames check (``served_check.py``) judges the rendition with exactly that hiding.
+
 ``eval/eval_faces.py --schedule motion`` measures the temporal cover on the clips against the every-frame
 detector, and ``bench/bench_detect.py`` the CPU per media second.
 """
@@ -27,14 +32,17 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from typing import Callable
 
 import cv2
 import numpy as np
 
 from videocoach.privacy.faces import EMPTY, NMS_IOU, FaceDetector, FaceDetectorError, nms
+from videocoach.privacy.tracking import clip_box, enlarge
 
 SCHEDULES = ("every-pass", "motion")
 SCHEDULE_ENV = "VIDEOCOACH_DETECT_SCHEDULE"  # "every-pass" restores the old schedule
+LOOK_ENV = "VIDEOCOACH_LOOK_AGAIN"  # "off": no second look (LookAgain)
 DEFAULT_SCHEDULE = "motion"
 
 
@@ -69,9 +77,11 @@ class MotionGatedDetector:
     Stateful: ``detect`` must be called once per detection pass, in time order, from one thread at a time.
     ``detected_share`` is the share of frame pixels the detector looked at so far (1.0 for ``every-pass``)."""
 
-    def __init__(self, detector: FaceDetector, config: ScheduleConfig = ScheduleConfig()) -> None:
+    def __init__(self, detector: FaceDetector, config: ScheduleConfig = ScheduleConfig(),
+                 look: "LookAgain | None" = None) -> None:
         self.detector = detector
         self.config = config
+        self.look = look  # the second look at what a whole-frame pass hides (``LookAgain``)
         self.passes = 0
         self.full_passes = 0
         self._pixels_detected = 0
@@ -150,15 +160,134 @@ class MotionGatedDetector:
             self._ref[y1 // s : -(-y2 // s), x1 // s : -(-x2 // s)] = small[y1 // s : -(-y2 // s), x1 // s : -(-x2 // s)]
         self._since_full += 1
         fresh = nms(np.concatenate(found), NMS_IOU) if found else EMPTY.copy()
-        return merge_carried(np.asarray(carried, dtype=np.float32).reshape(-1, 5), fresh)
+        dets = merge_carried(np.asarray(carried, dtype=np.float32).reshape(-1, 5), fresh)
+        if self.look is not None:  # around the faces found fresh: their surroundings changed
+            dets = self.look(self.detector, frame, dets, fresh=fresh)
+        return dets
 
     def _full(self, frame: np.ndarray, small: np.ndarray) -> np.ndarray:
         self._pixels_detected += frame.shape[0] * frame.shape[1]
         dets = self.detector.detect(frame)
+        if self.look is not None:
+            dets = self.look(self.detector, frame, dets)
         self._ref = small
         self._since_full = 0
         self.full_passes += 1
         return dets
+
+
+LOOK_MARGIN = 0.6  # the second look's threshold: 0.6 x the policy's (0.03 at 0.05): below what the check asks
+LOOK_WINDOW = 4.0  # it looks at a window of 4 x a hidden box's size around it (as the served check's re-look)
+LOOK_MIN_PX = 128
+LOOK_CROP = 8.0  # a partial pass looks again at crops of 8 x each fresh face around it (at least 256 px)
+LOOK_CROP_MIN_PX = 256
+LOOK_ROUNDS = 2  # what the second look hides can make a pattern again beside it: looked at once more
+
+
+@dataclass(frozen=True)
+class LookAgain:
+    """The second look of a detection pass: the pass's faces hidden as the render hides them, then the detector again.
+
+    Hiding a face changes what the detector sees around it: below a mosaic (or a fill) a pupil's clasped hands or a
+    neckline score 0.07-0.12 where the original frame scored 0.01-0.03 (eval/eval_served_frames.py --diagnose), so
+    the served frame shows a "face" the first look never saw.  Fail closed: the frame of each pass is hidden with
+    ``hide`` (the render's own mosaic or fill) in the boxes the render hides (``box_scale``, ``tracking.enlarge``),
+    and the detector looks again at the whole hidden frame at ``threshold`` (``LOOK_MARGIN`` x the policy's: a margin
+    below the served check's own threshold, for the encoder's and the hold rules' differences).  Each detection
+    within ``LOOK_WINDOW`` x a hidden box around it, not centred on a hidden box, joins the pass (it becomes a track,
+    hidden by the hold rules); ``LOOK_ROUNDS`` times, since what it hides changes its own surroundings.  Elsewhere the
+    hidden frame is the original, which the first look judged.  A pass with no face costs nothing more; a partial
+    pass of the motion schedule looks again only at crops around its fresh faces, and none where nothing changed."""
+
+    hide: Callable[[np.ndarray, tuple[int, int, int, int]], None]
+    box_scale: float
+    threshold: float
+    rounds: int = LOOK_ROUNDS  # 0: no second look (``VIDEOCOACH_LOOK_AGAIN=off``, see ``look_rounds_from_env``)
+
+    def __call__(self, detector: FaceDetector, frame: np.ndarray, dets: np.ndarray,
+                 fresh: np.ndarray | None = None) -> np.ndarray:
+        """``dets``: the pass's faces; ``fresh`` (a partial pass of the motion schedule): the ones detected fresh --
+        the detector then looks again only at ``LOOK_CROP`` x each around them (crops: scores there run higher, so
+        more is hidden, never less), not at the whole frame."""
+        h, w = frame.shape[:2]
+        dets = np.asarray(dets, np.float32).reshape(-1, 5)
+        if not self.rounds or not len(dets) or (fresh is not None and not len(fresh)):
+            return dets
+        crops = None if fresh is None else look_windows([enlarge(d[:4], self.box_scale) for d in fresh], w, h,
+                                                        LOOK_CROP, LOOK_CROP_MIN_PX)
+        hidden = frame.copy()
+        rects: list[tuple[int, int, int, int]] = []
+        out, look_at = [dets], dets
+        for _ in range(self.rounds):
+            new = [r for r in (clip_box(enlarge(d[:4], self.box_scale), w, h) for d in look_at) if r is not None]
+            for r in new:
+                self.hide(hidden, r)
+            rects += new
+            # the whole frame (a crop would change the scores), kept only around what is hidden: elsewhere the
+            # hidden frame is the original, which the first look judged
+            zone = look_windows(rects, w, h)
+            extra = [d for d in _detect_in(detector, hidden, self.threshold, crops)
+                     if not _centre_in_rects(d, rects) and _centre_in_rects(d, zone)]
+            if not extra:
+                break
+            look_at = np.asarray(extra, np.float32).reshape(-1, 5)
+            out.append(look_at)
+        return np.concatenate(out).astype(np.float32)
+
+
+def look_rounds_from_env() -> int:
+    """``VIDEOCOACH_LOOK_AGAIN=off`` turns the second look off (it costs detector time and hides more of the room;
+    the served check then finds hands and necklines beside hidden faces again); anything else but ``on`` is an
+    error."""
+    value = os.environ.get(LOOK_ENV, "").strip().lower() or "on"
+    if value not in ("on", "off"):
+        raise ValueError(f"{LOOK_ENV} must be 'on' or 'off', got {value!r}")
+    return LOOK_ROUNDS if value == "on" else 0
+
+
+def _detect_in(detector: FaceDetector, image: np.ndarray, threshold: float, crops) -> np.ndarray:
+    if crops is None:
+        return detector.detect(image, threshold)
+    found = []
+    for x1, y1, x2, y2 in crops:
+        d = detector.detect(image[y1:y2, x1:x2], threshold)
+        if len(d):
+            d = d.copy()
+            d[:, [0, 2]] += x1
+            d[:, [1, 3]] += y1
+            found.append(d)
+    return nms(np.concatenate(found), NMS_IOU) if found else EMPTY.copy()
+
+
+def look_windows(boxes, width: int, height: int, factor: float = LOOK_WINDOW,
+                 min_px: int = LOOK_MIN_PX) -> list[tuple[int, int, int, int]]:
+    """``factor`` x each box around its centre (at least ``min_px``), clipped; overlapping windows joined."""
+    wins = []
+    for b in boxes:
+        cx, cy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
+        half = max(min_px, factor * max(b[2] - b[0], b[3] - b[1])) / 2
+        r = clip_box((cx - half, cy - half, cx + half, cy + half), width, height)
+        if r is not None:
+            wins.append(r)
+    joined = True
+    while joined:
+        joined = False
+        for i in range(len(wins)):
+            for j in range(i + 1, len(wins)):
+                a, b = wins[i], wins[j]
+                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
+                    wins[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                    del wins[j]
+                    joined = True
+                    break
+            if joined:
+                break
+    return wins
+
+
+def _centre_in_rects(d, rects) -> bool:
+    cx, cy = (d[0] + d[2]) / 2, (d[1] + d[3]) / 2
+    return any(x1 <= cx < x2 and y1 <= cy < y2 for x1, y1, x2, y2 in rects)
 
 
 def _shrink(frame: np.ndarray, factor: int) -> np.ndarray:
@@ -216,10 +345,14 @@ def _iou(boxes: np.ndarray, box: np.ndarray) -> np.ndarray:
 
 __all__ = [
     "DEFAULT_SCHEDULE",
+    "LOOK_MARGIN",
+    "LookAgain",
     "SCHEDULES",
     "SCHEDULE_ENV",
     "MotionGatedDetector",
     "ScheduleConfig",
+    "look_rounds_from_env",
+    "look_windows",
     "merge_carried",
     "schedule_from_env",
 ]

@@ -404,7 +404,9 @@ class HideSchedule:
             self._next += 1
         self._active = [p for p in self._active if p.last_s >= t_s]
         out = []
-        for p in self._active:
+        # in track id order: overlapping boxes are hidden one after the other, and the one-decode pass (which trims
+        # old detections, so its tracks start later) must hide them in the same order as a whole-lesson schedule
+        for p in sorted(self._active, key=lambda p: p.track.id):
             for b in p.box_at(t_s):
                 r = clip_box(b, self.width, self.height)
                 if r is not None:

@@ -1,0 +1,79 @@
+"""What the detection pass's second look (privacy/schedule.py ``LookAgain``) costs and hides, 1 thread.
+
+    ffmpeg -ss 20 -i sample_media/lesson.mp4 -t 20 -c:v libx264 -preset veryfast -crf 18 -pix_fmt yuv420p \\
+        -c:a aac bench/out/lesson_20s_from20.mp4
+    OMP_NUM_THREADS=1 nice -n 5 python bench/bench_look_again.py bench/out/lesson_20s_from20.mp4 0 2
+
+For each number of look rounds given (0: off, as ``VIDEOCOACH_LOOK_AGAIN=off``), the one-decode redaction
+(detect, hide, audit, encode) of the file: CPU seconds of this process and its ffmpeg children, the detector's own
+thread time, the tracks, the mean share of the frame area hidden and the frames with anything hidden.
+
+2026-12-06 (0:20-0:40 of the sample lesson, loaded machine): rounds 0: 21.5 CPU-s (1.07 per media s), detector 0.40
+per media s, 105 tracks, 3.0 % of the frame hidden; rounds 2: 56.0 CPU-s (2.80), detector 1.98, 777 tracks, 18.3 %.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from videocoach.av import media  # noqa: E402
+from videocoach.privacy import onepass, policy, schedule  # noqa: E402
+from videocoach.privacy.faces import load_detector  # noqa: E402
+from videocoach.privacy.tracking import HideSchedule  # noqa: E402
+
+
+def cpu_s() -> float:
+    a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+
+def main() -> None:
+    src, rounds_list = Path(sys.argv[1]), [int(v) for v in sys.argv[2:]] or [0, schedule.LOOK_ROUNDS]
+    pol = policy.load_named_policy(policy.DEFAULT_POLICY)
+    info = media.probe(src)
+    for rounds in rounds_list:
+        schedule.LOOK_ROUNDS = rounds  # read by look_rounds_from_env when the look is on
+        det = load_detector(pol.threshold)
+        spent = {"n": 0, "t": 0.0}
+        plain = det.detect
+
+        def timed(image, threshold=None, plain=plain, spent=spent):
+            t = time.thread_time()
+            try:
+                return plain(image, threshold)
+            finally:
+                spent["t"] += time.thread_time() - t
+                spent["n"] += 1
+
+        det.detect = timed
+        c0 = cpu_s()
+        res = onepass.redact_in_one_pass(src, info, pol, REPO / "bench" / "out" / f"look_again_{rounds}.mp4",
+                                         id_base=0, detectors=[det])
+        cpu = cpu_s() - c0
+        tracks = res.tracks
+        hidden = HideSchedule(tracks, box_scale=pol.box_scale, hold_s=pol.hold_s)
+        area, any_hidden = [], 0
+        for i in range(res.render.frames):
+            mask = np.zeros((tracks.height, tracks.width), bool)
+            boxes = hidden.boxes_at(i / tracks.fps)
+            for x1, y1, x2, y2 in boxes:
+                mask[y1:y2, x1:x2] = True
+            area.append(mask.mean())
+            any_hidden += bool(boxes)
+        d = info.duration_s
+        print(f"{src.name} look rounds {rounds}: one-pass redaction {cpu:.1f} CPU-s for {d:.1f} s ({cpu / d:.2f} per "
+              f"media s); detector {spent['n']} calls {spent['t']:.1f} CPU-s ({spent['t'] / d:.2f} per media s); "
+              f"tracks {len(tracks.tracks)}; frame area hidden {np.mean(area):.4f}; frames with anything hidden "
+              f"{any_hidden}/{res.render.frames}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
