@@ -114,13 +114,14 @@ def test_clasped_hands_are_not_face_like(served):
     assert not any(served["opinion"].served_face_like(frame, d) for d in hands), hands
 
 
-def test_hiding_a_face_makes_a_face_of_the_hands_below_it_and_the_second_look_hides_them(served):
+def test_hiding_a_face_makes_a_face_of_the_hands_below_it_and_the_second_look_hides_them(served, monkeypatch):
     """Why the served check found the clasped hands although the render detects at the same 0.05: in the original
     frame they score about 0.02; with the pupil's face above them hidden (the render's mosaic), 0.07-0.12.  The
     detection pass's second look (schedule.LookAgain) hides the pass's faces and looks again: it adds the hands."""
     from videocoach.privacy.redact import hide_rect, look_again
     from videocoach.privacy.tracking import clip_box, enlarge
 
+    monkeypatch.setenv("VIDEOCOACH_LOOK_AGAIN", "on")
     frame, pol, det = _lesson_frame(30), served["pol"], served["det"]
 
     def on_hands(dets):
@@ -138,10 +139,13 @@ def test_hiding_a_face_makes_a_face_of_the_hands_below_it_and_the_second_look_hi
     assert min(d[4] for d in both[len(first):]) >= 0.6 * pol.threshold - 1e-6
 
 
-def test_sample_lesson_served_frames_at_zero(tmp_path):
+def test_sample_lesson_served_frames_at_zero_with_the_second_look(tmp_path, monkeypatch):
     """Four seconds of the sample lesson (0:30-0:34: clasped hands below a hidden face, a neckline, a table edge),
-    detected and rendered by the one pass with every face hidden, then the served check on every frame: zero."""
+    detected and rendered by the one pass with every face hidden and the second look on
+    (``VIDEOCOACH_LOOK_AGAIN=on``), then the served check on every frame: zero."""
     import subprocess
+
+    monkeypatch.setenv("VIDEOCOACH_LOOK_AGAIN", "on")
 
     from conftest import SAMPLE_MEDIA
 
