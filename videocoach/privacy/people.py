@@ -357,49 +357,72 @@ def _centre(box) -> tuple[float, float]:
     return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
 
 
-def _overlap(a: Sequence[FaceTrack], b: Sequence[FaceTrack]) -> bool:
-    return any(x.start_s <= y.end_s and y.start_s <= x.end_s for x in a for y in b)
-
-
 def link_people(
     tracks: FaceTracks,
     descs: dict[int, list[np.ndarray]],
     *,
     link_max: float = identity.LINK_MAX_DISTANCE,
 ) -> tuple[list[list[FaceTrack]], list[bool]]:
-    """Groups of tracks, one per person (and whether each has a usable descriptor)."""
+    """Groups of tracks, one per person (and whether each has a usable descriptor).
+
+    Tracks are taken in order of their start, so a group overlaps a new track exactly when its latest end is at or
+    after the track's start; each group keeps that end, its latest-ending track and its centroid, and a track
+    without a descriptor looks only at the groups that ended within the continuity gap before it -- linear in the
+    number of tracks (a 50-minute lesson has tens of thousands), with the same groups as comparing every pair."""
     ordered = sorted(tracks.tracks, key=lambda t: (t.start_s, t.id))
     groups: list[list[FaceTrack]] = []
     gdesc: list[list[np.ndarray]] = []
-    interval = tracks.detect_interval_s
+    ends: list[float] = []  # per group: its latest end
+    lasts: list[FaceTrack] = []  # per group: its first track with that end (what max(group, key=end) gives)
+    centres: dict[int, np.ndarray] = {}  # per group with descriptors: their centroid, dropped when they change
+    recent: dict[int, None] = {}  # groups that may still end within the continuity gap before a later track
+    with_desc: list[int] = []  # groups with descriptors, in order
+    window = CONTINUITY_GAP_S + tracks.detect_interval_s
     for tr in ordered:
         mine = descs.get(tr.id, [])
         best, best_d = None, math.inf
         if mine:
-            for gi, g in enumerate(groups):
-                if not gdesc[gi] or _overlap(g, [tr]):
+            here = centroid(mine)
+            for gi in with_desc:
+                if ends[gi] >= tr.start_s:  # overlaps in time
                     continue
-                dist = identity.distance(centroid(mine), centroid(gdesc[gi]))
+                if gi not in centres:
+                    centres[gi] = centroid(gdesc[gi])
+                dist = identity.distance(here, centres[gi])
                 if dist <= link_max and dist < best_d:
                     best, best_d = gi, dist
         else:
             fx, fy = _centre(tr.detections[0].box)
             size = max(tr.detections[0].box[2] - tr.detections[0].box[0], 1.0)
-            for gi, g in enumerate(groups):
-                last = max(g, key=lambda t: t.end_s)
-                gap = tr.start_s - last.end_s
-                if not (0 < gap <= CONTINUITY_GAP_S + interval) or _overlap(g, [tr]):
+            for gi in [g for g in recent if tr.start_s - ends[g] > window]:
+                del recent[gi]  # ended too long ago for this track, so for every later one
+            for gi in sorted(recent):
+                gap = tr.start_s - ends[gi]
+                if not 0 < gap <= window:
                     continue
-                lx, ly = _centre(last.detections[-1].box)
+                lx, ly = _centre(lasts[gi].detections[-1].box)
                 dist = math.hypot(fx - lx, fy - ly) / size
                 if dist <= CONTINUITY_RADIUS and dist < best_d:
                     best, best_d = gi, dist
         if best is None:
+            best = len(groups)
             groups.append([tr])
             gdesc.append(list(mine))
+            ends.append(tr.end_s)
+            lasts.append(tr)
+            if mine:
+                with_desc.append(best)
         else:
             groups[best].append(tr)
-            gdesc[best].extend(mine)
+            if mine:
+                if not gdesc[best]:
+                    with_desc.append(best)
+                    with_desc.sort()
+                gdesc[best].extend(mine)
+                centres.pop(best, None)
+            if tr.end_s > ends[best]:
+                ends[best], lasts[best] = tr.end_s, tr
+        recent[best] = None
     return groups, [bool(d) for d in gdesc]
 
 
