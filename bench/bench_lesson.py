@@ -225,6 +225,10 @@ def run_ours(video: Path, root: Path, stop_at_statistics: bool = False) -> dict:
         except StopAtStatistics:
             pass  # the video stages were cancelled
         total = time.perf_counter() - t0
+    from videocoach.privacy import embed_process
+
+    if embed_process._shared is not None:  # the face-descriptor child: reaped, so its CPU seconds count below
+        embed_process._shared.close()
     cpu = cpu_s() - c0
     status = store.lesson(lesson.id).status
     store.close()
