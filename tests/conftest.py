@@ -71,6 +71,19 @@ def blocked_network():
                 os.environ[k] = v
 
 
+@pytest.fixture(autouse=True)
+def _keep_the_main_module():
+    """Streamlit's AppTest leaves ``sys.modules["__main__"]`` set to its temporary page script (deleted after the
+    test); a later test that starts processes with multiprocessing's spawn (tests/test_store.py) would then have each
+    child re-run that missing script, die, and its pool start another for ever.  Put the real one back."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None and sys.modules.get("__main__") is not main:
+        sys.modules["__main__"] = main
+
+
 @pytest.fixture
 def no_network():
     """Outbound network blocked for the duration of the test (see :func:`blocked_network`)."""
