@@ -70,10 +70,9 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parent / "scripts"))
 
-from eval_question_type_states import Variant, run  # noqa: E402
-from eval_question_types import load_labels  # noqa: E402
+from eval_question_type_states import QuestionSets, Variant, run  # noqa: E402
 from eval_questions import unpunctuate  # noqa: E402
-from train_question_types import FOLDS, own_labels, silver_questions  # noqa: E402
+from train_question_types import own_labels  # noqa: E402
 
 from videocoach.measures.question_types import rule_type  # noqa: E402
 
@@ -115,28 +114,11 @@ def embed(texts: list[str], name: str = "minilm") -> dict[str, np.ndarray]:
     return {t: have[t] for t in texts}
 
 
-class EmbedData:
+class EmbedData(QuestionSets):
     """As ``eval_question_type_states.Data``, with the sentence embedding as ``h``."""
 
     def __init__(self, encoder_name: str = "minilm", more_labels: bool = False) -> None:
-        from talkmoves import load_talkmoves
-
-        data, own = silver_questions(), own_labels() + (own_labels(MORE_LABELS) if more_labels else [])
-        lessons = sorted({d[0] for d in data} | {o[0] for o in own}, key=int)
-        fold_of = {les: i % FOLDS for i, les in enumerate(lessons)}
-        self.texts = [d[1] for d in data] + [o[1] for o in own]
-        self.gold = np.array([d[2] for d in data] + [o[2] == "open" for o in own])
-        self.is_own = np.array([False] * len(data) + [True] * len(own))
-        self.folds = np.array([fold_of[d[0]] for d in data] + [fold_of[o[0]] for o in own])
-        self.scored = self.is_own & np.array([False] * len(data) + [o[2] in ("open", "closed") and o[3] for o in own])
-        held = [r for r in load_labels() if r[1] in ("open", "closed")]
-        self.held_texts = [unpunctuate(r[2]) for r in held]
-        self.held_raw = [r[2] for r in held]
-        self.held_gold = np.array([r[1] == "open" for r in held])
-        tm = [r for r in load_talkmoves() if r.role == "teacher" and r.speaker == "T" and "?" in r.text
-              and r.teacher_tag in (3, 8, 9)]
-        self.tm_texts = [unpunctuate(r.text) for r in tm]
-        self.tm_gold = np.array([r.teacher_tag in (3, 9) for r in tm])
+        super().__init__(own_labels() + (own_labels(MORE_LABELS) if more_labels else []))
         self.ex_texts = [unpunctuate(t) for t in ISSUE_EXAMPLES]
         vecs = embed(sorted(set(self.texts + self.held_texts + self.tm_texts + self.ex_texts)), encoder_name)
 
@@ -145,9 +127,6 @@ class EmbedData:
 
         self.h, self.held_h, self.tm_h = stack(self.texts), stack(self.held_texts), stack(self.tm_texts)
         self.ex_h = stack(self.ex_texts)
-        self.rules = [rule_type(t) for t in self.texts]
-        self.held_rules = [rule_type(t) for t in self.held_texts]
-        self.tm_rules = [rule_type(t) for t in self.tm_texts]
         self.ex_rules = [rule_type(t) for t in self.ex_texts]
 
 

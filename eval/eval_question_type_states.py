@@ -55,13 +55,14 @@ from videocoach.measures.question_types import rule_type, type_features  # noqa:
 OUT = HERE / "out" / "question_type_states.json"
 
 
-class Data:
-    """Training rows (as the training script builds them) and the two test sets, with rules and states."""
+class QuestionSets:
+    """Training rows (as the training script builds them, with ``own`` as our labels) and the two test sets, with
+    the rules' verdicts; the feature matrices (``h``, ``held_h``, ``tm_h``) come from a subclass."""
 
-    def __init__(self) -> None:
+    def __init__(self, own: list) -> None:
         from talkmoves import load_talkmoves
 
-        data, own = silver_questions(), own_labels()
+        data = silver_questions()
         lessons = sorted({d[0] for d in data} | {o[0] for o in own}, key=int)
         fold_of = {les: i % FOLDS for i, les in enumerate(lessons)}
         self.texts = [d[1] for d in data] + [o[1] for o in own]
@@ -77,6 +78,16 @@ class Data:
               and r.teacher_tag in (3, 8, 9)]
         self.tm_texts = [unpunctuate(r.text) for r in tm]
         self.tm_gold = np.array([r.teacher_tag in (3, 9) for r in tm])
+        self.rules = [rule_type(t) for t in self.texts]
+        self.held_rules = [rule_type(t) for t in self.held_texts]
+        self.tm_rules = [rule_type(t) for t in self.tm_texts]
+
+
+class Data(QuestionSets):
+    """The question sets with the Whisper decoder states after each question."""
+
+    def __init__(self) -> None:
+        super().__init__(own_labels())
         config = QuestionLMConfig(threads=1)
         states = lm_hidden(self.texts + self.held_texts + self.tm_texts, config)
         width = next(iter(states.values())).shape[0]
@@ -85,9 +96,6 @@ class Data:
             return np.stack([states.get(lm_text(t), np.zeros(width, np.float32)) for t in ts]).astype(np.float64)
 
         self.h, self.held_h, self.tm_h = stack(self.texts), stack(self.held_texts), stack(self.tm_texts)
-        self.rules = [rule_type(t) for t in self.texts]
-        self.held_rules = [rule_type(t) for t in self.held_texts]
-        self.tm_rules = [rule_type(t) for t in self.tm_texts]
 
 
 class Variant:
