@@ -90,6 +90,19 @@ def faces_to_plant(limit: int) -> list[np.ndarray]:
     return faces[:limit]
 
 
+def plant(frame: np.ndarray, face: np.ndarray, size: int, rng: np.random.Generator,
+          interpolation: int = cv2.INTER_AREA) -> tuple[int, int, int, int]:
+    """Paste ``face`` into ``frame`` (in place), scaled so its larger side is ``size`` px, at a place ``rng`` draws;
+    its box (x1, y1, x2, y2)."""
+    fh, fw = face.shape[:2]
+    s = size / max(fh, fw)
+    face = cv2.resize(face, (max(1, int(fw * s)), max(1, int(fh * s))), interpolation=interpolation)
+    h, w = face.shape[:2]
+    x0, y0 = int(rng.integers(0, frame.shape[1] - w)), int(rng.integers(0, frame.shape[0] - h))
+    frame[y0: y0 + h, x0: x0 + w] = face
+    return x0, y0, x0 + w, y0 + h
+
+
 def recall(opinion, det, planted: int, tmp: Path, seed: int = 7, on: str = "lesson.mp4") -> tuple[int, int, int]:
     out, _tracks, _pol = rendered(on, tmp)
     faces = faces_to_plant(planted)
@@ -99,14 +112,8 @@ def recall(opinion, det, planted: int, tmp: Path, seed: int = 7, on: str = "less
         frames = [f.image for f in reader]
     for i, face in enumerate(faces):
         frame = frames[i % len(frames)].copy()
-        size = int(rng.integers(24, 121))
-        fh, fw = face.shape[:2]
-        s = size / max(fh, fw)
-        face = cv2.resize(face, (max(1, int(fw * s)), max(1, int(fh * s))))
-        h, w = face.shape[:2]
-        x0, y0 = int(rng.integers(0, frame.shape[1] - w)), int(rng.integers(0, frame.shape[0] - h))
-        frame[y0: y0 + h, x0: x0 + w] = face
-        hits = [d for d in det.detect(frame) if x0 <= (d[0] + d[2]) / 2 < x0 + w and y0 <= (d[1] + d[3]) / 2 < y0 + h]
+        x0, y0, x1, y1 = plant(frame, face, int(rng.integers(24, 121)), rng, cv2.INTER_LINEAR)
+        hits = [d for d in det.detect(frame) if x0 <= (d[0] + d[2]) / 2 < x1 and y0 <= (d[1] + d[3]) / 2 < y1]
         found += bool(hits)
         kept += any(opinion(frame, d) for d in hits)
     return len(faces), found, kept
@@ -125,14 +132,8 @@ def weak_recall(opinion, det, n: int, lo: int = 16, hi: int = 40, seed: int = 11
     faces = faces_to_plant(n)
     for i, face in enumerate(faces):
         frame = frames[i % len(frames)].copy()
-        size = int(rng.integers(lo, hi + 1))
-        fh, fw = face.shape[:2]
-        s = size / max(fh, fw)
-        face = cv2.resize(face, (max(1, int(fw * s)), max(1, int(fh * s))), interpolation=cv2.INTER_AREA)
-        h, w = face.shape[:2]
-        x0, y0 = int(rng.integers(0, frame.shape[1] - w)), int(rng.integers(0, frame.shape[0] - h))
-        frame[y0: y0 + h, x0: x0 + w] = face
-        hits = [d for d in det.detect(frame) if x0 <= (d[0] + d[2]) / 2 < x0 + w and y0 <= (d[1] + d[3]) / 2 < y0 + h]
+        x0, y0, x1, y1 = plant(frame, face, int(rng.integers(lo, hi + 1)), rng)
+        hits = [d for d in det.detect(frame) if x0 <= (d[0] + d[2]) / 2 < x1 and y0 <= (d[1] + d[3]) / 2 < y1]
         if not hits:
             continue
         flagged += 1

@@ -33,6 +33,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from eval.eval_audit import plant  # noqa: E402
 from eval.eval_faces import tracks_cache  # noqa: E402
 from eval.eval_identity import wider_labels  # noqa: E402
 from videocoach.av import media  # noqa: E402
@@ -110,14 +111,9 @@ def collect_positives(planted: int, seed: int = 7) -> None:
     for i, k in enumerate(order):
         frame, face = frames[i % len(frames)].copy(), faces[k]
         size = int(rng.integers(20, 121))
-        fh, fw = face.shape[:2]
-        s = size / max(fh, fw)
-        face = cv2.resize(face, (max(1, int(fw * s)), max(1, int(fh * s))), interpolation=cv2.INTER_AREA)
-        h, w = face.shape[:2]
-        x0, y0 = int(rng.integers(0, frame.shape[1] - w)), int(rng.integers(0, frame.shape[0] - h))
-        frame[y0: y0 + h, x0: x0 + w] = face
+        x0, y0, x1, y1 = plant(frame, face, size, rng)
         tried += 1
-        found = _found_in(det.detect(frame), x0, y0, x0 + w, y0 + h)
+        found = _found_in(det.detect(frame), x0, y0, x1, y1)
         if found:
             best = max(found, key=lambda d: d[4])
             pos_planted.append((f"planted {size}px", *context_crop(frame, best)))
