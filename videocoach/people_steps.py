@@ -91,8 +91,9 @@ def stage_people(store: Store, lesson: Lesson, policy, progress: Progress = no_p
             descs, thumbs, found = _embed_and_find_bodies(plain, info, tracks, identity.load_embedder(), progress)
         store.put_media_bytes(lesson.id, TRACK_FACES, people.track_faces_to_json(descs, thumbs))
         store.save_stage(lesson.id, BODIES, found.to_json())
-    result = people.find_people(tracks, descs, enrolled_face(store, lesson.owner_id),
-                                _teacher_speech(store, lesson.id))
+    enrolled, speech = enrolled_face(store, lesson.owner_id), _teacher_speech(store, lesson.id)
+    result = with_answers(people.find_people(tracks, descs, enrolled, speech), tracks, enrolled, speech,
+                          store.not_me(lesson.id))
     kept = {}
     for p in result.people:  # one thumbnail per listed person: the first of its tracks that has one
         tid = next((t for t in p.track_ids if thumbs.get(t)), None)
@@ -117,13 +118,78 @@ def _track_faces(store: Store, lesson_id: str, tracks) -> tuple[dict, dict] | No
     return (descs, thumbs) if set(thumbs) == ids and set(descs) <= ids else None
 
 
+def with_answers(result, tracks, enrolled: Sequence[np.ndarray], teacher_speech, not_me: frozenset[int]):
+    """The people found, after the owner's "No, not me" answers (``not_me``: person ids): such a person is never
+    shown and never suggested; the next candidate the same way (``people.suggest_teacher`` without a print,
+    ``people.suggest_from_print`` with one and nobody shown), or none, is suggested instead."""
+    from dataclasses import replace
+
+    from videocoach.privacy import people
+
+    declined = {p.id for p in result.people if p.id in not_me}
+    if not declined:
+        return result
+    hidden = {t for p in result.people if p.id in declined for t in p.track_ids}
+    shown = tuple(t for t in result.teacher_track_ids if t not in hidden)
+    others = [p for p in result.people if p.id not in declined]
+    if not len(enrolled):
+        groups = {p.id: [t for t in tracks.tracks if t.id in set(p.track_ids)] for p in others}
+        suggestion, by = people.suggest_teacher(others, groups, teacher_speech, tracks.detect_interval_s), "presence"
+    elif not shown:
+        descs = {t: [np.asarray(v, np.float32) for v in vs] for t, vs in result.descriptors.items()}
+        suggestion, by = people.suggest_from_print(others, descs, enrolled), "print"
+    else:
+        suggestion = None
+    return replace(result, teacher_track_ids=shown, suggested_teacher=suggestion,
+                   suggested_by=None if suggestion is None else by)
+
+
 def load_people(store: Store, user: User, lesson_id: str):
-    """The people of a lesson, for its owner (owner only: the list names who is shown)."""
+    """The people of a lesson, for its owner (owner only: the list names who is shown).  A person the owner said is
+    not them is never the suggestion here, even before the people step has taken the answer in."""
+    from dataclasses import replace
+
     from videocoach.privacy.people import PeopleResult
 
     store.require_access(user, lesson_id, "people.view", owner_only=True)
     text = store.stage(lesson_id, STAGE)
-    return PeopleResult.from_json(text) if text else None
+    if not text:
+        return None
+    result = PeopleResult.from_json(text)
+    if result.suggested_teacher in store.not_me(lesson_id):
+        result = replace(result, suggested_teacher=None, suggested_by=None)
+    return result
+
+
+def declined_people(store: Store, user: User, lesson_id: str) -> frozenset[int]:
+    """The people of a lesson its owner said are not them (owner only)."""
+    store.require_access(user, lesson_id, "people.view", owner_only=True)
+    return store.not_me(lesson_id)
+
+
+def not_me(store: Store, user: User, lesson_id: str, person_id: int) -> bool:
+    """The owner says "No, not me" about a person of the lesson: that person is hidden and not asked about again in
+    this lesson (the answer is kept with the lesson: ``Store.say_not_me``; nothing biometric).  The next candidate,
+    if any, is asked about instead.  A person shown as the teacher can be refused only once the lesson's video is
+    made (then it is made again without them: True); a coach is refused (audited)."""
+    lesson = store.require_access(user, lesson_id, "people.not_me", owner_only=True)
+    result = load_people(store, user, lesson_id)
+    if result is None:
+        raise ValueError("the people of this lesson have not been found yet")
+    person = result.person(int(person_id))
+    shown = set(person.track_ids) & set(result.teacher_track_ids)
+    if shown and not {"render", "audit"} <= set(store.finished_stages(lesson_id)):
+        raise ValueError("this lesson's video is still being made: say it once the video is ready")
+    store.say_not_me(user, lesson_id, person.id)
+    return _find_again(store, lesson, enrolled_face(store, user.id))
+
+
+def undo_not_me(store: Store, user: User, lesson_id: str, person_id: int) -> bool:
+    """The owner takes back a "No, not me": the person may be asked about (or shown, if the face print matches them
+    closely) again.  True when the video is made again."""
+    lesson = store.require_access(user, lesson_id, "people.not_me_undo", owner_only=True)
+    store.undo_not_me(user, lesson_id, int(person_id))
+    return _find_again(store, lesson, enrolled_face(store, user.id))
 
 
 def person_thumbnail(store: Store, user: User, lesson_id: str, person_id: int) -> bytes | None:
@@ -165,9 +231,12 @@ def confirm_teacher(store: Store, user: User, lesson_id: str, person_id: int) ->
     (``apply_enrolment``).  Returns the ids of those rendered again besides this one."""
     from videocoach.privacy.people import confirmed_print
 
+    store.require_access(user, lesson_id, "people.confirm", owner_only=True)
     result = load_people(store, user, lesson_id)
     if result is None:
         raise ValueError("the people of this lesson have not been found yet")
+    if int(person_id) in store.not_me(lesson_id):
+        raise ValueError("you said this person is not you: undo that first")
     mine = result.person_descriptors(int(person_id))
     after = confirmed_print(enrolled_face(store, user.id), mine)
     added = " added to the print" if len(after) > len(mine) else ""
@@ -207,22 +276,38 @@ def apply_enrolment(store: Store, user: User) -> list[str]:
         done = set(store.finished_stages(lesson.id))
         if lesson.owner_id != user.id or not {"faces", STAGE, "render", "audit"} <= done:
             continue
-        tracks = serialize.loads(FaceTracks, store.stage(lesson.id, "faces") or "")
-        before = people.PeopleResult.from_json(store.stage(lesson.id, STAGE) or "")
-        stored = _track_faces(store, lesson.id, tracks)
-        descs = stored[0] if stored is not None else {
-            t: [np.asarray(v, np.float32) for v in vs] for t, vs in before.descriptors.items()}
-        after = people.find_people(tracks, descs, enrolled, _teacher_speech(store, lesson.id))
-        store.save_stage(lesson.id, STAGE, after.to_json())
-        if after.teacher_track_ids == before.teacher_track_ids:
-            continue
-        store.clear_stages(lesson.id, ["render", "audit"])
-        if set(before.teacher_track_ids) - set(after.teacher_track_ids):
-            store.delete_media(lesson.id, "redacted")  # it shows someone no longer taken for the teacher
-        store.update_lesson(lesson.id, status="processing")
-        store.enqueue_job(lesson.id, "rerender", {})
-        changed.append(lesson.id)
+        if _find_again(store, lesson, enrolled):
+            changed.append(lesson.id)
     return changed
+
+
+def _find_again(store: Store, lesson: Lesson, enrolled: Sequence[np.ndarray]) -> bool:
+    """The people of a lesson found again from the stored descriptors (no decode), with this face print and the
+    owner's answers.  When the teacher's tracks change and the lesson's video is made, it is made again (nothing
+    plays meanwhile when a track shown before is no longer the teacher's): True."""
+    from videocoach.privacy import people
+    from videocoach.privacy.tracking import FaceTracks
+
+    text, faces = store.stage(lesson.id, STAGE), store.stage(lesson.id, "faces")
+    if text is None or faces is None:
+        return False  # the people step has not run yet: it takes the print and the answers in when it does
+    tracks = serialize.loads(FaceTracks, faces)
+    before = people.PeopleResult.from_json(text)
+    stored = _track_faces(store, lesson.id, tracks)
+    descs = stored[0] if stored is not None else {
+        t: [np.asarray(v, np.float32) for v in vs] for t, vs in before.descriptors.items()}
+    speech = _teacher_speech(store, lesson.id)
+    after = with_answers(people.find_people(tracks, descs, enrolled, speech), tracks, enrolled, speech,
+                         store.not_me(lesson.id))
+    store.save_stage(lesson.id, STAGE, after.to_json())
+    if after.teacher_track_ids == before.teacher_track_ids:
+        return False
+    store.clear_stages(lesson.id, ["render", "audit"])
+    if set(before.teacher_track_ids) - set(after.teacher_track_ids):
+        store.delete_media(lesson.id, "redacted")  # it shows someone no longer taken for the teacher
+    store.update_lesson(lesson.id, status="processing")
+    store.enqueue_job(lesson.id, "rerender", {})
+    return True
 
 
 def room_use(store: Store, user: User, lesson_id: str):
@@ -310,6 +395,10 @@ __all__ = [
     "apply_enrolment",
     "enrolled_face",
     "load_people",
+    "declined_people",
+    "not_me",
+    "undo_not_me",
+    "with_answers",
     "person_thumbnail",
     "room_use",
     "stage_people",

@@ -57,6 +57,7 @@ class ResultsMixin:
                 db.execute("DELETE FROM face_marks WHERE lesson_id=?", (lesson_id,))
                 # the people found (and the teacher's tracks shown) name track ids of that run too
                 db.execute("DELETE FROM stages WHERE lesson_id=? AND stage='people'", (lesson_id,))
+                db.execute("DELETE FROM person_answers WHERE lesson_id=?", (lesson_id,))  # "not me" named them too
 
     # -- teacher voices -------------------------------------------------------------------------------------------------
     def save_teacher_voice(self, user_id: int, voice_json: str) -> None:

@@ -138,6 +138,15 @@ Table(
     Column("created_at", Double, nullable=False),
 )
 Table(
+    "person_answers", metadata,  # revision 0004: the owner said "not me" about a person of a lesson (no biometrics)
+    Column("lesson_id", Text, ForeignKey("lessons.id", **_cascade), primary_key=True),
+    Column("person_id", Integer, primary_key=True, autoincrement=False),
+    Column("answer", Text, nullable=False),
+    Column("answered_by", Integer, ForeignKey("users.id")),
+    Column("created_at", Double, nullable=False),
+    CheckConstraint("answer IN ('not_me')"),
+)
+Table(
     "face_marks", metadata,
     Column("lesson_id", Text, ForeignKey("lessons.id", **_cascade), primary_key=True),
     Column("track_id", Integer, primary_key=True, autoincrement=False),

@@ -23,6 +23,7 @@ from videocoach.storage.audit_log import AuditLogMixin
 from videocoach.storage.jobs import JobsMixin
 from videocoach.storage.media_files import MediaFilesMixin
 from videocoach.storage.people import PeopleMixin
+from videocoach.storage.person_answers import PersonAnswersMixin
 from videocoach.storage.records import (
     DAY_S,
     AccessDenied,
@@ -42,7 +43,7 @@ from videocoach.storage.schema import field_context
 from videocoach.storage.vault import Vault, load_or_create_key
 
 
-class Store(PeopleMixin, MediaFilesMixin, ResultsMixin, TeacherFacesMixin, ReviewNotesMixin, JobsMixin, AuditLogMixin):
+class Store(PeopleMixin, PersonAnswersMixin, MediaFilesMixin, ResultsMixin, TeacherFacesMixin, ReviewNotesMixin, JobsMixin, AuditLogMixin):
     """One deployment's database and media.  Cheap to open; open one per thread/process."""
 
     def __init__(self, settings: Settings) -> None:

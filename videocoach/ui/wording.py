@@ -115,6 +115,34 @@ def engaged_phrase(fig: LessonFigures) -> str:
     return f"{fig.pupils_engaged} of {fig.pupil_voices} pupil voice{'s' if fig.pupil_voices != 1 else ''} told apart"
 
 
+# -- the people panel (pre-watch) ------------------------------------------------------------------------------------------
+PEOPLE_NOT_YET = "People are listed once face detection has finished."
+PERSON_STATE: dict[str, str] = {
+    "shown": "shown: this is you",
+    "print": "hidden · looks a little like your face print: is this you?",
+    "presence": "hidden · perhaps you: is this you?",
+    "not_me": "hidden · you said this is not you",
+    "hidden": "hidden",
+}
+SUGGESTED_BECAUSE: dict[str, str] = {
+    "print": "looks like your face print, but not closely enough to show them without asking.",
+    "presence": "was on screen longest (counting time moving about and while the teacher spoke), so may be you.",
+}
+
+
+def duration(seconds: float) -> str:
+    """ "45 s", "2 min 5 s" """
+    s = max(0, round(seconds))
+    return f"{s} s" if s < 60 else f"{s // 60} min {s % 60} s" if s % 60 else f"{s // 60} min"
+
+
+def people_caption(listed: int, glimpses: int, min_s: float) -> str:
+    people = "1 person" if listed == 1 else f"{listed} people"
+    brief = "1 brief or unclear glimpse" if glimpses == 1 else f"{glimpses} brief or unclear glimpses"
+    return (f"{people} seen clearly for {min_s:.0f} s or more (and {brief}, always hidden). Pupils' faces stay "
+            "hidden in the video; these pictures are shown only to you.")
+
+
 # -- the audit log as sentences -------------------------------------------------------------------------------------------
 _ACTIONS: dict[str, str] = {
     "media.view": "opened the lesson video",
@@ -129,6 +157,14 @@ _ACTIONS: dict[str, str] = {
     "meeting.save": "saved the meeting record",
     "roles.correct": "corrected who the teacher is",
     "faces.mark": "marked whose face stays visible",
+    "face.enrol": "kept their face print",
+    "face.withdraw": "deleted their face print",
+    "people.view": "looked at the people in a lesson",
+    "people.thumbnail": "looked at a picture of a person in a lesson",
+    "people.confirm": "said which person in a lesson is them",
+    "people.not_me": "said a person in a lesson is not them",
+    "people.not_me_undo": "took back a “not me” about a person in a lesson",
+    "room.view": "looked at the movement around the room",
     "audit.clear": "cleared the redaction check for playback",
     "lesson.upload": "uploaded a lesson",
     "lesson.create": "added a lesson",
@@ -166,5 +202,6 @@ def activity_sentence(entry: AuditEntry, who: str, lesson_title: Callable[[str],
     return f"{who} {what}{where} on {fmt_day(entry.at)}"
 
 
-__all__ = ["REASON_PHRASES", "RESPONSE_PHRASES", "activity_sentence", "engaged_phrase", "figure_cards", "fmt_day",
-           "mmss", "reason_phrase", "response_phrase", "voices_note"]
+__all__ = ["PEOPLE_NOT_YET", "PERSON_STATE", "REASON_PHRASES", "RESPONSE_PHRASES", "SUGGESTED_BECAUSE",
+           "activity_sentence", "duration", "engaged_phrase", "figure_cards", "fmt_day", "mmss", "people_caption",
+           "reason_phrase", "response_phrase", "voices_note"]

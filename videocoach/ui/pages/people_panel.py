@@ -9,7 +9,7 @@ import streamlit as st
 from videocoach import people_steps
 from videocoach.storage.records import Lesson, User
 from videocoach.storage.store import Store
-from videocoach.ui import review, session, widgets
+from videocoach.ui import review, session, widgets, wording
 
 
 def _restart_worker(db: Store) -> None:
@@ -33,38 +33,38 @@ def people_panel(db: Store, user: User, lesson: Lesson) -> None:
     result = people_steps.load_people(db, user, lesson.id)
     with st.expander("People in this lesson", expanded=result is not None and not result.teacher_track_ids):
         if result is None:
-            st.caption("People are listed once face detection has finished.")
+            st.caption(wording.PEOPLE_NOT_YET)
             return
-        st.caption(f"{len(result.people)} people seen clearly for {people_steps.MIN_LISTED_S:.0f} s or more "
-                   f"(and {result.fragments} brief or unclear glimpses, always hidden). Pupils' faces stay hidden "
-                   "in the video; these pictures are shown only to you.")
-        teacher = set(result.teacher_track_ids)
-        if result.suggested_by == "print" and result.suggested_teacher is not None:
-            _is_this_you(db, user, lesson, result.suggested_teacher)
+        st.caption(wording.people_caption(len(result.people), result.fragments, people_steps.MIN_LISTED_S))
+        teacher, declined = set(result.teacher_track_ids), people_steps.declined_people(db, user, lesson.id)
+        number = {p.id: i for i, p in enumerate(result.people, start=1)}  # "Person 2", never an internal id
+        if result.suggested_teacher is not None and result.suggested_teacher in number:
+            _is_this_you(db, user, lesson, result.suggested_teacher, number[result.suggested_teacher],
+                         result.suggested_by)
         for p in result.people:
             c1, c2, c3 = st.columns([1, 4, 2])
             png = people_steps.person_thumbnail(db, user, lesson.id, p.id)
             if png:
-                c1.html(widgets.inline_png(png, alt=f"person {p.id}"))
+                c1.html(widgets.inline_png(png, alt=f"person {number[p.id]}"))
             shown = bool(teacher & set(p.track_ids))
-            what = ("you (shown: your face print matches)" if shown else
-                    "hidden · looks a little like your face print: is this you?"
-                    if result.suggested_teacher == p.id and result.suggested_by == "print" else
-                    "suggested: is this you?" if result.suggested_teacher == p.id else "hidden")
-            c2.markdown(f"On screen {p.on_screen_s:.0f} s · {review.fmt_time(p.first_s)}–{review.fmt_time(p.last_s)}"
-                        f" · {what}")
-            if not shown and p.identified and c3.button("This is me", key=f"pw.people.me.{p.id}"):
-                try:
-                    people_steps.confirm_teacher(db, user, lesson.id, p.id)
-                except ValueError as exc:
-                    st.error(str(exc))
-                else:
-                    _restart_worker(db)
-                    st.rerun()
+            state = ("not_me" if p.id in declined else "shown" if shown else
+                     result.suggested_by if result.suggested_teacher == p.id else "hidden")
+            c2.markdown(f"**Person {number[p.id]}** · on screen {wording.duration(p.on_screen_s)} · seen "
+                        f"{review.fmt_time(p.first_s)}–{review.fmt_time(p.last_s)} · {wording.PERSON_STATE[state]}")
+            if state == "not_me":
+                if c3.button("Undo “not me”", key=f"pw.people.undo.{p.id}",
+                             help="This person may be asked about again."):
+                    _answer(db, people_steps.undo_not_me, user, lesson, p.id)
+            elif shown:
+                if c3.button("Not me", key=f"pw.people.notme.{p.id}",
+                             help="Hides this person: the video is made again without them."):
+                    _answer(db, people_steps.not_me, user, lesson, p.id)
+            elif p.identified and c3.button("This is me", key=f"pw.people.me.{p.id}"):
+                _answer(db, people_steps.confirm_teacher, user, lesson, p.id)
         st.markdown("**Your face print** — lets your later lessons show you without marking")
         if db.teacher_face(user.id) is not None:
             if st.button("Forget my face", key="pw.people.forget",
-                         help="Deletes your face print; lessons that showed you through it are rendered again "
+                         help="Deletes your face print; lessons that showed you through it are made again "
                               "with your face hidden."):
                 db.withdraw_teacher_face(user)
                 _restart_worker(db)
@@ -86,25 +86,38 @@ def people_panel(db: Store, user: User, lesson: Lesson) -> None:
                                " Where someone only looks like your photo, the lesson asks you first: \"Is this you?\"")
 
 
-def _is_this_you(db: Store, user: User, lesson: Lesson, person_id: int) -> None:
-    """A person who looks like the owner's face print, but not closely enough to be shown without asking (often a
-    photo taken in other light): hidden until the owner says it is them."""
+def _answer(db: Store, step, user: User, lesson: Lesson, person_id: int) -> None:
+    """One of the owner's answers about a person (``people_steps``: this is me, not me, undo); a video to make
+    again goes to the worker ("this is me" always makes this lesson's again)."""
+    try:
+        again = step(db, user, lesson.id, person_id)
+    except ValueError as exc:
+        st.error(str(exc))
+        return
+    if again or step is people_steps.confirm_teacher:
+        _restart_worker(db)
+    st.rerun()
+
+
+def _is_this_you(db: Store, user: User, lesson: Lesson, person_id: int, number: int, by: str | None) -> None:
+    """The question about the suggested person: one who looks like the owner's face print, but not closely enough to
+    be shown without asking (often a photo taken in other light), or -- with no face print -- the person on screen
+    longest.  Hidden until the owner says it is them; "No, not me" hides them for good in this lesson and asks about
+    the next candidate, if any."""
     png = people_steps.person_thumbnail(db, user, lesson.id, person_id)
     c1, c2 = st.columns([1, 5])
     if png:
-        c1.html(widgets.inline_png(png, alt="the person who looks like your face print"))
-    c2.markdown("**Is this you?** This person looks like your face print, but not closely enough to show them "
-                "without asking. They stay hidden until you say it is you.")
-    if c2.button("Yes, this is me", key="pw.people.print.yes",
-                 help="Shows you in this lesson, and adds this lesson's views of your face to your face print so "
-                      "that later lessons find you without asking."):
-        try:
-            people_steps.confirm_teacher(db, user, lesson.id, person_id)
-        except ValueError as exc:
-            st.error(str(exc))
-        else:
-            _restart_worker(db)
-            st.rerun()
+        c1.html(widgets.inline_png(png, alt=f"person {number}, who may be you"))
+    c2.markdown(f"**Is this you?** Person {number} {wording.SUGGESTED_BECAUSE[by or 'presence']} They stay hidden "
+                "until you say it is you.")
+    yes, no = c2.columns(2)
+    if yes.button("Yes, this is me", key="pw.people.print.yes",
+                  help="Shows you in this lesson, and keeps this lesson's views of your face in your face print so "
+                       "that later lessons find you without asking."):
+        _answer(db, people_steps.confirm_teacher, user, lesson, person_id)
+    if no.button("No, not me", key="pw.people.print.no",
+                 help="This person stays hidden and is not asked about again in this lesson."):
+        _answer(db, people_steps.not_me, user, lesson, person_id)
 
 
 def room_panel(db: Store, user: User, lesson: Lesson) -> None:
