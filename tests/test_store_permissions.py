@@ -32,11 +32,12 @@ READERS = {"bookmarks", "meeting_record", "replay_notes", "require_access", "can
 OWN = {"create_lesson", "create_login_session", "save_teacher_face", "withdraw_teacher_face"}
 # only the lesson's owner: these change what others see (or show what only the owner may see)
 OWNER_ONLY = {"mark_face", "begin_policy_change", "clear_audit_findings", "delete_lesson", "share", "unshare",
-              "face_mark_details"}
+              "face_mark_details", "say_not_me", "undo_not_me"}
 # mutating methods with no user at all: the pipeline's and the operator's, never called by a page
 INTERNAL = {"update_lesson", "save_stage", "clear_stages", "put_media_file", "put_media_stream", "put_media_bytes",
             "delete_media", "save_teacher_voice", "enqueue_job", "claim_job", "start_job", "update_job",
-            "requeue_stale_jobs", "requeue_stale_job_ids", "remove_orphan_media"}  # (set_password_hash: the account page, after checking the current password)
+            "requeue_stale_jobs", "requeue_stale_job_ids", "remove_orphan_media",
+            "not_me"}  # (not_me only reads, for the people step) (set_password_hash: the account page, after checking the current password)
 
 
 def _acting_methods() -> set[str]:
@@ -93,6 +94,8 @@ def _owner_only_calls(w):
         "share": lambda s: s.share(coach, lid, w["other"]),
         "unshare": lambda s: s.unshare(coach, lid, coach),
         "face_mark_details": lambda s: s.face_mark_details(coach, lid),
+        "say_not_me": lambda s: s.say_not_me(coach, lid, 2),
+        "undo_not_me": lambda s: s.undo_not_me(coach, lid, 2),
     }
 
 
@@ -100,7 +103,7 @@ def _state(store: Store, lesson_id: str):
     lesson = store.lesson(lesson_id)
     return (lesson.status, lesson.policy_name, json.dumps(lesson.settings, sort_keys=True),
             store.face_marks(lesson_id), [u.username for u in store.shared_with(lesson_id)],
-            store.finished_stages(lesson_id))
+            store.finished_stages(lesson_id), store.not_me(lesson_id))
 
 
 @pytest.mark.parametrize("method", sorted(OWNER_ONLY))
