@@ -112,6 +112,8 @@ def test_no_hides_the_question_for_good_and_survives_a_restart(tmp_path, faces, 
     assert people_steps.undo_not_me(store, teacher, lesson.id, 1) is True  # undone: now shown, the video made again
     assert people_steps.load_people(store, teacher, lesson.id).teacher_track_ids == (1,)
     assert [j.kind for j in store.jobs_for_lesson(lesson.id)] == ["rerender"]
+    store.say_not_me(teacher, lesson.id, 2**31 + 7)  # track ids (so person ids) reach 2**31: stored whole
+    assert 2**31 + 7 in store.not_me(lesson.id)
     store.clear_stages(lesson.id, ["faces"])  # a new detection numbers tracks afresh: the answers go with them
     assert store.not_me(lesson.id) == frozenset()
     store.close()

@@ -140,7 +140,7 @@ Table(
 Table(
     "person_answers", metadata,  # revision 0004: the owner said "not me" about a person of a lesson (no biometrics)
     Column("lesson_id", Text, ForeignKey("lessons.id", **_cascade), primary_key=True),
-    Column("person_id", Integer, primary_key=True, autoincrement=False),
+    Column("person_id", BigInteger, primary_key=True, autoincrement=False),  # track ids reach 2**31 (redact)
     Column("answer", Text, nullable=False),
     Column("answered_by", Integer, ForeignKey("users.id")),
     Column("created_at", Double, nullable=False),

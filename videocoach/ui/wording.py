@@ -119,14 +119,15 @@ def engaged_phrase(fig: LessonFigures) -> str:
 PEOPLE_NOT_YET = "People are listed once face detection has finished."
 PERSON_STATE: dict[str, str] = {
     "shown": "shown: this is you",
-    "print": "hidden · looks a little like your face print: is this you?",
-    "presence": "hidden · perhaps you: is this you?",
+    "print": "hidden · looks a little like your face print (asked above)",
+    "presence": "hidden · perhaps you (asked above)",
     "not_me": "hidden · you said this is not you",
     "hidden": "hidden",
 }
 SUGGESTED_BECAUSE: dict[str, str] = {
     "print": "looks like your face print, but not closely enough to show them without asking.",
-    "presence": "was on screen longest (counting time moving about and while the teacher spoke), so may be you.",
+    "presence": "may be you: of the people you have not ruled out, they were on screen most (counting time "
+                "moving about and while the teacher spoke).",
 }
 
 

@@ -11,6 +11,8 @@ from videocoach.storage.records import Lesson, User
 from videocoach.storage.store import Store
 from videocoach.ui import review, session, widgets, wording
 
+PHOTO_MAX_MB = 20  # a photo of one face (Streamlit's own cap for lesson videos is gigabytes)
+
 
 def _restart_worker(db: Store) -> None:
     """Hand the re-renders just queued to the task queue, and make sure a worker runs."""
@@ -71,7 +73,7 @@ def people_panel(db: Store, user: User, lesson: Lesson) -> None:
                 st.rerun()
         else:
             photo = st.file_uploader("Or enrol from a photo of you alone, face to the camera", type=["jpg", "jpeg", "png"],
-                                     key="pw.people.photo")
+                                     key="pw.people.photo", max_upload_size=PHOTO_MAX_MB)
             if photo is not None and st.button("Use this photo", key="pw.people.photo.use"):
                 try:
                     redone = people_steps.enrol_from_photo(db, user, photo.getvalue())
@@ -110,7 +112,7 @@ def _is_this_you(db: Store, user: User, lesson: Lesson, person_id: int, number: 
         c1.html(widgets.inline_png(png, alt=f"person {number}, who may be you"))
     c2.markdown(f"**Is this you?** Person {number} {wording.SUGGESTED_BECAUSE[by or 'presence']} They stay hidden "
                 "until you say it is you.")
-    yes, no = c2.columns(2)
+    yes, no, _ = c2.columns([2, 2, 3])
     if yes.button("Yes, this is me", key="pw.people.print.yes",
                   help="Shows you in this lesson, and keeps this lesson's views of your face in your face print so "
                        "that later lessons find you without asking."):
