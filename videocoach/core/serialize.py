@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import types
 import typing
@@ -71,11 +72,10 @@ def from_plain(cls: type[T] | Any, data: Any) -> T:
     if dataclasses.is_dataclass(cls):
         if not isinstance(data, dict):
             raise TypeError(f"expected an object for {cls.__name__}, got {type(data).__name__}")
-        hints = get_type_hints(cls)
         kwargs = {}
-        for f in dataclasses.fields(cls):
-            if f.name in data:
-                kwargs[f.name] = from_plain(hints[f.name], data[f.name])
+        for name, hint in _field_hints(cls):
+            if name in data:
+                kwargs[name] = from_plain(hint, data[name])
         return cls(**kwargs)  # type: ignore[return-value]
     if cls is float:
         if isinstance(data, bool) or not isinstance(data, (int, float)):
@@ -92,6 +92,14 @@ def from_plain(cls: type[T] | Any, data: Any) -> T:
     if isinstance(cls, typing.TypeVar):
         return data
     raise TypeError(f"cannot rebuild {cls!r}")
+
+
+@functools.lru_cache(maxsize=256)
+def _field_hints(cls: type) -> tuple[tuple[str, Any], ...]:
+    """(field name, its type) of a dataclass, resolved once per class: ``get_type_hints`` evaluates every annotation
+    string each time, and a lesson's face tracks are tens of thousands of small dataclasses."""
+    hints = get_type_hints(cls)
+    return tuple((f.name, hints[f.name]) for f in dataclasses.fields(cls))
 
 
 def loads(cls: type[T], text: str) -> T:
