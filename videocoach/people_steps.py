@@ -9,8 +9,9 @@ teacher's face is turned away, their body continues their path in ``room_use``):
 detected before that is read once more, and then keeps them).  A photo enrolment reaches the owner's lessons
 already analysed the same way, from stored descriptors.  Without an enrolment it only suggests who the teacher is:
 nothing is shown until the owner confirms (``confirm_teacher``).  The owner's "No, not me" (``not_me``) keeps a
-person hidden and unasked in that lesson, whatever the print (``with_answers``), and the next candidate is asked.  Thumbnails (faces, pupils' included) go sealed
-into the vault and are read only for the owner (``person_thumbnail``).
+person hidden and unasked in that lesson, whatever the print (``with_answers``), and the next candidate is asked.
+Thumbnails (faces, pupils' included) go sealed into the vault and are read only for the owner
+(``person_thumbnail``).
 """
 
 from __future__ import annotations
