@@ -17,9 +17,10 @@ The machine is shared: the load average is printed with the figures.
 
 ``--flows`` times the video stages as the pipeline runs them, with a teacher enrolled and found and without, in
 one run on the same input (detectors and face models loaded once, outside the timings): the one pass before the
-people work; the flow of ``--baseline-repo`` (a checkout of main: the pass, ``embed_tracks`` decoding again, a
-second render + audit showing the teacher; run in a child process on that checkout's code); and this checkout's
-(descriptors gathered in the detection pass; enrolled: detect-only pass, then one render + audit).
+people work; this checkout's flow (descriptors gathered in the detection pass; enrolled: detect-only pass, then
+one render + audit); and the same flow with the code of ``--baseline-repo`` (a checkout of main, run in a child
+process on that checkout's code: what main ships, in the same run).  Each flow prints how many face descriptors it
+computed.
 """
 
 from __future__ import annotations
@@ -433,8 +434,8 @@ def flows(path: Path, info, policy, baseline: Path | None) -> None:
     rows = {"this, no enrolment": plain, "this, enrolled": run("gather", REPO, enrol),
             "descriptors inline": run("inline", REPO)}
     if baseline is not None:
-        rows["main, no enrolment"] = run("main", baseline.resolve())
-        rows["main, enrolled"] = run("main", baseline.resolve(), enrol)
+        rows["main, no enrolment"] = run("gather", baseline.resolve())
+        rows["main, enrolled"] = run("gather", baseline.resolve(), enrol)
     for name, r in rows.items():
         print(f"{name:20s}: wall x{r['wall_s'] / before['wall_s']:.3f} ({r['wall_s'] / before['wall_s'] - 1:+.1%}), "
               f"CPU x{r['cpu_s'] / before['cpu_s']:.3f} ({r['cpu_s'] / before['cpu_s'] - 1:+.1%}) of the one pass "
