@@ -17,9 +17,10 @@ The machine is shared: the load average is printed with the figures.
 
 ``--flows`` times the video stages as the pipeline runs them, with a teacher enrolled and found and without, in
 one run on the same input (detectors and face models loaded once, outside the timings): the one pass before the
-people work; the flow of ``--baseline-repo`` (a checkout of main: the pass, ``embed_tracks`` decoding again, a
-second render + audit showing the teacher; run in a child process on that checkout's code); and this checkout's
-(descriptors gathered in the detection pass; enrolled: detect-only pass, then one render + audit).
+people work; this checkout's flow (descriptors gathered in the detection pass; enrolled: detect-only pass, then
+one render + audit); and the same flow with the code of ``--baseline-repo`` (a checkout of main, run in a child
+process on that checkout's code: what main ships, in the same run).  Each flow prints how many face descriptors it
+computed.
 """
 
 from __future__ import annotations
@@ -384,6 +385,7 @@ def time_flow(path: str, policy: str, detect_every: int, flow: str, enrolled: li
                   people.TrackFaces(None, onepass.hold_s(pol, info.fps), process=child))
         res = onepass.redact_in_one_pass(path, info, pol, None if enrol else out, on_detections=gather, **kw)
         descs, _ = gather.result(res.tracks)
+    first_s = time.perf_counter() - t0  # the first pass (detect-only when enrolled) with its descriptors
     shown: tuple = ()
     if flow != "before":
         found = people.find_people(res.tracks, descs, enrol)
@@ -396,7 +398,8 @@ def time_flow(path: str, policy: str, detect_every: int, flow: str, enrolled: li
         child.close()  # joined: its CPU seconds count among the finished children's (less its model loading)
     cpu = cpu_s() - c0 - (child_cpu0 if child is not None else 0.0)
     result = dict(flow=flow, enrolled=bool(enrol), wall_s=wall, cpu_s=cpu, tracks=len(res.tracks.tracks),
-                  shown=len(shown), load=load())
+                  shown=len(shown), load=load(), descriptors=0 if flow == "before" else sum(map(len, descs.values())),
+                  first_pass_s=first_s)
     if flow == "gather" and not enrol:  # an enrolment for the next flows: the person on screen longest
         found = people.find_people(res.tracks, descs)
         best = max(found.people, key=lambda p: p.on_screen_s)
@@ -418,7 +421,8 @@ def flows(path: Path, info, policy, baseline: Path | None) -> None:
             raise SystemExit(f"flow {flow} on {repo} failed:\n{proc.stderr[-3000:]}")
         r = json.loads(line[5:])
         print(f"  {flow:6s} ({repo.name}, {'teacher enrolled' if r['enrolled'] else 'no enrolment'}): "
-              f"{r['wall_s']:6.1f} s wall, {r['cpu_s']:6.1f} CPU-s; {r['tracks']} tracks, {r['shown']} shown  "
+              f"{r['wall_s']:6.1f} s wall, {r['cpu_s']:6.1f} CPU-s; {r['tracks']} tracks, {r.get('descriptors', '?')} face "
+              f"descriptors, {r['shown']} shown; first pass {r.get('first_pass_s', float('nan')):.1f} s wall  "
               f"({r['load']})", flush=True)
         return r
 
@@ -430,8 +434,8 @@ def flows(path: Path, info, policy, baseline: Path | None) -> None:
     rows = {"this, no enrolment": plain, "this, enrolled": run("gather", REPO, enrol),
             "descriptors inline": run("inline", REPO)}
     if baseline is not None:
-        rows["main, no enrolment"] = run("main", baseline.resolve())
-        rows["main, enrolled"] = run("main", baseline.resolve(), enrol)
+        rows["main, no enrolment"] = run("gather", baseline.resolve())
+        rows["main, enrolled"] = run("gather", baseline.resolve(), enrol)
     for name, r in rows.items():
         print(f"{name:20s}: wall x{r['wall_s'] / before['wall_s']:.3f} ({r['wall_s'] / before['wall_s'] - 1:+.1%}), "
               f"CPU x{r['cpu_s'] / before['cpu_s']:.3f} ({r['cpu_s'] / before['cpu_s'] - 1:+.1%}) of the one pass "

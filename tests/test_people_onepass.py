@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_thinning_keeps_a_bounded_spread_and_the_stream_picks_what_the_count_alone_picks():
-    for n in (0, 1, 5, 12, 13, 47, 48, 49, 97, 200, 1000, 4321):
+    for n in (0, 1, 2, 3, 4, 5, 12, 13, 47, 48, 49, 97, 200, 1000, 4321):
         thin = people._Thinning(people.STREAM_CAP)
         most = 0
         for i in range(n):
@@ -31,6 +31,9 @@ def test_thinning_keeps_a_bounded_spread_and_the_stream_picks_what_the_count_alo
         assert most <= people.STREAM_CAP  # memory stays bounded however long the track
         got = [i for i, _ in thin.picked(people.PER_TRACK)]
         assert got == people.stream_pick(n) == [x for _i, x in thin.picked(people.PER_TRACK)]
+        if n < people.MIN_USABLE:  # one or two usable sightings: no descriptor (never shown, linked by continuity)
+            assert got == []
+            continue
         assert len(got) == min(n, people.PER_TRACK) and got == sorted(set(got))
         if n <= people.STREAM_CAP:
             assert got == people._pick(n, people.PER_TRACK)  # short tracks: the rule as it always was
@@ -92,10 +95,11 @@ def test_a_descriptor_process_that_dies_fails_the_step_and_shows_nothing():
     child.wait_ready()  # started, models loaded
     gather = people.TrackFaces(None, 0.4, process=child)
     image = np.zeros((120, 160, 3), np.uint8)
-    det = Detection(0.0, (10.0, 10.0, 60.0, 60.0), 0.9)
-    gather(0.0, image, ((1, det),))
+    dets = tuple(Detection(t, (10.0, 10.0, 60.0, 60.0), 0.9) for t in (0.0, 0.2, 0.4))  # enough for descriptors
+    for det in dets:
+        gather(det.t_s, image, ((1, det),))
     os.kill(child.pid, signal.SIGKILL)
-    tracks = FaceTracks((FaceTrack(1, (det,)),), 160, 120, 25.0, 25, 5, 0.05, 0.4)
+    tracks = FaceTracks((FaceTrack(1, dets),), 160, 120, 25.0, 25, 5, 0.05, 0.4)
     with pytest.raises(embed_process.EmbedProcessError):
         gather.result(tracks)
     again = embed_process.shared()
@@ -120,7 +124,7 @@ def test_gathering_refuses_tracks_it_was_not_shown():
     tracks = FaceTracks((FaceTrack(1, (Detection(0.0, (10.0, 10.0, 60.0, 60.0), 0.9),)),), 160, 120, 25.0, 25, 5,
                         0.05, 0.4)
     descs, thumbs = gather.result(tracks)
-    assert len(descs.get(1, ())) <= 1 and thumbs[1][:4] == b"\x89PNG"  # one detection: one candidate, one thumbnail
+    assert 1 not in descs and thumbs[1][:4] == b"\x89PNG"  # one detection: no descriptor (too few), a thumbnail
     two = people.TrackFaces(emb, 0.4)
     two(0.0, image, ((1, Detection(0.0, (10.0, 10.0, 60.0, 60.0), 0.9)),))
     longer = replace(tracks, tracks=(FaceTrack(1, (Detection(0.0, (10.0, 10.0, 60.0, 60.0), 0.9),

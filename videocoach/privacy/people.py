@@ -32,8 +32,10 @@ from videocoach.core.model import MediaInfo, Progress, no_progress
 from videocoach.privacy import identity
 from videocoach.privacy.tracking import FaceTrack, FaceTracks
 
-PER_TRACK = 12  # descriptors per track, spread over its usable detections
-STREAM_CAP = 4 * PER_TRACK  # candidates kept per track while it grows (tracks with more are thinned: _Thinning)
+PER_TRACK = 4  # descriptors per track, spread over its usable detections (each costs ~80 CPU-ms: issue 19's cost;
+# eval_identity --part people: 4 or more keep every target, 12 gave the same people and teacher, 3 lost the woman)
+MIN_USABLE = 3  # a track with fewer usable detections gets no descriptor: never shown, and linked by continuity only
+STREAM_CAP = 48  # candidates kept per track while it grows (tracks with more are thinned: _Thinning)
 CROP_MARGIN = 1.0  # a candidate's crop reaches this many face sizes past its box (dlib's chip lies well inside)
 EMBED_MIN_SCORE = 0.5  # detections the detector is less sure of are not identified (they stay hidden)
 CONTINUITY_GAP_S = 1.5  # an unidentified track starting this soon after another ended, close by, continues it
@@ -151,11 +153,16 @@ class _Thinning:
                 self.kept = [(j, x) for j, x in self.kept if j % self.stride == 0]
 
     def picked(self, per_track: int) -> list[tuple[int, object]]:
+        if self.n < MIN_USABLE:
+            return []
         return [self.kept[i] for i in _pick(len(self.kept), per_track)]
 
 
 def stream_pick(n: int, per_track: int = PER_TRACK, cap: int = STREAM_CAP) -> list[int]:
-    """The usable detections of a track (of ``n``) that get a descriptor: ``_Thinning`` on the final count."""
+    """The usable detections of a track (of ``n``) that get a descriptor: ``_Thinning`` on the final count (none
+    under ``MIN_USABLE``)."""
+    if n < MIN_USABLE:
+        return []
     stride = 1
     while -(-n // stride) > cap:
         stride *= 2
@@ -175,7 +182,8 @@ def embed_tracks(
     frames: Iterable[tuple[int, np.ndarray]] | None = None,
 ) -> tuple[dict[int, list[np.ndarray]], dict[int, bytes]]:
     """Face descriptors per track (up to ``per_track``, spread over its detections scoring ``EMBED_MIN_SCORE`` or
-    more and large enough to identify: ``stream_pick``) and a PNG thumbnail per track (its largest detection).
+    more and large enough to identify, none for a track with fewer than ``MIN_USABLE`` such: ``stream_pick``) and a
+    PNG thumbnail per track (its largest detection).
 
     The video is read again at its own rate: a detection at time t is described on frame ``round(t * fps)``, the
     very frame the detector saw (``frames`` may give ``(frame index, BGR image)`` instead, for tests and still
@@ -585,6 +593,8 @@ def thumbnails_from_json(data: bytes) -> dict[int, bytes]:
 
 __all__ = [
     "MIN_LISTED_S",
+    "MIN_USABLE",
+    "PER_TRACK",
     "PeopleResult",
     "Person",
     "TrackFaces",
