@@ -45,9 +45,20 @@ CONFIDENT = 0.5  # every-frame detections at least this sure are real faces (the
 MIN_THRESHOLD = 0.05  # detections are cached at this threshold and filtered by score for higher ones
 
 
+def pass_tag() -> str:
+    """The detection pass's precision in a cache name: "" for float32, else e.g. ".bf16-gap0.005"."""
+    from videocoach.privacy import faces
+
+    precision = faces.detection_precision()
+    if precision == "fp32":
+        return ""
+    return f".{precision}" + (f"-gap{faces.BF16_THRESHOLD_GAP:g}" if precision == "bf16" else "")
+
+
 def tracks_cache(path: Path) -> Path:
-    """Where the face tracks of an eval video are kept (detection is the slow part; the scripts share them)."""
-    return OUT / "tracks" / f"{path.name}.json"
+    """Where the face tracks of an eval video are kept (detection is the slow part; the scripts share them), per
+    detection-pass precision (``VIDEOCOACH_DETECT_PRECISION``, else the CPU's: faces.detection_precision)."""
+    return OUT / "tracks" / f"{path.name}{pass_tag()}.json"
 
 
 def cached_tracks(path: Path, info=None) -> FaceTracks:

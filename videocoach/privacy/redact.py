@@ -64,6 +64,7 @@ from videocoach.privacy.faces import (
     FaceDetectorError,
     detector_device,
     load_detector,
+    load_pass_detector,
 )
 from videocoach.privacy.policy import ConsentPolicy
 from videocoach.privacy.schedule import LOOK_MARGIN, LookAgain, look_rounds_from_env
@@ -179,7 +180,7 @@ def detect_faces(
         raise RedactionError(f"{Path(video_path).name}: no video stream")
     try:
         dets_ = list(detectors) if detectors else [
-            load_detector(policy.threshold, upscale_small=policy.upscale_small) for _ in range(DETECT_WORKERS)
+            load_pass_detector(policy.threshold, upscale_small=policy.upscale_small) for _ in range(DETECT_WORKERS)
         ]
         for det in dets_:
             if det.config.threshold > policy.threshold or (policy.upscale_small and not det.config.upscale_small):
