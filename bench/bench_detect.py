@@ -7,6 +7,7 @@
     python bench/bench_detect.py --part ort                     # onnxruntime session options
     python bench/bench_detect.py --part runtimes --seconds 20   # onnxruntime vs OpenVINO (fp32, bf16): CPU, outputs
     python bench/bench_detect.py --part margin --seconds 20     # bf16 against fp32 at the threshold: misses, area
+    python bench/bench_detect.py --part audit --seconds 20      # the audit detector's CPU per upscale factor
 
 Slices (720p 25 fps H.264, made once in bench/out/): ``lesson`` = the sample lesson from 0:20 (four seated pupils),
 ``walk`` = the fixed-camera clip ``one-by-one-person-detection.mp4`` (people walking in a room) scaled to 720p.
@@ -309,10 +310,40 @@ def margin(path: Path, policy, every: int = 2, gaps=(0.0, 0.005, 0.01, 0.015, 0.
         print(f"  bf16 at {thr - g:.3f} (gap {g:.3f}): fp32 faces missed {missed[g]}, area {100 * area[g]:.2f} %")
 
 
+def audit_cost(path: Path, factors=(2.0, 1.5), rounds: int = 2) -> None:
+    """The audit detector (threshold AUDIT_THRESHOLD, full pass + upscaled tiled pass) at each upscale factor: CPU
+    per audited frame (interleaved rounds, the lowest kept) and per media second at one frame per
+    AUDIT_SAMPLE_EVERY_S."""
+    from dataclasses import replace
+
+    from videocoach.privacy import redact
+
+    info = media.probe(path)
+    with FrameReader(path, info, fps=1.0 / 2.0) as reader:
+        frames = [f.image for f in reader][:8]
+    dets = {}
+    for f in factors:
+        det = redact.load_audit_detector()
+        det.config = replace(det.config, upscale_factor=f)
+        det.detect(frames[0])
+        dets[f] = det
+    cpu = dict.fromkeys(factors, float("inf"))
+    for _ in range(rounds):
+        for f, det in dets.items():
+            a = time.process_time()
+            for image in frames:
+                det.detect(image)
+            cpu[f] = min(cpu[f], (time.process_time() - a) / len(frames))
+    print(f"\n== audit detector: {path.name}, {len(frames)} frames, best of {rounds} interleaved rounds ({load()}) ==")
+    for f in factors:
+        print(f"  upscaled pass x{f:g}: {1000 * cpu[f]:5.0f} CPU-ms per audited frame, "
+              f"{cpu[f] / redact.AUDIT_SAMPLE_EVERY_S:.3f} CPU-s per media s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--part", nargs="+", default=["profile", "schedules", "onepass"],
-                    choices=["profile", "schedules", "onepass", "ort", "runtimes", "margin"])
+                    choices=["profile", "schedules", "onepass", "ort", "runtimes", "margin", "audit"])
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--slices", nargs="+", default=["lesson", "walk"], choices=["lesson", "walk"])
     args = ap.parse_args()
@@ -336,6 +367,9 @@ def main() -> None:
     if "margin" in args.part:
         for path in paths:
             margin(path, policy)
+    if "audit" in args.part:
+        for path in paths:
+            audit_cost(path)
 
 
 if __name__ == "__main__":
