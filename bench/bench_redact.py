@@ -262,9 +262,9 @@ def encoder_table(path: Path, info, settings: list[str]) -> None:
 
 def combined(path: Path, info, policy) -> None:
     """Issue 15's settings in one run on the same input: the whole one-decode redaction (motion-gated detection,
-    hiding, the audit on the frames as encoded, encoding) with the detection pass in onnxruntime float32 (what a CPU
-    without bf16 runs), in the CPU's precision (faces.load_pass_detector: bf16 where the CPU has it), and that with
-    the audit's upscaled pass at 1.5x.  Detectors are loaded once, outside the timings.  First: where the audit's CPU
+    hiding, the audit on the frames as encoded, encoding) with the detection pass in onnxruntime float32 (the
+    default), in ``VIDEOCOACH_DETECT_PRECISION=auto`` (faces.load_pass_detector: bf16 where the CPU has it, its
+    threshold lowered), and that with the audit's upscaled pass at 1.5x.  Detectors are loaded once, outside the timings.  First: where the audit's CPU
     goes (per audited frame)."""
     from videocoach.privacy import onepass, redact
     from videocoach.privacy.faces import load_detector
@@ -295,8 +295,8 @@ def combined(path: Path, info, policy) -> None:
     now = f"{redact.RENDER_PRESET} crf {redact.CRF}"
     adet15 = redact.load_audit_detector()
     adet15.config = replace(adet15.config, upscale_factor=1.5)
-    settings = [("onnxruntime fp32 (a CPU without bf16)", "fp32", adet), ("the CPU's precision", None, adet),
-                ("the CPU's precision, audit x1.5", None, adet15)]
+    settings = [("fp32 (the default)", "fp32", adet), ("auto (bf16 where the CPU has it)", "auto", adet),
+                ("auto, audit x1.5", "auto", adet15)]
     print(f"\n== issue 15, each setting in the same run: {path.name} ({dur:.1f} s), one decode, motion schedule, audit "
           f"included, {now}, 1 detector thread ({load()}) ==")
     was = os.environ.get(faces.PRECISION_ENV)

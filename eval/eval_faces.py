@@ -57,7 +57,7 @@ def pass_tag() -> str:
 
 def tracks_cache(path: Path) -> Path:
     """Where the face tracks of an eval video are kept (detection is the slow part; the scripts share them), per
-    detection-pass precision (``VIDEOCOACH_DETECT_PRECISION``, else the CPU's: faces.detection_precision)."""
+    detection-pass precision (faces.detection_precision: ``VIDEOCOACH_DETECT_PRECISION``, else float32)."""
     return OUT / "tracks" / f"{path.name}{pass_tag()}.json"
 
 
@@ -301,8 +301,8 @@ def main() -> None:
     ap.add_argument("--precision", choices=["fp32", "int8", "bf16"], default="fp32",
                     help="the detector model (faces.py); bf16: OpenVINO only")
     ap.add_argument("--as-shipped", action="store_true",
-                    help="clips: the detection pass as loaded by the product (faces.load_pass_detector: the CPU's "
-                         "precision, its threshold), every-frame references in float32")
+                    help="clips: the detection pass as the product loads it (faces.load_pass_detector: the precision "
+                         "VIDEOCOACH_DETECT_PRECISION asks for, its threshold), every-frame references in float32")
     ap.add_argument("--runtime", choices=["onnxruntime", "openvino"], default="onnxruntime",
                     help="the detector's runtime (faces.py)")
     args = ap.parse_args()

@@ -4,8 +4,7 @@
     python eval/eval_served_frames.py --videos classroom.gif   # some of them
     python eval/eval_served_frames.py --workers 2              # two detector sessions for the check
     python eval/eval_served_frames.py --videos lesson.mp4 --lesson-from 30 --lesson-seconds 10 --diagnose
-    VIDEOCOACH_DETECT_PRECISION=fp32 python eval/eval_served_frames.py   # the detection pass in float32 (else the
-                                                                         # CPU's choice: bf16 where it has bf16)
+    VIDEOCOACH_DETECT_PRECISION=bf16 python eval/eval_served_frames.py --bf16-gap 0.01   # a bf16 detection pass
 
 Each recording goes through the product's video steps as the pipeline runs them: face tracks (the default policy,
 every face hidden), the people step (dlib descriptors, people, the enrolled teacher's tracks), then the rendition

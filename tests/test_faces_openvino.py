@@ -103,8 +103,8 @@ def test_detection_precision_from_the_environment():
 
     code = "from videocoach.privacy import faces; print(faces.DEFAULT_PRECISION, faces.detection_precision())"
     root = str(Path(__file__).resolve().parents[1])
-    want_default = "bf16" if faces.cpu_has_bf16() else "fp32"  # the probe decides when nothing is asked
-    for value, want in (("bf16", "bf16"), ("fp32", "fp32"), ("", want_default)):
+    want_auto = "bf16" if faces.cpu_has_bf16() else "fp32"  # the probe decides
+    for value, want in (("bf16", "bf16"), ("fp32", "fp32"), ("", faces.DEFAULT_CHOICE), ("auto", want_auto)):
         env = dict(os.environ, PYTHONPATH=root, **{faces.PRECISION_ENV: value})
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
         assert out.stdout.split() == [want, want]
@@ -125,8 +125,17 @@ def test_the_bf16_probe_reads_the_cpu_flags(tmp_path):
     assert faces.cpu_has_bf16(tmp_path / "missing") == faces.cpu_has_bf16()
 
 
-def test_a_cpu_with_bf16_runs_the_pass_in_bf16_below_the_threshold(monkeypatch, lesson_frames):
+def test_the_default_is_float32_whatever_the_cpu(monkeypatch):
     monkeypatch.delenv(faces.PRECISION_ENV, raising=False)
+    for has in (True, False):
+        monkeypatch.setattr(faces, "cpu_has_bf16", lambda *a, has=has: has)
+        assert faces.detection_precision() == "fp32"
+        det = faces.load_pass_detector(0.05)
+        assert (det.config.precision, det.config.runtime, det.threshold) == ("fp32", "onnxruntime", 0.05)
+
+
+def test_a_cpu_with_bf16_runs_the_pass_in_bf16_below_the_threshold(monkeypatch, lesson_frames):
+    monkeypatch.setenv(faces.PRECISION_ENV, "auto")
     monkeypatch.setattr(faces, "cpu_has_bf16", lambda *a: True)
     assert faces.detection_precision() == "bf16"
     det = faces.load_pass_detector(0.05)
@@ -144,7 +153,7 @@ def test_a_cpu_with_bf16_runs_the_pass_in_bf16_below_the_threshold(monkeypatch, 
 
 
 def test_a_cpu_without_bf16_keeps_onnxruntime_float32(monkeypatch, lesson_frames):
-    monkeypatch.delenv(faces.PRECISION_ENV, raising=False)
+    monkeypatch.setenv(faces.PRECISION_ENV, "auto")
     monkeypatch.setattr(faces, "cpu_has_bf16", lambda *a: False)
     assert faces.detection_precision() == "fp32"
     det = faces.load_pass_detector(0.05)
@@ -159,7 +168,7 @@ def test_a_cpu_without_bf16_keeps_onnxruntime_float32(monkeypatch, lesson_frames
 
 
 def test_bf16_without_openvino_is_float32_at_the_policy_threshold(monkeypatch, lesson_frames):
-    monkeypatch.delenv(faces.PRECISION_ENV, raising=False)
+    monkeypatch.setenv(faces.PRECISION_ENV, "auto")
     monkeypatch.setattr(faces, "cpu_has_bf16", lambda *a: True)
     monkeypatch.setitem(sys.modules, "openvino", None)  # not installed
     assert faces.detection_precision() == "fp32"

@@ -60,13 +60,16 @@ DEFAULT_RUNTIME = "onnxruntime"
 RUNTIME_ENV = "VIDEOCOACH_DETECT_RUNTIME"
 # "int8" halves the CPU time at the same WIDER recall (0.994 on faces >= 20 px) but its extra near-threshold blips
 # lower the clips' temporal cover to 0.984-0.991 on two clips (eval/eval_faces.py --precision int8): never a default.
-# "bf16" (OpenVINO) is the detection pass's default where the CPU has bf16 arithmetic (cpu_has_bf16): 97 against
-# 148 ms per 720p pass, same WIDER recall, clip cover equal or higher; without bf16 arithmetic OpenVINO runs it
-# slower than onnxruntime, so such a CPU keeps onnxruntime float32.  Its score map is not float32's (up to
-# 0.029 apart), so its pass detects at the policy's threshold less BF16_THRESHOLD_GAP (fail closed).  The
-# audit and the served check always judge in float32.
-# VIDEOCOACH_DETECT_PRECISION (fp32 | int8 | bf16) forces the detection pass's precision either way.
+# "bf16" (OpenVINO): 96 against 167 ms per 720p pass on a CPU with bf16 arithmetic (without it OpenVINO runs it
+# slower than onnxruntime), same WIDER recall; its score map is not float32's (up to 0.029 apart), so its pass
+# detects at the policy's threshold less BF16_THRESHOLD_GAP (fail closed).  The audit and the served check always
+# judge in float32.  "auto": bf16 where the CPU has bf16 arithmetic (cpu_has_bf16) and OpenVINO is installed, else
+# float32.  NOT the default (DEFAULT_CHOICE): with the gap the whole one-decode redaction of the 20 s lesson slice
+# costs the same CPU within noise (1.04 fp32; 0.91-1.05 bf16 at 0.035) while it makes 355 tracks and hides 34,038
+# boxes against 70 and 7,193 -- and every track costs face descriptors in the people step.
+# VIDEOCOACH_DETECT_PRECISION (fp32 | int8 | bf16 | auto) sets the detection pass's precision.
 PRECISION_ENV = "VIDEOCOACH_DETECT_PRECISION"
+DEFAULT_CHOICE = "fp32"  # "auto" would run bf16 wherever the CPU has it (see above for why not)
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo flags of bfloat16 arithmetic
 # bf16 scores float32's faces up to 0.029 lower, mostly well above the threshold (bench/bench_detect.py --part
 # margin: at the threshold it missed 5 of 390 float32 faces on two 20 s slices, at 0.005 under it none).  On the
@@ -379,14 +382,14 @@ def openvino_installed() -> bool:
 
 
 def detection_precision() -> str:
-    """The detection pass's precision: ``VIDEOCOACH_DETECT_PRECISION`` when set, else "bf16" where the CPU has
-    bf16 arithmetic and OpenVINO is installed, else "fp32" (onnxruntime)."""
-    name = os.environ.get(PRECISION_ENV, "").strip().lower()
-    if name:
-        if name not in PRECISIONS:
-            raise FaceDetectorError(f"{PRECISION_ENV} must be one of {PRECISIONS}, got {name!r}")
-        return name
-    return "bf16" if openvino_installed() and cpu_has_bf16() else "fp32"
+    """The detection pass's precision: ``VIDEOCOACH_DETECT_PRECISION`` when set, else DEFAULT_CHOICE; "auto" is
+    "bf16" where the CPU has bf16 arithmetic and OpenVINO is installed, else "fp32" (onnxruntime)."""
+    name = os.environ.get(PRECISION_ENV, "").strip().lower() or DEFAULT_CHOICE
+    if name == "auto":
+        return "bf16" if openvino_installed() and cpu_has_bf16() else "fp32"
+    if name not in PRECISIONS:
+        raise FaceDetectorError(f"{PRECISION_ENV} must be one of {PRECISIONS + ('auto',)}, got {name!r}")
+    return name
 
 
 def pass_threshold(threshold: float, detector_config: DetectorConfig) -> float:

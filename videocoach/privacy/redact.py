@@ -85,8 +85,9 @@ CRF = 23
 DETECT_WORKERS = 2  # parallel single-threaded detector sessions (2 cores)
 AUDIT_SAMPLE_EVERY_S = 5.0  # one sampled frame every 5 s: the 2x pass costs ~6x a plain pass (bench_redact.py)
 AUDIT_THRESHOLD = 0.3  # with the 2x upscaled pass; measured on rendered output (see the report in bench/eval)
-# the audit's upscaled tiled pass enlarges the frame this much.  1.5 costs 30-35 % less per audited frame but flags
-# 17 instead of 22 of 24 faces pasted at 16-40 px (tests/test_audit_planted.py): 2 stays
+# the audit's upscaled tiled pass enlarges the frame this much.  1.5 costs 34-37 % less per audited frame
+# (bench/bench_detect.py --part audit) but flags 17 instead of 22 of 24 faces pasted at 16-40 px
+# (tests/test_audit_planted.py) and 98 instead of 104 of 120 weak ones (eval/eval_audit.py --weak): 2 stays
 AUDIT_UPSCALE = 2.0
 AUDIT_MAX_CROPS = 50
 DETECTOR_NAME = "centerface"
