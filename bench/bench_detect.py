@@ -6,6 +6,8 @@
     python bench/bench_detect.py --part onepass --seconds 20    # the whole one-decode redaction, old vs new schedule
     python bench/bench_detect.py --part ort                     # onnxruntime session options
     python bench/bench_detect.py --part runtimes --seconds 20   # onnxruntime vs OpenVINO (fp32, bf16): CPU, outputs
+    python bench/bench_detect.py --part margin --seconds 20     # bf16 against fp32 at the threshold: misses, area
+    python bench/bench_detect.py --part audit --seconds 20      # the audit detector's CPU per upscale factor
 
 Slices (720p 25 fps H.264, made once in bench/out/): ``lesson`` = the sample lesson from 0:20 (four seated pupils),
 ``walk`` = the fixed-camera clip ``one-by-one-person-detection.mp4`` (people walking in a room) scaled to 720p.
@@ -247,10 +249,101 @@ def runtimes(path: Path, policy, rounds: int = 2) -> None:
               f"scale {diff[1]:.1e}, offset {diff[2]:.1e}")
 
 
+def margin(path: Path, policy, every: int = 2, gaps=(0.0, 0.005, 0.01, 0.015, 0.02, 0.024, 0.03)) -> None:
+    """bf16 (OpenVINO) against float32 (onnxruntime) on whole frames of the slice (every ``every``-th pass): the
+    largest score difference where either scores >= 0.01; per float32 face at the policy's threshold, how much lower
+    bf16 scores it (its best box centred in the face); and per threshold gap, the float32 faces bf16 misses at the
+    threshold less the gap and the share of the frame its boxes hide (scaled by the policy's box_scale)."""
+    import numpy as np
+
+    from videocoach.privacy import faces
+
+    info = media.probe(path)
+    with FrameReader(path, info) as reader:
+        frames = [f.image for f in reader if f.index % (policy.detect_every * every) == 0]
+    ref = load_detector(policy.threshold, runtime="onnxruntime")
+    bf = load_detector(policy.threshold, precision="bf16")
+    if bf.config.runtime != "openvino":
+        raise SystemExit("openvino could not be loaded")
+    thr = policy.threshold
+    gap, drops, n_ref, extra = 0.0, [], 0, 0
+    missed = dict.fromkeys(gaps, 0)
+    area = {"fp32": 0.0, **{g: 0.0 for g in gaps}}
+
+    def hidden(boxes, shape) -> float:
+        mask = np.zeros(shape[:2], bool)
+        for x1, y1, x2, y2, _s in boxes:
+            cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+            hw, hh = (x2 - x1) * policy.box_scale / 2, (y2 - y1) * policy.box_scale / 2
+            mask[max(0, int(cy - hh)): int(cy + hh) + 1, max(0, int(cx - hw)): int(cx + hw) + 1] = True
+        return float(mask.mean())
+
+    def best_in(box, others) -> float:
+        return max([float(o[4]) for o in others
+                    if box[0] <= (o[0] + o[2]) / 2 < box[2] and box[1] <= (o[1] + o[3]) / 2 < box[3]] + [0.0])
+
+    for image in frames:
+        h, w = image.shape[:2]
+        blob = faces._blob(image)
+        a = ref._session.run(list(faces._OUTPUTS), {faces._INPUT: blob})
+        b = bf._session.run(list(faces._OUTPUTS), {faces._INPUT: blob})
+        near = np.maximum(a[0], b[0]) >= 0.01
+        if near.any():
+            gap = max(gap, float(np.abs(a[0] - b[0])[near].max()))
+        d_ref = faces.decode(*a[:3], thr, width=w, height=h)
+        d_any = faces.decode(*b[:3], 0.005, width=w, height=h)
+        n_ref += len(d_ref)
+        drops += [float(d[4]) - best_in(d, d_any) for d in d_ref]
+        extra += sum(best_in(d, d_ref) == 0.0 for d in d_any[d_any[:, 4] >= thr])
+        area["fp32"] += hidden(d_ref, image.shape) / len(frames)
+        for g in gaps:
+            mine = d_any[d_any[:, 4] >= thr - g]
+            missed[g] += sum(best_in(d, mine) == 0.0 for d in d_ref)
+            area[g] += hidden(mine, image.shape) / len(frames)
+    drops = np.asarray(drops or [0.0])
+    print(f"\n== bf16 against fp32: {path.name}, {len(frames)} whole frames ({load()}) ==")
+    print(f"  largest score difference where either >= 0.01: {gap:.4f} (BF16_THRESHOLD_GAP {faces.BF16_THRESHOLD_GAP})")
+    print(f"  fp32 faces at {thr:g}: {n_ref}; bf16 scores them lower by at most {drops.max():.4f} (99th pct "
+          f"{np.percentile(drops, 99):.4f}); bf16 boxes at {thr:g} without an fp32 face: {extra}")
+    print(f"  frame area in boxes (x {policy.box_scale}): fp32 at {thr:g} {100 * area['fp32']:.2f} %")
+    for g in gaps:
+        print(f"  bf16 at {thr - g:.3f} (gap {g:.3f}): fp32 faces missed {missed[g]}, area {100 * area[g]:.2f} %")
+
+
+def audit_cost(path: Path, factors=(2.0, 1.5), rounds: int = 2) -> None:
+    """The audit detector (threshold AUDIT_THRESHOLD, full pass + upscaled tiled pass) at each upscale factor: CPU
+    per audited frame (interleaved rounds, the lowest kept) and per media second at one frame per
+    AUDIT_SAMPLE_EVERY_S."""
+    from dataclasses import replace
+
+    from videocoach.privacy import redact
+
+    info = media.probe(path)
+    with FrameReader(path, info, fps=1.0 / 2.0) as reader:
+        frames = [f.image for f in reader][:8]
+    dets = {}
+    for f in factors:
+        det = redact.load_audit_detector()
+        det.config = replace(det.config, upscale_factor=f)
+        det.detect(frames[0])
+        dets[f] = det
+    cpu = dict.fromkeys(factors, float("inf"))
+    for _ in range(rounds):
+        for f, det in dets.items():
+            a = time.process_time()
+            for image in frames:
+                det.detect(image)
+            cpu[f] = min(cpu[f], (time.process_time() - a) / len(frames))
+    print(f"\n== audit detector: {path.name}, {len(frames)} frames, best of {rounds} interleaved rounds ({load()}) ==")
+    for f in factors:
+        print(f"  upscaled pass x{f:g}: {1000 * cpu[f]:5.0f} CPU-ms per audited frame, "
+              f"{cpu[f] / redact.AUDIT_SAMPLE_EVERY_S:.3f} CPU-s per media s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--part", nargs="+", default=["profile", "schedules", "onepass"],
-                    choices=["profile", "schedules", "onepass", "ort", "runtimes"])
+                    choices=["profile", "schedules", "onepass", "ort", "runtimes", "margin", "audit"])
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--slices", nargs="+", default=["lesson", "walk"], choices=["lesson", "walk"])
     args = ap.parse_args()
@@ -271,6 +364,12 @@ def main() -> None:
     if "runtimes" in args.part:
         for path in paths:
             runtimes(path, policy)
+    if "margin" in args.part:
+        for path in paths:
+            margin(path, policy)
+    if "audit" in args.part:
+        for path in paths:
+            audit_cost(path)
 
 
 if __name__ == "__main__":

@@ -295,13 +295,13 @@ def main() -> None:
     if args.schedule:
         os.environ["VIDEOCOACH_DETECT_SCHEDULE"] = args.schedule  # read when the one-decode redaction starts
     if args.precision:
-        faces.DEFAULT_PRECISION = args.precision  # read by the rendering pass when it loads its detectors
+        os.environ[faces.PRECISION_ENV] = args.precision  # read when the detection pass loads its detectors
 
     video = build_lesson(args.minutes)
     media_s = args.minutes * 60
     root = args.keep or Path(tempfile.mkdtemp(prefix="vc-bench-lesson-"))
     root.mkdir(parents=True, exist_ok=True)
-    print(f"input: {video.name}, {args.minutes:g} min 1280x720 25 fps; detector {faces.DEFAULT_PRECISION} on "
+    print(f"input: {video.name}, {args.minutes:g} min 1280x720 25 fps; detector {faces.detection_precision()} on "
           f"{faces.detector_device()}, schedule {os.environ.get('VIDEOCOACH_DETECT_SCHEDULE') or 'motion'}; video nice +{overlap.VIDEO_NICE}; {os.cpu_count()} cores, "
           f"load average before {os.getloadavg()[0]:.1f}", flush=True)
     print(f"audio lanes {args.audio_lanes}; audio threads {args.audio_threads or 'default'}" + ("; stopping at the statistics" if args.stop_at_statistics else ""))

@@ -263,10 +263,10 @@ def encoder_table(path: Path, info, settings: list[str]) -> None:
 
 def combined(path: Path, info, policy) -> None:
     """Issue 15's settings in one run on the same input: the whole one-decode redaction (motion-gated detection,
-    hiding, the audit on the frames as encoded, encoding) as shipped (onnxruntime, redact.RENDER_PRESET / CRF),
-    with x264 superfast at crf 25 (same SSIM as veryfast at 23; not shipped: the partial re-render's frames outside
-    the changed stretch would no longer equal a full re-render's), and with the OpenVINO detector (bf16: opt-in;
-    fp32).  Detectors are loaded once, outside the timings.  First: where the audit's CPU goes (per audited frame)."""
+    hiding, the audit on the frames as encoded, encoding) with the detection pass in onnxruntime float32 (the
+    default), in ``VIDEOCOACH_DETECT_PRECISION=auto`` (faces.load_pass_detector: bf16 where the CPU has it, its
+    threshold lowered), and that with the audit's upscaled pass at 1.5x.  Detectors are loaded once, outside the timings.  First: where the audit's CPU
+    goes (per audited frame)."""
     from videocoach.privacy import onepass, redact
     from videocoach.privacy.faces import load_detector
     from videocoach.privacy.schedule import ScheduleConfig
@@ -289,33 +289,42 @@ def combined(path: Path, info, policy) -> None:
           f"{1000 * (c - b) / len(sampled):.0f} CPU-ms per audited frame = {per_s:.3f} CPU-s per media s, of which "
           f"the full-resolution pass "
           f"{1000 * (b - a) / len(sampled):.0f} ms and the 2x upscaled tiled pass the rest ({load()}) ==")
+    from dataclasses import replace
+
+    from videocoach.privacy import faces
+
     now = f"{redact.RENDER_PRESET} crf {redact.CRF}"
-    settings = [(f"shipped: onnxruntime fp32, {now}", "onnxruntime", "fp32", redact.RENDER_PRESET, redact.CRF),
-                ("not shipped: x264 superfast crf 25", "onnxruntime", "fp32", "superfast", 25)]
-    try:
-        import openvino  # noqa: F401
-        settings += [(f"opt-in: openvino bf16, {now}", "openvino", "bf16", redact.RENDER_PRESET, redact.CRF),
-                     (f"openvino fp32, {now}", "openvino", "fp32", redact.RENDER_PRESET, redact.CRF)]
-    except ImportError:
-        print("  (openvino is not installed: no OpenVINO rows)")
+    adet15 = redact.load_audit_detector()
+    adet15.config = replace(adet15.config, upscale_factor=1.5)
+    settings = [("fp32 (the default)", "fp32", adet), ("auto (bf16 where the CPU has it)", "auto", adet),
+                ("auto, audit x1.5", "auto", adet15)]
     print(f"\n== issue 15, each setting in the same run: {path.name} ({dur:.1f} s), one decode, motion schedule, audit "
-          f"included, 1 detector thread ({load()}) ==")
-    crf_was = onepass.CRF
+          f"included, {now}, 1 detector thread ({load()}) ==")
+    was = os.environ.get(faces.PRECISION_ENV)
     try:
-        for label, runtime, precision, preset, crf in settings:
-            det = load_detector(policy.threshold, runtime=runtime, precision=precision)
+        for label, precision, audit_det in settings:
+            if precision:
+                os.environ[faces.PRECISION_ENV] = precision
+            elif was is None:
+                os.environ.pop(faces.PRECISION_ENV, None)
+            else:
+                os.environ[faces.PRECISION_ENV] = was
+            det = faces.load_pass_detector(policy.threshold, upscale_small=policy.upscale_small)
             det.detect(sampled[0])
-            onepass.CRF = crf  # the renderer reads it from redact at import; set for this row only
-            out = OUT / f"combined_{runtime}_{precision}_{preset}_{crf}.mp4"
+            what = f"{det.config.runtime} {det.config.precision} at {det.threshold:g}"
+            out = OUT / f"combined_{det.config.precision}_{audit_det.config.upscale_factor:g}.mp4"
             c0, t0 = cpu_s(), time.perf_counter()
-            res = onepass.redact_in_one_pass(path, info, policy, out, id_base=0, detectors=[det], audit_detector=adet,
-                                             preset=preset, schedule=ScheduleConfig(name="motion"))
+            res = onepass.redact_in_one_pass(path, info, policy, out, id_base=0, detectors=[det], audit_detector=audit_det,
+                                             schedule=ScheduleConfig(name="motion"))
             cpu = cpu_s() - c0
-            print(f"  {label:38s} {cpu / dur:6.3f} CPU-s per media s ({time.perf_counter() - t0:5.1f} s wall); "
-                  f"{out.stat().st_size / 1e6 / dur * 60:4.1f} MB per minute; {len(res.tracks.tracks)} tracks, "
+            print(f"  {label:32s} ({what}, audit x{audit_det.config.upscale_factor:g}) {cpu / dur:6.3f} CPU-s per media "
+                  f"s ({time.perf_counter() - t0:5.1f} s wall); {len(res.tracks.tracks)} tracks, "
                   f"{res.render.hidden_boxes} boxes hidden, {res.audit.finding_count} audit findings")
     finally:
-        onepass.CRF = crf_was
+        if was is None:
+            os.environ.pop(faces.PRECISION_ENV, None)
+        else:
+            os.environ[faces.PRECISION_ENV] = was
 
 
 def people_step(path: Path, info, tracks, policy, before_s: float, audit_s: float, dur: float) -> None:
@@ -369,8 +378,7 @@ def time_flow(path: str, policy: str, detect_every: int, flow: str, enrolled: li
     pol = load_policy(policy)
     if detect_every:
         pol = replace(pol, detect_every=detect_every)
-    dets = [faces.load_detector(pol.threshold, upscale_small=pol.upscale_small, precision=faces.DEFAULT_PRECISION)
-            for _ in range(DETECT_WORKERS)]
+    dets = [faces.load_pass_detector(pol.threshold, upscale_small=pol.upscale_small) for _ in range(DETECT_WORKERS)]
     adet, emb, filt = load_audit_detector(), identity.load_embedder(), second_opinion.load().filter_findings
     enrol = [np.asarray(v, np.float32) for v in enrolled or []]
     kw = dict(detectors=dets, audit_detector=adet, findings_filter=filt, id_base=0)

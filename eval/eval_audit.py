@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -26,11 +27,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from eval.eval_faces import cached_tracks  # noqa: E402
+from eval.eval_faces import cached_tracks, pass_tag  # noqa: E402
 from eval.eval_identity import wider_labels  # noqa: E402
 from videocoach.av import media  # noqa: E402
 from videocoach.av.video_io import FrameReader  # noqa: E402
-from videocoach.privacy import policy, redact, second_opinion  # noqa: E402
+from videocoach.privacy import faces, policy, redact, second_opinion  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "faces"
 OUT = REPO / "eval" / "out" / "audit"
@@ -63,16 +64,19 @@ def false_alarms(name: str, opinion, det, every: float, tmp: Path) -> tuple[int,
     out, tracks, pol = rendered(name, tmp)
     verdicts = []
 
-    def record(image, d):
-        keep = opinion(image, d)
-        verdicts.append(keep)
-        x1, y1, x2, y2 = (int(v) for v in d[:4])
-        crop = image[max(0, y1 - 10): y2 + 10, max(0, x1 - 10): x2 + 10]
-        if crop.size:
-            cv2.imwrite(str(OUT / f"{path.stem}_{len(verdicts):03d}_{'kept' if keep else 'dropped'}_{d[4]:.2f}.png"), crop)
-        return True  # count every flag; the verdicts say which the second opinion keeps
+    def record(image, findings):
+        for f in findings:
+            d = (*f.box, f.score)
+            keep = opinion.looks_like_face(image, d)
+            verdicts.append(keep)
+            x1, y1, x2, y2 = (int(v) for v in d[:4])
+            crop = image[max(0, y1 - 10): y2 + 10, max(0, x1 - 10): x2 + 10]
+            if crop.size:
+                cv2.imwrite(str(OUT / f"{path.stem}_{len(verdicts):03d}_{'kept' if keep else 'dropped'}_{d[4]:.2f}.png"),
+                            crop)
+        return findings  # count every flag; the verdicts say which the second opinion keeps
 
-    rep = redact.audit(out, tracks, frozenset(), pol, every, detector=det, second_opinion=record)
+    rep = redact.audit(out, tracks, frozenset(), pol, every, detector=det, findings_filter=record)
     return rep.sampled_frames, rep.finding_count, sum(verdicts)
 
 
@@ -115,7 +119,7 @@ def recall(opinion, det, planted: int, tmp: Path, seed: int = 7, on: str = "less
         x0, y0, x1, y1 = plant(frame, face, int(rng.integers(24, 121)), rng, cv2.INTER_LINEAR)
         hits = [d for d in det.detect(frame) if x0 <= (d[0] + d[2]) / 2 < x1 and y0 <= (d[1] + d[3]) / 2 < y1]
         found += bool(hits)
-        kept += any(opinion(frame, d) for d in hits)
+        kept += any(opinion.looks_like_face(frame, d) for d in hits)
     return len(faces), found, kept
 
 
@@ -137,7 +141,7 @@ def weak_recall(opinion, det, n: int, lo: int = 16, hi: int = 40, seed: int = 11
         if not hits:
             continue
         flagged += 1
-        keep = any(opinion(frame, d) for d in hits)
+        keep = any(opinion.looks_like_face(frame, d) for d in hits)
         kept += keep
         if max(d[4] for d in hits) < second_opinion.KEEP_SCORE:
             weak, weak_kept = weak + 1, weak_kept + keep
@@ -150,10 +154,20 @@ def main() -> None:
     ap.add_argument("--every", type=float, default=redact.AUDIT_SAMPLE_EVERY_S, help="audit sample interval (s)")
     ap.add_argument("--planted", type=int, default=200)
     ap.add_argument("--weak", type=int, default=0, help="also plant this many faces at 16-40 px (weak_recall)")
+    ap.add_argument("--audit-upscale", type=float, default=None,
+                    help="the audit's upscaled pass at this factor instead of redact.AUDIT_UPSCALE")
+    ap.add_argument("--bf16-gap", type=float, default=None,
+                    help="a bf16 detection pass's threshold gap (faces.BF16_THRESHOLD_GAP) to measure another")
     args = ap.parse_args()
+    if args.bf16_gap is not None:
+        faces.BF16_THRESHOLD_GAP = args.bf16_gap  # read when the pass loads its detectors
+    print(f"detection pass: {faces.detection_precision()}{pass_tag()}", flush=True)
     OUT.mkdir(parents=True, exist_ok=True)
     opinion = second_opinion.load()
     det = redact.load_audit_detector()
+    if args.audit_upscale is not None:
+        det.config = replace(det.config, upscale_factor=args.audit_upscale)
+    print(f"audit: threshold {det.threshold}, upscaled pass x{det.config.upscale_factor:g}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         total = total_kept = 0
         for name in args.videos:

@@ -45,9 +45,20 @@ CONFIDENT = 0.5  # every-frame detections at least this sure are real faces (the
 MIN_THRESHOLD = 0.05  # detections are cached at this threshold and filtered by score for higher ones
 
 
+def pass_tag() -> str:
+    """The detection pass's precision in a cache name: "" for float32, else e.g. ".bf16-gap0.005"."""
+    from videocoach.privacy import faces
+
+    precision = faces.detection_precision()
+    if precision == "fp32":
+        return ""
+    return f".{precision}" + (f"-gap{faces.BF16_THRESHOLD_GAP:g}" if precision == "bf16" else "")
+
+
 def tracks_cache(path: Path) -> Path:
-    """Where the face tracks of an eval video are kept (detection is the slow part; the scripts share them)."""
-    return OUT / "tracks" / f"{path.name}.json"
+    """Where the face tracks of an eval video are kept (detection is the slow part; the scripts share them), per
+    detection-pass precision (faces.detection_precision: ``VIDEOCOACH_DETECT_PRECISION``, else float32)."""
+    return OUT / "tracks" / f"{path.name}{pass_tag()}.json"
 
 
 def cached_tracks(path: Path, info=None) -> FaceTracks:
@@ -200,8 +211,15 @@ def gif_frames(path: Path) -> tuple[list[np.ndarray], float]:
 
 
 def run_clips(args) -> None:
-    det = load_detector(args.threshold, upscale_small=args.clip_upscale, threads=args.threads,
-                        precision=args.precision, runtime=args.runtime)
+    if args.as_shipped:  # the detection pass as the product loads it, against float32 every-frame references
+        from videocoach.privacy.faces import load_pass_detector
+
+        det = load_pass_detector(args.threshold, upscale_small=args.clip_upscale)
+        ref = load_detector(args.threshold, upscale_small=args.clip_upscale, threads=args.threads)
+        args.runtime, args.precision = det.config.runtime, f"{det.config.precision} at {det.threshold:g}, fp32 reference"
+    else:
+        det = ref = load_detector(args.threshold, upscale_small=args.clip_upscale, threads=args.threads,
+                                  precision=args.precision, runtime=args.runtime)
     if det.config.runtime != args.runtime:
         raise SystemExit(f"{args.runtime} could not be loaded (see the warning above)")
     print(f"\n== temporal cover ({args.runtime} {args.precision}): threshold {args.threshold}, "
@@ -211,7 +229,8 @@ def run_clips(args) -> None:
     for gif in clips + [Path(v) for v in args.video]:
         frames, fps = gif_frames(gif) if gif.suffix == ".gif" else video_frames(gif, args.video_seconds)
         h, w = frames[0].shape[:2]
-        every = [det.detect(f) for f in frames]
+        every = [ref.detect(f) for f in frames]
+        mine = every if det is ref else [det.detect(f) for f in frames]
         n_ref = sum(len(d) for d in every)
         print(f"{gif.name}: {len(frames)} frames {w}x{h} at {fps:.1f} fps, {n_ref} every-frame detections")
         for k, name in ((k, name) for k in args.ks for name in args.schedule):
@@ -222,7 +241,7 @@ def run_clips(args) -> None:
                 passes.append(len(frames) - 1)  # the last frame is always a detection pass
             gate = MotionGatedDetector(det, schedule_config(args, name))
             for i in passes:
-                tracker.update(i / fps, every[i] if name == "every-pass" else gate.detect(frames[i]))
+                tracker.update(i / fps, mine[i] if name == "every-pass" else gate.detect(frames[i]))
             tracks = FaceTracks(tracker.finish(), w, h, fps, len(frames), k, args.threshold, max(args.hold_s, 2 * interval))
             sched = HideSchedule(tracks, box_scale=args.box_scale, hold_s=args.hold_s)
             missed = []  # scores of every-frame detections whose centre no hidden box covers
@@ -281,6 +300,9 @@ def main() -> None:
     ap.add_argument("--clips", nargs="*", default=[], help="clip names (default: every GIF)")
     ap.add_argument("--precision", choices=["fp32", "int8", "bf16"], default="fp32",
                     help="the detector model (faces.py); bf16: OpenVINO only")
+    ap.add_argument("--as-shipped", action="store_true",
+                    help="clips: the detection pass as the product loads it (faces.load_pass_detector: the precision "
+                         "VIDEOCOACH_DETECT_PRECISION asks for, its threshold), every-frame references in float32")
     ap.add_argument("--runtime", choices=["onnxruntime", "openvino"], default="onnxruntime",
                     help="the detector's runtime (faces.py)")
     args = ap.parse_args()

@@ -4,6 +4,7 @@
     python eval/eval_served_frames.py --videos classroom.gif   # some of them
     python eval/eval_served_frames.py --workers 2              # two detector sessions for the check
     python eval/eval_served_frames.py --videos lesson.mp4 --lesson-from 30 --lesson-seconds 10 --diagnose
+    VIDEOCOACH_DETECT_PRECISION=bf16 python eval/eval_served_frames.py --bf16-gap 0.01   # a bf16 detection pass
 
 Each recording goes through the product's video steps as the pipeline runs them: face tracks (the default policy,
 every face hidden), the people step (dlib descriptors, people, the enrolled teacher's tracks), then the rendition
@@ -39,11 +40,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from eval.eval_faces import cached_tracks, tracks_cache  # noqa: E402
+from eval.eval_faces import cached_tracks, pass_tag, tracks_cache  # noqa: E402
 from videocoach.av import media  # noqa: E402
 from videocoach.av.ffmpeg import ffmpeg_binary, run  # noqa: E402
 from videocoach.av.video_io import FrameReader  # noqa: E402
-from videocoach.privacy import identity, onepass, people, policy, second_opinion, served_check  # noqa: E402
+from videocoach.privacy import faces, identity, onepass, people, policy, second_opinion, served_check  # noqa: E402
 from videocoach.privacy.faces import load_detector  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "faces"
@@ -72,7 +73,7 @@ def face_steps(path: Path, pol, emb, enrolled):
 def serve(path: Path, info, tracks, teacher: frozenset[int], pol, opinion, trust_cache: bool) -> tuple[Path, dict]:
     """The rendition a browser gets, with the teacher shown (kept in eval/out/served_cache/ for the same teacher)."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    out, meta_path = CACHE / f"{path.stem}.mp4", CACHE / f"{path.stem}.json"
+    out, meta_path = CACHE / f"{path.stem}{pass_tag()}.mp4", CACHE / f"{path.stem}{pass_tag()}.json"
     key = sorted(teacher)
     if out.exists() and meta_path.exists() and json.loads(meta_path.read_text())["teacher"] == key:
         return out, json.loads(meta_path.read_text())
@@ -111,13 +112,13 @@ def serve_and_check(name: str, path: Path, info, tracks, teacher: frozenset[int]
                     diagnose: bool = False) -> None:
     out, meta = serve(path, info, tracks, teacher, pol, opinion, trust_cache)
     if seconds is not None and not start_s:  # the first seconds only (a keyframe every second: a clean cut)
-        part = CACHE / f"{path.stem}.first{seconds:g}s.mp4"
+        part = CACHE / f"{path.stem}{pass_tag()}.first{seconds:g}s.mp4"
         run([ffmpeg_binary(), "-y", "-v", "error", "-i", str(out), "-t", f"{seconds:g}", "-map", "0:v:0", "-c", "copy",
              str(part)])
         out, meta = part, dict(meta, frames=None)
         name = f"{name} (first {seconds:g} s)"
     if start_s:  # from a keyframe on; the tracks shifted to the cut's clock (only the cut's first second may differ)
-        part = CACHE / f"{path.stem}.from{start_s:g}s.mp4"
+        part = CACHE / f"{path.stem}{pass_tag()}.from{start_s:g}s.mp4"
         length = ["-t", f"{seconds:g}"] if seconds is not None else []
         run([ffmpeg_binary(), "-y", "-v", "error", "-ss", f"{start_s:g}", "-i", str(out), *length, "-map", "0:v:0",
              "-c", "copy", str(part)])
@@ -228,7 +229,12 @@ def main() -> None:
                     help="per hit: the score in the served and in the original frame, the render's tracks there")
     ap.add_argument("--trust-cache", action="store_true",
                     help="use a rendition left in eval/out/served_cache/ without its note (an interrupted run)")
+    ap.add_argument("--bf16-gap", type=float, default=None,
+                    help="a bf16 detection pass's threshold gap (faces.BF16_THRESHOLD_GAP) to measure another")
     args = ap.parse_args()
+    if args.bf16_gap is not None:
+        faces.BF16_THRESHOLD_GAP = args.bf16_gap  # read when the pass loads its detectors
+    print(f"detection pass: {faces.detection_precision()}{pass_tag()}", flush=True)
     OUT.mkdir(parents=True, exist_ok=True)
     for old in OUT.glob("*.png"):
         old.unlink()
@@ -239,7 +245,7 @@ def main() -> None:
     woman: list[np.ndarray] = []
     for name in args.videos:
         path = video_path(name)
-        noted = CACHE / f"{path.stem}.json"
+        noted = CACHE / f"{path.stem}{pass_tag()}.json"
         if args.trust_cache and noted.exists() and tracks_cache(path).exists():
             # an interrupted run's people step (deterministic on the cached tracks): its teacher tracks are noted
             info = media.probe(path)

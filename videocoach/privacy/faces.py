@@ -53,19 +53,31 @@ def centerface_model_path() -> Path:
 
 PRECISIONS = ("fp32", "int8", "bf16")  # "bf16": OpenVINO only (bfloat16 where the CPU has it, else float32)
 RUNTIMES = ("onnxruntime", "openvino")
-# onnxruntime stays the default: OpenVINO 2026.4 in float32 matches it (max abs diff 1e-4) but costs MORE CPU per
-# 720p pass here (182-196 ms against 148-161, 1 thread, bench/bench_detect.py --part runtimes); bfloat16 is cheaper
-# only on CPUs with bf16 arithmetic and moves the score map by up to 0.02.  VIDEOCOACH_DETECT_RUNTIME=openvino
-# chooses it for every detector; VIDEOCOACH_DETECT_PRECISION=bf16 (below) for the detection pass only.
+# onnxruntime is the float32 runtime: OpenVINO 2026.4 in float32 matches it (max abs diff 1e-4) but costs MORE CPU
+# per 720p pass here (182-196 ms against 148-161, 1 thread, bench/bench_detect.py --part runtimes).
+# VIDEOCOACH_DETECT_RUNTIME=openvino chooses it for every float32 detector.
 DEFAULT_RUNTIME = "onnxruntime"
 RUNTIME_ENV = "VIDEOCOACH_DETECT_RUNTIME"
 # "int8" halves the CPU time at the same WIDER recall (0.994 on faces >= 20 px) but its extra near-threshold blips
-# lower the clips' temporal cover to 0.984-0.991 on two clips (eval/eval_faces.py --precision int8): not the default.
-# "bf16" (OpenVINO): 27-34 % less detector CPU under the motion schedule on a CPU with bf16 arithmetic, same WIDER
-# recall and cover at 0.2-0.25 s >= 0.99, but its score map is not onnxruntime's (up to 0.024 apart): opt-in.
-# VIDEOCOACH_DETECT_PRECISION sets the detection pass's precision (the audit asks for float32 whatever it says).
+# lower the clips' temporal cover to 0.984-0.991 on two clips (eval/eval_faces.py --precision int8): never a default.
+# "bf16" (OpenVINO): 96 against 167 ms per 720p pass on a CPU with bf16 arithmetic (without it OpenVINO runs it
+# slower than onnxruntime), same WIDER recall; its score map is not float32's (up to 0.029 apart), so its pass
+# detects at the policy's threshold less BF16_THRESHOLD_GAP (fail closed).  The audit and the served check always
+# judge in float32.  "auto": bf16 where the CPU has bf16 arithmetic (cpu_has_bf16) and OpenVINO is installed, else
+# float32.  NOT the default (DEFAULT_CHOICE): with the gap the whole one-decode redaction of the 20 s lesson slice
+# costs the same CPU within noise (1.04 fp32; 0.91-1.05 bf16 at 0.035) while it makes 355 tracks and hides 34,038
+# boxes against 70 and 7,193 -- and every track costs face descriptors in the people step.
+# VIDEOCOACH_DETECT_PRECISION (fp32 | int8 | bf16 | auto) sets the detection pass's precision.
 PRECISION_ENV = "VIDEOCOACH_DETECT_PRECISION"
-DEFAULT_PRECISION = os.environ.get(PRECISION_ENV, "").strip().lower() or "fp32"
+DEFAULT_CHOICE = "fp32"  # "auto" would run bf16 wherever the CPU has it (see above for why not)
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo flags of bfloat16 arithmetic
+# bf16 scores float32's faces up to 0.029 lower, mostly well above the threshold (bench/bench_detect.py --part
+# margin: at the threshold it missed 5 of 390 float32 faces on two 20 s slices, at 0.005 under it none).  On the
+# served clips (eval/eval_served_frames.py --diagnose) a pass 0.005 or 0.01 under the threshold left one spot that
+# float32 scores 0.075 in the original visible on walking.gif (float32's own pass: none); 0.015 under it, none.
+# The cost: the frame area in boxes on the 20 s lesson slice 2.13 % (float32) -> 2.58 %; on the walking slice, where
+# both precisions emit frame-sized boxes near 0.05, 7.7 % -> 47.6 %.
+BF16_THRESHOLD_GAP = 0.015
 QUANT_RECIPE = "qdq-u8s8-perchannel-minmax-headfp32-v2"
 HEAD_FP32 = True  # the head (score, scale, offset, landmark convs) stays float: fewer near-threshold blips  # part of the cache key: a new recipe builds a new file
 CALIBRATION_VIDEO = Path(__file__).resolve().parents[2] / "sample_media" / "lesson.mp4"
@@ -76,6 +88,7 @@ CALIBRATION_EVERY_S = 18.0  # 8 frames of the 2:26 sample lesson: real faces in 
 class DetectorConfig:
     threshold: float = DEFAULT_THRESHOLD
     upscale_small: bool = False  # a second pass on the 2x upscaled frame, tiled, for faces of 10-20 px
+    upscale_factor: float = 2.0  # how much that second pass enlarges the frame
     upscale_tile_px: int = 1024  # tile side for the upscaled pass (input pixels of the model)
     max_upscale_side_px: int = 1600  # frames larger than this are not upscaled (small faces are big enough there)
     threads: int = 1  # intra-op threads; redact.detect_faces runs two single-threaded sessions in parallel instead
@@ -94,6 +107,8 @@ class DetectorConfig:
             raise ValueError(f"threshold must be in (0, 1), got {self.threshold!r}")
         if self.threads < 1:
             raise ValueError("threads must be >= 1")
+        if not 1.0 < self.upscale_factor <= 4.0:
+            raise ValueError(f"upscale_factor must be in (1, 4], got {self.upscale_factor!r}")
 
 
 class FaceDetector:
@@ -114,10 +129,11 @@ class FaceDetector:
             raise FaceDetectorError(f"expected an HxWx3 BGR frame, got shape {frame_bgr.shape}")
         dets = self._detect_once(frame_bgr, thr)
         if self.config.upscale_small and max(frame_bgr.shape[:2]) <= self.config.max_upscale_side_px:
-            big = cv2.resize(frame_bgr, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_LINEAR)
+            f = self.config.upscale_factor
+            big = cv2.resize(frame_bgr, None, fx=f, fy=f, interpolation=cv2.INTER_LINEAR)
             extra = self._detect_tiled(big, thr, self.config.upscale_tile_px)
             if len(extra):
-                extra[:, :4] /= 2.0
+                extra[:, :4] /= f
                 dets = nms(np.concatenate([dets, extra]), NMS_IOU)
         return dets
 
@@ -343,6 +359,64 @@ class _OpenVINOSession:
         return [result[self._ports[name]] for name in output_names]
 
 
+def cpu_has_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """The CPU does bfloat16 arithmetic: one of BF16_CPU_FLAGS in ``/proc/cpuinfo``; where that file cannot be read
+    (not Linux), OpenVINO's OPTIMIZATION_CAPABILITIES for the CPU lists BF16.  False when neither can tell."""
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        text = None
+    if text is not None:
+        flags = {f for line in text.splitlines() if line.startswith("flags") for f in line.split(":", 1)[-1].split()}
+        return any(flag in flags for flag in BF16_CPU_FLAGS)
+    try:
+        import openvino
+
+        return "BF16" in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    except (ImportError, OSError, RuntimeError):  # no OpenVINO, or no CPU plugin: it cannot run bf16 anyway
+        return False
+
+
+def openvino_installed() -> bool:
+    return importlib.util.find_spec("openvino") is not None
+
+
+def detection_precision() -> str:
+    """The detection pass's precision: ``VIDEOCOACH_DETECT_PRECISION`` when set, else DEFAULT_CHOICE; "auto" is
+    "bf16" where the CPU has bf16 arithmetic and OpenVINO is installed, else "fp32" (onnxruntime)."""
+    name = os.environ.get(PRECISION_ENV, "").strip().lower() or DEFAULT_CHOICE
+    if name == "auto":
+        return "bf16" if openvino_installed() and cpu_has_bf16() else "fp32"
+    if name not in PRECISIONS:
+        raise FaceDetectorError(f"{PRECISION_ENV} must be one of {PRECISIONS + ('auto',)}, got {name!r}")
+    return name
+
+
+def pass_threshold(threshold: float, detector_config: DetectorConfig) -> float:
+    """The threshold a detection-pass detector runs at to hide at least what float32 at ``threshold`` would:
+    lowered by BF16_THRESHOLD_GAP when it really runs in bf16 (OpenVINO), else ``threshold``."""
+    if detector_config.precision == "bf16" and detector_config.runtime == "openvino":
+        return max(0.005, threshold - BF16_THRESHOLD_GAP)
+    return threshold
+
+
+def load_pass_detector(threshold: float = DEFAULT_THRESHOLD, *, upscale_small: bool = False,
+                       device: str = "cpu") -> FaceDetector:
+    """The detection pass's detector: ``detection_precision()`` on the CPU (float32 on a GPU), its threshold
+    lowered by ``pass_threshold`` under bf16 so the float32 audit and served check find no more than float32's
+    pass would leave."""
+    precision = detection_precision() if device == "cpu" else "fp32"
+    det = load_detector(threshold, upscale_small=upscale_small, precision=precision, device=device)
+    det.config = replace(det.config, threshold=pass_threshold(threshold, det.config))
+    return det
+
+
+def __getattr__(name: str):  # the old constant, read when asked (the probe and the environment decide it)
+    if name == "DEFAULT_PRECISION":
+        return detection_precision()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def requested_runtime() -> str:
     """The runtime asked for: ``VIDEOCOACH_DETECT_RUNTIME`` (onnxruntime | openvino), else DEFAULT_RUNTIME."""
     name = os.environ.get(RUNTIME_ENV, "").strip().lower() or DEFAULT_RUNTIME
@@ -429,7 +503,7 @@ def load_detector(
 
 
 __all__ = [
-    "DEFAULT_PRECISION",
+    "BF16_THRESHOLD_GAP",
     "DEFAULT_THRESHOLD",
     "DetectorConfig",
     "EMPTY",
@@ -437,11 +511,15 @@ __all__ = [
     "FaceDetectorError",
     "RUNTIMES",
     "centerface_model_path",
+    "cpu_has_bf16",
     "cuda_available",
+    "detection_precision",
     "detector_device",
     "int8_model_path",
     "decode",
     "load_detector",
+    "load_pass_detector",
+    "pass_threshold",
     "requested_runtime",
     "nms",
 ]

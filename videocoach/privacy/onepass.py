@@ -40,7 +40,7 @@ from videocoach.av.ffmpeg import FFmpegError
 from videocoach.av.video_io import Frame, FrameReader, FrameWriter
 from videocoach.core.model import MediaInfo, Progress, no_progress
 from videocoach.privacy import faces
-from videocoach.privacy.faces import FaceDetector, FaceDetectorError, load_detector
+from videocoach.privacy.faces import FaceDetector, FaceDetectorError
 from videocoach.privacy.policy import ConsentPolicy
 from videocoach.privacy.schedule import MotionGatedDetector, ScheduleConfig, schedule_from_env
 from videocoach.privacy.redact import (
@@ -191,8 +191,8 @@ def redact_in_one_pass(
         dets_: list[FaceDetector] = []
         if detecting:
             dets_ = list(detectors) if detectors else [
-                load_detector(policy.threshold, upscale_small=policy.upscale_small, precision=faces.DEFAULT_PRECISION,
-                              device=faces.detector_device())
+                faces.load_pass_detector(policy.threshold, upscale_small=policy.upscale_small,
+                                         device=faces.detector_device())
                 for _ in range(1 if gated else DETECT_WORKERS)
             ]
             for det in dets_:

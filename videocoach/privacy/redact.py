@@ -64,6 +64,7 @@ from videocoach.privacy.faces import (
     FaceDetectorError,
     detector_device,
     load_detector,
+    load_pass_detector,
 )
 from videocoach.privacy.policy import ConsentPolicy
 from videocoach.privacy.schedule import LOOK_MARGIN, LookAgain, look_rounds_from_env
@@ -84,6 +85,10 @@ CRF = 23
 DETECT_WORKERS = 2  # parallel single-threaded detector sessions (2 cores)
 AUDIT_SAMPLE_EVERY_S = 5.0  # one sampled frame every 5 s: the 2x pass costs ~6x a plain pass (bench_redact.py)
 AUDIT_THRESHOLD = 0.3  # with the 2x upscaled pass; measured on rendered output (see the report in bench/eval)
+# the audit's upscaled tiled pass enlarges the frame this much.  1.5 costs 34-37 % less per audited frame
+# (bench/bench_detect.py --part audit) but flags 17 instead of 22 of 24 faces pasted at 16-40 px
+# (tests/test_audit_planted.py) and 98 instead of 104 of 120 weak ones (eval/eval_audit.py --weak): 2 stays
+AUDIT_UPSCALE = 2.0
 AUDIT_MAX_CROPS = 50
 DETECTOR_NAME = "centerface"
 TRACK_ID_SHIFT = 20  # track ids = random run base << 20 | n: a stale mark never names a face of another run
@@ -179,7 +184,7 @@ def detect_faces(
         raise RedactionError(f"{Path(video_path).name}: no video stream")
     try:
         dets_ = list(detectors) if detectors else [
-            load_detector(policy.threshold, upscale_small=policy.upscale_small) for _ in range(DETECT_WORKERS)
+            load_pass_detector(policy.threshold, upscale_small=policy.upscale_small) for _ in range(DETECT_WORKERS)
         ]
         for det in dets_:
             if det.config.threshold > policy.threshold or (policy.upscale_small and not det.config.upscale_small):
@@ -505,9 +510,11 @@ def cut_clip(
 
 
 def load_audit_detector(threshold: float = AUDIT_THRESHOLD) -> FaceDetector:
-    """The audit's other setting: a 2x upscaled tiled pass on top of the full-resolution one."""
-    # always float: the audit is the independent check of what the (possibly int8) detection pass hid
-    return load_detector(threshold, upscale_small=True, precision="fp32", device=detector_device())
+    """The audit's other setting: an upscaled tiled pass (``AUDIT_UPSCALE``) on top of the full-resolution one."""
+    # always float: the audit is the independent check of what the (possibly bf16 or int8) detection pass hid
+    det = load_detector(threshold, upscale_small=True, precision="fp32", device=detector_device())
+    det.config = replace(det.config, upscale_factor=AUDIT_UPSCALE)
+    return det
 
 
 FindingsFilter = Callable[[np.ndarray, list[AuditFinding]], list[AuditFinding]]
