@@ -348,3 +348,15 @@ def test_a_consented_pupil_left_visible_is_still_a_finding(scene):
     assert exempt_all.clean, [(f.t_s, f.box) for f in exempt_all.findings]
     audited = audit(out, scene["tracks"], visible, scene["policy"], sample_every_s=1.0, exempt_track_ids=frozenset())
     assert audited.finding_count >= SECONDS  # the visible faces are findings
+
+
+def test_track_ids_fit_the_32_bit_face_marks_column(monkeypatch):
+    """``face_marks.track_id`` is a 32-bit integer (PostgreSQL ``integer``): the largest run base plus a run's
+    largest track number must fit it (the bases once reached 2**31, about one run in 2048)."""
+    from videocoach.privacy import redact
+
+    monkeypatch.setattr(redact.secrets, "randbelow", lambda n: n - 1)  # the largest draw
+    top = redact.new_track_id_base() + (1 << redact.TRACK_ID_SHIFT) - 1
+    assert top == 2**31 - 1
+    monkeypatch.setattr(redact.secrets, "randbelow", lambda n: 0)  # the smallest, as before
+    assert redact.new_track_id_base() == 1 << redact.TRACK_ID_SHIFT

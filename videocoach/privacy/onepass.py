@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 import os
 import queue
-import secrets
 import threading
 import time
 from collections import deque
@@ -50,7 +49,6 @@ from videocoach.privacy.redact import (
     DETECTOR_NAME,
     KEYFRAME_S,
     RENDER_PRESET,
-    TRACK_ID_SHIFT,
     AuditCheck,
     AuditFinding,
     AuditReport,
@@ -58,6 +56,7 @@ from videocoach.privacy.redact import (
     RedactionError,
     RenderReport,
     _check_complete,
+    new_track_id_base,
     _temp_beside,
     _verify_output,
     audit_report,
@@ -230,7 +229,7 @@ def redact_in_one_pass(
             every = policy.detect_every
             tracker = None
             if detecting:
-                base = (secrets.randbits(11) + 1) << TRACK_ID_SHIFT if id_base is None else id_base
+                base = new_track_id_base() if id_base is None else id_base
                 tracker = Tracker(every / fps, max_lost_s=hold_s(policy, fps), id_base=base)
                 name = DETECTOR_NAME + ("-int8" if any(d.config.precision == "int8" for d in dets_) else "")
                 name += "+motion" if gate is not None else ""

@@ -92,6 +92,12 @@ AUDIT_UPSCALE = 2.0
 AUDIT_MAX_CROPS = 50
 DETECTOR_NAME = "centerface"
 TRACK_ID_SHIFT = 20  # track ids = random run base << 20 | n: a stale mark never names a face of another run
+TRACK_ID_BASES = 2047  # run bases 1..2047: the largest id, 2047 << 20 | (2**20 - 1), is 2**31 - 1 (a 32-bit column)
+
+
+def new_track_id_base() -> int:
+    """A random base for one detection run's track ids; every id fits a signed 32-bit integer (``face_marks``)."""
+    return (secrets.randbelow(TRACK_ID_BASES) + 1) << TRACK_ID_SHIFT
 
 
 class RedactionError(RuntimeError):
@@ -204,7 +210,7 @@ def detect_faces(
             finally:
                 idle.put(det)
 
-        base = (secrets.randbits(11) + 1) << TRACK_ID_SHIFT if id_base is None else id_base
+        base = new_track_id_base() if id_base is None else id_base
         failed: list[float] = []
         n = 0
         with FrameReader(video_path, info) as reader, ThreadPoolExecutor(len(dets_), "face-detect") as pool:
