@@ -39,11 +39,12 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from eval.eval_faces import cached_tracks, tracks_cache  # noqa: E402
+from eval.eval_identity import analyse_video, tracks_file  # noqa: E402
 from videocoach.av import media  # noqa: E402
 from videocoach.av.ffmpeg import ffmpeg_binary, run  # noqa: E402
 from videocoach.av.video_io import FrameReader  # noqa: E402
-from videocoach.privacy import identity, onepass, people, policy, second_opinion, served_check  # noqa: E402
+from videocoach.privacy import identity, onepass, people, policy, schedule, second_opinion, served_check  # noqa: E402
+from videocoach.privacy.tracking import FaceTracks  # noqa: E402
 from videocoach.privacy.faces import load_detector  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "faces"
@@ -61,18 +62,24 @@ def video_path(name: str) -> Path:
     return SAMPLE if name == "lesson.mp4" else DATA / "clips" / name
 
 
+def look_key() -> str:
+    """The second look the render's detection pass takes (``VIDEOCOACH_LOOK_AGAIN``): part of every cache name here,
+    so tracks and renditions made with another look are never judged as this one's."""
+    rounds = schedule.look_rounds_from_env()
+    return f"look-crop{rounds}" if rounds else "look-off"
+
+
 def face_steps(path: Path, pol, emb, enrolled):
-    """Tracks (``eval_faces.cached_tracks``, shared with eval_audit.py) and the people step."""
-    info = media.probe(path)
-    tracks = cached_tracks(path, info)
-    descs, _thumbs = people.embed_tracks(path, info, tracks, emb)
-    return info, tracks, descs, people.find_people(tracks, descs, enrolled)
+    """Tracks as the product's detection pass finds them (one pass, the default schedule and second look; cached),
+    descriptors and the people step: ``eval_identity.analyse_video``."""
+    tracks, descs, _thumbs, result, _times = analyse_video(path, emb, enrolled)
+    return media.probe(path), tracks, descs, result
 
 
 def serve(path: Path, info, tracks, teacher: frozenset[int], pol, opinion, trust_cache: bool) -> tuple[Path, dict]:
     """The rendition a browser gets, with the teacher shown (kept in eval/out/served_cache/ for the same teacher)."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    out, meta_path = CACHE / f"{path.stem}.mp4", CACHE / f"{path.stem}.json"
+    out, meta_path = CACHE / f"{path.stem}.{look_key()}.mp4", CACHE / f"{path.stem}.{look_key()}.json"
     key = sorted(teacher)
     if out.exists() and meta_path.exists() and json.loads(meta_path.read_text())["teacher"] == key:
         return out, json.loads(meta_path.read_text())
@@ -239,11 +246,12 @@ def main() -> None:
     woman: list[np.ndarray] = []
     for name in args.videos:
         path = video_path(name)
-        noted = CACHE / f"{path.stem}.json"
-        if args.trust_cache and noted.exists() and tracks_cache(path).exists():
+        noted = CACHE / f"{path.stem}.{look_key()}.json"
+        cached = tracks_file(path)
+        if args.trust_cache and noted.exists() and cached.exists():
             # an interrupted run's people step (deterministic on the cached tracks): its teacher tracks are noted
             info = media.probe(path)
-            tracks = cached_tracks(path, info)
+            tracks = FaceTracks.from_json(cached.read_text())
             teacher = frozenset(json.loads(noted.read_text())["teacher"])
             print(f"{name}: face tracks and the teacher's tracks from the cache of an earlier run", flush=True)
         elif name == "lesson.mp4":
