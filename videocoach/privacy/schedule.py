@@ -18,10 +18,11 @@ Fail-closed rules of the ``motion`` schedule (``MotionGatedDetector``):
   every-pass detector would lose it; the tracker's hold rules (``tracking.py``) then hide it as for any lost face;
 - a failed pass forgets everything: the next pass is a whole-frame one.
 
-Both schedules take the pass's second look (``LookAgain``): hiding a face changes what the detector sees beside it
-(a pupil's clasped hands below a mosaic score 0.07-0.12 where the original scored 0.02), so each pass's faces are
-hidden as the render hides them and the detector looks again around them, below the threshold; what it finds there
-is hidden too.  The served-frames check (``served_check.py``) judges the rendition with exactly that hiding.
+Both schedules take the pass's second look (``LookAgain``, on by default): hiding a face changes what the detector
+sees beside it (a pupil's clasped hands below a mosaic score 0.07-0.12 where the original scored 0.02), so each
+pass's faces are hidden as the render hides them and the detector looks again in crops around them, below the
+threshold; what it finds there is hidden too.  The served-frames check (``served_check.py``) judges the rendition
+with exactly that hiding.
 
 ``eval/eval_faces.py --schedule motion`` measures the temporal cover on the clips against the every-frame
 detector, and ``bench/bench_detect.py`` the CPU per media second.
@@ -199,9 +200,12 @@ class LookAgain:
     Where it looks: only in the windows (``look_windows``) around the boxes hidden in the round -- in the first, the
     pass's faces (a partial pass of the motion schedule: its fresh faces only, nothing changed elsewhere); in the
     second, what the first added -- each grown to the detector's 32 px grid (``look_crops``), at the frame's own
-    scale.  The whole frame (``whole_frame``, the look of stop 22) cost 2.4x the crops' detector time on the lesson and
-    found nothing >= 0.05 that the crops left unhidden (``bench/bench_look_again.py``; the served check on the whole
-    lesson and the clips, README issue 19).  A pass with no face costs nothing more."""
+    scale.  The whole frame (``whole_frame``, the look of stop 22) cost the lesson's detection pass 2.15 CPU-s per
+    media s against 0.94 for the crops (0.39 without a look; ``bench/bench_look_again.py``, 0:20-0:40), and on 0:30-
+    0:40 the crops hid every spot >= 0.05 the whole-frame look found (76 of its 515 additions were not under a box
+    the crops hid, all < 0.05, at most 0.047).  Crops score a little higher than the whole frame (the detector sees
+    less context), so they add more (the hidden share of the frame 12 % -> 21 %): fail closed, and paid in picture.
+    A pass with no face costs nothing more."""
 
     hide: Callable[[np.ndarray, tuple[int, int, int, int]], None]
     box_scale: float
@@ -245,9 +249,10 @@ def look_rounds_from_env() -> int:
     """The second look is on by default; ``VIDEOCOACH_LOOK_AGAIN=off`` turns it off (``on`` is the default said
     aloud; anything else is an error).  Measured (README, issue 19): with it the served check finds no visible face
     on the whole sample lesson and the clips, where without it hands and necklines beside hidden faces showed in 42
-    and 83 of 250 frames of two 10 s slices; in crops around the hidden boxes it costs FIXME.  What it adds scored
-    under 0.05 in the original frame (hands, glass: no face the first look missed): a school that accepts those
-    hits may turn it off."""
+    and 83 of 250 frames of two 10 s slices.  In crops around the hidden boxes it costs the one-pass redaction 0.99 ->
+    1.64 CPU-s per media s (the whole-frame look of stop 22: 2.88) and hides 21 % of the frame instead of 3 % (pupils'
+    hands and bodies beside their hidden faces).  What it adds scored under 0.05 in the original frame (hands,
+    glass: no face the first look missed): a school that accepts such hits may turn it off for a cheaper video."""
     value = os.environ.get(LOOK_ENV, "").strip().lower() or "on"
     if value not in ("on", "off"):
         raise ValueError(f"{LOOK_ENV} must be 'on' or 'off', got {value!r}")
