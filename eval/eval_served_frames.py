@@ -8,8 +8,9 @@
 Each recording goes through the product's video steps as the pipeline runs them: face tracks (the one pass's
 detection with the default policy, schedule and second look, every face hidden: ``eval_identity.analyse_video``,
 cached in eval/out/tracks/ per look, as the renditions in eval/out/served_cache/), the people step (dlib
-descriptors, people, the enrolled teacher's tracks), then the rendition with the teacher shown, rendered and audited in one pass (``onepass.redact_in_one_pass`` with the audit's second
-opinion), which is the file a browser gets.  ``privacy.served_check.check_served`` then decodes that file and runs
+descriptors, people, the enrolled teacher's tracks), then the rendition with the teacher shown, rendered and
+audited in one pass (``onepass.redact_in_one_pass`` with the audit's second opinion), which is the file a browser
+gets.  ``privacy.served_check.check_served`` then decodes that file and runs
 CenterFace at 0.05 on every frame.
 
 Teacher: on the sample lesson, the person the people step suggests, confirmed (as the owner does in Pre-watch); on
