@@ -117,14 +117,14 @@ def test_clasped_hands_are_not_face_like(served):
 def test_hiding_a_face_makes_a_face_of_the_hands_below_it_and_the_second_look_hides_them(served, monkeypatch):
     """Why the served check found the clasped hands although the render detects at the same 0.05: in the original
     frame they score about 0.02; with the pupil's face above them hidden (the render's mosaic), 0.07-0.12.  The
-    detection pass's second look (schedule.LookAgain, on by default) hides the pass's faces and looks again in crops
+    detection pass's second look (schedule.LookAgain, opt-in) hides the pass's faces and looks again in crops
     around them: it adds the hands, and everything >= 0.05 that a look at the whole hidden frame adds."""
     from dataclasses import replace
 
     from videocoach.privacy.redact import hide_rect, look_again
     from videocoach.privacy.tracking import clip_box, enlarge
 
-    monkeypatch.delenv("VIDEOCOACH_LOOK_AGAIN", raising=False)  # the default
+    monkeypatch.setenv("VIDEOCOACH_LOOK_AGAIN", "on")
     frame, pol, det = _lesson_frame(30), served["pol"], served["det"]
 
     def on_hands(dets):
@@ -151,15 +151,15 @@ def test_hiding_a_face_makes_a_face_of_the_hands_below_it_and_the_second_look_hi
                           for d in strong), strong
 
 
-def test_sample_lesson_served_frames_at_zero_with_the_default_look(tmp_path, monkeypatch):
+def test_sample_lesson_served_frames_at_zero_with_the_second_look(tmp_path, monkeypatch):
     """Four seconds of the sample lesson (0:30-0:34: clasped hands below a hidden face, a neckline, a table edge),
-    detected and rendered by the one pass with every face hidden and the default settings (the second look on),
-    then the served check on every frame: zero, and the clasped hands are under a hidden box."""
+    detected and rendered by the one pass with every face hidden and the second look on (``VIDEOCOACH_LOOK_AGAIN=on``,
+    crops), then the served check on every frame: zero, and the clasped hands are under a hidden box."""
     import subprocess
 
     from videocoach.privacy.tracking import HideSchedule
 
-    monkeypatch.delenv("VIDEOCOACH_LOOK_AGAIN", raising=False)
+    monkeypatch.setenv("VIDEOCOACH_LOOK_AGAIN", "on")
 
     from conftest import SAMPLE_MEDIA
 

@@ -288,8 +288,8 @@ def hide_rect(image: np.ndarray, rect: tuple[int, int, int, int], policy: Consen
 
 def look_again(policy: ConsentPolicy):
     """The detection pass's second look (``schedule.LookAgain``): its faces hidden with this policy's method, the
-    detector again around them at ``schedule.LOOK_MARGIN`` x the policy's threshold; on unless
-    ``VIDEOCOACH_LOOK_AGAIN=off`` (``schedule.look_rounds_from_env``)."""
+    detector again around them at ``schedule.LOOK_MARGIN`` x the policy's threshold, when
+    ``VIDEOCOACH_LOOK_AGAIN=on`` (off by default: see ``schedule.look_rounds_from_env``)."""
     return LookAgain(partial(hide_rect, policy=policy), policy.box_scale, LOOK_MARGIN * policy.threshold,
                      look_rounds_from_env())
 

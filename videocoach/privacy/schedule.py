@@ -18,7 +18,7 @@ Fail-closed rules of the ``motion`` schedule (``MotionGatedDetector``):
   every-pass detector would lose it; the tracker's hold rules (``tracking.py``) then hide it as for any lost face;
 - a failed pass forgets everything: the next pass is a whole-frame one.
 
-Both schedules take the pass's second look (``LookAgain``, on by default): hiding a face changes what the detector
+Both schedules take the pass's second look (``LookAgain``, opt-in): hiding a face changes what the detector
 sees beside it (a pupil's clasped hands below a mosaic score 0.07-0.12 where the original scored 0.02), so each
 pass's faces are hidden as the render hides them and the detector looks again in crops around them, below the
 threshold; what it finds there is hidden too.  The served-frames check (``served_check.py``) judges the rendition
@@ -43,7 +43,7 @@ from videocoach.privacy.tracking import clip_box, enlarge
 
 SCHEDULES = ("every-pass", "motion")
 SCHEDULE_ENV = "VIDEOCOACH_DETECT_SCHEDULE"  # "every-pass" restores the old schedule
-LOOK_ENV = "VIDEOCOACH_LOOK_AGAIN"  # "off" turns the second look (LookAgain) off; on by default (look_rounds_from_env)
+LOOK_ENV = "VIDEOCOACH_LOOK_AGAIN"  # "on": the second look (LookAgain); off by default (see look_rounds_from_env)
 DEFAULT_SCHEDULE = "motion"
 
 
@@ -210,7 +210,7 @@ class LookAgain:
     hide: Callable[[np.ndarray, tuple[int, int, int, int]], None]
     box_scale: float
     threshold: float
-    rounds: int = LOOK_ROUNDS  # 0: no second look (``VIDEOCOACH_LOOK_AGAIN=off``, ``look_rounds_from_env``)
+    rounds: int = LOOK_ROUNDS  # 0: no second look (the default: ``VIDEOCOACH_LOOK_AGAIN``, ``look_rounds_from_env``)
     whole_frame: bool = False  # True: each round runs the detector on the whole hidden frame (the old, costly look)
 
     def __call__(self, detector: FaceDetector, frame: np.ndarray, dets: np.ndarray,
@@ -246,14 +246,14 @@ class LookAgain:
 
 
 def look_rounds_from_env() -> int:
-    """The second look is on by default; ``VIDEOCOACH_LOOK_AGAIN=off`` turns it off (``on`` is the default said
-    aloud; anything else is an error).  Measured (README, issue 19): with it the served check finds no visible face
-    on the whole sample lesson and the clips, where without it hands and necklines beside hidden faces showed in 42
-    and 83 of 250 frames of two 10 s slices.  In crops around the hidden boxes it costs the one-pass redaction 0.99 ->
-    1.64 CPU-s per media s (the whole-frame look of stop 22: 2.88) and hides 21 % of the frame instead of 3 % (pupils'
-    hands and bodies beside their hidden faces).  What it adds scored under 0.05 in the original frame (hands,
-    glass: no face the first look missed): a school that accepts such hits may turn it off for a cheaper video."""
-    value = os.environ.get(LOOK_ENV, "").strip().lower() or "on"
+    """``VIDEOCOACH_LOOK_AGAIN=on`` turns the second look on; it is off by default (anything else but ``on`` or
+    ``off`` is an error).  Measured (README, issue 19): in crops around the hidden boxes it costs the one-pass
+    redaction 0.99 -> 1.64 CPU-s per media s (the whole-frame look of stop 22: 2.88) and hides 21 % of the frame
+    instead of 3 % (pupils' hands and bodies beside their hidden faces).  With it the served check finds nothing on
+    the clips but one frame of walking.gif and on the lesson's 0:30-0:40 (42 frames without), but 4 frames of
+    1:40-1:50 (83 without): the mosaic of a body the look hid on an earlier pass, still held by the hold rules, makes
+    the table below it face-like, and a pass's look hides only that pass's boxes.  Not at zero, so not the default."""
+    value = os.environ.get(LOOK_ENV, "").strip().lower() or "off"
     if value not in ("on", "off"):
         raise ValueError(f"{LOOK_ENV} must be 'on' or 'off', got {value!r}")
     return LOOK_ROUNDS if value == "on" else 0
