@@ -11,6 +11,8 @@ detector's own thread time, the tracks, the mean share of the frame area hidden 
 
 2026-12-06 (0:20-0:40 of the sample lesson, loaded machine): rounds 0: 21.5 CPU-s (1.07 per media s), detector 0.40
 per media s, 105 tracks, 3.0 % of the frame hidden; rounds 2: 56.0 CPU-s (2.80), detector 1.98, 777 tracks, 18.3 %.
+2026-12-07 (the same slice, load 15-24): off 19.8 CPU-s (0.99 per media s), detector 0.39, 105 tracks, 3.0 %;
+whole2 57.7 (2.88), detector 2.15, 503 tracks, 12.2 %; crop2 32.9 (1.64), detector 0.94, 841 tracks, 21.1 %.
 """
 
 from __future__ import annotations
