@@ -120,16 +120,27 @@ def pair_dists(a, b=None) -> np.ndarray:
     return np.asarray([float(np.linalg.norm(x - y)) for x, y in pairs])
 
 
+def tracks_file(path: Path) -> Path:
+    """Where the face tracks of ``analyse_video`` are kept: one file per schedule and second look (shared with
+    eval_served_frames.py)."""
+    from videocoach.privacy.schedule import look_rounds_from_env, schedule_from_env
+
+    from eval.eval_faces import pass_tag
+
+    rounds = look_rounds_from_env()
+    look = f".look-crop{rounds}" if rounds else ""  # the look off keeps the name of the files made before it
+    return REPO / "eval" / "out" / "tracks" / f"{path.name}.onepass-{schedule_from_env().name}{look}{pass_tag()}.json"
+
+
 def analyse_video(path: Path, emb, enrolled=()):
     """Real stages on one video: face tracks (default policy), descriptors, people, the enrolled teacher's tracks."""
     from videocoach.av import media
     from videocoach.privacy import onepass, policy, redact
-    from videocoach.privacy.schedule import schedule_from_env
 
     info = media.probe(path)
     pol = policy.load_named_policy(policy.DEFAULT_POLICY)
     # detection as the product runs it (one pass, detection only, the default schedule); the slow part: kept
-    cache = REPO / "eval" / "out" / "tracks" / f"{path.name}.onepass-{schedule_from_env().name}.json"
+    cache = tracks_file(path)
     t0 = time.perf_counter()
     if cache.exists():
         tracks = redact.FaceTracks.from_json(cache.read_text())

@@ -6,10 +6,12 @@
     python eval/eval_served_frames.py --videos lesson.mp4 --lesson-from 30 --lesson-seconds 10 --diagnose
     VIDEOCOACH_DETECT_PRECISION=bf16 python eval/eval_served_frames.py --bf16-gap 0.01   # a bf16 detection pass
 
-Each recording goes through the product's video steps as the pipeline runs them: face tracks (the default policy,
-every face hidden), the people step (dlib descriptors, people, the enrolled teacher's tracks), then the rendition
-with the teacher shown, rendered and audited in one pass (``onepass.redact_in_one_pass`` with the audit's second
-opinion), which is the file a browser gets.  ``privacy.served_check.check_served`` then decodes that file and runs
+Each recording goes through the product's video steps as the pipeline runs them: face tracks (the one pass's
+detection with the default policy, schedule and second look, every face hidden: ``eval_identity.analyse_video``,
+cached in eval/out/tracks/ per look, as the renditions in eval/out/served_cache/), the people step (dlib
+descriptors, people, the enrolled teacher's tracks), then the rendition with the teacher shown, rendered and
+audited in one pass (``onepass.redact_in_one_pass`` with the audit's second opinion), which is the file a browser
+gets.  ``privacy.served_check.check_served`` then decodes that file and runs
 CenterFace at 0.05 on every frame.
 
 Teacher: on the sample lesson, the person the people step suggests, confirmed (as the owner does in Pre-watch); on
@@ -40,11 +42,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from eval.eval_faces import cached_tracks, pass_tag, tracks_cache  # noqa: E402
+from eval.eval_faces import pass_tag  # noqa: E402
+from eval.eval_identity import analyse_video, tracks_file  # noqa: E402
 from videocoach.av import media  # noqa: E402
 from videocoach.av.ffmpeg import ffmpeg_binary, run  # noqa: E402
 from videocoach.av.video_io import FrameReader  # noqa: E402
-from videocoach.privacy import faces, identity, onepass, people, policy, second_opinion, served_check  # noqa: E402
+from videocoach.privacy import faces, identity, onepass, people, policy, schedule, second_opinion, served_check  # noqa: E402
+from videocoach.privacy.tracking import FaceTracks  # noqa: E402
 from videocoach.privacy.faces import load_detector  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "faces"
@@ -62,18 +66,25 @@ def video_path(name: str) -> Path:
     return SAMPLE if name == "lesson.mp4" else DATA / "clips" / name
 
 
+def look_key() -> str:
+    """The second look the render's detection pass takes (``VIDEOCOACH_LOOK_AGAIN``): part of every cache name here,
+    so tracks and renditions made with another look are never judged as this one's."""
+    rounds = schedule.look_rounds_from_env()
+    return f"look-crop{rounds}" if rounds else "look-off"
+
+
 def face_steps(path: Path, pol, emb, enrolled):
-    """Tracks (``eval_faces.cached_tracks``, shared with eval_audit.py) and the people step."""
-    info = media.probe(path)
-    tracks = cached_tracks(path, info)
-    descs, _thumbs = people.embed_tracks(path, info, tracks, emb)
-    return info, tracks, descs, people.find_people(tracks, descs, enrolled)
+    """Tracks as the product's detection pass finds them (one pass, the default schedule and second look; cached),
+    descriptors and the people step: ``eval_identity.analyse_video``."""
+    tracks, descs, _thumbs, result, _times = analyse_video(path, emb, enrolled)
+    return media.probe(path), tracks, descs, result
 
 
 def serve(path: Path, info, tracks, teacher: frozenset[int], pol, opinion, trust_cache: bool) -> tuple[Path, dict]:
     """The rendition a browser gets, with the teacher shown (kept in eval/out/served_cache/ for the same teacher)."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    out, meta_path = CACHE / f"{path.stem}{pass_tag()}.mp4", CACHE / f"{path.stem}{pass_tag()}.json"
+    stem = f"{path.stem}.{look_key()}{pass_tag()}"
+    out, meta_path = CACHE / f"{stem}.mp4", CACHE / f"{stem}.json"
     key = sorted(teacher)
     if out.exists() and meta_path.exists() and json.loads(meta_path.read_text())["teacher"] == key:
         return out, json.loads(meta_path.read_text())
@@ -112,13 +123,13 @@ def serve_and_check(name: str, path: Path, info, tracks, teacher: frozenset[int]
                     diagnose: bool = False) -> None:
     out, meta = serve(path, info, tracks, teacher, pol, opinion, trust_cache)
     if seconds is not None and not start_s:  # the first seconds only (a keyframe every second: a clean cut)
-        part = CACHE / f"{path.stem}{pass_tag()}.first{seconds:g}s.mp4"
+        part = CACHE / f"{path.stem}.{look_key()}{pass_tag()}.first{seconds:g}s.mp4"
         run([ffmpeg_binary(), "-y", "-v", "error", "-i", str(out), "-t", f"{seconds:g}", "-map", "0:v:0", "-c", "copy",
              str(part)])
         out, meta = part, dict(meta, frames=None)
         name = f"{name} (first {seconds:g} s)"
     if start_s:  # from a keyframe on; the tracks shifted to the cut's clock (only the cut's first second may differ)
-        part = CACHE / f"{path.stem}{pass_tag()}.from{start_s:g}s.mp4"
+        part = CACHE / f"{path.stem}.{look_key()}{pass_tag()}.from{start_s:g}s.mp4"
         length = ["-t", f"{seconds:g}"] if seconds is not None else []
         run([ffmpeg_binary(), "-y", "-v", "error", "-ss", f"{start_s:g}", "-i", str(out), *length, "-map", "0:v:0",
              "-c", "copy", str(part)])
@@ -245,11 +256,12 @@ def main() -> None:
     woman: list[np.ndarray] = []
     for name in args.videos:
         path = video_path(name)
-        noted = CACHE / f"{path.stem}{pass_tag()}.json"
-        if args.trust_cache and noted.exists() and tracks_cache(path).exists():
+        noted = CACHE / f"{path.stem}.{look_key()}{pass_tag()}.json"
+        cached = tracks_file(path)
+        if args.trust_cache and noted.exists() and cached.exists():
             # an interrupted run's people step (deterministic on the cached tracks): its teacher tracks are noted
             info = media.probe(path)
-            tracks = cached_tracks(path, info)
+            tracks = FaceTracks.from_json(cached.read_text())
             teacher = frozenset(json.loads(noted.read_text())["teacher"])
             print(f"{name}: face tracks and the teacher's tracks from the cache of an earlier run", flush=True)
         elif name == "lesson.mp4":

@@ -175,12 +175,13 @@ def test_the_schedule_comes_from_the_environment(monkeypatch):
 def test_the_second_look_is_off_unless_turned_on(monkeypatch):
     from videocoach.privacy.policy import load_policy
     from videocoach.privacy.redact import look_again
-    from videocoach.privacy.schedule import LOOK_ROUNDS, look_windows
+    from videocoach.privacy.schedule import LOOK_ROUNDS, look_crops, look_windows
 
     pol = load_policy("blur-all-pupils")
     monkeypatch.setenv("VIDEOCOACH_LOOK_AGAIN", "on")
     look = look_again(pol)
     assert look.rounds == LOOK_ROUNDS >= 1 and look.threshold < pol.threshold
+    assert not look.whole_frame  # in crops around the hidden boxes
     monkeypatch.delenv("VIDEOCOACH_LOOK_AGAIN", raising=False)
     assert look_again(pol).rounds == 0  # off by default
     monkeypatch.setenv("VIDEOCOACH_LOOK_AGAIN", "off")
@@ -191,6 +192,9 @@ def test_the_second_look_is_off_unless_turned_on(monkeypatch):
     monkeypatch.setenv("VIDEOCOACH_LOOK_AGAIN", "maybe")
     with pytest.raises(ValueError):
         look_again(pol)
+    # the crops: each window grown to the detector's 32 px grid, clipped to the frame
+    assert look_crops([(33, 40, 100, 170), (1200, 650, 1280, 720)], 1280, 720) == [(32, 32, 128, 192),
+                                                                                   (1184, 640, 1280, 720)]
     # the windows around hidden boxes: 4x the box, at least 128 px, clipped, overlapping ones joined
     assert look_windows([(0, 0, 10, 10)], 1280, 720) == [(0, 0, 69, 69)]
     assert look_windows([(100, 100, 140, 140), (150, 100, 190, 140)], 1280, 720) == [(40, 40, 250, 200)]

@@ -117,7 +117,10 @@ def test_clasped_hands_are_not_face_like(served):
 def test_hiding_a_face_makes_a_face_of_the_hands_below_it_and_the_second_look_hides_them(served, monkeypatch):
     """Why the served check found the clasped hands although the render detects at the same 0.05: in the original
     frame they score about 0.02; with the pupil's face above them hidden (the render's mosaic), 0.07-0.12.  The
-    detection pass's second look (schedule.LookAgain) hides the pass's faces and looks again: it adds the hands."""
+    detection pass's second look (schedule.LookAgain, opt-in) hides the pass's faces and looks again in crops
+    around them: it adds the hands, and everything >= 0.05 that a look at the whole hidden frame adds."""
+    from dataclasses import replace
+
     from videocoach.privacy.redact import hide_rect, look_again
     from videocoach.privacy.tracking import clip_box, enlarge
 
@@ -133,17 +136,28 @@ def test_hiding_a_face_makes_a_face_of_the_hands_below_it_and_the_second_look_hi
     for d in first:
         hide_rect(hidden, clip_box(enlarge(d[:4], pol.box_scale), 1280, 720), pol)
     assert on_hands(det.detect(hidden)), "hidden context no longer makes the hands face-like: re-check this test"
-    both = look_again(pol)(det, frame, first)
+    look = look_again(pol)
+    assert look.rounds >= 1 and not look.whole_frame
+    both = look(det, frame, first)
     assert len(both) > len(first) and on_hands(both[len(first):])
     assert np.array_equal(both[: len(first)], first)  # the first look's faces stay as they were
     assert min(d[4] for d in both[len(first):]) >= 0.6 * pol.threshold - 1e-6
+    # fail closed against the whole-frame look: each of its additions that the served check would count (>= 0.05)
+    # is centred in a box the crops' look hides
+    whole = replace(look, whole_frame=True)(det, frame, first)
+    hides = [enlarge(d[:4], pol.box_scale) for d in both]
+    strong = [d for d in whole[len(first):] if d[4] >= pol.threshold]
+    assert strong and all(any(b[0] <= (d[0] + d[2]) / 2 < b[2] and b[1] <= (d[1] + d[3]) / 2 < b[3] for b in hides)
+                          for d in strong), strong
 
 
 def test_sample_lesson_served_frames_at_zero_with_the_second_look(tmp_path, monkeypatch):
     """Four seconds of the sample lesson (0:30-0:34: clasped hands below a hidden face, a neckline, a table edge),
-    detected and rendered by the one pass with every face hidden and the second look on
-    (``VIDEOCOACH_LOOK_AGAIN=on``), then the served check on every frame: zero."""
+    detected and rendered by the one pass with every face hidden and the second look on (``VIDEOCOACH_LOOK_AGAIN=on``,
+    crops), then the served check on every frame: zero, and the clasped hands are under a hidden box."""
     import subprocess
+
+    from videocoach.privacy.tracking import HideSchedule
 
     monkeypatch.setenv("VIDEOCOACH_LOOK_AGAIN", "on")
 
@@ -159,6 +173,10 @@ def test_sample_lesson_served_frames_at_zero_with_the_second_look(tmp_path, monk
                      detectors=[load_detector(0.05)])
     assert r.frames_checked == res.render.frames == 100
     assert r.detections > 0 and r.frames_with_visible_face == 0 and r.passed, r.hits[:10]
+    hidden = HideSchedule(res.tracks, box_scale=pol.box_scale, hold_s=pol.hold_s)
+    on_hands = sum(any(x1 <= 355 < x2 and y1 <= 455 < y2 for x1, y1, x2, y2 in hidden.boxes_at(i / 25))
+                   for i in range(100))
+    assert on_hands >= 90, on_hands
 
 
 def test_schedule_alone_is_not_trusted(served):

@@ -18,10 +18,11 @@ Fail-closed rules of the ``motion`` schedule (``MotionGatedDetector``):
   every-pass detector would lose it; the tracker's hold rules (``tracking.py``) then hide it as for any lost face;
 - a failed pass forgets everything: the next pass is a whole-frame one.
 
-Both schedules take the pass's second look (``LookAgain``): hiding a face changes what the detector sees beside it
-(a pupil's clasped hands below a mosaic score 0.07-0.12 where the original scored 0.02), so each pass's faces are
-hidden as the render hides them and the detector looks again around them, below the threshold; what it finds there
-is hidden too.  The served-frames check (``served_check.py``) judges the rendition with exactly that hiding.
+Both schedules take the pass's second look (``LookAgain``, opt-in): hiding a face changes what the detector
+sees beside it (a pupil's clasped hands below a mosaic score 0.07-0.12 where the original scored 0.02), so each
+pass's faces are hidden as the render hides them and the detector looks again in crops around them, below the
+threshold; what it finds there is hidden too.  The served-frames check (``served_check.py``) judges the rendition
+with exactly that hiding.
 
 ``eval/eval_faces.py --schedule motion`` measures the temporal cover on the clips against the every-frame
 detector, and ``bench/bench_detect.py`` the CPU per media second.
@@ -37,7 +38,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from videocoach.privacy.faces import EMPTY, NMS_IOU, FaceDetector, FaceDetectorError, nms
+from videocoach.privacy.faces import EMPTY, NMS_IOU, STRIDE, FaceDetector, FaceDetectorError, nms
 from videocoach.privacy.tracking import clip_box, enlarge
 
 SCHEDULES = ("every-pass", "motion")
@@ -179,8 +180,6 @@ class MotionGatedDetector:
 LOOK_MARGIN = 0.6  # the second look's threshold: 0.6 x the policy's (0.03 at 0.05): below what the check asks
 LOOK_WINDOW = 4.0  # it looks at a window of 4 x a hidden box's size around it (as the served check's re-look)
 LOOK_MIN_PX = 128
-LOOK_CROP = 8.0  # a partial pass looks again at crops of 8 x each fresh face around it (at least 256 px)
-LOOK_CROP_MIN_PX = 256
 LOOK_ROUNDS = 2  # what the second look hides can make a pattern again beside it: looked at once more
 
 
@@ -192,29 +191,37 @@ class LookAgain:
     neckline score 0.07-0.12 where the original frame scored 0.01-0.03 (eval/eval_served_frames.py --diagnose), so
     the served frame shows a "face" the first look never saw.  Fail closed: the frame of each pass is hidden with
     ``hide`` (the render's own mosaic or fill) in the boxes the render hides (``box_scale``, ``tracking.enlarge``),
-    and the detector looks again at the whole hidden frame at ``threshold`` (``LOOK_MARGIN`` x the policy's: a margin
-    below the served check's own threshold, for the encoder's and the hold rules' differences).  Each detection
-    within ``LOOK_WINDOW`` x a hidden box around it, not centred on a hidden box, joins the pass (it becomes a track,
-    hidden by the hold rules); ``LOOK_ROUNDS`` times, since what it hides changes its own surroundings.  Elsewhere the
-    hidden frame is the original, which the first look judged.  A pass with no face costs nothing more; a partial
-    pass of the motion schedule looks again only at crops around its fresh faces, and none where nothing changed."""
+    and the detector looks again at ``threshold`` (``LOOK_MARGIN`` x the policy's: a margin below the served check's
+    own threshold, for the encoder's and the hold rules' differences).  Each detection within ``LOOK_WINDOW`` x a
+    hidden box around it, not centred on a hidden box, joins the pass (it becomes a track, hidden by the hold rules);
+    ``LOOK_ROUNDS`` times, since what it hides changes its own surroundings.  Elsewhere the hidden frame is the
+    original, which the first look judged.
+
+    Where it looks: only in the windows (``look_windows``) around the boxes hidden in the round -- in the first, the
+    pass's faces (a partial pass of the motion schedule: its fresh faces only, nothing changed elsewhere); in the
+    second, what the first added -- each grown to the detector's 32 px grid (``look_crops``), at the frame's own
+    scale.  The whole frame (``whole_frame``, the look of stop 22) cost the lesson's detection pass 2.15 CPU-s per
+    media s against 0.94 for the crops (0.39 without a look; ``bench/bench_look_again.py``, 0:20-0:40), and on 0:30-
+    0:40 the crops hid every spot >= 0.05 the whole-frame look found (76 of its 515 additions were not under a box
+    the crops hid, all < 0.05, at most 0.047).  Crops score a little higher than the whole frame (the detector sees
+    less context), so they add more (the hidden share of the frame 12 % -> 21 %): fail closed, and paid in picture.
+    A pass with no face costs nothing more."""
 
     hide: Callable[[np.ndarray, tuple[int, int, int, int]], None]
     box_scale: float
     threshold: float
     rounds: int = LOOK_ROUNDS  # 0: no second look (the default: ``VIDEOCOACH_LOOK_AGAIN``, ``look_rounds_from_env``)
+    whole_frame: bool = False  # True: each round runs the detector on the whole hidden frame (the old, costly look)
 
     def __call__(self, detector: FaceDetector, frame: np.ndarray, dets: np.ndarray,
                  fresh: np.ndarray | None = None) -> np.ndarray:
-        """``dets``: the pass's faces; ``fresh`` (a partial pass of the motion schedule): the ones detected fresh --
-        the detector then looks again only at ``LOOK_CROP`` x each around them (crops: scores there run higher, so
-        more is hidden, never less), not at the whole frame."""
+        """``dets``: the pass's faces, all hidden; ``fresh`` (a partial pass of the motion schedule): the ones
+        detected fresh -- the first round then looks only around them (nothing changed elsewhere)."""
         h, w = frame.shape[:2]
         dets = np.asarray(dets, np.float32).reshape(-1, 5)
         if not self.rounds or not len(dets) or (fresh is not None and not len(fresh)):
             return dets
-        crops = None if fresh is None else look_windows([enlarge(d[:4], self.box_scale) for d in fresh], w, h,
-                                                        LOOK_CROP, LOOK_CROP_MIN_PX)
+        around = dets if fresh is None else np.asarray(fresh, np.float32).reshape(-1, 5)
         hidden = frame.copy()
         rects: list[tuple[int, int, int, int]] = []
         out, look_at = [dets], dets
@@ -223,26 +230,30 @@ class LookAgain:
             for r in new:
                 self.hide(hidden, r)
             rects += new
-            # the whole frame (a crop would change the scores), kept only around what is hidden: elsewhere the
-            # hidden frame is the original, which the first look judged
+            # what is found is kept only around what is hidden (elsewhere the hidden frame is the original, which the
+            # first look judged); looked for in the windows around the boxes hidden this round (what changed), on
+            # the detector's own grid, or in the whole frame when asked for
             zone = look_windows(rects, w, h)
+            crops = None if self.whole_frame else look_crops(
+                look_windows([enlarge(d[:4], self.box_scale) for d in around], w, h), w, h)
             extra = [d for d in _detect_in(detector, hidden, self.threshold, crops)
                      if not _centre_in_rects(d, rects) and _centre_in_rects(d, zone)]
             if not extra:
                 break
-            look_at = np.asarray(extra, np.float32).reshape(-1, 5)
+            look_at = around = np.asarray(extra, np.float32).reshape(-1, 5)
             out.append(look_at)
         return np.concatenate(out).astype(np.float32)
 
 
 def look_rounds_from_env() -> int:
-    """``VIDEOCOACH_LOOK_AGAIN=on`` turns the second look on; it is off by default.  Measured on the sample lesson
-    (README, issue 19): with it the served check finds nothing on 10 s slices where it found hands and necklines
-    beside hidden faces in 42 and 83 of 250 frames, but the video's CPU grows 2.6x (detector 5x) and the hidden share
-    of the frame 3 % -> 18 %: raised hands and the pupils' bodies, which the coach watches, and the hands beside the
-    teacher's shown face.  What it adds scored under 0.05 in the original frame (hands, glass: no face the first look
-    missed), so a school that wants the served check at zero turns it on and pays for it.  Anything else but ``on``
-    or ``off`` is an error."""
+    """``VIDEOCOACH_LOOK_AGAIN=on`` turns the second look on; it is off by default (anything else but ``on`` or
+    ``off`` is an error).  Measured (README, issue 19): in crops around the hidden boxes it costs the one-pass
+    redaction 0.99 -> 1.64 CPU-s per media s (the whole-frame look of stop 22: 2.88) and hides 21 % of the frame
+    instead of 3 % (pupils' hands and bodies beside their hidden faces).  With it the served check finds nothing on
+    the clips but one frame of walking.gif and on the lesson's 0:30-0:40 (42 frames without), but 4 frames of
+    1:40-1:50 (83 without) and 21 of the whole lesson's 3,647 (a door edge, 0.053-0.062, and tables below held
+    mosaics): the mosaic of a body the look hid on an earlier pass, still held by the hold rules, makes the table
+    below it face-like, and a pass's look hides only that pass's boxes.  Not at zero, so not the default."""
     value = os.environ.get(LOOK_ENV, "").strip().lower() or "off"
     if value not in ("on", "off"):
         raise ValueError(f"{LOOK_ENV} must be 'on' or 'off', got {value!r}")
@@ -287,6 +298,14 @@ def look_windows(boxes, width: int, height: int, factor: float = LOOK_WINDOW,
             if joined:
                 break
     return wins
+
+
+def look_crops(windows, width: int, height: int, grid: int = STRIDE) -> list[tuple[int, int, int, int]]:
+    """Each window grown to the detector's grid (``faces.STRIDE``: its input is cut into 32 px cells), so a crop is
+    seen in the same cells as the whole frame: on the lesson (0:30-0:40) crops off the grid missed 11 detections
+    >= 0.05 of the whole-frame look, on the grid none (``bench/bench_look_again.py``)."""
+    return [(x1 // grid * grid, y1 // grid * grid, min(width, -(-x2 // grid) * grid),
+             min(height, -(-y2 // grid) * grid)) for x1, y1, x2, y2 in windows]
 
 
 def _centre_in_rects(d, rects) -> bool:

@@ -24,9 +24,9 @@ detection is then explained, or it is a hit -- a possibly visible pupil face:
 At 0.05 the detector also fires on clasped hands, necklines below a mosaic and glass (eval/eval_served_frames.py
 prints them, with crops to look at; ``--diagnose`` shows they score 0.07-0.12 served but about 0.02 in the
 original: the hiding of the face beside them makes them face-like).  The render's detection pass therefore looks
-again at its own hiding (``schedule.LookAgain``) and hides what it finds there; this check is unchanged and still
-counts every hit: ``frames_with_visible_face`` is the strict count, ``passed`` asks for no face-like hit when a
-second opinion was given.
+again at its own hiding (``schedule.LookAgain``, opt-in, in crops around the hidden boxes) and hides what it
+finds there; this check is unchanged and still counts every hit: ``frames_with_visible_face`` is the strict count,
+``passed`` asks for no face-like hit when a second opinion was given.
 
 Fail closed: a file that cannot be probed, has any decoder error (a strict decode first: ffmpeg would otherwise
 conceal a damaged packet and go on), decodes to fewer frames than expected, or a detector error raises
