@@ -59,15 +59,19 @@ def rendered(name: str, tmp: Path):
     return _RENDERED[name]
 
 
-def false_alarms(name: str, opinion, det, every: float, tmp: Path) -> tuple[int, int, int]:
+def false_alarms(name: str, opinion, det, every: float, tmp: Path,
+                 keeps: tuple[float, ...] = (second_opinion.KEEP_SCORE,)) -> tuple[int, int, list[int]]:
+    """(frames audited, flags, flags the second opinion keeps at each of ``keeps``)."""
     path = video_path(name)
     out, tracks, pol = rendered(name, tmp)
-    verdicts = []
+    verdicts, by_keep = [], [0] * len(keeps)
 
     def record(image, findings):
         for f in findings:
             d = (*f.box, f.score)
-            keep = opinion.looks_like_face(image, d)
+            for j, k in enumerate(keeps):
+                by_keep[j] += opinion.looks_like_face(image, d, k)
+            keep = opinion.looks_like_face(image, d, keeps[0])
             verdicts.append(keep)
             x1, y1, x2, y2 = (int(v) for v in d[:4])
             crop = image[max(0, y1 - 10): y2 + 10, max(0, x1 - 10): x2 + 10]
@@ -77,7 +81,7 @@ def false_alarms(name: str, opinion, det, every: float, tmp: Path) -> tuple[int,
         return findings  # count every flag; the verdicts say which the second opinion keeps
 
     rep = redact.audit(out, tracks, frozenset(), pol, every, detector=det, findings_filter=record)
-    return rep.sampled_frames, rep.finding_count, sum(verdicts)
+    return rep.sampled_frames, rep.finding_count, by_keep
 
 
 def faces_to_plant(limit: int) -> list[np.ndarray]:
@@ -107,11 +111,12 @@ def plant(frame: np.ndarray, face: np.ndarray, size: int, rng: np.random.Generat
     return x0, y0, x0 + w, y0 + h
 
 
-def recall(opinion, det, planted: int, tmp: Path, seed: int = 7, on: str = "lesson.mp4") -> tuple[int, int, int]:
+def recall(opinion, det, planted: int, tmp: Path, seed: int = 7, on: str = "lesson.mp4",
+           keeps: tuple[float, ...] = (second_opinion.KEEP_SCORE,)) -> tuple[int, int, list[int]]:
     out, _tracks, _pol = rendered(on, tmp)
     faces = faces_to_plant(planted)
     rng = np.random.default_rng(seed)
-    found = kept = 0
+    found, kept = 0, [0] * len(keeps)
     with FrameReader(out, media.probe(out), fps=0.5) as reader:
         frames = [f.image for f in reader]
     for i, face in enumerate(faces):
@@ -119,11 +124,13 @@ def recall(opinion, det, planted: int, tmp: Path, seed: int = 7, on: str = "less
         x0, y0, x1, y1 = plant(frame, face, int(rng.integers(24, 121)), rng, cv2.INTER_LINEAR)
         hits = [d for d in det.detect(frame) if x0 <= (d[0] + d[2]) / 2 < x1 and y0 <= (d[1] + d[3]) / 2 < y1]
         found += bool(hits)
-        kept += any(opinion.looks_like_face(frame, d) for d in hits)
+        for j, k in enumerate(keeps):
+            kept[j] += any(opinion.looks_like_face(frame, d, k) for d in hits)
     return len(faces), found, kept
 
 
-def weak_recall(opinion, det, n: int, lo: int = 16, hi: int = 40, seed: int = 11) -> tuple[int, int, int, int, int]:
+def weak_recall(opinion, det, n: int, lo: int = 16, hi: int = 40, seed: int = 11,
+                keep_score: float = second_opinion.KEEP_SCORE) -> tuple[int, int, int, int, int]:
     """Of ``n`` WIDER faces pasted at ``lo``-``hi`` px on frames of the ORIGINAL sample lesson (one each 4 s), the
     ones the audit flags, and how many the second opinion keeps -- overall and among flags under ``KEEP_SCORE``
     (the only ones it can drop).  The closing note's 318 of 356 counted faces found at 0.05, which the audit (0.3,
@@ -141,9 +148,9 @@ def weak_recall(opinion, det, n: int, lo: int = 16, hi: int = 40, seed: int = 11
         if not hits:
             continue
         flagged += 1
-        keep = any(opinion.looks_like_face(frame, d) for d in hits)
+        keep = any(opinion.looks_like_face(frame, d, keep_score) for d in hits)
         kept += keep
-        if max(d[4] for d in hits) < second_opinion.KEEP_SCORE:
+        if max(d[4] for d in hits) < keep_score:
             weak, weak_kept = weak + 1, weak_kept + keep
     return len(faces), flagged, kept, weak, weak_kept
 
@@ -158,7 +165,11 @@ def main() -> None:
                     help="the audit's upscaled pass at this factor instead of redact.AUDIT_UPSCALE")
     ap.add_argument("--bf16-gap", type=float, default=None,
                     help="a bf16 detection pass's threshold gap (faces.BF16_THRESHOLD_GAP) to measure another")
+    ap.add_argument("--keep-score", type=float, nargs="*", default=[second_opinion.KEEP_SCORE],
+                    help="the second opinion's keep score(s) (second_opinion.KEEP_SCORE): flags at or above it are "
+                         "never doubted; each is reported")
     args = ap.parse_args()
+    keeps = tuple(args.keep_score)
     if args.bf16_gap is not None:
         faces.BF16_THRESHOLD_GAP = args.bf16_gap  # read when the pass loads its detectors
     print(f"detection pass: {faces.detection_precision()}{pass_tag()}", flush=True)
@@ -169,22 +180,24 @@ def main() -> None:
         det.config = replace(det.config, upscale_factor=args.audit_upscale)
     print(f"audit: threshold {det.threshold}, upscaled pass x{det.config.upscale_factor:g}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        total = total_kept = 0
+        total, total_kept = 0, []
         for name in args.videos:
-            sampled, flags, kept = false_alarms(name, opinion, det, args.every, Path(tmp))
-            total, total_kept = total + flags, total_kept + kept
-            print(f"{name}: {sampled} frames audited, {flags} flags (every face hidden); "
-                  f"kept by the second opinion: {kept}", flush=True)
-        print(f"all videos: {total} flags -> {total_kept} blocking with the second opinion (crops in {OUT})")
-        if args.weak:
-            n, flagged, kept, weak, weak_kept = weak_recall(opinion, det, args.weak)
-            print(f"weak planted faces (16-40 px, original lesson frames): {n}; flagged by the audit {flagged}; still "
-                  f"flagged with the second opinion {kept}; flags under {second_opinion.KEEP_SCORE}: {weak}, kept "
+            sampled, flags, kept = false_alarms(name, opinion, det, args.every, Path(tmp), keeps)
+            total, total_kept = total + flags, [a + b for a, b in zip(total_kept or [0] * len(keeps), kept)]
+            print(f"{name}: {sampled} frames audited, {flags} flags (every face hidden); kept by the second opinion: "
+                  + ", ".join(f"{k} at keep {s:g}" for s, k in zip(keeps, kept)), flush=True)
+        print(f"all videos: {total} flags -> blocking with the second opinion: "
+              + ", ".join(f"{k} at keep {s:g}" for s, k in zip(keeps, total_kept or [0] * len(keeps)))
+              + f" (crops in {OUT})")
+        for k in keeps if args.weak else ():
+            n, flagged, kept, weak, weak_kept = weak_recall(opinion, det, args.weak, keep_score=k)
+            print(f"weak planted faces (16-40 px, original lesson frames), keep {k:g}: {n}; flagged by the audit "
+                  f"{flagged}; still flagged with the second opinion {kept}; flags under {k:g}: {weak}, kept "
                   f"{weak_kept}", flush=True)
         if args.planted:
-            n, found, kept = recall(opinion, det, args.planted, Path(tmp), on=args.videos[0])
-            print(f"planted visible faces: {n}; flagged by the audit {found} ({found / n:.1%}); "
-                  f"still flagged with the second opinion {kept} ({kept / n:.1%})")
+            n, found, kept = recall(opinion, det, args.planted, Path(tmp), on=args.videos[0], keeps=keeps)
+            print(f"planted visible faces: {n}; flagged by the audit {found} ({found / n:.1%}); still flagged with "
+                  "the second opinion " + ", ".join(f"{c} ({c / n:.1%}) at keep {s:g}" for s, c in zip(keeps, kept)))
 
 
 if __name__ == "__main__":

@@ -72,7 +72,8 @@ class SecondOpinion:
         self._detector = detector
         self._hog = hog
 
-    def looks_like_face(self, image: np.ndarray, det: Sequence[float], keep_score: float = KEEP_SCORE) -> bool:
+    def looks_like_face(self, image: np.ndarray, det: Sequence[float], keep_score: float | None = None) -> bool:
+        keep_score = KEEP_SCORE if keep_score is None else keep_score
         if len(det) >= 5 and float(det[4]) >= keep_score:
             return True
         around = _surroundings(image, det)
