@@ -34,6 +34,7 @@ import numpy as np
 
 from videocoach.core import serialize
 from videocoach.core.model import MediaInfo, Progress, no_progress
+from videocoach.privacy.tracking import join_boxes
 
 EVERY_S = 0.5  # two samples a second
 WORK_WIDTH = 320  # pixels across the downscaled frame the background model sees
@@ -83,23 +84,9 @@ def _touch(a: Sequence[int], b: Sequence[int], gap_x: int, gap_y: int) -> bool:
     return stacked and a[1] - 3 * gap_y <= b[3] and b[1] - 3 * gap_y <= a[3]
 
 
-def _join(boxes: list[list[int]], gap_x: int, gap_y: int) -> list[list[int]]:
+def _join(boxes: list[list[int]], gap_x: int, gap_y: int) -> list[tuple[int, int, int, int]]:
     """Join boxes that touch or nearly touch (a body seen as head, torso and legs apart) until none do."""
-    out = [list(b) for b in boxes]
-    joined = True
-    while joined:
-        joined = False
-        for i in range(len(out)):
-            for j in range(i + 1, len(out)):
-                a, b = out[i], out[j]
-                if _touch(a, b, gap_x, gap_y):
-                    out[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
-                    del out[j]
-                    joined = True
-                    break
-            if joined:
-                break
-    return out
+    return join_boxes(boxes, lambda a, b: _touch(a, b, gap_x, gap_y))
 
 
 class BodyFinder:

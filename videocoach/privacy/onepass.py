@@ -56,14 +56,14 @@ from videocoach.privacy.redact import (
     RedactionError,
     RenderReport,
     _check_complete,
-    new_track_id_base,
     _temp_beside,
     _verify_output,
     audit_report,
     check_tracks,
     hide_frame,
-    look_again,
     load_audit_detector,
+    look_again,
+    new_track_id_base,
     zone_mask,
 )
 from videocoach.privacy.tracking import (

@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 
 from videocoach.privacy.faces import EMPTY, NMS_IOU, STRIDE, FaceDetector, FaceDetectorError, nms
-from videocoach.privacy.tracking import clip_box, enlarge
+from videocoach.privacy.tracking import clip_box, enlarge, join_boxes
 
 SCHEDULES = ("every-pass", "motion")
 SCHEDULE_ENV = "VIDEOCOACH_DETECT_SCHEDULE"  # "every-pass" restores the old schedule
@@ -284,20 +284,11 @@ def look_windows(boxes, width: int, height: int, factor: float = LOOK_WINDOW,
         r = clip_box((cx - half, cy - half, cx + half, cy + half), width, height)
         if r is not None:
             wins.append(r)
-    joined = True
-    while joined:
-        joined = False
-        for i in range(len(wins)):
-            for j in range(i + 1, len(wins)):
-                a, b = wins[i], wins[j]
-                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
-                    wins[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
-                    del wins[j]
-                    joined = True
-                    break
-            if joined:
-                break
-    return wins
+    return join_boxes(wins, _overlapping)
+
+
+def _overlapping(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def look_crops(windows, width: int, height: int, grid: int = STRIDE) -> list[tuple[int, int, int, int]]:

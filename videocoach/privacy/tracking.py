@@ -26,7 +26,7 @@ import bisect
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -185,6 +185,25 @@ def enlarge(box: Sequence[float], scale: float, up: float = HAIR_UP) -> Box:
 
 def enclose(a: Box, b: Box) -> Box:
     return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+
+
+def join_boxes(boxes: Sequence[Sequence[float]], touching: Callable[[Box, Box], bool]) -> list[Box]:
+    """The boxes with every two that ``touching`` says touch replaced by the box enclosing both, until no two touch
+    (each time the first such pair in order: the joined box takes the first one's place)."""
+    out = [tuple(b) for b in boxes]
+    while (pair := _first_touching(out, touching)) is not None:
+        i, j = pair
+        out[i] = enclose(out[i], out[j])
+        del out[j]
+    return out
+
+
+def _first_touching(boxes: list[Box], touching: Callable[[Box, Box], bool]) -> tuple[int, int] | None:
+    for i in range(len(boxes)):
+        for j in range(i + 1, len(boxes)):
+            if touching(boxes[i], boxes[j]):
+                return i, j
+    return None
 
 
 def clip_box(box: Box, width: int, height: int) -> tuple[int, int, int, int] | None:

@@ -43,7 +43,8 @@ from videocoach.storage.schema import field_context
 from videocoach.storage.vault import Vault, load_or_create_key
 
 
-class Store(PeopleMixin, PersonAnswersMixin, MediaFilesMixin, ResultsMixin, TeacherFacesMixin, ReviewNotesMixin, JobsMixin, AuditLogMixin):
+class Store(PeopleMixin, PersonAnswersMixin, MediaFilesMixin, ResultsMixin, TeacherFacesMixin, ReviewNotesMixin,
+            JobsMixin, AuditLogMixin):
     """One deployment's database and media.  Cheap to open; open one per thread/process."""
 
     def __init__(self, settings: Settings) -> None:

@@ -1,6 +1,7 @@
 """Pre-watch panels for people and the room: who is on screen (owner only: thumbnails inlined in the owner's page,
 never at a /media/ URL), the teacher's face print (answer "Is this you?" with yes or "No, not me", enrol from a
-photo, withdraw), and where the teacher went (a heat map over a blurred still of the redacted video, front vs among pupils, zones)."""
+photo, withdraw), and where the teacher went (a heat map over a blurred still of the redacted video, front vs among
+pupils, zones)."""
 
 from __future__ import annotations
 
