@@ -146,6 +146,16 @@ def cpu_s() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+def _rss_now() -> str:
+    """This process's RSS now and its peak so far (VmRSS, VmHWM), to see which stage holds the memory."""
+    got = {}
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                got[line.split(":")[0]] = int(line.split()[1]) / 1024**2
+    return f"rss {got.get('VmRSS', 0):.2f} GB, peak {got.get('VmHWM', 0):.2f} GB"
+
+
 class StopAtStatistics(BaseException):
     """Raised from the progress callback once the statistics are saved (``--stop-at-statistics``): the pipeline
     cancels the video stages as on Ctrl-C."""
@@ -167,12 +177,14 @@ class StageTimes:
         now = time.perf_counter() - self.t0
         if stage not in self.first:
             self.first[stage] = now
-            print(f"  {now:7.1f}s {stage} started (CPU {cpu_s() - self.c0:6.1f} s, load {os.getloadavg()[0]:.1f})",
+            print(f"  {now:7.1f}s {stage} started (CPU {cpu_s() - self.c0:6.1f} s, load {os.getloadavg()[0]:.1f}, "
+                  f"{_rss_now()})",
                   flush=True)
         if fraction >= 1.0 and stage not in self.last:
             self.last[stage] = now
             self.cpu_at[stage] = cpu_s() - self.c0
-            print(f"  {now:7.1f}s {stage} done (CPU {self.cpu_at[stage]:6.1f} s, load {os.getloadavg()[0]:.1f})",
+            print(f"  {now:7.1f}s {stage} done (CPU {self.cpu_at[stage]:6.1f} s, load {os.getloadavg()[0]:.1f}, "
+                  f"{_rss_now()})",
                   flush=True)
             if stage == "metrics":
                 by_nice = _cpu_by_nice(os.getpid())

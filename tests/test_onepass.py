@@ -180,3 +180,18 @@ def test_one_pass_equals_three_passes_on_a_real_classroom_clip(tmp_path):
     for t_s, box in sure:
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
         assert any(x1 <= cx < x2 and y1 <= cy < y2 for x1, y1, x2, y2 in hidden.boxes_at(t_s)), (t_s, box)
+
+
+def test_a_detect_only_pass_gives_its_one_gated_session_both_cores():
+    """The enrolled teacher's flow detects first and renders after the people step: with no encoder beside it, the
+    motion schedule's one session runs DETECT_ONLY_THREADS threads; rendering passes and every-pass keep one each."""
+    from videocoach.privacy.onepass import DETECT_ONLY_THREADS, load_pass_detectors
+    from videocoach.privacy.redact import DETECT_WORKERS
+
+    policy = load_policy("blur-all-pupils")
+    motion, every = ScheduleConfig(name="motion"), ScheduleConfig(name="every-pass")
+    only = load_pass_detectors(policy, rendering=False, schedule=motion)
+    assert [d.config.threads for d in only] == [DETECT_ONLY_THREADS] and DETECT_ONLY_THREADS == 2
+    assert [d.config.threads for d in load_pass_detectors(policy, rendering=True, schedule=motion)] == [1]
+    assert [d.config.threads for d in load_pass_detectors(policy, rendering=False, schedule=every)] == [1] * DETECT_WORKERS
+    assert only[0].config.threshold <= policy.threshold  # as sensitive as the policy asks

@@ -74,6 +74,9 @@ from videocoach.privacy.tracking import (
 )
 
 LOOKAHEAD_MARGIN_PASSES = 2
+# a detect-only pass (the enrolled teacher's flow: the render follows the people step) has no encoder beside it, so
+# its one motion-gated session runs two intra-op threads: bench/bench_redact.py --flows
+DETECT_ONLY_THREADS = 2
 STREAM_N_FRAMES = 2**40  # the partial tracks' frame count: every decoded frame is "seen" (rule 3 needs no check)
 
 # called with each detection pass that found faces: its time, its frame as decoded (nothing hidden yet; do not
@@ -128,6 +131,18 @@ class _Schedules:
         open_, closed, self._n_closed = self.tracker.tracks_so_far(self._n_closed, since_s=since)
         self._closed = [t for t in self._closed + list(closed) if t.end_s >= since]
         self.build(sorted(self._closed + list(open_), key=lambda t: t.id))
+
+
+def load_pass_detectors(policy: ConsentPolicy, *, rendering: bool,
+                        schedule: ScheduleConfig | None = None) -> list[FaceDetector]:
+    """The detection pass's detectors as ``redact_in_one_pass`` loads them: the motion schedule's one session (in
+    time order), with ``DETECT_ONLY_THREADS`` intra-op threads when nothing is rendered beside it; else
+    ``DETECT_WORKERS`` single-threaded sessions in parallel."""
+    gated = (schedule or schedule_from_env()).name == "motion"
+    threads = DETECT_ONLY_THREADS if gated and not rendering else 1
+    return [faces.load_pass_detector(policy.threshold, upscale_small=policy.upscale_small,
+                                     device=faces.detector_device(), threads=threads)
+            for _ in range(1 if gated else DETECT_WORKERS)]
 
 
 def redact_in_one_pass(
@@ -189,11 +204,7 @@ def redact_in_one_pass(
         gated = plan.name == "motion"  # stateful: one detector, its passes in time order on one thread
         dets_: list[FaceDetector] = []
         if detecting:
-            dets_ = list(detectors) if detectors else [
-                faces.load_pass_detector(policy.threshold, upscale_small=policy.upscale_small,
-                                         device=faces.detector_device())
-                for _ in range(1 if gated else DETECT_WORKERS)
-            ]
+            dets_ = list(detectors) if detectors else load_pass_detectors(policy, rendering=rendering, schedule=plan)
             for det in dets_:
                 if det.config.threshold > policy.threshold or (policy.upscale_small and not det.config.upscale_small):
                     raise RedactionError("a detector given is less sensitive than the policy asks for")
