@@ -380,11 +380,8 @@ def time_flow(path: str, policy: str, detect_every: int, flow: str, enrolled: li
         pol = replace(pol, detect_every=detect_every)
     enrol = [np.asarray(v, np.float32) for v in enrolled or []]
     load_pass = getattr(faces, "load_pass_detector", None)  # a --baseline-repo checkout from before it loads plainly
-    if hasattr(onepass, "load_pass_detectors"):  # as the pass loads them (a detect-only pass: two threads)
-        dets = onepass.load_pass_detectors(pol, rendering=not (flow == "gather" and enrol))
-    else:
-        dets = [load_pass(pol.threshold, upscale_small=pol.upscale_small) if load_pass else
-                faces.load_detector(pol.threshold, upscale_small=pol.upscale_small) for _ in range(DETECT_WORKERS)]
+    dets = [load_pass(pol.threshold, upscale_small=pol.upscale_small) if load_pass else
+            faces.load_detector(pol.threshold, upscale_small=pol.upscale_small) for _ in range(DETECT_WORKERS)]
     adet, emb, filt = load_audit_detector(), identity.load_embedder(), second_opinion.load().filter_findings
     kw = dict(detectors=dets, audit_detector=adet, findings_filter=filt, id_base=0)
     out = OUT / f"flow_{flow}.mp4"
@@ -393,6 +390,19 @@ def time_flow(path: str, policy: str, detect_every: int, flow: str, enrolled: li
         res = onepass.redact_in_one_pass(path, info, pol, out, **kw)
         if flow == "main":
             descs, _ = people.embed_tracks(path, info, res.tracks, emb)
+    elif flow == "gather" and enrol and child is not None and hasattr(onepass, "detect_in_parts"):
+        # as the pipeline runs it (people_steps.detect_only): the stretches side by side, a gatherer each
+        gathers = {}
+
+        def for_part(k: int):  # detectors load inside each stretch, as in the pipeline (a few tenths of a second)
+            gathers[k] = people.TrackFaces(None, onepass.hold_s(pol, info.fps), process=child)
+            return gathers[k]
+
+        tracks, parts = onepass.detect_in_parts(path, info, pol, on_detections_for=for_part)
+        res = onepass.RedactionResult(tracks=tracks, render=None, audit=None)
+        descs = {}
+        for k, part in enumerate(parts):
+            descs.update(gathers[k].result(part)[0])
     else:
         gather = (people.TrackFaces(emb, onepass.hold_s(pol, info.fps)) if child is None or flow == "inline" else
                   people.TrackFaces(None, onepass.hold_s(pol, info.fps), process=child))

@@ -163,3 +163,15 @@ def test_people_stage_stores_bodies_and_room_use_follows_the_turned_away_person(
     assert face_s <= 3.0  # her face: a moment
     assert use.body_s >= 10.0  # her body: most of the ~18 s she was in the picture
     assert all(0.4 <= p.x <= 1.0 for p in use.path if p.body)  # at the table or walking out right
+
+
+def test_sightings_of_stretches_side_by_side_merge_in_time_order_and_refuse_another_video():
+    from videocoach.privacy.bodies import Body, BodySightings, merge_sightings
+
+    a = BodySightings(640, 360, 0.5, (0.0, 0.5), (Body(0.5, (1, 2, 30, 90), 0.4),))
+    b = BodySightings(640, 360, 0.5, (10.0, 10.5), (Body(10.5, (5, 2, 40, 90), 0.5), Body(10.0, (5, 2, 40, 90), 0.6)))
+    merged = merge_sightings([b, a])
+    assert merged.times_s == (0.0, 0.5, 10.0, 10.5)
+    assert [x.t_s for x in merged.bodies] == [0.5, 10.0, 10.5]
+    with pytest.raises(ValueError):
+        merge_sightings([a, BodySightings(1280, 720, 0.5, (), ())])

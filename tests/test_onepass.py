@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import shared
-from test_redact import FPS, SECONDS, SOURCE, SOURCE_FACES, _decode, scene  # noqa: F401 - the module's fixture
+from test_redact import FPS, N, SECONDS, SOURCE, SOURCE_FACES, _decode, scene  # noqa: F401 - the module's fixture
 from videocoach.av import media
 from videocoach.av.video_io import FrameReader, FrameWriter
 from videocoach.privacy.onepass import lookahead_s, redact_in_one_pass
@@ -182,16 +182,53 @@ def test_one_pass_equals_three_passes_on_a_real_classroom_clip(tmp_path):
         assert any(x1 <= cx < x2 and y1 <= cy < y2 for x1, y1, x2, y2 in hidden.boxes_at(t_s)), (t_s, box)
 
 
-def test_a_detect_only_pass_gives_its_one_gated_session_both_cores():
-    """The enrolled teacher's flow detects first and renders after the people step: with no encoder beside it, the
-    motion schedule's one session runs DETECT_ONLY_THREADS threads; rendering passes and every-pass keep one each."""
-    from videocoach.privacy.onepass import DETECT_ONLY_THREADS, load_pass_detectors
-    from videocoach.privacy.redact import DETECT_WORKERS
+def test_part_cuts_fall_on_the_detection_grid_and_a_short_video_is_one_stretch(scene):
+    from videocoach.privacy import onepass
 
-    policy = load_policy("blur-all-pupils")
-    motion, every = ScheduleConfig(name="motion"), ScheduleConfig(name="every-pass")
-    only = load_pass_detectors(policy, rendering=False, schedule=motion)
-    assert [d.config.threads for d in only] == [DETECT_ONLY_THREADS] and DETECT_ONLY_THREADS == 2
-    assert [d.config.threads for d in load_pass_detectors(policy, rendering=True, schedule=motion)] == [1]
-    assert [d.config.threads for d in load_pass_detectors(policy, rendering=False, schedule=every)] == [1] * DETECT_WORKERS
-    assert only[0].config.threshold <= policy.threshold  # as sensitive as the policy asks
+    info, policy = scene["info"], scene["policy"]
+    assert onepass.part_cuts(info, policy) == []  # 3 s: under two PART_MIN_S stretches
+    long = replace(info, duration_s=125.0, fps=25.0)
+    cuts = onepass.part_cuts(long, policy, parts=2)
+    assert len(cuts) == 1 and cuts[0] % policy.detect_every == 0 and abs(cuts[0] - 3125 // 2) < policy.detect_every
+    assert len(onepass.part_cuts(long, policy, parts=3)) == 2
+
+
+def test_detection_in_two_stretches_side_by_side_covers_what_one_pass_finds(scene, monkeypatch):
+    """The enrolled teacher's detect-only pass: two stretches, each a pass of its own (a whole-frame pass where it
+    starts, a pass on its last frame), merged.  Every face the one pass detects is under a box of the merged tracks
+    at that pass; ids are unique, the frame count whole; a stretch that fails fails the whole, nothing half-kept."""
+    from videocoach.privacy import onepass
+    from videocoach.privacy.redact import RedactionError
+
+    video, info, policy = scene["video"], scene["info"], scene["policy"]
+    monkeypatch.setattr(onepass, "PART_MIN_S", 1.0)
+    cut = onepass.part_cuts(info, policy)[0]
+    one = redact_in_one_pass(video, info, policy, None).tracks
+    seen: dict[int, list[float]] = {0: [], 1: []}
+
+    def for_part(k):
+        return lambda t_s, image, detections: seen[k].append(t_s)
+
+    merged, parts = onepass.detect_in_parts(video, info, policy, on_detections_for=for_part)
+    assert len(parts) == 2 and merged.n_frames == one.n_frames == N
+    assert len({t.id for t in merged.tracks}) == len(merged.tracks) == sum(len(p.tracks) for p in parts)
+    assert len({t.id >> 20 for t in merged.tracks}) == 2  # a base per stretch
+    assert max(seen[0]) == (cut - 1) / FPS and min(seen[1]) == cut / FPS  # each stretch's edge is a pass
+    assert all(t < cut / FPS for t in seen[0]) and all(t >= cut / FPS for t in seen[1])
+    hidden = HideSchedule(merged, box_scale=policy.box_scale, hold_s=policy.hold_s)
+    for tr in one.tracks:
+        for d in tr.detections:
+            if d.score < 0.5:
+                continue
+            boxes = hidden.boxes_at(d.t_s)
+            cx, cy = (d.box[0] + d.box[2]) / 2, (d.box[1] + d.box[3]) / 2
+            assert any(x1 <= cx < x2 and y1 <= cy < y2 for x1, y1, x2, y2 in boxes), (d.t_s, d.box)
+
+    def failing(k):
+        def cb(t_s, image, detections):
+            if k == 1:
+                raise ValueError("the second stretch's callback broke")
+        return cb
+
+    with pytest.raises(RedactionError, match="second stretch"):
+        onepass.detect_in_parts(video, info, policy, on_detections_for=failing)

@@ -150,6 +150,7 @@ def test_enrolled_teacher_one_detection_pass_then_one_rendering_and_a_photo_reac
     from videocoach import people_steps, pipeline
     from videocoach.config import Settings
     from videocoach.core import serialize
+    from videocoach.privacy import onepass
     from videocoach.privacy.redact import FaceTracks, RenderReport
     from videocoach.storage import auth
     from videocoach.storage.store import Store
@@ -200,7 +201,9 @@ def test_enrolled_teacher_one_detection_pass_then_one_rendering_and_a_photo_reac
             assert np.mean([(d.box[0] + d.box[2]) / 2 for d in t.detections]) < tracks.width / 2
 
     later = upload("head-pose-face-detection-female-and-male.gif")
+    monkeypatch.setattr(onepass, "PART_MIN_S", 1.0)  # this short clip in two stretches side by side, as a lesson
     pipeline.run(store, later.id, stages=["faces"])
+    assert len({t.id >> 20 for t in serialize.loads(FaceTracks, store.stage(later.id, "faces")).tracks}) == 2
     assert not {"render", "audit"} & set(store.finished_stages(later.id))  # detected only: nothing encoded
     assert store.media_path(later.id, "redacted") is None
     with monkeypatch.context() as m:

@@ -79,6 +79,34 @@ def both(gather, sampler):
     return on_pass
 
 
+def detect_only(store: Store, lesson: Lesson, info: MediaInfo, pol, progress: Progress) -> None:
+    """Detection alone, nothing rendered (``pipeline._redact`` has cleared the stages): the video in stretches side
+    by side (``onepass.detect_in_parts``: no encoder needs the second core), each with its own face prints and body
+    sampler, merged."""
+    from videocoach.privacy import bodies, embed_process, onepass, people
+
+    gathers: dict[int, people.TrackFaces] = {}
+    samplers: dict[int, bodies.BodySampler] = {}
+
+    def on_detections_for(k: int):
+        gathers[k] = people.TrackFaces(None, onepass.hold_s(pol, info.fps), process=embed_process.shared())
+        samplers[k] = bodies.BodySampler(info.width, info.height)  # positions for the movement measures only
+        return both(gathers[k], samplers[k])
+
+    with store.media_plaintext(lesson.id, "original") as plain:
+        tracks, parts = onepass.detect_in_parts(plain, info, pol, progress, on_detections_for=on_detections_for)
+    descs: dict[int, list] = {}
+    thumbs: dict[int, bytes] = {}
+    for k, part in enumerate(parts):
+        d, t = gathers[k].result(part)
+        descs.update(d)
+        thumbs.update(t)
+    store.put_media_bytes(lesson.id, TRACK_FACES, people.track_faces_to_json(descs, thumbs))
+    store.save_stage(lesson.id, BODIES,
+                     bodies.merge_sightings([samplers[k].result() for k in range(len(parts))]).to_json())
+    store.save_stage(lesson.id, "faces", serialize.dumps(tracks))
+
+
 def stage_people(store: Store, lesson: Lesson, policy, progress: Progress = no_progress) -> None:
     from videocoach.privacy import identity, people
     from videocoach.privacy.tracking import FaceTracks

@@ -219,6 +219,17 @@ class BodySampler:
                              tuple(self._found), self.finder.method)
 
 
+def merge_sightings(parts: Sequence[BodySightings]) -> BodySightings:
+    """The sightings of stretches sampled side by side (``onepass.detect_in_parts``), in time order.  Each stretch's
+    background model learns the room afresh: its first WARM_UP_SAMPLES samples find no one."""
+    first = parts[0]
+    if any((p.width, p.height, p.every_s, p.finder) != (first.width, first.height, first.every_s, first.finder)
+           for p in parts):
+        raise ValueError("body sightings of different videos or samplers cannot be merged")
+    return BodySightings(first.width, first.height, first.every_s, tuple(sorted(t for p in parts for t in p.times_s)),
+                         tuple(sorted((b for p in parts for b in p.bodies), key=lambda b: b.t_s)), first.finder)
+
+
 def boxes_at(sightings: BodySightings) -> dict[float, list[Sequence[float]]]:
     """Sampled time -> the body boxes seen then (an empty list where none was)."""
     out: dict[float, list[Sequence[float]]] = {t: [] for t in sightings.times_s}
@@ -227,4 +238,5 @@ def boxes_at(sightings: BodySightings) -> dict[float, list[Sequence[float]]]:
     return out
 
 
-__all__ = ["Body", "BodyFinder", "BodySampler", "BodySightings", "EVERY_S", "boxes_at", "find_bodies"]
+__all__ = ["Body", "BodyFinder", "BodySampler", "BodySightings", "EVERY_S", "boxes_at", "find_bodies",
+           "merge_sightings"]

@@ -74,10 +74,14 @@ from videocoach.privacy.tracking import (
 )
 
 LOOKAHEAD_MARGIN_PASSES = 2
-# a detect-only pass (the enrolled teacher's flow: the render follows the people step) has no encoder beside it, so
-# its one motion-gated session runs two intra-op threads: bench/bench_redact.py --flows
-DETECT_ONLY_THREADS = 2
+# a detect-only pass (the enrolled teacher's flow: the render follows the people step) has no encoder beside it: the
+# video is cut in this many stretches, each decoded and detected in its own thread with its own single-threaded
+# session (``detect_in_parts``; two intra-op threads on the motion schedule's small crops cost 10-30 % more CPU
+# for no shorter wall under load)
+DETECT_ONLY_PARTS = 2
+PART_MIN_S = 10.0  # a stretch shorter than this is not worth its own decoder
 STREAM_N_FRAMES = 2**40  # the partial tracks' frame count: every decoded frame is "seen" (rule 3 needs no check)
+TO_THE_END = STREAM_N_FRAMES  # ``frames=(start, TO_THE_END)``: from ``start`` to the end of the stream
 
 # called with each detection pass that found faces: its time, its frame as decoded (nothing hidden yet; do not
 # change it) and each detection with the id of the track it joined
@@ -135,13 +139,12 @@ class _Schedules:
 
 def load_pass_detectors(policy: ConsentPolicy, *, rendering: bool,
                         schedule: ScheduleConfig | None = None) -> list[FaceDetector]:
-    """The detection pass's detectors as ``redact_in_one_pass`` loads them: the motion schedule's one session (in
-    time order), with ``DETECT_ONLY_THREADS`` intra-op threads when nothing is rendered beside it; else
-    ``DETECT_WORKERS`` single-threaded sessions in parallel."""
+    """The detection pass's detectors as ``redact_in_one_pass`` loads them: the motion schedule's one session (its
+    passes in time order), else ``DETECT_WORKERS`` sessions in parallel; one intra-op thread each.  (``rendering``
+    is kept for callers that load them ahead: a pass loads the same either way.)"""
     gated = (schedule or schedule_from_env()).name == "motion"
-    threads = DETECT_ONLY_THREADS if gated and not rendering else 1
     return [faces.load_pass_detector(policy.threshold, upscale_small=policy.upscale_small,
-                                     device=faces.detector_device(), threads=threads)
+                                     device=faces.detector_device())
             for _ in range(1 if gated else DETECT_WORKERS)]
 
 
@@ -191,8 +194,8 @@ def redact_in_one_pass(
         raise RedactionError(f"{Path(video_path).name}: no video stream")
     if sample_every_s <= 0:
         raise ValueError("sample_every_s must be positive")
-    if frames is not None and tracks is None:
-        raise ValueError("a frame range renders with saved tracks only")
+    if frames is not None and tracks is None and rendering:
+        raise ValueError("a frame range renders with saved tracks only (or detects only: ``detect_in_parts``)")
     visible = frozenset(int(i) for i in visible_track_ids)
     # the audit exempts only these visible tracks (default: all); a consented pupil's face is still a finding
     exempt = visible if exempt_track_ids is None else frozenset(int(i) for i in exempt_track_ids) & visible
@@ -257,7 +260,8 @@ def redact_in_one_pass(
             audit_every = max(1, round(sample_every_s * fps))
             ahead = lookahead_s(policy, fps) if detecting and rendering else 0.0
             first = reader.first_index
-            expected = max(1, round(info.duration_s * fps) if frames is None else frames[1] - frames[0])
+            whole_n = round(info.duration_s * fps)
+            expected = max(1, whole_n if frames is None else min(frames[1], whole_n) - frames[0])
             pending: deque[tuple[float, Future, np.ndarray]] = deque()
             audits: list[Future] = []
             buffer: deque[Frame] = deque()
@@ -295,7 +299,7 @@ def redact_in_one_pass(
                     if not rendering:  # detection only
                         counts["frames"] += 1
                         if frame.index % 25 == 0:
-                            progress(stage, min(0.99, frame.index / expected))
+                            progress(stage, min(0.99, (frame.index - first) / expected))
                         return
                     image, t = frame.image, frame.t_s
                     whole = policy.hide_faces and sched.hidden.whole_frame_at(t, frame.index)
@@ -338,7 +342,7 @@ def redact_in_one_pass(
                     findings.extend(fut.result())
                 if frames is None:
                     _check_complete(video_path, info, counts["frames"] / fps)
-                elif counts["frames"] != frames[1] - frames[0]:
+                elif frames[1] < TO_THE_END and counts["frames"] != frames[1] - frames[0]:
                     raise RedactionError(f"frames {frames[0]}-{frames[1]}: only {counts['frames']} could be decoded")
             if detecting:
                 tracks = replace(meta, tracks=tracker.finish(), n_frames=counts["frames"],
@@ -379,4 +383,91 @@ def redact_in_one_pass(
     return RedactionResult(tracks=tracks, render=render, audit=report)
 
 
-__all__ = ["LOOKAHEAD_MARGIN_PASSES", "RedactionResult", "hold_s", "lookahead_s", "redact_in_one_pass"]
+class _PartStopped(BaseException):
+    """Another stretch of ``detect_in_parts`` failed: this one stops too (not an Exception: nothing swallows it)."""
+
+
+def part_cuts(info: MediaInfo, policy: ConsentPolicy, parts: int = DETECT_ONLY_PARTS) -> list[int]:
+    """Where ``detect_in_parts`` cuts the video: frame indices on the detection grid (a multiple of
+    ``detect_every``), stretches of at least ``PART_MIN_S``; [] (one stretch) for a short video."""
+    n = round(info.duration_s * info.fps)
+    parts = max(1, min(parts, int(info.duration_s // PART_MIN_S)))
+    every = policy.detect_every
+    cuts = [(n * k // parts) // every * every for k in range(1, parts)]
+    return [c for c in cuts if 0 < c < n]
+
+
+def detect_in_parts(
+    video_path: str | os.PathLike[str],
+    info: MediaInfo,
+    policy: ConsentPolicy,
+    progress: Progress = no_progress,
+    *,
+    on_detections_for: Callable[[int], OnDetections | None] = lambda _part: None,
+    parts: int = DETECT_ONLY_PARTS,
+    schedule: ScheduleConfig | None = None,
+) -> tuple[FaceTracks, list[FaceTracks]]:
+    """Detection only (``redact_in_one_pass`` with no output), the video cut at ``part_cuts`` into stretches that
+    are decoded and detected side by side, each in its own thread with its own detector (one core each).
+
+    Every stretch is a whole detection pass of its own: its first frame is a whole-frame pass and its last frame a
+    pass (rule 5), so each frame is covered as in one pass, and a face crossing a cut is two tracks, each held by
+    the hold rules (more hiding at the cut, never less).  Track ids come from a different base per stretch.
+    ``on_detections_for(k)`` gives stretch ``k``'s callback (each called from its own thread, in time order).  The
+    tracks are merged in time order; the decoded length is checked as one pass checks it.  A stretch that fails
+    stops the others and its error is raised (``RedactionError``).  Returns (the merged tracks, each stretch's)."""
+    cuts = part_cuts(info, policy, parts)
+    bounds = list(zip([0, *cuts], [*cuts, TO_THE_END]))
+    bases: list[int] = []
+    while len(bases) < len(bounds):  # distinct id ranges: the merged tracks' ids stay unique
+        base = new_track_id_base()
+        if base not in bases:
+            bases.append(base)
+    stop = threading.Event()
+    done = [0.0] * len(bounds)
+    lock = threading.Lock()
+    results: list[RedactionResult | None] = [None] * len(bounds)
+    errors: list[BaseException] = []
+
+    def part_progress(k: int) -> Progress:
+        def report(stage: str, fraction: float) -> None:
+            if stop.is_set():
+                raise _PartStopped()
+            with lock:  # one caller at a time, the parts' fractions as one
+                done[k] = fraction
+                progress(stage, min(0.99, sum(done) / len(done)))
+        return report
+
+    def run(k: int) -> None:
+        try:
+            results[k] = redact_in_one_pass(video_path, info, policy, None, part_progress(k),
+                                            on_detections=on_detections_for(k), id_base=bases[k],
+                                            frames=None if len(bounds) == 1 else bounds[k], schedule=schedule)
+        except _PartStopped:
+            pass
+        except BaseException as exc:  # kept and raised in the caller's thread (Ctrl-C and Cancelled included)
+            with lock:
+                errors.append(exc)
+            stop.set()
+
+    threads = [threading.Thread(target=run, args=(k,), name=f"detect-part-{k}", daemon=True)
+               for k in range(1, len(bounds))]
+    for t in threads:
+        t.start()
+    run(0)  # the first stretch in the caller's thread
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    got = [r.tracks for r in results]  # type: ignore[union-attr]
+    n_frames = sum(t.n_frames for t in got)
+    if len(got) > 1:
+        _check_complete(video_path, info, n_frames / got[0].fps)
+    merged = replace(got[0], tracks=tuple(tr for t in got for tr in t.tracks), n_frames=n_frames,
+                     failed_s=tuple(sorted(x for t in got for x in t.failed_s)))
+    progress("faces", 1.0)
+    return merged, got
+
+
+__all__ = ["DETECT_ONLY_PARTS", "LOOKAHEAD_MARGIN_PASSES", "RedactionResult", "detect_in_parts", "hold_s",
+           "lookahead_s", "part_cuts", "redact_in_one_pass"]
