@@ -26,6 +26,12 @@ hide schedule's boxes at that time; the nearest detection of any track covering 
 lesson (2026-12-06, 0:30-0:40, before the second look): 306 hits in 250 frames, every one 0.05-0.12 served and
 0.00-0.04 in the original, none with a track: the render's own hiding of a face made the pattern below it
 face-like (the same with the fill), not the encoder (served and hidden-but-not-encoded agree within 0.02).
+
+With the defaults (mosaic, second look off; tracks from eval/out/tracks/ as cached), the whole sample lesson
+(2026-12-07, teacher shown, load 3-7): 1,145 of 3,647 frames with a hit (937 face-like to the second opinion), 1,622
+hits in 93 of its 146 seconds.  Other hiding styles (bench/bench_hiding.py: fill, mean colour, smoothed or feathered
+mosaics, a fade below, a drawn face, larger or lower boxes) do not reach zero either: the hits lie 1.4-1.6 box
+heights below the hidden face (its chest and hands) whatever hides it.
 """
 
 from __future__ import annotations

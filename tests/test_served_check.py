@@ -151,32 +151,52 @@ def test_hiding_a_face_makes_a_face_of_the_hands_below_it_and_the_second_look_hi
                           for d in strong), strong
 
 
-def test_sample_lesson_served_frames_at_zero_with_the_second_look(tmp_path, monkeypatch):
-    """Four seconds of the sample lesson (0:30-0:34: clasped hands below a hidden face, a neckline, a table edge),
-    detected and rendered by the one pass with every face hidden and the second look on (``VIDEOCOACH_LOOK_AGAIN=on``,
-    crops), then the served check on every frame: zero, and the clasped hands are under a hidden box."""
+def _served_lesson_slice(tmp_path, start_s: float = 30, seconds: float = 4):
+    """``seconds`` of the sample lesson from ``start_s`` (0:30-0:34: clasped hands below a hidden face, a neckline, a
+    table edge), detected and rendered by the one pass with every face hidden and the policy's default hiding, then
+    the served check on every frame (the look as the environment says)."""
     import subprocess
-
-    from videocoach.privacy.tracking import HideSchedule
-
-    monkeypatch.setenv("VIDEOCOACH_LOOK_AGAIN", "on")
 
     from conftest import SAMPLE_MEDIA
 
-    clip = tmp_path / "lesson_30s.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-ss", "30", "-i", str(SAMPLE_MEDIA / "lesson.mp4"), "-t", "4", "-an",
-                    "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p", str(clip)],
-                   check=True)
+    clip = tmp_path / "lesson_slice.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-ss", f"{start_s:g}", "-i", str(SAMPLE_MEDIA / "lesson.mp4"), "-t",
+                    f"{seconds:g}", "-an", "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt",
+                    "yuv420p", str(clip)], check=True)
     pol = load_policy("blur-all-pupils")
     res = redact_in_one_pass(clip, media.probe(clip), pol, tmp_path / "served.mp4", id_base=0)
     r = check_served(tmp_path / "served.mp4", res.tracks, pol, expected_frames=res.render.frames,
                      detectors=[load_detector(0.05)])
-    assert r.frames_checked == res.render.frames == 100
+    assert r.frames_checked == res.render.frames == round(25 * seconds)
+    return pol, res, r
+
+
+def test_sample_lesson_served_frames_at_zero_with_the_second_look(tmp_path, monkeypatch):
+    """0:30-0:34 with the second look on (``VIDEOCOACH_LOOK_AGAIN=on``, crops): zero, and the clasped hands are
+    under a hidden box."""
+    from videocoach.privacy.tracking import HideSchedule
+
+    monkeypatch.setenv("VIDEOCOACH_LOOK_AGAIN", "on")
+    pol, res, r = _served_lesson_slice(tmp_path)
     assert r.detections > 0 and r.frames_with_visible_face == 0 and r.passed, r.hits[:10]
     hidden = HideSchedule(res.tracks, box_scale=pol.box_scale, hold_s=pol.hold_s)
     on_hands = sum(any(x1 <= 355 < x2 and y1 <= 455 < y2 for x1, y1, x2, y2 in hidden.boxes_at(i / 25))
                    for i in range(100))
     assert on_hands >= 90, on_hands
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="issue 19: the default hiding (mosaic, second look off) makes the body below a hidden "
+                          "pupil's face face-like (0.05-0.16 served, about 0.02 in the original); no hiding style "
+                          "measured reaches zero (bench/bench_hiding.py)")
+def test_sample_lesson_served_frames_at_zero_by_default(tmp_path, monkeypatch):
+    """The same 4 s with the defaults: no frame with a hit.  Expected to fail until the default hiding (or a cheap
+    default look) leaves nothing face-like beside a hidden face; it turns into a pass by itself when that is fixed
+    (strict: then this mark must go)."""
+    monkeypatch.setenv("VIDEOCOACH_LOOK_AGAIN", "off")
+    _pol, _res, r = _served_lesson_slice(tmp_path)
+    assert r.detections > 0  # the mosaics are seen at 0.05: the check does look
+    assert r.frames_with_visible_face == 0, (r.frames_with_visible_face, r.hits[:10])
 
 
 def test_schedule_alone_is_not_trusted(served):

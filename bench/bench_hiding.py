@@ -1,0 +1,282 @@
+"""Hiding styles against the served check (issue 19): which hiding leaves no face-like pattern beside a hidden face.
+
+    OMP_NUM_THREADS=1 nice -n 5 python bench/bench_hiding.py --slices 30 100 --styles mosaic fill fade mosaic@2.0
+    OMP_NUM_THREADS=1 nice -n 5 python bench/bench_hiding.py --clips --styles mosaic fade
+
+Each slice of the sample lesson (10 s from the given second, re-encoded at crf 18) or face clip goes through the
+product's one pass once with the default policy (look off; its tracks cached in bench/out/hiding/); every face is
+then hidden (nobody shown: the most boxes) with each style, rendered by the one pass from those tracks and checked by
+the served check (CenterFace at 0.05 on every served frame, the second opinion on each hit).  A style is
+``STYLE[@BOX_SCALE][+downK]``: mosaic and fill are the product's; the others exist here only (``styled_hide_rect``
+stands in for ``redact.hide_rect`` in the render, the second look and the check's verification): soft (the mosaic
+Gaussian-smoothed, sigma block/3, border feathered over block/2), softfill (the box's mean colour, feathered),
+meanfill (the box's mean colour), fade (the mosaic, and below it a mosaic of the body fading out over one box
+height), cartoon (grey, a drawn placeholder face: the detector sees a face where the face was); ``@S`` another
+``box_scale``, ``+downK`` every box reaching K face heights further down.  Prints per style and video: frames with a
+hit (face-like to the second opinion), the hits' scores, where they lie from the nearest hidden box, the mean share
+of the frame area the hiding changed and the hiding's own CPU ms per frame (in memory, one thread).
+
+2026-12-07 (load 3-7; frames with a hit of 250, face-like in brackets, max score, frame area changed):
+
+| style | 0:30-0:40 | 1:40-1:50 | area |
+|---|---|---|---|
+| mosaic (the default) | 42 (36), 0.164 | 83 (66), 0.162 | 2.95 / 3.06 % |
+| fill | 103 (95), 0.191 | - | 2.97 % |
+| soft | 250 (250), 0.450 | - | 4.42 % |
+| softfill | 68 (52), 0.444 | - | 4.50 % |
+| meanfill | 93 (62), 0.143 | - | 2.96 % |
+| cartoon | 96 (61), 0.141 | - | 2.97 % |
+| mosaic@2.0 | 72 (42), 0.120 | - | 5.58 % |
+| mosaic+down1.5 | 170 (104), 0.132 | - | 5.58 % |
+| fade | 42 (36), 0.208 | 67 (67), 0.087 | 5.24 / 5.43 % |
+
+Hiding CPU per frame: mosaic 0.45-0.74 ms, fill 0.40, meanfill 1.40, cartoon 0.85, fade 1.40-2.55, soft 10.8,
+softfill 15.2.  Clips (every face hidden, mosaic / fade): female 2 / 2 frames, female-and-male 0 / 0,
+walking-and-pause 9 / 0, male 0 / 0, classroom 0 / 0, walking 1 / 4.  Where the hits lie: with the mosaic their
+centres are 1.42 / 1.53 box heights below the hidden box's centre (dx 0.10-0.14): the chest and clasped hands of the
+pupil whose face is hidden; a larger box moves them to just below its lower edge (0.77), a box reaching further down
+makes more of them (its lower edge, 0.19), the fade moves them to where it ends (1.55-1.58).  Smoothing turns the
+mosaic into a blurred face (0.45, and no longer verified hidden); flat fills and a drawn face make more hits, not
+fewer.  No style reaches zero: the mosaic stays the default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from videocoach.av import media  # noqa: E402
+from videocoach.av.video_io import FrameReader  # noqa: E402
+from videocoach.privacy import onepass, policy, redact, schedule, second_opinion, served_check, tracking  # noqa: E402
+from videocoach.privacy.faces import load_detector  # noqa: E402
+from videocoach.privacy.tracking import FaceTracks, HideSchedule  # noqa: E402
+
+OUT = REPO / "bench" / "out" / "hiding"
+SAMPLE = REPO / "sample_media" / "lesson.mp4"
+CLIPS = REPO.parent / "shared" / "data" / "faces" / "clips"
+CLIP_NAMES = ("head-pose-face-detection-female.gif", "head-pose-face-detection-female-and-male.gif",
+              "face-demographics-walking-and-pause.gif", "head-pose-face-detection-male.gif", "classroom.gif",
+              "walking.gif")
+
+
+def cpu_s() -> float:
+    a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+
+def lesson_slice(start_s: float, seconds: float) -> Path:
+    out = OUT / f"lesson_{start_s:g}s_{seconds:g}.mp4"
+    if not out.exists():
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-ss", f"{start_s:g}", "-i", str(SAMPLE), "-t", f"{seconds:g}",
+                        "-an", "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p", str(out)],
+                       check=True)
+    return out
+
+
+def tracks_of(path: Path, pol) -> FaceTracks:
+    cached = OUT / f"{path.name}.tracks.json"
+    if cached.exists():
+        return FaceTracks.from_json(cached.read_text())
+    c0 = cpu_s()
+    res = onepass.redact_in_one_pass(path, media.probe(path), pol, None, id_base=0)
+    print(f"  {path.name}: detection pass {cpu_s() - c0:.1f} CPU-s, {len(res.tracks.tracks)} tracks", flush=True)
+    cached.write_text(res.tracks.to_json())
+    return res.tracks
+
+
+STYLES = ("mosaic", "fill", "soft", "softfill", "meanfill", "fade", "cartoon")
+_HIDE = redact.hide_rect
+_STYLE = {"now": "mosaic"}  # the style under test (the policy keeps "mosaic" for the experimental ones)
+
+
+def block_px(rect: tuple[int, int, int, int], min_block_px: int) -> int:
+    x1, y1, x2, y2 = rect
+    return max(min_block_px, math.ceil(max(x2 - x1, y2 - y1) / redact.MOSAIC_MAX_BLOCKS))
+
+
+def soften(image: np.ndarray, rect: tuple[int, int, int, int], block: int) -> None:
+    """``rect`` (already hidden) and a band of ``block`` / 2 around it smoothed: a Gaussian of sigma ``block`` / 3,
+    fully inside, fading out across the band (no hard block edges, no hard border)."""
+    x1, y1, x2, y2 = rect
+    ih, iw = image.shape[:2]
+    band = max(1, block // 2)
+    bx1, by1, bx2, by2 = max(0, x1 - band), max(0, y1 - band), min(iw, x2 + band), min(ih, y2 + band)
+    region = image[by1:by2, bx1:bx2]
+    smooth = cv2.GaussianBlur(region, (0, 0), sigmaX=block / 3, borderType=cv2.BORDER_REPLICATE)
+    xs, ys = np.arange(bx1, bx2, dtype=np.float32), np.arange(by1, by2, dtype=np.float32)
+    dx = np.maximum(np.maximum(x1 - xs, xs - (x2 - 1)), 0)
+    dy = np.maximum(np.maximum(y1 - ys, ys - (y2 - 1)), 0)
+    alpha = np.clip(1.0 - np.maximum(dx[None, :], dy[:, None]) / band, 0.0, 1.0)[:, :, None]
+    region[:] = (alpha * smooth + (1.0 - alpha) * region + 0.5).astype(np.uint8)
+
+
+def fade_below(image: np.ndarray, rect: tuple[int, int, int, int], min_block_px: int) -> None:
+    """Below ``rect`` (already a mosaic), a mosaic of what lies there fading out over one box height."""
+    x1, y1, x2, y2 = rect
+    reach = min(image.shape[0], y2 + (y2 - y1))
+    if reach <= y2:
+        return
+    below = image[y2:reach, x1:x2]
+    blocks = below.copy()
+    redact.mosaic(blocks, (0, 0, x2 - x1, reach - y2), block_px(rect, min_block_px))
+    alpha = (1.0 - (np.arange(reach - y2, dtype=np.float32) + 0.5) / (y2 - y1))[:, None, None]
+    below[:] = (alpha * blocks + (1.0 - alpha) * below + 0.5).astype(np.uint8)
+
+
+def cartoon(image: np.ndarray, rect: tuple[int, int, int, int]) -> None:
+    """The box filled grey with a drawn placeholder face (fixed colours and shapes: nothing of the pupil's pixels):
+    the detector still sees a face where the face was, as in the original frame."""
+    x1, y1, x2, y2 = rect
+    w, h = x2 - x1, y2 - y1
+    roi = image[y1:y2, x1:x2]
+    roi[:] = redact.FILL_BGR
+    skin, ink = (170, 170, 170), (50, 50, 50)
+    cx, cy = w / 2, h * 0.55
+    cv2.ellipse(roi, (int(cx), int(cy)), (max(1, int(w * 0.33)), max(1, int(h * 0.40))), 0, 0, 360, skin, -1,
+                cv2.LINE_AA)
+    for sx in (-1, 1):
+        cv2.ellipse(roi, (int(cx + sx * w * 0.13), int(cy - h * 0.08)), (max(1, int(w * 0.06)), max(1, int(h * 0.035))),
+                    0, 0, 360, ink, -1, cv2.LINE_AA)
+        cv2.line(roi, (int(cx + sx * w * 0.07), int(cy - h * 0.17)), (int(cx + sx * w * 0.21), int(cy - h * 0.18)), ink,
+                 max(1, int(h * 0.02)), cv2.LINE_AA)
+    cv2.line(roi, (int(cx - w * 0.09), int(cy + h * 0.2)), (int(cx + w * 0.09), int(cy + h * 0.2)), ink,
+             max(1, int(h * 0.025)), cv2.LINE_AA)
+    cv2.line(roi, (int(cx), int(cy - h * 0.02)), (int(cx), int(cy + h * 0.09)), ink, max(1, int(h * 0.015)),
+             cv2.LINE_AA)
+
+
+def styled_hide_rect(image: np.ndarray, rect: tuple[int, int, int, int], policy) -> None:
+    """``redact.hide_rect`` with the style under test: mosaic / fill as the product; soft (the mosaic smoothed, with
+    a feathered border), softfill (the box's mean colour, feathered), meanfill (the box's mean colour), fade (the
+    mosaic, and below it a mosaic of the body fading out over one box height)."""
+    style = _STYLE["now"]
+    x1, y1, x2, y2 = rect
+    if style in ("mosaic", "fill") or x2 <= x1 or y2 <= y1:
+        return _HIDE(image, rect, policy)
+    if style == "cartoon":
+        return cartoon(image, rect)
+    if style in ("meanfill", "softfill"):
+        image[y1:y2, x1:x2] = image[y1:y2, x1:x2].reshape(-1, 3).mean(axis=0).round().astype(np.uint8)
+    else:
+        redact.mosaic(image, rect, policy.mosaic_block_px)
+    if style in ("soft", "softfill"):
+        soften(image, rect, block_px(rect, policy.mosaic_block_px))
+    if style == "fade":
+        fade_below(image, rect, policy.mosaic_block_px)
+
+
+redact.hide_rect = served_check.hide_rect = styled_hide_rect  # the render, the second look and the check's verify
+
+
+def style_policy(base, style: str):
+    """``STYLE[@BOX_SCALE][+downK]``: the policy (method mosaic, or fill) with the style under test set."""
+    style, _, down = style.partition("+down")
+    method, _, scale = style.partition("@")
+    if method not in STYLES:
+        raise SystemExit(f"unknown style {method!r} (one of {', '.join(STYLES)})")
+    _STYLE["now"] = method
+    set_down(float(down) if down else 0.0)
+    return replace(base, method="fill" if method == "fill" else "mosaic",
+                   box_scale=float(scale) if scale else base.box_scale)
+
+
+_ENLARGE = tracking.enlarge
+
+
+def set_down(k: float) -> None:
+    """An experiment: every hidden box reaches ``k`` x the detected face's height further down (the body below)."""
+    def enlarge(box, scale, up=tracking.HAIR_UP):
+        x1, y1, x2, y2 = _ENLARGE(box, scale, up)
+        return (x1, y1, x2, y2 + k * (float(box[3]) - float(box[1])))
+
+    for module in (tracking, served_check, schedule):
+        module.enlarge = enlarge if k else _ENLARGE
+
+
+def hiding_cost(path: Path, info, tracks: FaceTracks, pol) -> tuple[float, float]:
+    """Mean share of the frame area changed by the hiding, and its CPU ms per frame (decoded frames, in memory)."""
+    sched = HideSchedule(tracks, box_scale=pol.box_scale, hold_s=pol.hold_s)
+    area, spent, n = 0.0, 0.0, 0
+    with FrameReader(path, info) as reader:
+        for f in reader:
+            image = f.image.copy()
+            h, w = image.shape[:2]
+            rects = [(max(0, int(x1)), max(0, int(y1)), min(w, int(np.ceil(x2))), min(h, int(np.ceil(y2))))
+                     for x1, y1, x2, y2 in sched.boxes_at(f.index / info.fps)]
+            t0 = time.process_time()
+            for r in rects:
+                redact.hide_rect(image, r, pol)
+            spent += time.process_time() - t0
+            area += float((image != f.image).any(axis=2).mean())
+            n += 1
+    return area / max(n, 1), 1000 * spent / max(n, 1)
+
+
+def check(path: Path, tracks: FaceTracks, pol, style: str, det, opinion) -> None:
+    info = media.probe(path)
+    out = OUT / f"{path.stem}.{style}.served.mp4"
+    c0 = cpu_s()
+    res = onepass.redact_in_one_pass(path, info, pol, out, tracks=tracks)
+    render_cpu = cpu_s() - c0
+    r = served_check.check_served(out, tracks, pol, expected_frames=res.render.frames, detectors=[det],
+                                  second_opinion=opinion.served_face_like)
+    area, ms = hiding_cost(path, info, tracks, pol)
+    sched = HideSchedule(tracks, box_scale=pol.box_scale, hold_s=pol.hold_s)
+    where = []  # each hit's centre from the nearest hidden box's centre, in that box's heights (x, y: down +)
+    for h in r.hits:
+        cx, cy = (h.box[0] + h.box[2]) / 2, (h.box[1] + h.box[3]) / 2
+        boxes = sched.boxes_at(h.t_s)
+        if boxes:
+            b = min(boxes, key=lambda b: ((b[0] + b[2]) / 2 - cx) ** 2 + ((b[1] + b[3]) / 2 - cy) ** 2)
+            bh = b[3] - b[1]
+            where.append(((cx - (b[0] + b[2]) / 2) / bh, (cy - (b[1] + b[3]) / 2) / bh, (h.box[3] - h.box[1]) / bh))
+    scores = sorted((h.score for h in r.hits), reverse=True)
+    secs = sorted({round(h.t_s, 1) for h in r.hits})
+    print(f"{path.name} {style}: frames with a hit {r.frames_with_visible_face} of {r.frames_checked} "
+          f"(face-like {r.frames_with_face_like_hit}); hits {r.hit_count}, scores max "
+          f"{scores[0] if scores else 0:.3f} median {float(np.median(scores)) if scores else 0:.3f}; detections "
+          f"{r.detections} (on hidden {r.on_hidden}, gone when blanked {r.gone_when_blanked}); frame area changed "
+          f"{100 * area:.2f} %, hiding {ms:.2f} CPU-ms per frame; render {render_cpu:.1f} CPU-s; hit times "
+          f"{secs[:12]}{' ...' if len(secs) > 12 else ''}", flush=True)
+    if where:
+        a = np.array(where)
+        print(f"    hits from the nearest hidden box (its heights): dx |median| {np.median(np.abs(a[:, 0])):.2f}, "
+              f"dy median {np.median(a[:, 1]):.2f} (p10 {np.percentile(a[:, 1], 10):.2f}, p90 "
+              f"{np.percentile(a[:, 1], 90):.2f}); below the box centre {int((a[:, 1] > 0).sum())} of {len(a)}; "
+              f"hit height / box height median {np.median(a[:, 2]):.2f}; none near {len(r.hits) - len(a)}", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--slices", nargs="*", type=float, default=[], help="lesson slices' start seconds")
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--clips", nargs="*", default=None, help="face clips (no names: all)")
+    ap.add_argument("--styles", nargs="+", default=["mosaic"], help="METHOD or METHOD@BOX_SCALE")
+    args = ap.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    base = policy.load_named_policy(policy.DEFAULT_POLICY)
+    det = load_detector(served_check.check_threshold(base))
+    opinion = second_opinion.load()
+    videos = [lesson_slice(s, args.seconds) for s in args.slices]
+    if args.clips is not None:
+        videos += [CLIPS / n for n in (args.clips or CLIP_NAMES)]
+    for path in videos:
+        tracks = tracks_of(path, base)
+        for style in args.styles:
+            check(path, tracks, style_policy(base, style), style, det, opinion)
+
+
+if __name__ == "__main__":
+    main()
