@@ -35,23 +35,23 @@ def regions(*spans_s: tuple[float, float]) -> list[tuple[int, int]]:
 # ----------------------------------------------------------------------------------------------- the cutting (pure)
 
 
-def test_cuts_fall_in_the_middle_of_gaps_and_pieces_keep_their_bounds():
+def test_cuts_fall_in_the_middle_of_gaps_and_pieces_shrink_towards_the_end():
     speech = regions(*[(10.0 * i, 10.0 * i + 8.0) for i in range(30)])  # 8 s talk, 2 s pause, 300 s
-    cuts = cut_samples(speech, s(300.0), target_s=60.0, min_s=30.0, max_s=120.0)
-    assert cuts, "300 s with pauses every 10 s must be cut"
+    cuts = cut_samples(speech, s(300.0), share=2, min_s=30.0, max_s=120.0)
     edges = [0, *cuts, s(300.0)]
-    for a, b in zip(edges, edges[1:]):
-        assert 30.0 <= (b - a) / SR <= 120.0
+    pieces = [(b - a) / SR for a, b in zip(edges, edges[1:])]
+    assert all(30.0 <= p <= 120.0 for p in pieces)
     for cut in cuts:
         assert not any(start <= cut <= end for start, end in speech), "a cut inside speech"
         assert cut % s(10.0) == s(9.0), "the middle of a pause"
-    # all pauses alike: the nearest 60 s, and the last 61 s in two (each at least min_s)
-    assert [round(c / SR) for c in cuts] == [59, 119, 179, 239, 269]
+    # half of what is left each time (at most max_s), the pause nearest that: the last pieces are the shortest
+    assert pieces == [119.0, 90.0, 50.0, 41.0]
+    assert len(cut_samples(speech, s(300.0), share=4, min_s=30.0, max_s=120.0)) > len(cuts)
 
 
 def test_the_longest_silence_in_range_wins_over_the_target():
     speech = regions((0.0, 30.0), (32.0, 55.0), (57.0, 80.0), (95.0, 120.0), (122.0, 200.0))
-    # the 15 s pause (87.5 s), not the 2 s one nearer 60 s (56 s); then the only pause left that leaves 30 s
+    # the 15 s pause (87.5 s), not the 2 s ones nearer 100 s; then the only pause left that leaves 30 s
     assert [c / SR for c in cut_samples(speech, s(200.0))] == [87.5, 121.0]
 
 
@@ -194,7 +194,7 @@ def test_lesson_cuts_fall_in_silence(lesson_audio, script, asr):
     speech = [(c["start"], c["end"]) for c in get_speech_timestamps(lesson_audio, VadOptions())]
     spoken = _spoken(script)
     default = plan_chunks(speech, len(lesson_audio))
-    small = plan_chunks(speech, len(lesson_audio), target_s=15.0, min_s=10.0, max_s=30.0)  # many more cuts
+    small = plan_chunks(speech, len(lesson_audio), share=8, min_s=10.0, max_s=30.0)  # many more cuts
     assert len(default) == 2 and len(small) >= 5
     for chunks in (default, small):
         for chunk in chunks[1:]:

@@ -8,9 +8,8 @@ The cutting (``plan_chunks``, pure) follows one rule: **never cut inside speech*
 speech that Silero VAD finds (the very call and options faster-whisper's own ``vad_filter`` uses, run once on the
 whole audio), each in the middle of a gap between two speech regions.  Those gaps are at least 1.2 s of silence:
 the VAD only ends a region after 2 s below its threshold (``min_silence_duration_ms``) and then pads each side by
-0.4 s.  A chunk spans ``CHUNK_MIN_S``..``CHUNK_MAX_S`` of audio and ends at the longest silence in that range (then
-the nearest ``CHUNK_TARGET_S``); one
-longer stretch of talk with no such gap stays whole (a chunk longer than ``CHUNK_MAX_S``).
+0.4 s.  There are few chunks (``cut_samples``: each about half of what is left, at the longest pause near there,
+``CHUNK_MIN_S``..``CHUNK_MAX_S``); one longer stretch of talk with no such gap stays whole.
 
 What a chunk loses at its boundary, against one call over the whole audio:
 
@@ -37,9 +36,15 @@ from dataclasses import dataclass
 from typing import Callable, Generic, Sequence, TypeVar
 
 SAMPLE_RATE = 16_000  # Hz
-CHUNK_TARGET_S = 60.0  # about 6 s of decoding on one thread at 10x real time: two workers stay level to the end
+# Each chunk costs about half a Whisper window more than one call would spend on its audio (its last window is cut
+# short by the chunk's end, and a 30 s window costs the same however little speech it holds): 8 chunks of 30-120 s
+# in 584 s of lesson took 23 windows against 19 (+20 % CPU), and each boundary moves where the windows fall, which can
+# tip a hard window (babble) into Whisper's temperature fallback.  So there are few chunks: each about 1/share of
+# what is left (share = the number of workers: "guided" scheduling), long at first and shorter to the end, so the
+# workers come out level; a 50-minute lesson is about 9 chunks on 2 workers.
+CHUNK_SHARE = 2.0  # the default share: two workers
 CHUNK_MIN_S = 30.0  # one Whisper window: shorter chunks only add boundaries
-CHUNK_MAX_S = 120.0  # longer ones leave one worker alone on the last chunk for too long
+CHUNK_MAX_S = 600.0  # about a minute of decoding on one thread; the last chunks are much shorter
 
 R = TypeVar("R")
 
@@ -69,36 +74,40 @@ def cut_samples(
     speech: Sequence[tuple[int, int]],
     n_samples: int,
     *,
-    target_s: float = CHUNK_TARGET_S,
+    share: float = CHUNK_SHARE,
     min_s: float = CHUNK_MIN_S,
     max_s: float = CHUNK_MAX_S,
 ) -> list[int]:
     """Sample positions to cut at, each in the middle of a gap between two regions of ``speech`` (sorted,
-    non-overlapping sample ranges).  Every piece is at least ``min_s`` long.  Among the gaps that give a piece of
-    ``min_s``..``max_s``: the longest (in whole seconds), then the nearest ``target_s``; where there is none (talk
-    without a gap for longer than ``max_s``), the first gap after it."""
-    if not 0.0 < min_s <= target_s <= max_s:
-        raise ValueError(f"need 0 < min_s <= target_s <= max_s, got {min_s}, {target_s}, {max_s}")
+    non-overlapping sample ranges).  No piece is shorter than ``min_s``.  From each cut the next piece aims at
+    ``1/share`` of what is left (within ``min_s``..``max_s``): among the gaps within half of that aim either side,
+    the longest silence (in whole seconds: the end of an exchange, a change of activity), then the nearest; failing
+    those, the gap nearest the aim up to ``max_s``; failing that (talk with no gap for longer than ``max_s``), the
+    first gap after it."""
+    if not (0.0 < min_s <= max_s and share >= 1.0):
+        raise ValueError(f"need 0 < min_s <= max_s and share >= 1, got {min_s}, {max_s}, {share}")
     gaps = [  # (middle, width) of each silence between two speech regions
         ((a_end + b_start) // 2, b_start - a_end) for (_, a_end), (b_start, _) in zip(speech, speech[1:])
         if b_start > a_end
     ]
-    lo, target, hi = (round(x * SAMPLE_RATE) for x in (min_s, target_s, max_s))
+    lo, hi = round(min_s * SAMPLE_RATE), round(max_s * SAMPLE_RATE)
     cuts: list[int] = []
     start = 0
-    while True:
-        usable = [(g, w) for g, w in gaps if g - start >= lo and n_samples - g >= lo]  # no piece under min_s
-        if not usable:
-            return cuts
-        in_range = [(g, w) for g, w in usable if g - start <= hi]
-        # the longest silence in range, in whole seconds (the end of an exchange, a change of activity: Whisper's
-        # windows start afresh there anyway), then the nearest the target
-        def rank(gw: tuple[int, int]) -> tuple[int, int]:
-            return -(gw[1] // SAMPLE_RATE), abs(gw[0] - start - target)
+    while usable := [(g, w) for g, w in gaps if g - start >= lo and n_samples - g >= lo]:  # no piece under min_s
+        aim = min(hi, max(lo, round((n_samples - start) / share)))
 
-        cut = min(in_range, key=rank)[0] if in_range else usable[0][0]
+        def off(gw: tuple[int, int]) -> int:
+            return abs(gw[0] - start - aim)
+
+        near = [gw for gw in usable if 2 * off(gw) <= aim and gw[0] - start <= hi]
+        in_range = [gw for gw in usable if gw[0] - start <= hi]
+        if near:
+            cut = min(near, key=lambda gw: (-(gw[1] // SAMPLE_RATE), off(gw)))[0]
+        else:
+            cut = min(in_range, key=off)[0] if in_range else usable[0][0]
         cuts.append(cut)
         start = cut
+    return cuts
 
 
 def plan_chunks(
@@ -106,7 +115,7 @@ def plan_chunks(
     n_samples: int,
     *,
     speech_only: bool = True,
-    target_s: float = CHUNK_TARGET_S,
+    share: float = CHUNK_SHARE,
     min_s: float = CHUNK_MIN_S,
     max_s: float = CHUNK_MAX_S,
 ) -> tuple[Chunk, ...]:
@@ -115,7 +124,7 @@ def plan_chunks(
     ``speech_only``: no chunk."""
     if speech_only and not speech:
         return ()
-    cuts = cut_samples(speech, n_samples, target_s=target_s, min_s=min_s, max_s=max_s)
+    cuts = cut_samples(speech, n_samples, share=share, min_s=min_s, max_s=max_s)
     edges = [0, *cuts, n_samples]
     chunks = []
     for i, (a, b) in enumerate(zip(edges, edges[1:])):
@@ -212,4 +221,4 @@ def run_chunks(
     return [results[c.index] for c in chunks]
 
 
-__all__ = ["CHUNK_MAX_S", "CHUNK_MIN_S", "CHUNK_TARGET_S", "Chunk", "cut_samples", "plan_chunks", "run_chunks"]
+__all__ = ["CHUNK_MAX_S", "CHUNK_MIN_S", "CHUNK_SHARE", "Chunk", "cut_samples", "plan_chunks", "run_chunks"]

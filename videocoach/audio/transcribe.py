@@ -2,7 +2,8 @@
 
 Two engines over the same weights, both fully offline:
 
-* ``faster-whisper`` (default): CTranslate2 int8, its bundled Silero VAD filter, about 10x real time on 2 cores.
+* ``faster-whisper`` (default): CTranslate2 int8, its bundled Silero VAD filter, about 10x real time on one
+  thread; ``AsrConfig.workers`` (2) decode chunks of a long audio side by side (``videocoach.audio.asr_chunks``).
 * ``openai-whisper``: the reference implementation, about 10x slower; its checkpoint is converted once from the
   CT2 weights (``videocoach.audio.whisper_convert``) because no package ships an openai ``.pt``.
 
@@ -330,7 +331,7 @@ class FasterWhisperAsr:
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
         speech = [(c["start"], c["end"]) for c in get_speech_timestamps(audio, VadOptions())]  # as vad_filter does
-        return plan_chunks(speech, audio.shape[0], speech_only=self.config.vad_filter)
+        return plan_chunks(speech, audio.shape[0], speech_only=self.config.vad_filter, share=self.config.workers)
 
     def _transcribe_whole(self, audio: np.ndarray, report: _MonotonicProgress) -> tuple[list[Utterance], str]:
         """One faster-whisper call over the whole audio (``workers=1``, or audio too short to cut)."""
