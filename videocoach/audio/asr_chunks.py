@@ -13,8 +13,9 @@ the VAD only ends a region after 2 s below its threshold (``min_silence_duration
 
 What a chunk loses at its boundary, against one call over the whole audio:
 
-- the 30 s window that was running at the cut ends there (the next chunk starts a fresh window at its first
-  speech).  The words are the same words; only where Whisper's windows fall moves;
+- the 30 s window that was running at the cut ends there, and the next chunk starts a fresh window at its first
+  speech: where Whisper's windows fall moves, and with it how a hard window (babble, overlapping voices) happens to
+  be decoded, for better or worse (the WER in ``bench/bench_asr_workers.py`` and ``eval/eval_asr.py --workers``);
 - with ``condition_on_previous_text`` on, the text decoded before the cut is not the prompt after it (each chunk
   starts with no prompt, as a new file would).  Within a chunk it is kept as configured.  Off (the default), each
   window stands alone anyway, so nothing is lost;

@@ -76,9 +76,9 @@ class AsrConfig:
     # 1: the transcription runs beside the diariser (``overlap``), one core each.  Two threads cost more CPU for the
     # same work (3 min of the bench lesson, load 9-16: 16.9 against 14.9 CPU-s; bench/bench_audio_profile.py)
     cpu_threads: int = 1
-    # faster-whisper only: decode chunks of the audio (cut at silences) on this many threads of ``cpu_threads``
-    # each, pulling from one queue (``asr_chunks``), so the transcription also takes the second core while the
-    # diariser's lane leaves it idle.  1: one call over the whole audio, as before.
+    # faster-whisper on the CPU only: decode chunks of the audio (cut at silences) on this many threads of
+    # ``cpu_threads`` each, pulling from one queue (``asr_chunks``), so the transcription also takes the second core
+    # once the diariser's lane leaves it idle.  1 (and any run on a GPU): one call over the whole audio, as before.
     workers: int = 2
     vad_filter: bool = True
     condition_on_previous_text: bool = False
@@ -303,12 +303,15 @@ class FasterWhisperAsr:
             raise ValueError(f"FasterWhisperAsr cannot run engine {config.engine!r}")
         self.config = config
         self.model_dir = ct2_model_dir(config.model)
+        device = asr_device()  # CTranslate2 on CUDA where a GPU is present; the CPU is the default
+        # the workers share out CPU cores; a GPU already runs one call many times faster than the audio lanes need
+        self.workers = config.workers if device == "cpu" else 1
         self._model = WhisperModel(
             str(self.model_dir),
-            device=asr_device(),  # CTranslate2 on CUDA where a GPU is present; the CPU is the default
+            device=device,
             compute_type=config.compute_type,
             cpu_threads=config.cpu_threads,
-            num_workers=config.workers,  # CTranslate2 runs this many calls at once (one per worker thread)
+            num_workers=self.workers,  # CTranslate2 runs this many calls at once (one per worker thread)
             local_files_only=True,
         )
 
@@ -325,13 +328,13 @@ class FasterWhisperAsr:
         return _transcript(utterances, language, self.config)
 
     def _chunks(self, audio: np.ndarray) -> tuple[Chunk, ...]:
-        """The chunks for ``config.workers`` > 1 (cut at the silences Silero VAD finds); () for one call."""
-        if self.config.workers == 1 or audio.shape[0] < 2 * CHUNK_MIN_S * SAMPLE_RATE:  # too short to cut
+        """The chunks for ``workers`` > 1 (cut at the silences Silero VAD finds); () for one call."""
+        if self.workers == 1 or audio.shape[0] < 2 * CHUNK_MIN_S * SAMPLE_RATE:  # too short to cut
             return ()
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
         speech = [(c["start"], c["end"]) for c in get_speech_timestamps(audio, VadOptions())]  # as vad_filter does
-        return plan_chunks(speech, audio.shape[0], speech_only=self.config.vad_filter, share=self.config.workers)
+        return plan_chunks(speech, audio.shape[0], speech_only=self.config.vad_filter, share=self.workers)
 
     def _transcribe_whole(self, audio: np.ndarray, report: _MonotonicProgress) -> tuple[list[Utterance], str]:
         """One faster-whisper call over the whole audio (``workers=1``, or audio too short to cut)."""
@@ -352,7 +355,7 @@ class FasterWhisperAsr:
     def _transcribe_chunks(
         self, audio: np.ndarray, chunks: Sequence[Chunk], report: _MonotonicProgress
     ) -> tuple[list[Utterance], str]:
-        """The chunks on ``config.workers`` threads (``asr_chunks.run_chunks``); utterances in absolute time."""
+        """The chunks on ``workers`` threads (``asr_chunks.run_chunks``); utterances in absolute time."""
         from faster_whisper.transcribe import restore_speech_timestamps
 
         cfg = self.config
@@ -375,7 +378,7 @@ class FasterWhisperAsr:
             spans = [{"start": s, "end": e} for s, e in chunk.spans]
             return self._utterances(restore_speech_timestamps(segments, spans, SAMPLE_RATE), duration, at)
 
-        per_chunk = run_chunks(chunks, decode, workers=cfg.workers, progress=report, total_s=duration)
+        per_chunk = run_chunks(chunks, decode, workers=self.workers, progress=report, total_s=duration)
         return [u for utterances in per_chunk for u in utterances], language
 
     @staticmethod
