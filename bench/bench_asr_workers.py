@@ -44,7 +44,7 @@ def main() -> int:
     reference = " ".join([lesson_reference()] * args.repeat)
     audio_s = len(audio) / SAMPLE_RATE
     print(f"audio: {LESSON.name} x{args.repeat} = {audio_s:.1f} s; faster-whisper base int8, cpu_threads=1")
-    header = f"{'workers':>7} {'wall s':>7} {'cpu s':>7} {'cpu/wall':>8} {'x RT':>5} {'WER %':>6} {'load before/after':>18}"
+    header = f"{'workers':>7} {'wall s':>7} {'cpu s':>7} {'cpu/wall':>8} {'x RT':>5} {'WER %':>6}  load before/after"
     print(header)
     print("-" * len(header))
     models = {}

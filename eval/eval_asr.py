@@ -7,9 +7,10 @@
 
 Data (read-only, ../shared/data): speech/jfk (jfk.flac + jfk.ref.txt, 11 s) and speech/pyannote_sample (sample.wav +
 sample.stm, a real 30 s phone call; the reference is every STM text in time order).  WER after lowercasing and
-removing punctuation (jiwer).  With ``--workers`` also the bundled sample lesson (``sample_media/lesson.mp4``, 146 s, synthetic
-voices), against its script's lines that nobody speaks over (``lesson_reference``).  "x RT" is audio seconds per second of transcription (higher is faster); model loading
-is timed separately.  Results also go to eval/out/asr.json.
+removing punctuation (jiwer).  With ``--workers`` also the bundled sample lesson (``sample_media/lesson.mp4``,
+146 s, synthetic voices), against its script's lines that nobody speaks over (``lesson_reference``).  "x RT" is
+audio seconds per second of transcription (higher is faster); model loading is timed separately.  Results also go
+to eval/out/asr.json.
 """
 
 from __future__ import annotations
@@ -116,7 +117,8 @@ def main() -> int:
 
     rows = []
     header = (
-        f"{'data':<12} {'engine':<34} {'cond':>4} {'wk':>2} {'WER %':>6} {'audio s':>7} {'run s':>6} {'x RT':>5} {'load s':>6}"
+        f"{'data':<12} {'engine':<34} {'cond':>4} {'wk':>2} {'WER %':>6} {'audio s':>7} {'run s':>6} {'x RT':>5} "
+        f"{'load s':>6}"
     )
     print(header)
     print("-" * len(header))
@@ -146,8 +148,8 @@ def main() -> int:
             rows.append(row)
             cond = "on" if config.condition_on_previous_text else "off"
             print(
-                f"{name:<12} {transcript.engine:<34} {cond:>4} {config.workers:>2} {100 * row['wer']:6.1f} {audio_s:7.1f} "
-                f"{run_s:6.1f} {row['x_real_time']:5.1f} {load_s:6.1f}",
+                f"{name:<12} {transcript.engine:<34} {cond:>4} {config.workers:>2} {100 * row['wer']:6.1f} "
+                f"{audio_s:7.1f} {run_s:6.1f} {row['x_real_time']:5.1f} {load_s:6.1f}",
                 flush=True,
             )
             load_s = 0.0  # only the first run after loading pays it
