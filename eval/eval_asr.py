@@ -3,11 +3,14 @@
     python eval/eval_asr.py            # jfk + pyannote sample, both engines, beam 1 vs 5 (a few minutes on 2 cores)
     python eval/eval_asr.py --quick    # faster-whisper only
     python eval/eval_asr.py --long 6   # also: the sample repeated 6 times, condition_on_previous_text on vs off
+    python eval/eval_asr.py --workers 2  # only faster-whisper base, workers=1 vs 2, also on the sample lesson
 
 Data (read-only, ../shared/data): speech/jfk (jfk.flac + jfk.ref.txt, 11 s) and speech/pyannote_sample (sample.wav +
 sample.stm, a real 30 s phone call; the reference is every STM text in time order).  WER after lowercasing and
-removing punctuation (jiwer).  "x RT" is audio seconds per second of transcription (higher is faster); model loading
-is timed separately.  Results also go to eval/out/asr.json.
+removing punctuation (jiwer).  With ``--workers`` also the bundled sample lesson (``sample_media/lesson.mp4``,
+146 s, synthetic voices), against its script's lines that nobody speaks over (``lesson_reference``).  "x RT" is
+audio seconds per second of transcription (higher is faster); model loading is timed separately.  Results also go
+to eval/out/asr.json.
 """
 
 from __future__ import annotations
@@ -56,7 +59,14 @@ def stm_reference(path: Path) -> str:
     return " ".join(text for _, _, text in sorted(rows))
 
 
-def datasets(long_repeats: int) -> list[tuple[str, np.ndarray, str]]:
+def lesson_reference(script_path: Path = REPO / "sample_media" / "lesson_script.json") -> str:
+    """The sample lesson's words in time order: every scripted line not spoken over another (the group work's
+    overlapping pupils and the chorus are left out: no engine transcribes them)."""
+    lines = json.loads(script_path.read_text())["lines"]
+    return " ".join(line["text"] for line in sorted(lines, key=lambda x: x["start"]) if not line["overlapping"])
+
+
+def datasets(long_repeats: int, lesson: bool = False) -> list[tuple[str, np.ndarray, str]]:
     jfk = SHARED / "speech" / "jfk"
     sample = SHARED / "speech" / "pyannote_sample"
     out = [
@@ -68,6 +78,8 @@ def datasets(long_repeats: int) -> list[tuple[str, np.ndarray, str]]:
         gap = np.zeros(SAMPLE_RATE, dtype=np.float32)  # 1 s between repeats
         long_audio = np.concatenate([np.concatenate([audio, gap])] * long_repeats)
         out.append((f"sample x{long_repeats}", long_audio, " ".join([ref] * long_repeats)))
+    if lesson:
+        out.append(("lesson", decode_audio(REPO / "sample_media" / "lesson.mp4"), lesson_reference()))
     return out
 
 
@@ -76,6 +88,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="faster-whisper only (skip the ~1x real time engine)")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads per model (default 1: shared box)")
     parser.add_argument("--long", type=int, default=0, metavar="N", help="also the sample repeated N times")
+    parser.add_argument("--workers", type=int, default=0, metavar="N",
+                        help="only faster-whisper base with workers=1 vs N (AsrConfig.workers), also on the lesson")
     args = parser.parse_args()
 
     import torch
@@ -89,18 +103,22 @@ def main() -> int:
         (replace(base, model="tiny.en"), ("jfk", "sample.stm")),
         (replace(base, model="tiny.en", beam_size=1), ("jfk", "sample.stm")),
     ]
-    if not args.quick:
+    if args.workers:
+        names = ("jfk", "sample.stm", "lesson")
+        runs = [(replace(base, workers=1), names), (replace(base, workers=args.workers), names)]
+    elif not args.quick:
         openai = replace(base, engine="openai-whisper")
         runs += [(openai, ("jfk", "sample.stm")), (replace(openai, beam_size=1), ("sample.stm",))]
-    data = datasets(args.long)
+    data = datasets(args.long, lesson=bool(args.workers))
     if args.long > 1:
-        long_name = data[-1][0]
-        runs[0] = (runs[0][0], runs[0][1] + (long_name,))
-        runs[2] = (runs[2][0], runs[2][1] + (long_name,))
+        long_name = f"sample x{args.long}"
+        for i in (0, 1) if args.workers else (0, 2):
+            runs[i] = (runs[i][0], runs[i][1] + (long_name,))
 
     rows = []
     header = (
-        f"{'data':<12} {'engine':<34} {'cond':>4} {'WER %':>6} {'audio s':>7} {'run s':>6} {'x RT':>5} {'load s':>6}"
+        f"{'data':<12} {'engine':<34} {'cond':>4} {'wk':>2} {'WER %':>6} {'audio s':>7} {'run s':>6} {'x RT':>5} "
+        f"{'load s':>6}"
     )
     print(header)
     print("-" * len(header))
@@ -130,8 +148,8 @@ def main() -> int:
             rows.append(row)
             cond = "on" if config.condition_on_previous_text else "off"
             print(
-                f"{name:<12} {transcript.engine:<34} {cond:>4} {100 * row['wer']:6.1f} {audio_s:7.1f} "
-                f"{run_s:6.1f} {row['x_real_time']:5.1f} {load_s:6.1f}",
+                f"{name:<12} {transcript.engine:<34} {cond:>4} {config.workers:>2} {100 * row['wer']:6.1f} "
+                f"{audio_s:7.1f} {run_s:6.1f} {row['x_real_time']:5.1f} {load_s:6.1f}",
                 flush=True,
             )
             load_s = 0.0  # only the first run after loading pays it

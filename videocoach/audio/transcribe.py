@@ -2,7 +2,8 @@
 
 Two engines over the same weights, both fully offline:
 
-* ``faster-whisper`` (default): CTranslate2 int8, its bundled Silero VAD filter, about 10x real time on 2 cores.
+* ``faster-whisper`` (default): CTranslate2 int8, its bundled Silero VAD filter, about 10x real time on one
+  thread; ``AsrConfig.workers`` (2) decode chunks of a long audio side by side (``videocoach.audio.asr_chunks``).
 * ``openai-whisper``: the reference implementation, about 10x slower; its checkpoint is converted once from the
   CT2 weights (``videocoach.audio.whisper_convert``) because no package ships an openai ``.pt``.
 
@@ -27,13 +28,13 @@ from typing import Any, Callable, Iterable, Iterator, Literal, Protocol, Sequenc
 
 import numpy as np
 
+from videocoach.audio.asr_chunks import CHUNK_MIN_S, SAMPLE_RATE, Chunk, plan_chunks, run_chunks
 from videocoach.av import ffmpeg
 from videocoach.config import cache_dir
 from videocoach.core.digest import file_sha256
 from videocoach.core.model import Progress, Transcript, Utterance, Word, no_progress
 from videocoach.core.threads import torch_threads
 
-SAMPLE_RATE = 16_000  # Hz: what Whisper and Silero expect
 STAGE = "transcribe"
 # openai-whisper has no streaming API: we feed it the VAD's speech in groups of at most this much speech, so progress
 # moves every group (about 2 minutes of wall time at 1x real time) and each group is decoded independently.
@@ -75,6 +76,10 @@ class AsrConfig:
     # 1: the transcription runs beside the diariser (``overlap``), one core each.  Two threads cost more CPU for the
     # same work (3 min of the bench lesson, load 9-16: 16.9 against 14.9 CPU-s; bench/bench_audio_profile.py)
     cpu_threads: int = 1
+    # faster-whisper on the CPU only: decode chunks of the audio (cut at silences) on this many threads of
+    # ``cpu_threads`` each, pulling from one queue (``asr_chunks``), so the transcription also takes the second core
+    # once the diariser's lane leaves it idle.  1 (and any run on a GPU): one call over the whole audio, as before.
+    workers: int = 2
     vad_filter: bool = True
     condition_on_previous_text: bool = False
     word_timestamps: Literal[True] = True  # always: speaker attribution and the metrics need word times
@@ -88,6 +93,8 @@ class AsrConfig:
             raise ValueError(f"beam_size must be >= 1, got {self.beam_size}")
         if self.cpu_threads < 1:
             raise ValueError(f"cpu_threads must be >= 1, got {self.cpu_threads}")
+        if self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {self.workers}")
         if self.word_timestamps is not True:
             raise ValueError("word_timestamps cannot be turned off")
         if self.model.endswith(".en") and self.language not in ("en", None):
@@ -296,47 +303,108 @@ class FasterWhisperAsr:
             raise ValueError(f"FasterWhisperAsr cannot run engine {config.engine!r}")
         self.config = config
         self.model_dir = ct2_model_dir(config.model)
+        device = asr_device()  # CTranslate2 on CUDA where a GPU is present; the CPU is the default
+        # the workers share out CPU cores; a GPU already runs one call many times faster than the audio lanes need
+        self.workers = config.workers if device == "cpu" else 1
         self._model = WhisperModel(
             str(self.model_dir),
-            device=asr_device(),  # CTranslate2 on CUDA where a GPU is present; the CPU is the default
+            device=device,
             compute_type=config.compute_type,
             cpu_threads=config.cpu_threads,
+            num_workers=self.workers,  # CTranslate2 runs this many calls at once (one per worker thread)
             local_files_only=True,
         )
 
     def transcribe(self, audio: np.ndarray, progress: Progress = no_progress) -> Transcript:
         audio = _check_audio(audio)
-        cfg = self.config
-        duration = audio.shape[0] / SAMPLE_RATE
         report = _MonotonicProgress(progress)
         report(0.0)
-        utterances: list[Utterance] = []
-        language = cfg.language or "en"
-        if audio.size:
-            segments, info = self._model.transcribe(
-                audio,
-                language=cfg.language,
+        chunks = self._chunks(audio)
+        if len(chunks) > 1:
+            utterances, language = self._transcribe_chunks(audio, chunks, report)
+        else:
+            utterances, language = self._transcribe_whole(audio, report)
+        report(1.0)
+        return _transcript(utterances, language, self.config)
+
+    def _chunks(self, audio: np.ndarray) -> tuple[Chunk, ...]:
+        """The chunks for ``workers`` > 1 (cut at the silences Silero VAD finds); () for one call."""
+        if self.workers == 1 or audio.shape[0] < 2 * CHUNK_MIN_S * SAMPLE_RATE:  # too short to cut
+            return ()
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        speech = [(c["start"], c["end"]) for c in get_speech_timestamps(audio, VadOptions())]  # as vad_filter does
+        return plan_chunks(speech, audio.shape[0], speech_only=self.config.vad_filter, share=self.workers)
+
+    def _transcribe_whole(self, audio: np.ndarray, report: _MonotonicProgress) -> tuple[list[Utterance], str]:
+        """One faster-whisper call over the whole audio (``workers=1``, or audio too short to cut)."""
+        cfg = self.config
+        duration = audio.shape[0] / SAMPLE_RATE
+        if not audio.size:
+            return [], cfg.language or "en"
+        segments, info = self._model.transcribe(
+            audio,
+            language=cfg.language,
+            beam_size=cfg.beam_size,
+            word_timestamps=True,
+            vad_filter=cfg.vad_filter,
+            condition_on_previous_text=cfg.condition_on_previous_text,
+        )
+        return self._utterances(segments, duration, lambda t: report(t / duration)), info.language
+
+    def _transcribe_chunks(
+        self, audio: np.ndarray, chunks: Sequence[Chunk], report: _MonotonicProgress
+    ) -> tuple[list[Utterance], str]:
+        """The chunks on ``workers`` threads (``asr_chunks.run_chunks``); utterances in absolute time."""
+        from faster_whisper.transcribe import restore_speech_timestamps
+
+        cfg = self.config
+        duration = audio.shape[0] / SAMPLE_RATE
+        language = cfg.language
+        if language is None and self._model.model.is_multilingual:  # once, on the first speech (as one call does)
+            language, _, _ = self._model.detect_language(audio=_joined(audio, chunks[0]))
+        language = language or "en"
+
+        def decode(chunk: Chunk, at: Callable[[float], None]) -> list[Utterance]:
+            segments, _ = self._model.transcribe(
+                _joined(audio, chunk),
+                language=language,
                 beam_size=cfg.beam_size,
                 word_timestamps=True,
-                vad_filter=cfg.vad_filter,
-                condition_on_previous_text=cfg.condition_on_previous_text,
+                vad_filter=False,  # the chunk is already its speech (or all of its audio, without the VAD filter)
+                condition_on_previous_text=cfg.condition_on_previous_text,  # within the chunk only
             )
-            language = info.language
-            for seg in segments:  # a generator: decoding happens as we iterate
-                utt = _make_utterance(
-                    seg.start,
-                    seg.end,
-                    seg.text,
-                    [(w.start, w.end, w.word, w.probability) for w in seg.words or ()],
-                    avg_logprob=seg.avg_logprob,
-                    no_speech_prob=seg.no_speech_prob,
-                    duration=duration,
-                )
-                if utt is not None:
-                    utterances.append(utt)
-                report(seg.end / duration)
-        report(1.0)
-        return _transcript(utterances, language, cfg)
+            # faster-whisper's own mapping from the joined speech back to the audio's time (the spans are absolute)
+            spans = [{"start": s, "end": e} for s, e in chunk.spans]
+            return self._utterances(restore_speech_timestamps(segments, spans, SAMPLE_RATE), duration, at)
+
+        per_chunk = run_chunks(chunks, decode, workers=self.workers, progress=report, total_s=duration)
+        return [u for utterances in per_chunk for u in utterances], language
+
+    @staticmethod
+    def _utterances(segments: Iterable[Any], duration: float, at: Callable[[float], None]) -> list[Utterance]:
+        """faster-whisper's segments (a generator: decoding happens as we iterate) -> utterances; ``at(end)``
+        after each."""
+        utterances = []
+        for seg in segments:
+            utt = _make_utterance(
+                seg.start,
+                seg.end,
+                seg.text,
+                [(w.start, w.end, w.word, w.probability) for w in seg.words or ()],
+                avg_logprob=seg.avg_logprob,
+                no_speech_prob=seg.no_speech_prob,
+                duration=duration,
+            )
+            if utt is not None:
+                utterances.append(utt)
+            at(seg.end)
+        return utterances
+
+
+def _joined(audio: np.ndarray, chunk: Chunk) -> np.ndarray:
+    """The samples a chunk decodes, end to end (as faster-whisper joins the VAD's speech)."""
+    return np.concatenate([audio[s:e] for s, e in chunk.spans])
 
 
 class OpenAIWhisperAsr:
