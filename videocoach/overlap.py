@@ -11,8 +11,9 @@ them (nothing here knows what a stage does beyond which results it reads):
   the cores whenever they want them, and the video work fills the rest.
 
 onnxruntime, ffmpeg, CTranslate2 and torch do their work outside the GIL, so the threads use both cores; each model
-runs on one thread (``AsrConfig.cpu_threads``, ``DiarizeConfig.seg_threads``): a second one per model only adds
-waiting when the lanes share two cores.
+runs on one intra-op thread (``AsrConfig.cpu_threads``, ``DiarizeConfig.seg_threads``): a second one per model only
+adds waiting when the lanes share two cores.  The transcription lane decodes chunks of the audio on two workers
+(``AsrConfig.workers``, ``audio/asr_chunks.py``), so it also takes the core the other lane leaves once it is done.
 
 - Each thread opens its own ``Store`` (one SQLite connection per thread: a connection's transactions are not shared
   between threads).  Each stage saves its own result, so a run cut short resumes at the unfinished stages only.
