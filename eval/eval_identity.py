@@ -4,6 +4,7 @@
     python eval/eval_identity.py --limit 60     # fewer WIDER images (quicker)
     python eval/eval_identity.py --part photo   # the teacher enrolled from ONE photo (a frame of the female clip)
     python eval/eval_identity.py --part second  # enrolled once in the sample lesson, found in a second recording
+    python eval/eval_identity.py --part second --harsh   # ... made with a harsher transform (eval_identity_second)
 
 Different-person pairs: every pair of labelled faces inside one WIDER group photo (../shared/data/faces/wider_val),
 embedded from the ground-truth box (faces the embedder refuses -- too small, turned away -- make no pair: they can
@@ -213,6 +214,7 @@ def main() -> None:
     ap.add_argument("--target-far", type=float, default=0.001)
     ap.add_argument("--part", choices=("all", "pairs", "people", "photo", "second"), default="all")
     ap.add_argument("--photo-part", choices=("all", "clips", "wider"), default="all", help="with --part photo")
+    ap.add_argument("--harsh", action="store_true", help="with --part second: a harsher second recording")
     ap.add_argument("--jitters", type=int, nargs="*", default=[10, 50], help="dlib jitter counts tried (--part photo)")
     args = ap.parse_args()
     emb = load_embedder()
