@@ -3,6 +3,8 @@
     python eval/eval_identity.py                # both parts; prints the threshold for FAR <= 0.1 %
     python eval/eval_identity.py --limit 60     # fewer WIDER images (quicker)
     python eval/eval_identity.py --part photo   # the teacher enrolled from ONE photo (a frame of the female clip)
+    python eval/eval_identity.py --part second  # enrolled once in the sample lesson, found in a second recording
+    python eval/eval_identity.py --part second --harsh   # ... made with a harsher transform (eval_identity_second)
 
 Different-person pairs: every pair of labelled faces inside one WIDER group photo (../shared/data/faces/wider_val),
 embedded from the ground-truth box (faces the embedder refuses -- too small, turned away -- make no pair: they can
@@ -210,8 +212,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--limit", type=int, default=None, help="WIDER images to use (default all)")
     ap.add_argument("--target-far", type=float, default=0.001)
-    ap.add_argument("--part", choices=("all", "pairs", "people", "photo"), default="all")
+    ap.add_argument("--part", choices=("all", "pairs", "people", "photo", "second"), default="all")
     ap.add_argument("--photo-part", choices=("all", "clips", "wider"), default="all", help="with --part photo")
+    ap.add_argument("--harsh", action="store_true", help="with --part second: a harsher second recording")
     ap.add_argument("--jitters", type=int, nargs="*", default=[10, 50], help="dlib jitter counts tried (--part photo)")
     args = ap.parse_args()
     emb = load_embedder()
@@ -219,6 +222,11 @@ def main() -> None:
         from eval.eval_identity_photo import run_photo
 
         run_photo(emb, args)
+        return
+    if args.part == "second":
+        from eval.eval_identity_second import run_second
+
+        run_second(emb, args)
         return
     if args.part in ("all", "people"):
         run_people(emb, REPO / "eval" / "out" / "identity")
