@@ -80,15 +80,16 @@ def _slice(src: Path, minutes: float) -> Path:
     return path
 
 
-def _tree_rss_bytes(pid: int) -> int:
-    """RSS of a process and all its descendants (Linux /proc)."""
+def _tree_rss_bytes(pid: int, field: str = "VmRSS:", file: str = "status") -> int:
+    """RSS of a process and all its descendants (Linux /proc); ``field="Pss:", file="smaps_rollup"``: the
+    proportional set size instead, each shared page (a forked child's, the libraries') counted once in all."""
     total, todo = 0, [pid]
     while todo:
         p = todo.pop()
         try:
-            with open(f"/proc/{p}/status") as fh:
+            with open(f"/proc/{p}/{file}") as fh:
                 for line in fh:
-                    if line.startswith("VmRSS:"):
+                    if line.startswith(field):
                         total += int(line.split()[1]) * 1024
                         break
             for task in os.listdir(f"/proc/{p}/task"):
@@ -125,12 +126,14 @@ class TreeRss:
 
     def __init__(self, every_s: float = 0.5) -> None:
         self.peak = 0
+        self.pss_peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(every_s,), daemon=True)
 
     def _run(self, every_s: float) -> None:
         while not self._stop.wait(every_s):
             self.peak = max(self.peak, _tree_rss_bytes(os.getpid()))
+            self.pss_peak = max(self.pss_peak, _tree_rss_bytes(os.getpid(), "Pss:", "smaps_rollup"))
 
     def __enter__(self) -> "TreeRss":
         self._thread.start()
@@ -245,6 +248,7 @@ def run_ours(video: Path, root: Path, stop_at_statistics: bool = False) -> dict:
     status = store.lesson(lesson.id).status
     store.close()
     return dict(times=times, spans=spans, total_s=total, cpu_s=cpu, tree_peak=tree.peak, status=status,
+                tree_pss_peak=tree.pss_peak,
                 self_peak=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                 child_peak=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)
 
@@ -339,7 +343,8 @@ def main() -> None:
           f"{cpu * scale / 60:.1f} CPU-min for {TARGET_MIN:g} min{extra}")
     gb = 1024**3
     print(f"peak RSS: process {ours['self_peak'] / gb:.2f} GB, largest child {ours['child_peak'] / gb:.2f} GB, "
-          f"process tree (sampled) {ours['tree_peak'] / gb:.2f} GB (target <= 3 GB); lesson status {ours['status']}; "
+          f"process tree (sampled) {ours['tree_peak'] / gb:.2f} GB, its PSS (shared pages once) "
+          f"{ours['tree_pss_peak'] / gb:.2f} GB (target <= 3 GB); lesson status {ours['status']}; "
           f"load average after {os.getloadavg()[0]:.1f}", flush=True)
     if args.peer_minutes > 0:
         peer = run_peer(video, args.peer_minutes, root)

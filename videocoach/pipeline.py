@@ -16,7 +16,9 @@ import dataclasses
 import io
 import json
 import tempfile
+import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -136,16 +138,31 @@ def _stored_lm_scores(store: Store, lesson_id: str, method: str | None) -> dict[
     return {str(k): float(v) for k, v in data["scores"].items()} if data.get("method") == method else None
 
 
+# the lesson's audio as the stages read it, one read-only copy while any stage holds it: the transcription and the
+# diariser's lanes run side by side (50 minutes: 192 MB each, the decoded file as much again while it is read)
+_AUDIO: "weakref.WeakValueDictionary[tuple, np.ndarray]" = weakref.WeakValueDictionary()
+_AUDIO_LOCK = threading.Lock()
+
+
 def load_audio(store: Store, lesson_id: str) -> np.ndarray:
+    """The lesson's 16 kHz mono audio, read-only (shared between the stages that hold it at the same time)."""
     import soundfile as sf
 
     path = store.media_path(lesson_id, "audio")
     if path is None:
         raise PipelineError("the lesson's audio has not been extracted yet")
-    data, rate = sf.read(io.BytesIO(store.vault.read_bytes(path)), dtype="float32")
-    if rate != 16000:
-        raise PipelineError(f"stored audio has rate {rate}, expected 16000")
-    return data if data.ndim == 1 else data.mean(axis=1)
+    stat = Path(path).stat()
+    key = (lesson_id, str(path), stat.st_size, stat.st_mtime_ns)  # a new extraction is another key
+    with _AUDIO_LOCK:
+        data = _AUDIO.get(key)
+        if data is None:
+            data, rate = sf.read(io.BytesIO(store.vault.read_bytes(path)), dtype="float32")
+            if rate != 16000:
+                raise PipelineError(f"stored audio has rate {rate}, expected 16000")
+            data = data if data.ndim == 1 else data.mean(axis=1)
+            data.flags.writeable = False
+            _AUDIO[key] = data
+    return data
 
 
 # -- the stages --------------------------------------------------------------------------------------------------------------
@@ -525,8 +542,10 @@ def stale_stages(store: Store, lesson_id: str) -> list[str]:
 def run(store: Store, lesson_id: str, *, progress: Progress = no_progress, stages: Sequence[str] | None = None) -> Lesson:
     """Run every unfinished (or stale) stage of a lesson, in order; resumable; raises PipelineError with a user
     message."""
+    from videocoach.core.heap import limit_arenas
     from videocoach.storage.records import LessonBusy
 
+    limit_arenas()  # before the lanes' threads allocate (core/heap.py)
     try:
         with store.lesson_lock(lesson_id):
             store.remove_orphan_media(lesson_id)  # left by a process killed mid-write

@@ -42,10 +42,14 @@ SAMPLE_RATE = 16_000  # Hz
 # in 584 s of lesson took 23 windows against 19 (+20 % CPU), and each boundary moves where the windows fall, which can
 # tip a hard window (babble) into Whisper's temperature fallback.  So there are few chunks: each about 1/share of
 # what is left (share = the number of workers: "guided" scheduling), long at first and shorter to the end, so the
-# workers come out level; a 50-minute lesson is about 9 chunks on 2 workers.
+# workers come out level.
 CHUNK_SHARE = 2.0  # the default share: two workers
 CHUNK_MIN_S = 30.0  # one Whisper window: shorter chunks only add boundaries
-CHUNK_MAX_S = 600.0  # about a minute of decoding on one thread; the last chunks are much shorter
+# faster-whisper computes a chunk's log-mel features in one go (its numpy STFT: about 50 bytes per sample at its
+# peak, ~0.5 GB for 10 minutes), two chunks at once: at 600 s the 50-minute lesson peaked at 3.30 GB in the process
+# (bench_lesson.py --minutes 50 --stop-at-statistics), at 240 s 3.10 GB; 180 s keeps that part near 0.15 GB per
+# worker, for a few more boundaries (a 50-minute lesson: about 20 chunks)
+CHUNK_MAX_S = 180.0
 
 R = TypeVar("R")
 
