@@ -435,14 +435,24 @@ def cmd_app(args) -> int:
         return app.wait()
     except KeyboardInterrupt:  # Ctrl-C reached streamlit too (same process group): let it shut down cleanly
         if app is not None:
-            try:
-                app.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                app.terminate()
-                app.wait()
+            _end(app)
         return 130
     finally:
         _stop_worker_on_exit(settings, started, running_before, external)
+
+
+def _end(app: subprocess.Popen, grace_s: float = 10.0) -> None:
+    """Streamlit after a Ctrl-C: its own clean shutdown, else SIGTERM, else SIGKILL -- a Ctrl-C while it is still
+    starting (its handlers set, its event loop not yet running) left it waiting forever on a SIGTERM (CI, stop 24)."""
+    for stop in (None, app.terminate, app.kill):
+        if stop is not None:
+            stop()
+        try:
+            app.wait(timeout=grace_s)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+    app.wait()
 
 
 def _stop_worker_on_exit(settings, started, running_before: int | None, external: bool) -> None:
