@@ -22,6 +22,13 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _as_a_terminal() -> None:
+    """In the child, before exec: Ctrl-C as a terminal's foreground command gets it (default SIGINT).  A pytest
+    started by a non-interactive shell's ``&`` ignores SIGINT, and children inherit that: Python then installs no
+    KeyboardInterrupt handler, and a Ctrl-C before streamlit set its own handler would be lost."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _wait_for_open(app) -> str:
     """The app's first lines, up to the one naming its address (from then on, Ctrl-C is the app's to handle)."""
     seen = []
@@ -38,7 +45,8 @@ def test_ctrl_c_stops_the_worker_the_app_started(tmp_path):
                PYTHONPATH=str(REPO), VIDEOCOACH_WORKER="auto")
     # its own session, as a terminal gives a command its own foreground process group
     app = subprocess.Popen([sys.executable, "-m", "videocoach.cli", "app", "--port", str(free_port())], env=env,
-                           cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+                           cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                           preexec_fn=_as_a_terminal)
     try:
         head = _wait_for_open(app)
         pid = None
@@ -71,7 +79,8 @@ def test_a_worker_running_before_the_app_is_left_and_named(tmp_path):
         assert worker.worker_pid(settings) == service.pid
         app = subprocess.Popen([sys.executable, "-m", "videocoach.cli", "app", "--port", str(free_port())],
                                env=dict(env, VIDEOCOACH_WORKER="auto"), cwd=REPO, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+                               stderr=subprocess.STDOUT, start_new_session=True,
+                               preexec_fn=_as_a_terminal)
         _wait_for_open(app)
         os.killpg(app.pid, signal.SIGINT)
         out, _ = app.communicate(timeout=60)
