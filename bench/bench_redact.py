@@ -378,11 +378,11 @@ def time_flow(path: str, policy: str, detect_every: int, flow: str, enrolled: li
     pol = load_policy(policy)
     if detect_every:
         pol = replace(pol, detect_every=detect_every)
-    enrol = [np.asarray(v, np.float32) for v in enrolled or []]
     load_pass = getattr(faces, "load_pass_detector", None)  # a --baseline-repo checkout from before it loads plainly
     dets = [load_pass(pol.threshold, upscale_small=pol.upscale_small) if load_pass else
             faces.load_detector(pol.threshold, upscale_small=pol.upscale_small) for _ in range(DETECT_WORKERS)]
     adet, emb, filt = load_audit_detector(), identity.load_embedder(), second_opinion.load().filter_findings
+    enrol = [np.asarray(v, np.float32) for v in enrolled or []]
     kw = dict(detectors=dets, audit_detector=adet, findings_filter=filt, id_base=0)
     out = OUT / f"flow_{flow}.mp4"
     c0, t0 = cpu_s(), time.perf_counter()

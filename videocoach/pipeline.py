@@ -419,15 +419,15 @@ def _redact(store: Store, lesson: Lesson, progress: Progress, *, detect: bool, r
         store.delete_media(lesson.id, people_steps.TRACK_FACES)
         if not render:
             store.delete_media(lesson.id, "redacted")  # an earlier rendition never outlives its tracks
+            if pol.hide_faces:  # the enrolled teacher's flow: the render follows the people step
+                people_steps.detect_only(store, lesson, info, pol, progress)
+                return
         visible = teacher = frozenset()
         if pol.hide_faces:
             gather = people.TrackFaces(None, onepass.hold_s(pol, info.fps), process=embed_process.shared())
             found = bodies.BodySampler(info.width, info.height)  # positions for the movement measures only
     else:
         visible, teacher = _shown_tracks(store, lesson.id)
-    if detect and not render and pol.hide_faces:  # the enrolled teacher's flow: the render follows the people step
-        people_steps.detect_only(store, lesson, info, pol, progress)
-        return
     with store.media_plaintext(lesson.id, "original") as plain, tempfile.TemporaryDirectory(dir=store.work_dir) as tmp:
         out = Path(tmp) / "redacted.mp4" if render else None
         result = onepass.redact_in_one_pass(plain, info, pol, out, progress, tracks=tracks, visible_track_ids=visible,

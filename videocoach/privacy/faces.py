@@ -401,12 +401,12 @@ def pass_threshold(threshold: float, detector_config: DetectorConfig) -> float:
 
 
 def load_pass_detector(threshold: float = DEFAULT_THRESHOLD, *, upscale_small: bool = False,
-                       device: str = "cpu", threads: int = 1) -> FaceDetector:
+                       device: str = "cpu") -> FaceDetector:
     """The detection pass's detector: ``detection_precision()`` on the CPU (float32 on a GPU), its threshold
     lowered by ``pass_threshold`` under bf16 so the float32 audit and served check find no more than float32's
     pass would leave."""
     precision = detection_precision() if device == "cpu" else "fp32"
-    det = load_detector(threshold, upscale_small=upscale_small, precision=precision, device=device, threads=threads)
+    det = load_detector(threshold, upscale_small=upscale_small, precision=precision, device=device)
     det.config = replace(det.config, threshold=pass_threshold(threshold, det.config))
     return det
 

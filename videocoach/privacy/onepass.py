@@ -137,17 +137,6 @@ class _Schedules:
         self.build(sorted(self._closed + list(open_), key=lambda t: t.id))
 
 
-def load_pass_detectors(policy: ConsentPolicy, *, rendering: bool,
-                        schedule: ScheduleConfig | None = None) -> list[FaceDetector]:
-    """The detection pass's detectors as ``redact_in_one_pass`` loads them: the motion schedule's one session (its
-    passes in time order), else ``DETECT_WORKERS`` sessions in parallel; one intra-op thread each.  (``rendering``
-    is kept for callers that load them ahead: a pass loads the same either way.)"""
-    gated = (schedule or schedule_from_env()).name == "motion"
-    return [faces.load_pass_detector(policy.threshold, upscale_small=policy.upscale_small,
-                                     device=faces.detector_device())
-            for _ in range(1 if gated else DETECT_WORKERS)]
-
-
 def redact_in_one_pass(
     video_path: str | os.PathLike[str],
     info: MediaInfo,
@@ -207,7 +196,11 @@ def redact_in_one_pass(
         gated = plan.name == "motion"  # stateful: one detector, its passes in time order on one thread
         dets_: list[FaceDetector] = []
         if detecting:
-            dets_ = list(detectors) if detectors else load_pass_detectors(policy, rendering=rendering, schedule=plan)
+            dets_ = list(detectors) if detectors else [
+                faces.load_pass_detector(policy.threshold, upscale_small=policy.upscale_small,
+                                         device=faces.detector_device())
+                for _ in range(1 if gated else DETECT_WORKERS)
+            ]
             for det in dets_:
                 if det.config.threshold > policy.threshold or (policy.upscale_small and not det.config.upscale_small):
                     raise RedactionError("a detector given is less sensitive than the policy asks for")
