@@ -11,8 +11,8 @@ did you get 8/20?", "What did you do?") as pressing for accuracy.  To measure ho
 disagree, 220 proxy sentences (90 of the 3,466 tagged open, 130 of the 16,609 tagged 8: seed 25, stratified) were
 labelled by the guide, blind to their tags (``eval/labels/talkmoves_proxy_guide_labels.tsv``: lesson and row
 only; the text stays in ../shared/data, CC BY-NC-SA, evaluation only; 27 calls the labeller found close are marked
-``borderline``, and the score is printed again with every one of them decided in the proxy's favour).  Counts are weighted back to the proxy's
-shares (open 3,466 / 90, closed 16,609 / 130 per sentence drawn).
+``borderline``, and the score is printed again with every one of them decided in the proxy's favour).  Counts are
+weighted back to the proxy's shares (open 3,466 / 90, closed 16,609 / 130 per sentence drawn).
 
 Printed:
 - the guide's label per TalkMoves tag, and the guide's labels scored as a classifier on the proxy;
@@ -130,8 +130,9 @@ def main() -> None:
     for e in (0.0, 0.02, 0.04, 0.06, 0.08, 0.10):
         r = best_reachable(items, weights, e)
         reach[str(e)] = r
-        print(f"  wrong on {e:4.0%} of the sentences where both agree: guide {r['guide']:.3f} (proxy {r['proxy']:.3f};"
-              f" of the {r['of']} the guide calls open and the proxy closed, {r['guide_open_called_open']} called open)")
+        print(f"  wrong on {e:4.0%} of the sentences where both agree: guide {r['guide']:.3f} (proxy "
+              f"{r['proxy']:.3f}; of the {r['of']} the guide calls open and the proxy closed, "
+              f"{r['guide_open_called_open']} called open)")
 
     model = load_question_type_model()
     shipped = {}
