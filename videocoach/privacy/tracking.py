@@ -222,12 +222,15 @@ def drop_covered(rects: list[tuple[int, int, int, int]]) -> list[tuple[int, int,
     not inside another)."""
     if len(rects) < 2:
         return rects
-    a = np.asarray(rects)
-    inside = ((a[:, None, 0] >= a[None, :, 0]) & (a[:, None, 1] >= a[None, :, 1]) & (a[:, None, 2] <= a[None, :, 2])
-              & (a[:, None, 3] <= a[None, :, 3]))
-    same = (a[:, None, :] == a[None, :, :]).all(axis=2)
-    dropped = (inside & ~same).any(axis=1) | (same & np.tri(len(a), k=-1, dtype=bool)).any(axis=1)
-    return [r for r, d in zip(rects, dropped) if not d]
+    unique = list(dict.fromkeys(rects))  # the first of identical ones (held boxes repeat exactly)
+    if len(unique) < 2:
+        return unique
+    a = np.asarray(unique, dtype=np.int32)
+    x1, y1, x2, y2 = a[:, 0], a[:, 1], a[:, 2], a[:, 3]
+    inside = ((x1[:, None] >= x1[None, :]) & (y1[:, None] >= y1[None, :]) & (x2[:, None] <= x2[None, :])
+              & (y2[:, None] <= y2[None, :]))
+    np.fill_diagonal(inside, False)  # distinct rectangles: inside one another only one way
+    return [r for r, d in zip(unique, inside.any(axis=1)) if not d]
 
 
 def _size(box: Sequence[float]) -> float:
