@@ -2,17 +2,29 @@
 
     OMP_NUM_THREADS=1 nice -n 5 python bench/bench_hiding.py --slices 30 100 --styles mosaic fill fade mosaic@2.0
     OMP_NUM_THREADS=1 nice -n 5 python bench/bench_hiding.py --clips --styles mosaic fade
+    OMP_NUM_THREADS=1 nice -n 5 python bench/bench_hiding.py --slices 30 100 --styles mosaic noise pixnoise \
+        mosaicnoise body mosaicshuffle noise+body mosaicshuffle+body
 
 Each slice of the sample lesson (10 s from the given second, re-encoded at crf 18) or face clip goes through the
 product's one pass once with the default policy (look off; its tracks cached in bench/out/hiding/); every face is
 then hidden (nobody shown: the most boxes) with each style, rendered by the one pass from those tracks and checked by
 the served check (CenterFace at 0.05 on every served frame, the second opinion on each hit).  A style is
-``STYLE[@BOX_SCALE][+downK]``: mosaic and fill are the product's; the others exist here only (``styled_hide_rect``
+``STYLE[@BOX_SCALE][+downK][+body[W]]``: mosaic and fill are the product's; the others exist here only (``styled_hide_rect``
 stands in for ``redact.hide_rect`` in the render, the second look and the check's verification): soft (the mosaic
 Gaussian-smoothed, sigma block/3, border feathered over block/2), softfill (the box's mean colour, feathered),
 meanfill (the box's mean colour), fade (the mosaic, and below it a mosaic of the body fading out over one box
-height), cartoon (grey, a drawn placeholder face: the detector sees a face where the face was); ``@S`` another
-``box_scale``, ``+downK`` every box reaching K face heights further down.  Prints per style and video: frames with a
+height), cartoon (grey, a drawn placeholder face: the detector sees a face where the face was), noise (fresh uniform 0-255
+noise, B, G, R each, one value per 4x4 cell of the frame's grid, every frame), pixnoise (the same per pixel),
+mosaicnoise (the mosaic, each 4x4 cell moved by a fresh uniform -40..+40 grey levels), mosaicshuffle (the mosaic's
+blocks in a fresh random order every frame: its colours, none of the face's layout); ``@S`` another ``box_scale``,
+``+downK`` every box reaching K face heights further down, ``+body[W]`` (``body``: ``mosaic+body``) a torso column
+below every hidden box hidden too, in the same style (W x the face's width, default 1.8, from the box's lower edge
+to 3 face heights below it; the face: the box / box_scale).  The check's "verified hidden" test hides the served
+pixels again and compares: fresh noise cannot be reproduced, so for the noise styles (this bench only) a rectangle
+is verified when its cell means (grey; 4x4 cells on the frame's grid, pixnoise: pixels; mosaicnoise: of the served
+pixels minus their own mosaic) have a standard deviation >= 12 grey levels and a correlation <= 0.35 between
+horizontally and vertically neighbouring cells (both); ``verify_report`` prints how that judges the hidden
+rectangles of every 10th frame served and in the original (there: faces, it must refuse them).  Prints per style and video: frames with a
 hit (face-like to the second opinion), the hits' scores, where they lie from the nearest hidden box, the mean share
 of the frame area the hiding changed and the hiding's own CPU ms per frame (in memory, one thread).
 
@@ -38,6 +50,37 @@ pupil whose face is hidden; a larger box moves them to just below its lower edge
 makes more of them (its lower edge, 0.19), the fade moves them to where it ends (1.55-1.58).  Smoothing turns the
 mosaic into a blurred face (0.45, and no longer verified hidden); flat fills and a drawn face make more hits, not
 fewer.  No style reaches zero: the mosaic stays the default.
+
+2026-12-07, textured hiding (issue 19; load 3-7, every face hidden, rendered through the product's encoder, crf 23;
+frames with a hit of 250 (face-like), max score, frame area changed, hiding CPU ms per frame, served MB for 10 s):
+
+| style | 0:30-0:40 | 1:40-1:50 |
+|---|---|---|
+| mosaic (the default) | 42 (36), 0.164, 2.95 %, 0.37-0.60, 0.59 | 83 (66), 0.162, 3.06 %, 0.78, 0.59 |
+| noise | 46 (32), 0.088, 2.97 %, 0.57, 2.04 | 55 (38), 0.231, 3.10 %, 1.12, 2.14 |
+| pixnoise | 74 (58), 0.149, 2.97 %, 0.64, 3.90 | 116 (76), 0.269, 3.10 %, 1.26, 4.08 |
+| mosaicnoise | 49 (29), 0.084, 2.96 %, 1.23, 1.09 | 45 (28), 0.181, 3.10 %, 2.31, 1.14 |
+| body | 99 (26), 0.117, 9.65 %, 1.09, 0.63 | 112 (42), 0.120, 9.99 %, 2.12, 0.64 |
+| mosaicshuffle | 51 (38), 0.156, 2.96 %, 0.58, 0.90 | 57 (34), 0.261, 3.10 %, 1.01, 0.87 |
+| noise+body | 8 (3), 0.127, 9.80 %, 1.59, 4.92 | 13 (9), 0.077, 10.22 %, 2.18, 5.14 |
+| mosaicshuffle+body | 69 (45), 0.202, 9.79 %, 1.24, 1.51 | 82 (54), 0.225, 10.20 %, 2.50, 1.46 |
+| noise+body2.5 (torso 2.5 face widths) | 4 (4), 0.101, 12.26 %, 1.36, 5.86 | 3 (2), 0.086, 12.74 %, 2.50, 6.13 |
+| mosaicnoise+body | 53 (25), 0.109, 9.80 %, 3.06, 2.12 | 52 (24), 0.129, 10.22 %, 5.91, 2.21 |
+
+The noise verification (every 10th frame): served, 98.5-100 % of the noise rectangles pass (1065 of 1081 the
+lowest; cell std median 45-47, mosaicnoise's residual 20; neighbour correlation median 0.01-0.06, p90 <= 0.21:
+H.264 at crf 23 keeps the 4x4 noise and most of the per-pixel noise); the same rectangles in the original: none
+(correlation median 0.55-0.96).
+
+Noise alone does not remove the hits: they stay 1.06-1.58 box heights below the hidden box (the headless body), a
+little weaker on 0:30-0:40 (max 0.088) and stronger on 1:40-1:50 (0.231).  Hiding the torso column with the mosaic
+(body) moves them beside and over it (a tall mosaic column over a body reads as a big face: hits 2.3 box heights
+tall, 1.4 box widths aside on 0:30-0:40); only noise over face AND torso leaves few (8 / 13 frames; a wider column
+4 / 3), but then the hits sit at the head's height beside the box (dy -0.21, dx 0.31: shoulders and neighbours), a
+tenth of the frame is noise, and the served file is 8-10x the mosaic's (4.9-6.1 MB for 10 s against 0.59: noise
+is what H.264 cannot compress; the render 6.8-7.6 CPU-s against 5.2-5.9).  No hiding style reaches zero on
+either slice; the cheaper second look (bench_look_again.py tight1, ``VIDEOCOACH_LOOK_AGAIN=below``) does, with the
+mosaic.
 """
 
 from __future__ import annotations
