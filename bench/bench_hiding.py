@@ -7,26 +7,27 @@
 
 Each slice of the sample lesson (10 s from the given second, re-encoded at crf 18) or face clip goes through the
 product's one pass once with the default policy (look off; its tracks cached in bench/out/hiding/); every face is
-then hidden (nobody shown: the most boxes) with each style, rendered by the one pass from those tracks and checked by
-the served check (CenterFace at 0.05 on every served frame, the second opinion on each hit).  A style is
-``STYLE[@BOX_SCALE][+downK][+body[W]]``: mosaic and fill are the product's; the others exist here only (``styled_hide_rect``
-stands in for ``redact.hide_rect`` in the render, the second look and the check's verification): soft (the mosaic
-Gaussian-smoothed, sigma block/3, border feathered over block/2), softfill (the box's mean colour, feathered),
-meanfill (the box's mean colour), fade (the mosaic, and below it a mosaic of the body fading out over one box
-height), cartoon (grey, a drawn placeholder face: the detector sees a face where the face was), noise (fresh uniform 0-255
-noise, B, G, R each, one value per 4x4 cell of the frame's grid, every frame), pixnoise (the same per pixel),
-mosaicnoise (the mosaic, each 4x4 cell moved by a fresh uniform -40..+40 grey levels), mosaicshuffle (the mosaic's
-blocks in a fresh random order every frame: its colours, none of the face's layout); ``@S`` another ``box_scale``,
-``+downK`` every box reaching K face heights further down, ``+body[W]`` (``body``: ``mosaic+body``) a torso column
-below every hidden box hidden too, in the same style (W x the face's width, default 1.8, from the box's lower edge
-to 3 face heights below it; the face: the box / box_scale).  The check's "verified hidden" test hides the served
-pixels again and compares: fresh noise cannot be reproduced, so for the noise styles (this bench only) a rectangle
-is verified when its cell means (grey; 4x4 cells on the frame's grid, pixnoise: pixels; mosaicnoise: of the served
-pixels minus their own mosaic) have a standard deviation >= 12 grey levels and a correlation <= 0.35 between
-horizontally and vertically neighbouring cells (both); ``verify_report`` prints how that judges the hidden
-rectangles of every 10th frame served and in the original (there: faces, it must refuse them).  Prints per style and video: frames with a
-hit (face-like to the second opinion), the hits' scores, where they lie from the nearest hidden box, the mean share
-of the frame area the hiding changed and the hiding's own CPU ms per frame (in memory, one thread).
+then hidden (nobody shown: the most boxes) with each style, rendered by the one pass from those tracks and checked
+by the served check (CenterFace at 0.05 on every served frame, the second opinion on each hit).  A style is
+``STYLE[@BOX_SCALE][+downK][+body[W]]``: mosaic and fill are the product's; the others exist here only
+(``styled_hide_rect`` stands in for ``redact.hide_rect`` in the render, the second look and the check's
+verification): soft (the mosaic Gaussian-smoothed, sigma block/3, border feathered over block/2), softfill (the
+box's mean colour, feathered), meanfill (the box's mean colour), fade (the mosaic, and below it a mosaic of the body
+fading out over one box height), cartoon (grey, a drawn placeholder face: the detector sees a face where the face
+was), noise (fresh uniform 0-255 noise, B, G, R each, one value per 4x4 cell of the frame's grid, every frame),
+pixnoise (the same per pixel), mosaicnoise (the mosaic, each 4x4 cell moved by a fresh uniform -40..+40 grey
+levels), mosaicshuffle (the mosaic's blocks in a fresh random order every frame: its colours, none of the face's
+layout); ``@S`` another ``box_scale``, ``+downK`` every box reaching K face heights further down, ``+body[W]``
+(``body``: ``mosaic+body``) a torso column below every hidden box hidden too, in the same style (W x the face's
+width, default 1.8, from the box's lower edge to 3 face heights below it; the face: the box / box_scale).  The
+check's "verified hidden" test hides the served pixels again and compares: fresh noise cannot be reproduced, so for
+the noise styles (this bench only) a rectangle is verified when its cell means (grey; 4x4 cells on the frame's grid,
+pixnoise: pixels; mosaicnoise: of the served pixels minus their own mosaic) have a standard deviation >= 12 grey
+levels and a correlation <= 0.35 between horizontally and vertically neighbouring cells (both); ``verify_report``
+prints how that judges the hidden rectangles of every 10th frame served and in the original (there: faces, it must
+refuse them).  Prints per style and video: frames with a hit (face-like to the second opinion), the hits' scores,
+where they lie from the nearest hidden box, the mean share of the frame area the hiding changed and the hiding's own
+CPU ms per frame (in memory, one thread).
 
 2026-12-07 (load 3-7; frames with a hit of 250, face-like in brackets, max score, frame area changed):
 
@@ -252,9 +253,9 @@ def mosaic_shuffle(image: np.ndarray, rect: tuple[int, int, int, int], min_block
 def noise_stats(image: np.ndarray, rect: tuple[int, int, int, int], residual: bool,
                 min_block_px: int) -> tuple[float, float] | None:
     """The verification statistic of a noise rectangle in a served frame: the 4x4 cell means (pixnoise: the pixels;
-    grey, on the frame's grid, the cells wholly inside ``rect``) -- for ``residual`` (mosaicnoise) of the served pixels minus their own
-    mosaic -- their standard deviation and the larger of the correlations between horizontally and vertically
-    neighbouring cells.  None when the rectangle holds fewer than 3 x 3 whole cells."""
+    grey, on the frame's grid, the cells wholly inside ``rect``) -- for ``residual`` (mosaicnoise) of the served
+    pixels minus their own mosaic -- their standard deviation and the larger of the correlations between
+    horizontally and vertically neighbouring cells.  None when the rectangle holds fewer than 3 x 3 whole cells."""
     x1, y1, x2, y2 = rect
     c = 1 if _STYLE["now"] == "pixnoise" else NOISE_CELL
     gx1, gy1, gx2, gy2 = -(-x1 // c) * c, -(-y1 // c) * c, x2 // c * c, y2 // c * c

@@ -263,13 +263,14 @@ def look_from_env() -> str:
 
 def look_rounds_from_env() -> int:
     """``VIDEOCOACH_LOOK_AGAIN=on`` turns the second look on (``below``: one round below the hidden boxes, see
-    ``look_from_env``); it is off by default (anything else but ``on``, ``below`` or ``off`` is an error).  Measured (README, issue 19): in crops around the hidden boxes it costs the one-pass
-    redaction 0.99 -> 1.64 CPU-s per media s (the whole-frame look of stop 22: 2.88) and hides 21 % of the frame
-    instead of 3 % (pupils' hands and bodies beside their hidden faces).  With it the served check finds nothing on
-    the clips but one frame of walking.gif and on the lesson's 0:30-0:40 (42 frames without), but 4 frames of
-    1:40-1:50 (83 without) and 21 of the whole lesson's 3,647 (a door edge, 0.053-0.062, and tables below held
-    mosaics): the mosaic of a body the look hid on an earlier pass, still held by the hold rules, makes the table
-    below it face-like, and a pass's look hides only that pass's boxes.  Not at zero, so not the default."""
+    ``look_from_env``); it is off by default (anything else but ``on``, ``below`` or ``off`` is an error). Measured
+    (README, issue 19): in crops around the hidden boxes it costs the one-pass redaction 0.99 -> 1.64 CPU-s per
+    media s (the whole-frame look of stop 22: 2.88) and hides 21 % of the frame instead of 3 % (pupils' hands and
+    bodies beside their hidden faces). With it the served check finds nothing on the clips but one frame of
+    walking.gif and on the lesson's 0:30-0:40 (42 frames without), but 4 frames of 1:40-1:50 (83 without) and 21 of
+    the whole lesson's 3,647 (a door edge, 0.053-0.062, and tables below held mosaics): the mosaic of a body the
+    look hid on an earlier pass, still held by the hold rules, makes the table below it face-like, and a pass's look
+    hides only that pass's boxes. Not at zero, so not the default."""
     value = look_from_env()
     return {"on": LOOK_ROUNDS, "below": 1, "off": 0}[value]
 
