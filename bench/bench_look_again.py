@@ -34,6 +34,13 @@ wide from its lower edge to 1.5 box heights below it, each grown to the detector
 Whole sample lesson (145.9 s, one run, load 7-12): off 0.86 CPU-s per media s, detector 0.35, 777 tracks, 3.2 %;
 tight1 1.04 (+21 %), detector 0.42, 7,915 tracks, 7.6 % (an earlier run: 1.05).
 
+But not on the whole lesson: ``--served tight1`` on sample_media/lesson.mp4 (every face hidden) 396 of 3,647
+frames with a hit (302 face-like), max 0.113, 427 hits; ``VIDEOCOACH_LOOK_AGAIN=below eval/eval_served_frames.py``
+(teacher shown): lesson 394 frames (302 face-like; 425 hits in 39 of its 146 seconds; defaults 1,145, the crop
+look 21), clips 0 but walking.gif 1 (as the crop look).  The hits it leaves are not below a hidden box: beside a
+mosaic or between two (1:21.0, 0.113), dark spots away from them (0:15-0:17, a 13 x 16 px spot, 0.06-0.09),
+the spots the crop look's 4 x window around each box still covers.  The two slices were not representative.
+
 tight1 reaches zero on both slices for +12 / +18 % CPU (the budget: about +5 to +10 %).  Its detector costs only
 +0.06-0.07 per media s (+7 %); the rest is the render: every look detection becomes a short track held 1-3 s, so
 the render hides 236 boxes per frame on 1:40-1:50 against 41 with the look off (cProfile: redact.mosaic 59,158
