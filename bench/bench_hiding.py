@@ -80,8 +80,8 @@ tall, 1.4 box widths aside on 0:30-0:40); only noise over face AND torso leaves 
 4 / 3), but then the hits sit at the head's height beside the box (dy -0.21, dx 0.31: shoulders and neighbours), a
 tenth of the frame is noise, and the served file is 8-10x the mosaic's (4.9-6.1 MB for 10 s against 0.59: noise
 is what H.264 cannot compress; the render 6.8-7.6 CPU-s against 5.2-5.9).  No hiding style reaches zero on
-either slice; the cheaper second look (bench_look_again.py tight1, ``VIDEOCOACH_LOOK_AGAIN=below``) does, with the
-mosaic.
+either slice; the cheaper second look (bench_look_again.py tight1, ``VIDEOCOACH_LOOK_AGAIN=below``) does on both,
+with the mosaic, but not on the whole lesson (394 frames).
 """
 
 from __future__ import annotations
