@@ -2,19 +2,32 @@
 
     OMP_NUM_THREADS=1 nice -n 5 python bench/bench_hiding.py --slices 30 100 --styles mosaic fill fade mosaic@2.0
     OMP_NUM_THREADS=1 nice -n 5 python bench/bench_hiding.py --clips --styles mosaic fade
+    OMP_NUM_THREADS=1 nice -n 5 python bench/bench_hiding.py --slices 30 100 --styles mosaic noise pixnoise \
+        mosaicnoise body mosaicshuffle noise+body mosaicshuffle+body
 
 Each slice of the sample lesson (10 s from the given second, re-encoded at crf 18) or face clip goes through the
 product's one pass once with the default policy (look off; its tracks cached in bench/out/hiding/); every face is
-then hidden (nobody shown: the most boxes) with each style, rendered by the one pass from those tracks and checked by
-the served check (CenterFace at 0.05 on every served frame, the second opinion on each hit).  A style is
-``STYLE[@BOX_SCALE][+downK]``: mosaic and fill are the product's; the others exist here only (``styled_hide_rect``
-stands in for ``redact.hide_rect`` in the render, the second look and the check's verification): soft (the mosaic
-Gaussian-smoothed, sigma block/3, border feathered over block/2), softfill (the box's mean colour, feathered),
-meanfill (the box's mean colour), fade (the mosaic, and below it a mosaic of the body fading out over one box
-height), cartoon (grey, a drawn placeholder face: the detector sees a face where the face was); ``@S`` another
-``box_scale``, ``+downK`` every box reaching K face heights further down.  Prints per style and video: frames with a
-hit (face-like to the second opinion), the hits' scores, where they lie from the nearest hidden box, the mean share
-of the frame area the hiding changed and the hiding's own CPU ms per frame (in memory, one thread).
+then hidden (nobody shown: the most boxes) with each style, rendered by the one pass from those tracks and checked
+by the served check (CenterFace at 0.05 on every served frame, the second opinion on each hit).  A style is
+``STYLE[@BOX_SCALE][+downK][+body[W]]``: mosaic and fill are the product's; the others exist here only
+(``styled_hide_rect`` stands in for ``redact.hide_rect`` in the render, the second look and the check's
+verification): soft (the mosaic Gaussian-smoothed, sigma block/3, border feathered over block/2), softfill (the
+box's mean colour, feathered), meanfill (the box's mean colour), fade (the mosaic, and below it a mosaic of the body
+fading out over one box height), cartoon (grey, a drawn placeholder face: the detector sees a face where the face
+was), noise (fresh uniform 0-255 noise, B, G, R each, one value per 4x4 cell of the frame's grid, every frame),
+pixnoise (the same per pixel), mosaicnoise (the mosaic, each 4x4 cell moved by a fresh uniform -40..+40 grey
+levels), mosaicshuffle (the mosaic's blocks in a fresh random order every frame: its colours, none of the face's
+layout); ``@S`` another ``box_scale``, ``+downK`` every box reaching K face heights further down, ``+body[W]``
+(``body``: ``mosaic+body``) a torso column below every hidden box hidden too, in the same style (W x the face's
+width, default 1.8, from the box's lower edge to 3 face heights below it; the face: the box / box_scale).  The
+check's "verified hidden" test hides the served pixels again and compares: fresh noise cannot be reproduced, so for
+the noise styles (this bench only) a rectangle is verified when its cell means (grey; 4x4 cells on the frame's grid,
+pixnoise: pixels; mosaicnoise: of the served pixels minus their own mosaic) have a standard deviation >= 12 grey
+levels and a correlation <= 0.35 between horizontally and vertically neighbouring cells (both); ``verify_report``
+prints how that judges the hidden rectangles of every 10th frame served and in the original (there: faces, it must
+refuse them).  Prints per style and video: frames with a hit (face-like to the second opinion), the hits' scores,
+where they lie from the nearest hidden box, the mean share of the frame area the hiding changed and the hiding's own
+CPU ms per frame (in memory, one thread).
 
 2026-12-07 (load 3-7; frames with a hit of 250, face-like in brackets, max score, frame area changed):
 
@@ -38,6 +51,37 @@ pupil whose face is hidden; a larger box moves them to just below its lower edge
 makes more of them (its lower edge, 0.19), the fade moves them to where it ends (1.55-1.58).  Smoothing turns the
 mosaic into a blurred face (0.45, and no longer verified hidden); flat fills and a drawn face make more hits, not
 fewer.  No style reaches zero: the mosaic stays the default.
+
+2026-12-07, textured hiding (issue 19; load 3-7, every face hidden, rendered through the product's encoder, crf 23;
+frames with a hit of 250 (face-like), max score, frame area changed, hiding CPU ms per frame, served MB for 10 s):
+
+| style | 0:30-0:40 | 1:40-1:50 |
+|---|---|---|
+| mosaic (the default) | 42 (36), 0.164, 2.95 %, 0.37-0.60, 0.59 | 83 (66), 0.162, 3.06 %, 0.78, 0.59 |
+| noise | 46 (32), 0.088, 2.97 %, 0.57, 2.04 | 55 (38), 0.231, 3.10 %, 1.12, 2.14 |
+| pixnoise | 74 (58), 0.149, 2.97 %, 0.64, 3.90 | 116 (76), 0.269, 3.10 %, 1.26, 4.08 |
+| mosaicnoise | 49 (29), 0.084, 2.96 %, 1.23, 1.09 | 45 (28), 0.181, 3.10 %, 2.31, 1.14 |
+| body | 99 (26), 0.117, 9.65 %, 1.09, 0.63 | 112 (42), 0.120, 9.99 %, 2.12, 0.64 |
+| mosaicshuffle | 51 (38), 0.156, 2.96 %, 0.58, 0.90 | 57 (34), 0.261, 3.10 %, 1.01, 0.87 |
+| noise+body | 8 (3), 0.127, 9.80 %, 1.59, 4.92 | 13 (9), 0.077, 10.22 %, 2.18, 5.14 |
+| mosaicshuffle+body | 69 (45), 0.202, 9.79 %, 1.24, 1.51 | 82 (54), 0.225, 10.20 %, 2.50, 1.46 |
+| noise+body2.5 (torso 2.5 face widths) | 4 (4), 0.101, 12.26 %, 1.36, 5.86 | 3 (2), 0.086, 12.74 %, 2.50, 6.13 |
+| mosaicnoise+body | 53 (25), 0.109, 9.80 %, 3.06, 2.12 | 52 (24), 0.129, 10.22 %, 5.91, 2.21 |
+
+The noise verification (every 10th frame): served, 98.5-100 % of the noise rectangles pass (1065 of 1081 the
+lowest; cell std median 45-47, mosaicnoise's residual 20; neighbour correlation median 0.01-0.06, p90 <= 0.21:
+H.264 at crf 23 keeps the 4x4 noise and most of the per-pixel noise); the same rectangles in the original: none
+(correlation median 0.55-0.96).
+
+Noise alone does not remove the hits: they stay 1.06-1.58 box heights below the hidden box (the headless body), a
+little weaker on 0:30-0:40 (max 0.088) and stronger on 1:40-1:50 (0.231).  Hiding the torso column with the mosaic
+(body) moves them beside and over it (a tall mosaic column over a body reads as a big face: hits 2.3 box heights
+tall, 1.4 box widths aside on 0:30-0:40); only noise over face AND torso leaves few (8 / 13 frames; a wider column
+4 / 3), but then the hits sit at the head's height beside the box (dy -0.21, dx 0.31: shoulders and neighbours), a
+tenth of the frame is noise, and the served file is 8-10x the mosaic's (4.9-6.1 MB for 10 s against 0.59: noise
+is what H.264 cannot compress; the render 6.8-7.6 CPU-s against 5.2-5.9).  No hiding style reaches zero on
+either slice; the cheaper second look (bench_look_again.py tight1, ``VIDEOCOACH_LOOK_AGAIN=below``) does on both,
+with the mosaic, but not on the whole lesson (394 frames).
 """
 
 from __future__ import annotations
@@ -96,7 +140,14 @@ def tracks_of(path: Path, pol) -> FaceTracks:
     return res.tracks
 
 
-STYLES = ("mosaic", "fill", "soft", "softfill", "meanfill", "fade", "cartoon")
+STYLES = ("mosaic", "fill", "soft", "softfill", "meanfill", "fade", "cartoon", "noise", "pixnoise", "mosaicnoise",
+          "body", "mosaicshuffle")
+NOISE_STYLES = ("noise", "pixnoise", "mosaicnoise")  # verified hidden by a statistic (``noise_verified``)
+NOISE_CELL = 4  # noise cells: 4 x 4 frame pixels, on the frame's own grid (the encoder's 4x4 transform blocks)
+MOSAIC_NOISE = 40  # mosaicnoise: each cell moved by a uniform -40..+40 grey levels (the same on B, G and R)
+VERIFY_MIN_STD = 12.0  # a noise rectangle: its cell means (grey; 4x4 cells, pixnoise 1x1) spread at least this much
+VERIFY_MAX_CORR = 0.35  # ... and no more correlated than this with the neighbouring cell (right or below)
+RNG = np.random.default_rng()  # fresh noise on every call (every frame)
 _HIDE = redact.hide_rect
 _STYLE = {"now": "mosaic"}  # the style under test (the policy keeps "mosaic" for the experimental ones)
 
@@ -157,6 +208,111 @@ def cartoon(image: np.ndarray, rect: tuple[int, int, int, int]) -> None:
              cv2.LINE_AA)
 
 
+def _cells(rect: tuple[int, int, int, int], cell: int) -> tuple[int, int, int, int]:
+    """The cells of the frame's own ``cell`` grid that ``rect`` touches: (first column, first row, columns, rows)."""
+    x1, y1, x2, y2 = rect
+    return x1 // cell, y1 // cell, -(-x2 // cell) - x1 // cell, -(-y2 // cell) - y1 // cell
+
+
+def _cell_field(values: np.ndarray, rect: tuple[int, int, int, int], cell: int) -> np.ndarray:
+    """``values`` (one per cell of ``_cells``) spread to ``rect``'s pixels (cells on the frame's grid)."""
+    x1, y1, x2, y2 = rect
+    cx, cy, _, _ = _cells(rect, cell)
+    big = np.repeat(np.repeat(values, cell, axis=0), cell, axis=1)
+    return big[y1 - cy * cell: y2 - cy * cell, x1 - cx * cell: x2 - cx * cell]
+
+
+def fill_noise(image: np.ndarray, rect: tuple[int, int, int, int], cell: int) -> None:
+    """``rect`` filled with fresh uniform 0-255 noise (B, G, R each), one value per ``cell`` x ``cell`` frame cell."""
+    _, _, nx, ny = _cells(rect, cell)
+    x1, y1, x2, y2 = rect
+    image[y1:y2, x1:x2] = _cell_field(RNG.integers(0, 256, (ny, nx, 3), dtype=np.uint8), rect, cell)
+
+
+def add_cell_noise(image: np.ndarray, rect: tuple[int, int, int, int], amp: int) -> None:
+    """Each ``NOISE_CELL`` cell of ``rect`` moved by a fresh uniform -amp..+amp grey levels (B, G, R alike)."""
+    _, _, nx, ny = _cells(rect, NOISE_CELL)
+    x1, y1, x2, y2 = rect
+    shift = _cell_field(RNG.integers(-amp, amp + 1, (ny, nx, 1), dtype=np.int16), rect, NOISE_CELL)
+    image[y1:y2, x1:x2] = np.clip(image[y1:y2, x1:x2].astype(np.int16) + shift, 0, 255).astype(np.uint8)
+
+
+def mosaic_shuffle(image: np.ndarray, rect: tuple[int, int, int, int], min_block_px: int) -> None:
+    """The mosaic with its blocks in a fresh random order every frame: the face's colours, none of its layout (no
+    dark eyes over a light cheek, no head over a neck)."""
+    x1, y1, x2, y2 = rect
+    roi = image[y1:y2, x1:x2]
+    h, w = roi.shape[:2]
+    block = block_px(rect, min_block_px)
+    nx, ny = max(1, math.ceil(w / block)), max(1, math.ceil(h / block))
+    small = cv2.resize(roi, (nx, ny), interpolation=cv2.INTER_AREA).reshape(-1, 3)
+    small = small[RNG.permutation(len(small))].reshape(ny, nx, 3)
+    roi[:] = cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)
+
+
+def noise_stats(image: np.ndarray, rect: tuple[int, int, int, int], residual: bool,
+                min_block_px: int) -> tuple[float, float] | None:
+    """The verification statistic of a noise rectangle in a served frame: the 4x4 cell means (pixnoise: the pixels;
+    grey, on the frame's grid, the cells wholly inside ``rect``) -- for ``residual`` (mosaicnoise) of the served
+    pixels minus their own mosaic -- their standard deviation and the larger of the correlations between
+    horizontally and vertically neighbouring cells.  None when the rectangle holds fewer than 3 x 3 whole cells."""
+    x1, y1, x2, y2 = rect
+    c = 1 if _STYLE["now"] == "pixnoise" else NOISE_CELL
+    gx1, gy1, gx2, gy2 = -(-x1 // c) * c, -(-y1 // c) * c, x2 // c * c, y2 // c * c
+    if gx2 - gx1 < 3 * c or gy2 - gy1 < 3 * c:
+        return None
+    grey = cv2.cvtColor(np.ascontiguousarray(image[y1:y2, x1:x2]), cv2.COLOR_BGR2GRAY).astype(np.float32)
+    if residual:
+        own = grey.copy()
+        redact.mosaic(own, (0, 0, x2 - x1, y2 - y1), min_block_px)
+        grey -= own
+    grey = grey[gy1 - y1: gy2 - y1, gx1 - x1: gx2 - x1]
+    cells = grey.reshape((gy2 - gy1) // c, c, (gx2 - gx1) // c, c).mean(axis=(1, 3))
+
+    def corr(a: np.ndarray, b: np.ndarray) -> float:
+        a, b = a.ravel() - a.mean(), b.ravel() - b.mean()
+        return float((a * b).sum() / max(1e-6, math.sqrt(float((a * a).sum() * (b * b).sum()))))
+
+    return float(cells.std()), max(corr(cells[:, :-1], cells[:, 1:]), corr(cells[:-1], cells[1:]))
+
+
+def noise_verified(image: np.ndarray, rect: tuple[int, int, int, int], policy) -> bool:
+    stats = noise_stats(image, rect, _STYLE["now"] == "mosaicnoise", policy.mosaic_block_px)
+    return stats is not None and stats[0] >= VERIFY_MIN_STD and stats[1] <= VERIFY_MAX_CORR
+
+
+_HIDDEN_MASK = served_check.hidden_mask
+
+
+def styled_hidden_mask(image: np.ndarray, rects, policy, zone=None) -> np.ndarray:
+    """``served_check.hidden_mask`` for the style under test: for a noise style (hiding it again cannot reproduce
+    fresh noise) a rectangle's pixels, less those of later rectangles, are verified hidden when ``noise_verified``
+    holds for the whole rectangle in the served frame; the other styles as the product."""
+    if _STYLE["now"] == "mosaicshuffle":  # shuffled blocks are blocks on the mosaic's grid: hidden again, unchanged
+        served_check.hide_rect = _HIDE
+        try:
+            return _HIDDEN_MASK(image, rects, policy, zone)
+        finally:
+            served_check.hide_rect = styled_hide_rect
+    if _STYLE["now"] not in NOISE_STYLES:
+        return _HIDDEN_MASK(image, rects, policy, zone)
+    if zone is not None and zone.any():
+        raise SystemExit("the noise styles' verification knows no zones")
+    h, w = image.shape[:2]
+    owner = np.full((h, w), -1, np.int32)
+    for i, (x1, y1, x2, y2) in enumerate(rects):
+        owner[y1:y2, x1:x2] = i
+    verified = np.zeros((h, w), bool)
+    for i, r in enumerate(rects):
+        if noise_verified(image, r, policy):
+            x1, y1, x2, y2 = r
+            verified[y1:y2, x1:x2] |= owner[y1:y2, x1:x2] == i
+    return verified
+
+
+served_check.hidden_mask = styled_hidden_mask
+
+
 def styled_hide_rect(image: np.ndarray, rect: tuple[int, int, int, int], policy) -> None:
     """``redact.hide_rect`` with the style under test: mosaic / fill as the product; soft (the mosaic smoothed, with
     a feathered border), softfill (the box's mean colour, feathered), meanfill (the box's mean colour), fade (the
@@ -167,6 +323,10 @@ def styled_hide_rect(image: np.ndarray, rect: tuple[int, int, int, int], policy)
         return _HIDE(image, rect, policy)
     if style == "cartoon":
         return cartoon(image, rect)
+    if style in ("noise", "pixnoise"):
+        return fill_noise(image, rect, 1 if style == "pixnoise" else NOISE_CELL)
+    if style == "mosaicshuffle":
+        return mosaic_shuffle(image, rect, policy.mosaic_block_px)
     if style in ("meanfill", "softfill"):
         image[y1:y2, x1:x2] = image[y1:y2, x1:x2].reshape(-1, 3).mean(axis=0).round().astype(np.uint8)
     else:
@@ -175,21 +335,57 @@ def styled_hide_rect(image: np.ndarray, rect: tuple[int, int, int, int], policy)
         soften(image, rect, block_px(rect, policy.mosaic_block_px))
     if style == "fade":
         fade_below(image, rect, policy.mosaic_block_px)
+    if style == "mosaicnoise":
+        add_cell_noise(image, rect, MOSAIC_NOISE)
 
 
 redact.hide_rect = served_check.hide_rect = styled_hide_rect  # the render, the second look and the check's verify
 
 
 def style_policy(base, style: str):
-    """``STYLE[@BOX_SCALE][+downK]``: the policy (method mosaic, or fill) with the style under test set."""
+    """``STYLE[@BOX_SCALE][+downK][+body]``: the policy (method mosaic, or fill) with the style under test set
+    (``body``: ``mosaic+body``)."""
+    style, body_cut, body_wide = style.partition("+body")
     style, _, down = style.partition("+down")
     method, _, scale = style.partition("@")
     if method not in STYLES:
         raise SystemExit(f"unknown style {method!r} (one of {', '.join(STYLES)})")
+    if method == "body":
+        method, body_cut = "mosaic", "+body"
     _STYLE["now"] = method
     set_down(float(down) if down else 0.0)
-    return replace(base, method="fill" if method == "fill" else "mosaic",
-                   box_scale=float(scale) if scale else base.box_scale)
+    pol = replace(base, method="fill" if method == "fill" else "mosaic",
+                  box_scale=float(scale) if scale else base.box_scale)
+    set_body(pol.box_scale if body_cut else 0.0, float(body_wide) if body_wide else TORSO_WIDTH)
+    return pol
+
+
+TORSO_WIDTH = 1.8  # body: a column 1.8 x the face's width ...
+TORSO_DOWN = 3.0  # ... from the hidden box's lower edge to 3 face heights below it
+_BOXES_AT = HideSchedule.boxes_at
+
+
+def torso(rect: tuple[int, int, int, int], box_scale: float,
+          wide: float = TORSO_WIDTH) -> tuple[float, float, float, float]:
+    """The column below a hidden box (``box_scale`` x the face, plus ``HAIR_UP`` of its height on top): centred
+    under it, ``wide`` x the face's width, down to ``TORSO_DOWN`` face heights below the box."""
+    x1, y1, x2, y2 = rect
+    fw, fh = (x2 - x1) / box_scale, (y2 - y1) / (box_scale + tracking.HAIR_UP)
+    cx = (x1 + x2) / 2
+    return cx - wide * fw / 2, y2, cx + wide * fw / 2, y2 + TORSO_DOWN * fh
+
+
+def set_body(box_scale: float, wide: float = TORSO_WIDTH) -> None:
+    """An experiment (``+body[W]``): below every hidden box its torso column (``W`` x the face's width, default
+    ``TORSO_WIDTH``) is hidden too, with the same style (the render, the check's verification and ``hiding_cost``
+    all take the schedule's boxes: the columns first, then the faces, so a face is always hidden on its own grid);
+    0: off."""
+    def boxes_at(self, t_s: float) -> list[tuple[int, int, int, int]]:
+        faces = _BOXES_AT(self, t_s)
+        cols = [tracking.clip_box(torso(r, box_scale, wide), self.width, self.height) for r in faces]
+        return [c for c in cols if c is not None] + faces
+
+    HideSchedule.boxes_at = boxes_at if box_scale else _BOXES_AT
 
 
 _ENLARGE = tracking.enlarge
@@ -224,6 +420,28 @@ def hiding_cost(path: Path, info, tracks: FaceTracks, pol) -> tuple[float, float
     return area / max(n, 1), 1000 * spent / max(n, 1)
 
 
+def verify_report(path: Path, served: Path, tracks: FaceTracks, pol, every: int = 10) -> str:
+    """How the noise verification (``noise_verified``) judges the hidden rectangles of every ``every``-th frame:
+    in the served file, and the same rectangles in the original (faces: it must refuse them)."""
+    out = []
+    for video in (served, path):
+        info = media.probe(video)
+        sched = HideSchedule(tracks, box_scale=pol.box_scale, hold_s=pol.hold_s)
+        stats = []
+        with FrameReader(video, info) as reader:
+            for f in reader:
+                if f.index % every == 0:
+                    stats += [noise_stats(f.image, r, _STYLE["now"] == "mosaicnoise", pol.mosaic_block_px)
+                              for r in sched.boxes_at(f.index / info.fps)]
+        ok = [s for s in stats if s is not None]
+        passed = sum(s[0] >= VERIFY_MIN_STD and s[1] <= VERIFY_MAX_CORR for s in ok)
+        a = np.array(ok) if ok else np.zeros((1, 2))
+        out.append(f"{'served' if video == served else 'original'}: {passed} of {len(stats)} rectangles verified "
+                   f"(cell std median {np.median(a[:, 0]):.1f}, p10 {np.percentile(a[:, 0], 10):.1f}; neighbour "
+                   f"corr median {np.median(a[:, 1]):.2f}, p90 {np.percentile(a[:, 1], 90):.2f})")
+    return "verify " + "; ".join(out)
+
+
 def check(path: Path, tracks: FaceTracks, pol, style: str, det, opinion) -> None:
     info = media.probe(path)
     out = OUT / f"{path.stem}.{style}.served.mp4"
@@ -233,6 +451,8 @@ def check(path: Path, tracks: FaceTracks, pol, style: str, det, opinion) -> None
     r = served_check.check_served(out, tracks, pol, expected_frames=res.render.frames, detectors=[det],
                                   second_opinion=opinion.served_face_like)
     area, ms = hiding_cost(path, info, tracks, pol)
+    if _STYLE["now"] in NOISE_STYLES:
+        print(f"    {verify_report(path, out, tracks, pol)}", flush=True)
     sched = HideSchedule(tracks, box_scale=pol.box_scale, hold_s=pol.hold_s)
     where = []  # each hit's centre from the nearest hidden box's centre, in that box's heights (x, y: down +)
     for h in r.hits:
@@ -248,7 +468,8 @@ def check(path: Path, tracks: FaceTracks, pol, style: str, det, opinion) -> None
           f"(face-like {r.frames_with_face_like_hit}); hits {r.hit_count}, scores max "
           f"{scores[0] if scores else 0:.3f} median {float(np.median(scores)) if scores else 0:.3f}; detections "
           f"{r.detections} (on hidden {r.on_hidden}, gone when blanked {r.gone_when_blanked}); frame area changed "
-          f"{100 * area:.2f} %, hiding {ms:.2f} CPU-ms per frame; render {render_cpu:.1f} CPU-s; hit times "
+          f"{100 * area:.2f} %, hiding {ms:.2f} CPU-ms per frame; render {render_cpu:.1f} CPU-s, "
+          f"{out.stat().st_size / 1e6:.2f} MB; hit times "
           f"{secs[:12]}{' ...' if len(secs) > 12 else ''}", flush=True)
     if where:
         a = np.array(where)

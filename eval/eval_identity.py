@@ -125,12 +125,13 @@ def pair_dists(a, b=None) -> np.ndarray:
 def tracks_file(path: Path) -> Path:
     """Where the face tracks of ``analyse_video`` are kept: one file per schedule and second look (shared with
     eval_served_frames.py)."""
-    from videocoach.privacy.schedule import look_rounds_from_env, schedule_from_env
+    from videocoach.privacy.schedule import look_from_env, look_rounds_from_env, schedule_from_env
 
     from eval.eval_faces import pass_tag
 
     rounds = look_rounds_from_env()
-    look = f".look-crop{rounds}" if rounds else ""  # the look off keeps the name of the files made before it
+    kind = "below" if look_from_env() == "below" else "crop"
+    look = f".look-{kind}{rounds}" if rounds else ""  # the look off keeps the name of the files made before it
     return REPO / "eval" / "out" / "tracks" / f"{path.name}.onepass-{schedule_from_env().name}{look}{pass_tag()}.json"
 
 

@@ -76,7 +76,8 @@ def look_key() -> str:
     """The second look the render's detection pass takes (``VIDEOCOACH_LOOK_AGAIN``): part of every cache name here,
     so tracks and renditions made with another look are never judged as this one's."""
     rounds = schedule.look_rounds_from_env()
-    return f"look-crop{rounds}" if rounds else "look-off"
+    kind = "below" if schedule.look_from_env() == "below" else "crop"
+    return f"look-{kind}{rounds}" if rounds else "look-off"
 
 
 def face_steps(path: Path, pol, emb, enrolled):

@@ -198,3 +198,24 @@ def test_the_second_look_is_off_unless_turned_on(monkeypatch):
     # the windows around hidden boxes: 4x the box, at least 128 px, clipped, overlapping ones joined
     assert look_windows([(0, 0, 10, 10)], 1280, 720) == [(0, 0, 69, 69)]
     assert look_windows([(100, 100, 140, 140), (150, 100, 190, 140)], 1280, 720) == [(40, 40, 250, 200)]
+
+
+def test_the_look_below_the_hidden_boxes_is_opt_in(monkeypatch):
+    from videocoach.privacy.policy import load_policy
+    from videocoach.privacy.redact import look_again
+    from videocoach.privacy.schedule import below_windows
+
+    pol = load_policy("blur-all-pupils")
+    monkeypatch.setenv("VIDEOCOACH_LOOK_AGAIN", "below")
+    look = look_again(pol)
+    assert look.below and look.rounds == 1 and not look.whole_frame and look.threshold < pol.threshold
+    for value in ("on", "off"):
+        monkeypatch.setenv("VIDEOCOACH_LOOK_AGAIN", value)
+        assert not look_again(pol).below
+    monkeypatch.delenv("VIDEOCOACH_LOOK_AGAIN", raising=False)
+    assert not look_again(pol).below and look_again(pol).rounds == 0
+    # below each box only: 2 x its width centred under it, from its lower edge to 1.5 x its height below, clipped;
+    # nothing above the box's lower edge (the face itself, what is beside it)
+    assert below_windows([(100, 100, 140, 140)], 1280, 720) == [(80, 140, 160, 200)]
+    assert below_windows([(100, 680, 140, 720)], 1280, 720) == []  # at the frame's bottom: nothing below
+    assert below_windows([(0, 0, 40, 40), (30, 0, 70, 40)], 1280, 720) == [(0, 40, 90, 100)]  # joined
