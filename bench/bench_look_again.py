@@ -33,6 +33,8 @@ wide from its lower edge to 1.5 box heights below it, each grown to the detector
 
 Whole sample lesson (145.9 s, one run, load 7-12): off 0.86 CPU-s per media s, detector 0.35, 777 tracks, 3.2 %;
 tight1 1.04 (+21 %), detector 0.42, 7,915 tracks, 7.6 % (an earlier run: 1.05).
+After the hide schedule drops rectangles inside others (``tracking.drop_covered``), quiet machine (load 0.9-4):
+off 0.85, tight1 0.99 (+16 %), detector 0.35 -> 0.42.
 
 But not on the whole lesson: ``--served tight1`` on sample_media/lesson.mp4 (every face hidden) 396 of 3,647
 frames with a hit (302 face-like), max 0.113, 427 hits; ``VIDEOCOACH_LOOK_AGAIN=below eval/eval_served_frames.py``
