@@ -68,29 +68,23 @@ sys.path.insert(0, str(REPO))
 from videocoach.av import media  # noqa: E402
 from videocoach.privacy import onepass, policy, redact, schedule, second_opinion, served_check  # noqa: E402
 from videocoach.privacy.faces import load_detector  # noqa: E402
-from videocoach.privacy.tracking import HideSchedule, clip_box, join_boxes  # noqa: E402
+from videocoach.privacy.tracking import HideSchedule  # noqa: E402
 
 # the window below a hidden box (x its width, centred under it; from its top + x its height, to its lower edge + x
 # its height): belowN from the box's middle to 3 box heights below it, 2.5 wide; tightN from its lower edge to 1.5
 # box heights below it, 2.0 wide
-BELOW = {"below": (2.5, 0.5, 3.0), "tight": (2.0, 1.0, 1.5)}
+BELOW = {"below": (2.5, 0.5, 3.0), "tight": (schedule.BELOW_WIDE, 1.0, schedule.BELOW_DOWN)}  # the product's: tight
 _WINDOWS = schedule.look_windows
 
 
 def below_windows(boxes, width: int, height: int, *_args, kind: str = "below") -> list[tuple[int, int, int, int]]:
-    """Stands in for ``schedule.look_windows`` in a belowN (tightN) look: the window below each hidden box, where the
-    served check's hits lie (1.4-1.5 box heights below its centre: the chest and hands of the pupil whose face is
-    hidden), instead of 4 x the box around it.  ``LookAgain`` then grows each to the detector's grid (its crops)
-    and keeps what it finds centred in the windows of the boxes hidden so far."""
+    """Stands in for ``schedule.look_windows`` in a belowN (tightN) look: the window below each hidden box
+    (``schedule.below_windows`` with the kind's sizes), where the served check's hits lie (1.4-1.5 box heights below
+    its centre: the chest and hands of the pupil whose face is hidden), instead of 4 x the box around it.
+    ``LookAgain`` then grows each to the detector's grid (its crops) and keeps what it finds centred in the windows
+    of the boxes hidden so far."""
     wide, top, down = BELOW[kind]
-    wins = []
-    for b in boxes:
-        bw, bh = b[2] - b[0], b[3] - b[1]
-        cx = (b[0] + b[2]) / 2
-        r = clip_box((cx - wide * bw / 2, b[1] + top * bh, cx + wide * bw / 2, b[3] + down * bh), width, height)
-        if r is not None:
-            wins.append(r)
-    return join_boxes(wins, schedule._overlapping)
+    return schedule.below_windows(boxes, width, height, wide=wide, top=top, down=down)
 
 
 def cpu_s() -> float:

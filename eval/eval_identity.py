@@ -122,16 +122,25 @@ def pair_dists(a, b=None) -> np.ndarray:
     return np.asarray([float(np.linalg.norm(x - y)) for x, y in pairs])
 
 
+def look_tag() -> str:
+    """The render's second look (``VIDEOCOACH_LOOK_AGAIN``) as it names cached files here and in
+    eval_served_frames.py: ``look-crop2``, ``look-below1``; "" with the look off."""
+    from videocoach.privacy.schedule import LOOK_SETTINGS, look_from_env
+
+    setting = look_from_env()
+    rounds = LOOK_SETTINGS[setting]
+    return f"look-{'below' if setting == 'below' else 'crop'}{rounds}" if rounds else ""
+
+
 def tracks_file(path: Path) -> Path:
     """Where the face tracks of ``analyse_video`` are kept: one file per schedule and second look (shared with
     eval_served_frames.py)."""
-    from videocoach.privacy.schedule import look_from_env, look_rounds_from_env, schedule_from_env
+    from videocoach.privacy.schedule import schedule_from_env
 
     from eval.eval_faces import pass_tag
 
-    rounds = look_rounds_from_env()
-    kind = "below" if look_from_env() == "below" else "crop"
-    look = f".look-{kind}{rounds}" if rounds else ""  # the look off keeps the name of the files made before it
+    tag = look_tag()
+    look = f".{tag}" if tag else ""  # the look off keeps the name of the files made before it
     return REPO / "eval" / "out" / "tracks" / f"{path.name}.onepass-{schedule_from_env().name}{look}{pass_tag()}.json"
 
 

@@ -49,11 +49,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from eval.eval_faces import pass_tag  # noqa: E402
-from eval.eval_identity import analyse_video, tracks_file  # noqa: E402
+from eval.eval_identity import analyse_video, look_tag, tracks_file  # noqa: E402
 from videocoach.av import media  # noqa: E402
 from videocoach.av.ffmpeg import ffmpeg_binary, run  # noqa: E402
 from videocoach.av.video_io import FrameReader  # noqa: E402
-from videocoach.privacy import faces, identity, onepass, people, policy, schedule, second_opinion, served_check  # noqa: E402
+from videocoach.privacy import faces, identity, onepass, people, policy, second_opinion, served_check  # noqa: E402
 from videocoach.privacy.tracking import FaceTracks  # noqa: E402
 from videocoach.privacy.faces import load_detector  # noqa: E402
 
@@ -75,9 +75,7 @@ def video_path(name: str) -> Path:
 def look_key() -> str:
     """The second look the render's detection pass takes (``VIDEOCOACH_LOOK_AGAIN``): part of every cache name here,
     so tracks and renditions made with another look are never judged as this one's."""
-    rounds = schedule.look_rounds_from_env()
-    kind = "below" if schedule.look_from_env() == "below" else "crop"
-    return f"look-{kind}{rounds}" if rounds else "look-off"
+    return look_tag() or "look-off"
 
 
 def face_steps(path: Path, pol, emb, enrolled):

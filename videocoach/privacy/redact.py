@@ -67,7 +67,7 @@ from videocoach.privacy.faces import (
     load_pass_detector,
 )
 from videocoach.privacy.policy import ConsentPolicy
-from videocoach.privacy.schedule import LOOK_MARGIN, LookAgain, look_from_env, look_rounds_from_env
+from videocoach.privacy.schedule import LOOK_MARGIN, LOOK_SETTINGS, LookAgain, look_from_env
 from videocoach.privacy.tracking import (
     FaceTrack,
     FaceTracks,
@@ -302,8 +302,9 @@ def look_again(policy: ConsentPolicy):
     detector again around them at ``schedule.LOOK_MARGIN`` x the policy's threshold, when
     ``VIDEOCOACH_LOOK_AGAIN=on`` (``below``: below the hidden boxes only; off by default: see
     ``schedule.look_rounds_from_env``)."""
+    setting = look_from_env()
     return LookAgain(partial(hide_rect, policy=policy), policy.box_scale, LOOK_MARGIN * policy.threshold,
-                     look_rounds_from_env(), below=look_from_env() == "below")
+                     LOOK_SETTINGS[setting], below=setting == "below")
 
 
 def zone_mask(policy: ConsentPolicy, width: int, height: int, *, teacher_marked: bool) -> np.ndarray | None:

@@ -184,6 +184,7 @@ LOOK_ROUNDS = 2  # what the second look hides can make a pattern again beside it
 # the "below" look: one round, in a window below each hidden box only (where the served check's hits lie, 1.4-1.6 box
 # heights below its centre), 2 x the box wide, from its lower edge to 1.5 box heights below it
 BELOW_WIDE, BELOW_DOWN = 2.0, 1.5
+LOOK_SETTINGS = {"off": 0, "on": LOOK_ROUNDS, "below": 1}  # VIDEOCOACH_LOOK_AGAIN -> the look's rounds
 
 
 @dataclass(frozen=True)
@@ -233,6 +234,7 @@ class LookAgain:
         hidden = frame.copy()
         rects: list[tuple[int, int, int, int]] = []
         out, look_at = [dets], dets
+        windows = below_windows if self.below else look_windows
         for _ in range(self.rounds):
             new = [r for r in (clip_box(enlarge(d[:4], self.box_scale), w, h) for d in look_at) if r is not None]
             for r in new:
@@ -241,7 +243,6 @@ class LookAgain:
             # what is found is kept only around what is hidden (elsewhere the hidden frame is the original, which the
             # first look judged); looked for in the windows around the boxes hidden this round (what changed), on
             # the detector's own grid, or in the whole frame when asked for
-            windows = below_windows if self.below else look_windows
             zone = windows(rects, w, h)
             crops = None if self.whole_frame else look_crops(
                 windows([enlarge(d[:4], self.box_scale) for d in around], w, h), w, h)
@@ -258,7 +259,7 @@ def look_from_env() -> str:
     """``VIDEOCOACH_LOOK_AGAIN``: ``off`` (the default), ``on`` (around the hidden boxes) or ``below`` (below them
     only, one round; opt-in, measured in bench/bench_look_again.py as tight1); anything else is an error."""
     value = os.environ.get(LOOK_ENV, "").strip().lower() or "off"
-    if value not in ("on", "off", "below"):
+    if value not in LOOK_SETTINGS:
         raise ValueError(f"{LOOK_ENV} must be 'on', 'below' or 'off', got {value!r}")
     return value
 
@@ -273,8 +274,7 @@ def look_rounds_from_env() -> int:
     the whole lesson's 3,647 (a door edge, 0.053-0.062, and tables below held mosaics): the mosaic of a body the
     look hid on an earlier pass, still held by the hold rules, makes the table below it face-like, and a pass's look
     hides only that pass's boxes. Not at zero, so not the default."""
-    value = look_from_env()
-    return {"on": LOOK_ROUNDS, "below": 1, "off": 0}[value]
+    return LOOK_SETTINGS[look_from_env()]
 
 
 def _detect_in(detector: FaceDetector, image: np.ndarray, threshold: float, crops) -> np.ndarray:
@@ -304,13 +304,15 @@ def look_windows(boxes, width: int, height: int, factor: float = LOOK_WINDOW,
     return join_boxes(wins, _overlapping)
 
 
-def below_windows(boxes, width: int, height: int) -> list[tuple[int, int, int, int]]:
-    """The window below each hidden box: ``BELOW_WIDE`` x its width centred under it, from its lower edge to
-    ``BELOW_DOWN`` x its height below it, clipped; overlapping windows joined."""
+def below_windows(boxes, width: int, height: int, *, wide: float = BELOW_WIDE, top: float = 1.0,
+                  down: float = BELOW_DOWN) -> list[tuple[int, int, int, int]]:
+    """The window below each hidden box: ``wide`` x its width centred under it, from ``top`` x its height below its
+    upper edge (1.0: its lower edge) to ``down`` x its height below its lower edge, clipped; overlapping windows
+    joined."""
     wins = []
     for b in boxes:
         bw, bh, cx = b[2] - b[0], b[3] - b[1], (b[0] + b[2]) / 2
-        r = clip_box((cx - BELOW_WIDE * bw / 2, b[3], cx + BELOW_WIDE * bw / 2, b[3] + BELOW_DOWN * bh), width, height)
+        r = clip_box((cx - wide * bw / 2, b[1] + top * bh, cx + wide * bw / 2, b[3] + down * bh), width, height)
         if r is not None:
             wins.append(r)
     return join_boxes(wins, _overlapping)
@@ -389,6 +391,7 @@ def _iou(boxes: np.ndarray, box: np.ndarray) -> np.ndarray:
 __all__ = [
     "DEFAULT_SCHEDULE",
     "LOOK_MARGIN",
+    "LOOK_SETTINGS",
     "LookAgain",
     "SCHEDULES",
     "below_windows",
