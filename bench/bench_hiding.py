@@ -276,9 +276,13 @@ def noise_stats(image: np.ndarray, rect: tuple[int, int, int, int], residual: bo
     return float(cells.std()), max(corr(cells[:, :-1], cells[:, 1:]), corr(cells[:-1], cells[1:]))
 
 
-def noise_verified(image: np.ndarray, rect: tuple[int, int, int, int], policy) -> bool:
-    stats = noise_stats(image, rect, _STYLE["now"] == "mosaicnoise", policy.mosaic_block_px)
+def noise_passes(stats: tuple[float, float] | None) -> bool:
+    """``noise_stats`` say noise: spread enough, neighbouring cells uncorrelated."""
     return stats is not None and stats[0] >= VERIFY_MIN_STD and stats[1] <= VERIFY_MAX_CORR
+
+
+def noise_verified(image: np.ndarray, rect: tuple[int, int, int, int], policy) -> bool:
+    return noise_passes(noise_stats(image, rect, _STYLE["now"] == "mosaicnoise", policy.mosaic_block_px))
 
 
 _HIDDEN_MASK = served_check.hidden_mask
@@ -434,7 +438,7 @@ def verify_report(path: Path, served: Path, tracks: FaceTracks, pol, every: int 
                     stats += [noise_stats(f.image, r, _STYLE["now"] == "mosaicnoise", pol.mosaic_block_px)
                               for r in sched.boxes_at(f.index / info.fps)]
         ok = [s for s in stats if s is not None]
-        passed = sum(s[0] >= VERIFY_MIN_STD and s[1] <= VERIFY_MAX_CORR for s in ok)
+        passed = sum(noise_passes(s) for s in ok)
         a = np.array(ok) if ok else np.zeros((1, 2))
         out.append(f"{'served' if video == served else 'original'}: {passed} of {len(stats)} rectangles verified "
                    f"(cell std median {np.median(a[:, 0]):.1f}, p10 {np.percentile(a[:, 0], 10):.1f}; neighbour "
