@@ -125,8 +125,9 @@ def shifted(tracks, start_s: float):
 
 def serve_and_check(name: str, path: Path, info, tracks, teacher: frozenset[int], pol, opinion, det, workers: int,
                     trust_cache: bool, seconds: float | None = None, start_s: float = 0.0,
-                    diagnose: bool = False) -> None:
+                    diagnose: bool = False, strict: bool = False) -> None:
     out, meta = serve(path, info, tracks, teacher, pol, opinion, trust_cache)
+    offset = round(start_s * tracks.fps)
     if seconds is not None and not start_s:  # the first seconds only (a keyframe every second: a clean cut)
         part = CACHE / f"{path.stem}.{look_key()}{pass_tag()}.first{seconds:g}s.mp4"
         run([ffmpeg_binary(), "-y", "-v", "error", "-i", str(out), "-t", f"{seconds:g}", "-map", "0:v:0", "-c", "copy",
@@ -174,18 +175,21 @@ def serve_and_check(name: str, path: Path, info, tracks, teacher: frozenset[int]
     dets = [det] if workers <= 1 else [det] + [load_detector(det.threshold) for _ in range(workers - 1)]
     r = served_check.check_served(out, tracks, pol, visible_track_ids=teacher, expected_frames=meta["frames"],
                                   detectors=dets, on_hit=on_hit, second_opinion=opinion.served_face_like,
+                                  original=None if strict else path, original_offset=offset,
                                   progress=lambda _s, f: tenths.add(int(10 * f)) or print(
                                       f"    {name}: {int(10 * f) * 10} % checked", flush=True)
                                   if int(10 * f) not in tenths else None)
     print(f"{name}: {r.frames_checked} of {r.frames_expected} served frames checked at {r.threshold}; "
           f"frames with a visible pupil face: {r.frames_with_visible_face} (second opinion face-like: "
           f"{r.frames_with_face_like_hit}); detections {r.detections}: on the teacher {r.on_shown}, on verified hidden "
-          f"pixels {r.on_hidden}, gone when hidden pixels blanked {r.gone_when_blanked}, hits {r.hit_count}; "
+          f"pixels {r.on_hidden}, gone when hidden pixels blanked {r.gone_when_blanked}, made by the hiding (no face "
+          f"there in the original) {r.made_by_hiding if r.original_checked else 'not looked at'}, hits {r.hit_count}; "
+          f"frames with a detection left before the original was looked at {r.frames_with_detection_left}; "
           f"audit in the render: {meta['audit_findings']} findings in {meta['audit_sampled']} sampled frames; "
           f"teacher tracks shown {len(teacher)}; render {meta['render_s']} s, check {r.check_s:.1f} s", flush=True)
     for h in r.hits[:SHOW_HITS]:
         print(f"    hit t={h.t_s:.3f} s frame {h.frame_index} box {[round(v) for v in h.box]} score {h.score:.3f} "
-              f"face-like {h.face_like}", flush=True)
+              f"face-like {h.face_like} original {h.original_score}", flush=True)
     if diagnose:
         why_hits(path, info, tracks, pol, hits_all, start_s)
     if r.hit_count > SHOW_HITS:
@@ -243,6 +247,8 @@ def main() -> None:
                     help="check the sample lesson's rendition from S seconds on (a whole second: a keyframe)")
     ap.add_argument("--diagnose", action="store_true",
                     help="per hit: the score in the served and in the original frame, the render's tracks there")
+    ap.add_argument("--strict", action="store_true",
+                    help="do not look hits up in the original recording (every detection left is a hit)")
     ap.add_argument("--trust-cache", action="store_true",
                     help="use a rendition left in eval/out/served_cache/ without its note (an interrupted run)")
     ap.add_argument("--bf16-gap", type=float, default=None,
@@ -286,7 +292,7 @@ def main() -> None:
             teacher = frozenset(res.teacher_track_ids)
         serve_and_check(name, path, info, tracks, teacher, pol, opinion, det, args.workers, args.trust_cache,
                         args.lesson_seconds if name == "lesson.mp4" else None,
-                        args.lesson_from if name == "lesson.mp4" else 0.0, args.diagnose)
+                        args.lesson_from if name == "lesson.mp4" else 0.0, args.diagnose, args.strict)
     print(f"crops of the hits (one per second): {OUT}")
 
 

@@ -6,6 +6,7 @@ Errors a user can act on (bad file, unknown lesson, refused access) print one li
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import os
@@ -319,12 +320,16 @@ def cmd_check_served(args) -> int:
     if (render.policy_name, render.policy_version) != (pol.name, pol.version):
         raise CliError(f"lesson {lesson.id[:8]} is being rendered again with another policy: check it afterwards")
     progress = _tqdm_progress(disable=args.quiet)
+    # the original, while it is kept, tells a face the render missed from a pattern the hiding made
+    with_original = not args.strict and "original" in store.media_kinds(lesson.id)
     try:
-        with store.media_plaintext(lesson.id, "redacted", suffix=".mp4") as plain:
+        with contextlib.ExitStack() as stack:
+            plain = stack.enter_context(store.media_plaintext(lesson.id, "redacted", suffix=".mp4"))
+            original = stack.enter_context(store.media_plaintext(lesson.id, "original")) if with_original else None
             result = served_check.check_served(
                 plain, tracks, pol, visible_track_ids=frozenset(render.visible_track_ids),
                 expected_frames=render.frames, progress=progress,
-                second_opinion=second_opinion.load().served_face_like)
+                second_opinion=second_opinion.load().served_face_like, original=original)
     except served_check.ServedCheckError as exc:
         raise CliError(f"not checked, treat the video as not passed: {exc}") from exc
     finally:
@@ -337,6 +342,12 @@ def cmd_check_served(args) -> int:
     face_like = [h for h in result.hits if h.face_like]
     print(f"{result.frames_checked} frames checked (every frame, face detector at {result.threshold}): "
           f"{result.frames_with_face_like_hit} with a possibly visible face")
+    if result.original_checked:
+        print(f"{result.made_by_hiding} weak detections beside hidden faces were made by the hiding itself: the "
+              f"original recording has no face there ({result.frames_with_detection_left} frames had one before "
+              "the original was looked at)")
+    else:
+        print("the original recording was not looked at: every detection left counts")
     for hit in face_like:
         print(f"  {_fmt_time(hit.t_s)} ({hit.t_s:.2f} s)  box {[round(v) for v in hit.box]}  score {hit.score:.2f}")
     if result.hit_count > len(result.hits):
@@ -575,6 +586,9 @@ def build_parser() -> argparse.ArgumentParser:
     cs = sub.add_parser("check-served", help="look for a visible face in every frame of the redacted video (exit 1 if "
                                              "one is found)")
     cs.add_argument("lesson")
+    cs.add_argument("--strict", action="store_true",
+                    help="count every detection left outside the hidden areas, without looking it up in the original "
+                         "recording")
     cs.set_defaults(func=cmd_check_served)
 
     u = sub.add_parser("user", help="accounts")

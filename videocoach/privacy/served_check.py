@@ -16,6 +16,18 @@ detection is then explained, or it is a hit -- a possibly visible pupil face:
   it (a blocky head over a neck).  Such a detection stands only if the detector still finds it with every verified
   hidden pixel blanked (the solid fill), in a window of ``BLANKED_WINDOW`` x its size: a real face beside a hidden
   one keeps its own pixels;
+- **made by the hiding** (only when the check is given the original recording): two things hold at its spot.
+  (1) The original frame shows no face there: the detector on the whole ORIGINAL frame (as the render's pass runs
+  it) scores under the threshold there -- the best detection matching it (either centre in the other's box), the
+  faces the rendition hides whole (``HIDDEN_WHOLE`` of their box on verified hidden pixels) left out; a face only
+  partly hidden (a box lagging a moving head) counts with its score.  (2) The hiding raised the score there:
+  the same original frame hidden as the render hides it (the hide schedule's boxes and zones, before any encoding)
+  scores higher at the spot than the original.  Hiding only replaces pixels, so a face visible in the served frame
+  has its own pixels in the original, where the detector at its threshold sees it: a face the render missed
+  (between its detection passes, a lost track) stays a hit, and so does a spot only the encoder pushed over the
+  threshold.  What the check does not judge: a real face the detector scores under its threshold in the original
+  (its recall, measured on WIDER by eval/eval_faces.py).  Counted apart (``made_by_hiding``), never dropped
+  silently: ``frames_with_detection_left`` is the strict count, without this test;
 - anything else is a hit, with its time, box and score.  A second opinion may label each hit face-like or not; it
   never removes one.  The one to give is ``privacy.second_opinion``'s ``served_face_like``: face-like unless surely
   not a face (it keeps >= 99 % of the real faces the 0.05 detector finds, eval/eval_strict_face.py); the audit's
@@ -38,7 +50,8 @@ from __future__ import annotations
 import os
 import queue
 import time
-from collections import deque
+from collections import defaultdict, deque
+from contextlib import nullcontext
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -52,7 +65,7 @@ from videocoach.core.model import MediaInfo, Progress, no_progress
 from videocoach.privacy import faces
 from videocoach.privacy.faces import FaceDetector, FaceDetectorError, load_detector
 from videocoach.privacy.policy import ConsentPolicy
-from videocoach.privacy.redact import FILL_BGR, hide_rect, zone_mask
+from videocoach.privacy.redact import FILL_BGR, hide_frame, hide_rect, zone_mask
 from videocoach.privacy.tracking import FaceTracks, HideSchedule, enlarge
 
 STAGE = "served check"
@@ -63,6 +76,8 @@ MAX_HITS = 5000  # hits kept with their boxes (all are counted)
 BLANKED_WINDOW = 4.0  # the re-detection with hidden pixels blanked looks at 4x the detection's size around it
 BLANKED_MIN_PX = 128
 IN_FLIGHT = 4  # frames decoded ahead of the detector, per worker
+ORIGINAL_LOW = 0.005  # the detector on the whole original frame, to report how face-like the spot was there
+HIDDEN_WHOLE = 0.95  # an original face this much on verified hidden pixels is hidden whole (not "at the spot")
 
 
 class ServedCheckError(RuntimeError):
@@ -78,6 +93,7 @@ class ServedHit:
     box: tuple[float, float, float, float]
     score: float
     face_like: bool | None = None  # the second opinion's word when one was given (None: not asked)
+    original_score: float | None = None  # the same spot's best score in the original frame (None: not looked at)
 
 
 @dataclass(frozen=True)
@@ -95,6 +111,9 @@ class ServedCheckResult:
     check_s: float
     skipped_reason: str = ""
     frames_with_face_like_hit: int = 0  # frames with a hit the second opinion takes for a face (when one was given)
+    made_by_hiding: int = 0  # no face at that spot in the original, and the render's hiding raised its score there
+    original_checked: bool = False  # the original recording was given, and hits were looked up in it
+    frames_with_detection_left: int = 0  # the strict count: frames with a hit before the original was looked at
 
     second_opinion: bool = False  # hits were looked at again close up (``face_like`` set on each)
 
@@ -164,6 +183,33 @@ def strict_decode(path: str | os.PathLike[str], info: MediaInfo) -> None:
          *media.input_args(path, info), "-map", "0:v:0", "-f", "null", "-"], timeout_s=600.0 + 10.0 * info.duration_s)
 
 
+def _window(d: Sequence[float], w: int, h: int) -> tuple[int, int, int, int]:
+    cx, cy = (d[0] + d[2]) / 2, (d[1] + d[3]) / 2
+    half = max(BLANKED_MIN_PX, BLANKED_WINDOW * max(d[2] - d[0], d[3] - d[1])) / 2
+    return max(0, int(cx - half)), max(0, int(cy - half)), min(w, int(np.ceil(cx + half))), min(h, int(np.ceil(cy + half)))
+
+
+def hidden_share(box: Sequence[float], mask: np.ndarray) -> float:
+    """The share of ``box`` (clipped to the frame) on verified hidden pixels."""
+    h, w = mask.shape
+    x1, y1 = max(0, int(box[0])), max(0, int(box[1]))
+    x2, y2 = min(w, int(np.ceil(box[2]))), min(h, int(np.ceil(box[3])))
+    return float(mask[y1:y2, x1:x2].mean()) if x2 > x1 and y2 > y1 else 0.0
+
+
+def original_score(original_dets: np.ndarray, mask: np.ndarray, d: Sequence[float]) -> float:
+    """The best score, among ``original_dets`` (the detector on a whole frame, as the render's pass runs it, at
+    ``ORIGINAL_LOW``: the original frame, or the original frame hidden as the render hides it), of a detection
+    matching ``d`` (either centre inside the other's box), leaving out the faces the rendition hides whole (at least
+    ``HIDDEN_WHOLE`` of the detection's box on verified hidden pixels): a face only partly hidden counts.  0.0 when
+    none."""
+    best = 0.0
+    for a in original_dets:
+        if (_in_any(a, [d[:4]]) or _in_any(d, [a[:4]])) and hidden_share(a, mask) < HIDDEN_WHOLE:
+            best = max(best, float(a[4]))
+    return best
+
+
 def _in_any(det: Sequence[float], boxes: Sequence[Sequence[float]]) -> bool:
     cx, cy = (det[0] + det[2]) / 2, (det[1] + det[3]) / 2
     return any(b[0] <= cx < b[2] and b[1] <= cy < b[3] for b in boxes)
@@ -174,10 +220,7 @@ def _found_again(detect: Callable[[np.ndarray], np.ndarray], image: np.ndarray, 
     """Is ``d`` still detected with the verified hidden pixels blanked?  Looked at in a window of
     ``BLANKED_WINDOW`` x its size around it (the detector is convolutional: the window is what it sees there)."""
     h, w = mask.shape
-    cx, cy = (d[0] + d[2]) / 2, (d[1] + d[3]) / 2
-    half = max(BLANKED_MIN_PX, BLANKED_WINDOW * max(d[2] - d[0], d[3] - d[1])) / 2
-    x1, y1 = max(0, int(cx - half)), max(0, int(cy - half))
-    x2, y2 = min(w, int(np.ceil(cx + half))), min(h, int(np.ceil(cy + half)))
+    x1, y1, x2, y2 = _window(d, w, h)
     window = image[y1:y2, x1:x2].copy()
     window[mask[y1:y2, x1:x2]] = FILL_BGR
     for a in detect(window):
@@ -200,6 +243,8 @@ def check_served(
     progress: Progress = no_progress,
     on_hit: Callable[[np.ndarray, ServedHit], None] | None = None,
     second_opinion: Callable[[np.ndarray, Sequence[float]], bool] | None = None,
+    original: str | os.PathLike[str] | None = None,
+    original_offset: int = 0,
 ) -> ServedCheckResult:
     """Run the detector on every frame of the served rendition ``served_path`` and explain each detection.
 
@@ -208,8 +253,13 @@ def check_served(
     probed duration).  ``on_hit(frame, hit)`` sees each hit's frame (e.g. to save a crop).  ``second_opinion(frame,
     [x1, y1, x2, y2, score])`` (``privacy.second_opinion``'s ``served_face_like``) labels each hit face-like or not;
     it never removes a hit: ``frames_with_visible_face`` stays the strict count, and ``passed`` then asks for no
-    face-like hit (at 0.05 the detector also fires on clasped hands and necklines below a mosaic).  Raises
-    ``ServedCheckError`` whenever the check cannot be completed.
+    face-like hit (at 0.05 the detector also fires on clasped hands and necklines below a mosaic).  ``original``:
+    the recording the rendition was made from; each hit that touches hidden pixels is then looked up in the same
+    original frame, and counted ``made_by_hiding`` (not a hit) when the original has no face there and the render's
+    hiding raised the score there (see the module's docstring).
+    Raises ``ServedCheckError`` whenever the check cannot be completed (also when the original cannot be decoded
+    in step with the rendition).  ``original_offset``: the original's frame that the rendition's first frame shows
+    (a rendition cut from a later point, as the evals check slices).
     """
     from videocoach.av import media
 
@@ -234,6 +284,9 @@ def check_served(
             raise ServedCheckError(f"{name}: {info.width}x{info.height} does not match the tracks' "
                                    f"{tracks.width}x{tracks.height}")
         strict_decode(served_path, info)  # a damaged packet is a failure, not a frame ffmpeg made up
+        orig_info: MediaInfo | None = media.probe(original) if original is not None else None
+        if orig_info is not None and not orig_info.has_video:
+            raise ServedCheckError(f"{Path(original).name}: the original has no video stream")
         args = dict(box_scale=policy.box_scale, hold_s=policy.hold_s)
         hidden = HideSchedule(tracks, visible_track_ids=visible, **args)
         shown = HideSchedule(replace(tracks, tracks=tuple(t for t in tracks.tracks if t.id in visible)), **args)
@@ -243,24 +296,29 @@ def check_served(
         for d in dets:
             idle.put(d)
 
-        def detect(image: np.ndarray) -> np.ndarray:
+        def detect(image: np.ndarray, threshold: float | None = None) -> np.ndarray:
             det = idle.get()
             try:
-                return det.detect(image)
+                return det.detect(image, threshold)
             finally:
                 idle.put(det)
 
-        counts = dict(frames=0, visible=0, hits=0, detections=0, shown=0, hidden=0, blanked=0, face_like=0)
+        counts = dict(frames=0, visible=0, hits=0, detections=0, shown=0, hidden=0, blanked=0, face_like=0,
+                      made_by_hiding=0, strict=0)
         hits: list[ServedHit] = []
+        originals = (FrameReader(original, orig_info, fps=tracks.fps, width=tracks.width, height=tracks.height,
+                                 frames=(original_offset, original_offset + 10**9) if original_offset else None)
+                     if original is not None else None)
         with FrameReader(served_path, info, fps=tracks.fps) as reader, \
-                ThreadPoolExecutor(len(dets), "served-check") as pool:
+                ThreadPoolExecutor(len(dets), "served-check") as pool, (originals or nullcontext()):
+            orig_frames = iter(originals) if originals is not None else None
             fps = reader.fps
             # from the probed length: the audio may run a frame or two past the picture
             expected = expected_frames if expected_frames is not None else max(1, round(info.duration_s * fps) - 2)
             half = 0.5 / fps
-            pending: deque[tuple[object, Future]] = deque()
+            pending: deque[tuple[object, object, Future]] = deque()
 
-            def judge(frame, found: np.ndarray) -> None:
+            def judge(frame, orig, found: np.ndarray) -> None:
                 t, image = frame.t_s, frame.image
                 counts["frames"] += 1
                 counts["detections"] += len(found)
@@ -286,11 +344,34 @@ def check_served(
                     stands = [d for d in left if _found_again(detect, image, mask, d)]
                     counts["blanked"] += len(left) - len(stands)
                     left = stands
-                face_like = False
+                counts["strict"] += bool(left)
+                scored: list[tuple[np.ndarray, float | None]] = []
+                orig_dets = detect(orig.image, ORIGINAL_LOW) if orig is not None and left else None
+                rehidden_dets = None
                 for d in left:
+                    if orig_dets is None:
+                        scored.append((d, None))
+                        continue
+                    at = original_score(orig_dets, mask, d)
+                    made = False
+                    if at < thr:  # no face there in the original: did the render's hiding raise the score there?
+                        if rehidden_dets is None:
+                            rehidden = orig.image.copy()
+                            hide_frame(rehidden, False, zmask, lambda: hidden.boxes_at(t), policy,
+                                       defaultdict(int))
+                            rehidden_dets = detect(rehidden, ORIGINAL_LOW)
+                        made = original_score(rehidden_dets, mask, d) > at
+                    if made:
+                        counts["made_by_hiding"] += 1  # the hiding made it: no face at this spot in the original
+                    else:
+                        scored.append((d, at))
+                left = [d for d, _ in scored]
+                face_like = False
+                for d, at in scored:
                     opinion = None if second_opinion is None else bool(second_opinion(image, d))
                     face_like |= bool(opinion)
-                    hit = ServedHit(round(t, 3), frame.index, tuple(float(v) for v in d[:4]), float(d[4]), opinion)
+                    hit = ServedHit(round(t, 3), frame.index, tuple(float(v) for v in d[:4]), float(d[4]), opinion,
+                                    None if at is None else round(at, 4))
                     counts["hits"] += 1
                     if len(hits) < MAX_HITS:
                         hits.append(hit)
@@ -300,15 +381,21 @@ def check_served(
                 counts["face_like"] += face_like
 
             for frame in reader:
-                pending.append((frame, pool.submit(detect, frame.image)))
-                while pending and (len(pending) > IN_FLIGHT * len(dets) or pending[0][1].done()):
-                    f, fut = pending.popleft()
-                    judge(f, fut.result())
+                orig = None
+                if orig_frames is not None:
+                    orig = next(orig_frames, None)
+                    if orig is None or orig.index - original_offset != frame.index:
+                        raise ServedCheckError(f"{Path(original).name}: the original does not decode in step with "
+                                               f"the rendition at frame {frame.index}: not checked")
+                pending.append((frame, orig, pool.submit(detect, frame.image)))
+                while pending and (len(pending) > IN_FLIGHT * len(dets) or pending[0][2].done()):
+                    f, o, fut = pending.popleft()
+                    judge(f, o, fut.result())
                     if counts["frames"] % 25 == 0:
                         progress(STAGE, min(0.99, counts["frames"] / expected))
             while pending:
-                f, fut = pending.popleft()
-                judge(f, fut.result())
+                f, o, fut = pending.popleft()
+                judge(f, o, fut.result())
         if counts["frames"] < expected:
             raise ServedCheckError(f"{name}: only {counts['frames']} of {expected} frames could be decoded "
                                    "(truncated or corrupt): not checked")
@@ -323,6 +410,8 @@ def check_served(
         on_hidden=counts["hidden"], gone_when_blanked=counts["blanked"], threshold=thr,
         check_s=time.perf_counter() - t0,
         frames_with_face_like_hit=counts["face_like"], second_opinion=second_opinion is not None,
+        made_by_hiding=counts["made_by_hiding"], original_checked=original is not None,
+        frames_with_detection_left=counts["strict"],
     )
 
 
@@ -334,6 +423,7 @@ __all__ = [
     "ServedHit",
     "check_served",
     "check_threshold",
+    "original_score",
     "strict_decode",
     "hidden_mask",
 ]
