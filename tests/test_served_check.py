@@ -84,19 +84,19 @@ def test_a_face_the_render_missed_stays_a_hit_when_the_original_is_looked_at(ser
     r = check_served(served["root"] / "shown.mp4", served["tracks"], served["pol"], original=shared(*CLIP), **kw)
     assert r.original_checked and not r.passed
     assert r.frames_with_visible_face == strict.frames_with_visible_face == r.frames_with_detection_left
-    assert r.hit_count == strict.hit_count and r.made_by_hiding == 0
+    assert r.hit_count == strict.hit_count and r.no_face_in_original == 0
     assert all(h.original_score is not None and h.original_score >= r.threshold
                for h in r.hits), [h.original_score for h in r.hits]
     # every face hidden: still zero, nothing left to look up
     hidden = check_served(served["root"] / "hidden.mp4", served["tracks"], served["pol"], original=shared(*CLIP),
                           expected_frames=served["hidden"].render.frames, detectors=[served["det"]])
-    assert hidden.passed and hidden.hit_count == hidden.made_by_hiding == 0
+    assert hidden.passed and hidden.hit_count == hidden.no_face_in_original == 0
 
 
 def test_a_face_half_hidden_by_a_lagging_box_stays_a_hit_when_the_original_is_looked_at(served, tmp_path):
     """The render's boxes lag the faces by most of a face width (as a held box lags a turning head): part of each
-    face is served.  Looking hits up in the original must not explain them away as made by the hiding: the
-    original's face there is only partly hidden, so it counts with its own score."""
+    face is served.  Looking hits up in the original must not explain them away: the original's face there is only
+    partly hidden, so it counts with its own score."""
     from videocoach.privacy.tracking import Detection
 
     def lag(d):
@@ -120,7 +120,7 @@ def test_a_face_half_hidden_by_a_lagging_box_stays_a_hit_when_the_original_is_lo
 
 
 def test_the_original_must_decode_in_step(served, tmp_path):
-    """An original shorter than the rendition (or another file) is an error, never a pass."""
+    """An original shorter than the rendition is an error, never a pass; another picture explains nothing."""
     import subprocess
 
     short = tmp_path / "short.mp4"
@@ -129,6 +129,15 @@ def test_the_original_must_decode_in_step(served, tmp_path):
     with pytest.raises(ServedCheckError, match="in step"):
         check_served(served["root"] / "shown.mp4", served["tracks"], served["pol"], original=short,
                      expected_frames=served["shown"].render.frames, detectors=[served["det"]])
+    # another picture of the same length (the clip mirrored): where it shows no face, its pixels are not the
+    # served ones either, so nothing is explained away
+    mirrored = tmp_path / "mirrored.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(shared(*CLIP)), "-vf", "hflip", "-an", "-c:v", "libx264",
+                    "-pix_fmt", "yuv420p", str(mirrored)], check=True)
+    kw = dict(expected_frames=served["shown"].render.frames, detectors=[served["det"]])
+    strict = check_served(served["root"] / "shown.mp4", served["tracks"], served["pol"], **kw)
+    r = check_served(served["root"] / "shown.mp4", served["tracks"], served["pol"], original=mirrored, **kw)
+    assert r.no_face_in_original == 0 and r.hit_count == strict.hit_count > 0
 
 
 def _lesson_frame(t_s: float) -> np.ndarray:
@@ -245,12 +254,12 @@ def test_sample_lesson_served_frames_at_zero_with_the_second_look(tmp_path, monk
 def test_sample_lesson_served_frames_at_zero_by_default(tmp_path, monkeypatch):
     """The same 4 s with the defaults (mosaic, second look off), the hits looked up in the original: no frame with a
     visible face.  The detector at 0.05 does fire beside the mosaics (a pupil's chest and clasped hands under a hidden
-    face): each of those touches hidden pixels and the original has no face there (about 0.02), so the check counts
-    them apart as made by the hiding."""
+    face): the original has no face there (about 0.02) and the served pixels there are the render's, so the check
+    counts them apart."""
     monkeypatch.setenv("VIDEOCOACH_LOOK_AGAIN", "off")
     _pol, _res, r = _served_lesson_slice(tmp_path, with_original=True)
     assert r.detections > 0 and r.original_checked  # the mosaics are seen at 0.05: the check does look
-    assert r.frames_with_detection_left > 0 and r.made_by_hiding > 0  # the hiding's own patterns are there ...
+    assert r.frames_with_detection_left > 0 and r.no_face_in_original > 0  # the hiding's patterns are there ...
     assert r.frames_with_visible_face == 0 and r.passed, (r.frames_with_visible_face, r.hits[:10])  # ... and told apart
 
 
@@ -358,7 +367,7 @@ def test_cli_check_served_on_a_stored_lesson(tmp_path, monkeypatch, capsys):
     assert cli.main(["-q", "check-served", lesson.id[:8]]) == 0
     out = capsys.readouterr().out
     assert "75 frames checked" in out and ": 0 with a possibly visible face" in out, out
-    assert "made by the hiding itself" in out, out  # the original is still kept: the hits were looked up in it
+    assert "not faces in the original recording" in out, out  # the original is still kept: the hits were looked up in it
     info = pipeline.load_info(store, lesson.id)
     nothing = FaceTracks((), info.width, info.height, info.fps, 10_000, 1, 0.05, 1.0)
     store.save_stage(lesson.id, "faces", serialize.dumps(nothing))

@@ -343,9 +343,9 @@ def cmd_check_served(args) -> int:
     print(f"{result.frames_checked} frames checked (every frame, face detector at {result.threshold}): "
           f"{result.frames_with_face_like_hit} with a possibly visible face")
     if result.original_checked:
-        print(f"{result.made_by_hiding} weak detections beside hidden faces were made by the hiding itself: the "
-              f"original recording has no face there ({result.frames_with_detection_left} frames had one before "
-              "the original was looked at)")
+        print(f"{result.no_face_in_original} weak detections were not faces in the original recording (the hiding or "
+              f"the encoding made the spot face-like; {result.frames_with_detection_left} frames had one before the "
+              "original was looked at)")
     else:
         print("the original recording was not looked at: every detection left counts")
     for hit in face_like:
