@@ -40,6 +40,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -85,10 +86,12 @@ def face_steps(path: Path, pol, emb, enrolled):
     return media.probe(path), tracks, descs, result
 
 
-def serve(path: Path, info, tracks, teacher: frozenset[int], pol, opinion, trust_cache: bool) -> tuple[Path, dict]:
-    """The rendition a browser gets, with the teacher shown (kept in eval/out/served_cache/ for the same teacher)."""
+def serve(path: Path, info, tracks, teacher: frozenset[int], pol, opinion, trust_cache: bool,
+          leaked: frozenset[int] = frozenset()) -> tuple[Path, dict]:
+    """The rendition a browser gets, with the teacher shown (kept in eval/out/served_cache/ for the same teacher);
+    ``leaked``: pupils' tracks the render leaves visible as well (a planted failure for the check to find)."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    stem = f"{path.stem}.{look_key()}{pass_tag()}"
+    stem = f"{path.stem}.{look_key()}{pass_tag()}" + (f".leak{len(leaked)}" if leaked else "")
     out, meta_path = CACHE / f"{stem}.mp4", CACHE / f"{stem}.json"
     key = sorted(teacher)
     if out.exists() and meta_path.exists() and json.loads(meta_path.read_text())["teacher"] == key:
@@ -97,8 +100,8 @@ def serve(path: Path, info, tracks, teacher: frozenset[int], pol, opinion, trust
         meta = dict(teacher=key, frames=None, audit_findings=None, audit_sampled=None, render_s=None)
     else:
         t0 = time.perf_counter()
-        res = onepass.redact_in_one_pass(path, info, pol, out, tracks=tracks, visible_track_ids=teacher,
-                                         exempt_track_ids=teacher, findings_filter=opinion.filter_findings)
+        res = onepass.redact_in_one_pass(path, info, pol, out, tracks=tracks, visible_track_ids=teacher | leaked,
+                                         exempt_track_ids=teacher | leaked, findings_filter=opinion.filter_findings)
         meta = dict(teacher=key, frames=res.render.frames, audit_findings=res.audit.finding_count,
                     audit_sampled=res.audit.sampled_frames, render_s=round(time.perf_counter() - t0, 1))
     meta_path.write_text(json.dumps(meta))
@@ -125,8 +128,12 @@ def shifted(tracks, start_s: float):
 
 def serve_and_check(name: str, path: Path, info, tracks, teacher: frozenset[int], pol, opinion, det, workers: int,
                     trust_cache: bool, seconds: float | None = None, start_s: float = 0.0,
-                    diagnose: bool = False, strict: bool = False) -> None:
-    out, meta = serve(path, info, tracks, teacher, pol, opinion, trust_cache)
+                    diagnose: bool = False, strict: bool = False, leak: int = 0) -> None:
+    leaked = frozenset()
+    if leak:  # the pupils' tracks seen longest, left visible by the render; the check is told only the teacher shows
+        pupils = sorted((t for t in tracks.tracks if t.id not in teacher), key=lambda t: -len(t.detections))
+        leaked = frozenset(t.id for t in pupils[:leak])
+    out, meta = serve(path, info, tracks, teacher, pol, opinion, trust_cache, leaked)
     offset = round(start_s * tracks.fps)
     if seconds is not None and not start_s:  # the first seconds only (a keyframe every second: a clean cut)
         part = CACHE / f"{path.stem}.{look_key()}{pass_tag()}.first{seconds:g}s.mp4"
@@ -191,6 +198,16 @@ def serve_and_check(name: str, path: Path, info, tracks, teacher: frozenset[int]
     for h in r.hits[:SHOW_HITS]:
         print(f"    hit t={h.t_s:.3f} s frame {h.frame_index} box {[round(v) for v in h.box]} score {h.score:.3f} "
               f"face-like {h.face_like} original {h.original_score}", flush=True)
+    if leaked:
+        from videocoach.privacy.tracking import HideSchedule
+
+        planted = HideSchedule(replace(tracks, tracks=tuple(t for t in tracks.tracks if t.id in leaked)),
+                               box_scale=pol.box_scale, hold_s=pol.hold_s)
+        on = {i for i in range(r.frames_checked) if planted.boxes_at(i / tracks.fps)}
+        flagged = {h.frame_index for h in r.hits}
+        print(f"    planted: {len(leaked)} pupils' tracks left visible by the render, on screen in {len(on)} frames; "
+              f"frames with a hit among them {len(on & flagged)} ({len(on & flagged) / max(1, len(on)):.1%}); "
+              f"hits elsewhere {len(flagged - on)} frames", flush=True)
     if diagnose:
         why_hits(path, info, tracks, pol, hits_all, start_s)
     if r.hit_count > SHOW_HITS:
@@ -250,6 +267,9 @@ def main() -> None:
                     help="per hit: the score in the served and in the original frame, the render's tracks there")
     ap.add_argument("--strict", action="store_true",
                     help="do not look hits up in the original recording (every detection left is a hit)")
+    ap.add_argument("--leave-visible", type=int, default=0, metavar="K",
+                    help="plant a failure: the render leaves the K pupils' tracks seen longest visible (the sample "
+                         "lesson; the check is told only the teacher shows), to see the check find them")
     ap.add_argument("--trust-cache", action="store_true",
                     help="use a rendition left in eval/out/served_cache/ without its note (an interrupted run)")
     ap.add_argument("--bf16-gap", type=float, default=None,
@@ -293,7 +313,8 @@ def main() -> None:
             teacher = frozenset(res.teacher_track_ids)
         serve_and_check(name, path, info, tracks, teacher, pol, opinion, det, args.workers, args.trust_cache,
                         args.lesson_seconds if name == "lesson.mp4" else None,
-                        args.lesson_from if name == "lesson.mp4" else 0.0, args.diagnose, args.strict)
+                        args.lesson_from if name == "lesson.mp4" else 0.0, args.diagnose, args.strict,
+                        args.leave_visible if name == "lesson.mp4" else 0)
     print(f"crops of the hits (one per second): {OUT}")
 
 
