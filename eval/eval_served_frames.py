@@ -12,7 +12,8 @@ cached in eval/out/tracks/ per look, as the renditions in eval/out/served_cache/
 descriptors, people, the enrolled teacher's tracks), then the rendition with the teacher shown, rendered and
 audited in one pass (``onepass.redact_in_one_pass`` with the audit's second opinion), which is the file a browser
 gets.  ``privacy.served_check.check_served`` then decodes that file and runs
-CenterFace at 0.05 on every frame.
+CenterFace at 0.05 on every frame, and looks each hit up in the original recording (``--strict``: not): a hit where
+the original has no face at the threshold and the served pixels are the render's is counted apart.
 
 Teacher: on the sample lesson, the person the people step suggests, confirmed (as the owner does in Pre-watch); on
 the clips, the woman of ``head-pose-face-detection-female.gif`` enrolled from that clip (as eval_identity.py does).
@@ -25,13 +26,19 @@ detection centred on the same spot in the ORIGINAL frame (at 0.005), and whether
 hide schedule's boxes at that time; the nearest detection of any track covering the spot).  Found on the sample
 lesson (2026-12-06, 0:30-0:40, before the second look): 306 hits in 250 frames, every one 0.05-0.12 served and
 0.00-0.04 in the original, none with a track: the render's own hiding of a face made the pattern below it
-face-like (the same with the fill), not the encoder (served and hidden-but-not-encoded agree within 0.02).
+face-like (the same with the fill).  (Served and hidden-but-not-encoded agreed within 0.02 there; on door glass
+the encoder alone raised a spot from 0.049 to 0.082.)
+
+``--leave-visible K``: a planted failure -- the render leaves the K pupils seen longest visible, the check is told
+only the teacher shows; prints the share of their on-screen frames the check flags.
 
 With the defaults (mosaic, second look off; tracks from eval/out/tracks/ as cached), the whole sample lesson
 (2026-12-07, teacher shown, load 3-7): 1,145 of 3,647 frames with a hit (937 face-like to the second opinion), 1,622
 hits in 93 of its 146 seconds.  Other hiding styles (bench/bench_hiding.py: fill, mean colour, smoothed or feathered
 mosaics, a fade below, a drawn face, larger or lower boxes) do not reach zero either: the hits lie 1.4-1.6 box
-heights below the hidden face (its chest and hands) whatever hides it.
+heights below the hidden face (its chest and hands) whatever hides it.  With each hit looked up in the original
+(2026-12-07): 0 of 3,647 frames (1,179 before the lookup; 1,673 detections with no face there in the original, 449
+of them pushed over the threshold only by the encoder); the clips 0 each.
 """
 
 from __future__ import annotations
