@@ -178,12 +178,14 @@ def serve_and_check(name: str, path: Path, info, tracks, teacher: frozenset[int]
         saved[second] = f
 
     hits_all: list[served_check.ServedHit] = []
-    if diagnose:
-        seen_hit = on_hit
+    flagged: set[int] = set()  # every frame with a hit (the result keeps only the first MAX_HITS hits)
+    seen_hit = on_hit
 
-        def on_hit(image: np.ndarray, hit: served_check.ServedHit) -> None:  # noqa: F811
+    def on_hit(image: np.ndarray, hit: served_check.ServedHit) -> None:  # noqa: F811
+        flagged.add(hit.frame_index)
+        if diagnose:
             hits_all.append(hit)
-            seen_hit(image, hit)
+        seen_hit(image, hit)
 
     tenths: set[int] = set()
     dets = [det] if workers <= 1 else [det] + [load_detector(det.threshold) for _ in range(workers - 1)]
@@ -211,7 +213,6 @@ def serve_and_check(name: str, path: Path, info, tracks, teacher: frozenset[int]
         planted = HideSchedule(replace(tracks, tracks=tuple(t for t in tracks.tracks if t.id in leaked)),
                                box_scale=pol.box_scale, hold_s=pol.hold_s)
         on = {i for i in range(r.frames_checked) if planted.boxes_at(i / tracks.fps)}
-        flagged = {h.frame_index for h in r.hits}
         print(f"    planted: {len(leaked)} pupils' tracks left visible by the render, on screen in {len(on)} frames; "
               f"frames with a hit among them {len(on & flagged)} ({len(on & flagged) / max(1, len(on)):.1%}); "
               f"hits elsewhere {len(flagged - on)} frames", flush=True)
