@@ -195,12 +195,13 @@ def serve_and_check(name: str, path: Path, info, tracks, teacher: frozenset[int]
                                   progress=lambda _s, f: tenths.add(int(10 * f)) or print(
                                       f"    {name}: {int(10 * f) * 10} % checked", flush=True)
                                   if int(10 * f) not in tenths else None)
+    looked_up = (f"{r.no_face_in_original} ({r.raised_by_encoding} only the encoder raised)" if r.original_checked
+                 else "not looked at")
     print(f"{name}: {r.frames_checked} of {r.frames_expected} served frames checked at {r.threshold}; "
           f"frames with a visible pupil face: {r.frames_with_visible_face} (second opinion face-like: "
           f"{r.frames_with_face_like_hit}); detections {r.detections}: on the teacher {r.on_shown}, on verified hidden "
           f"pixels {r.on_hidden}, gone when hidden pixels blanked {r.gone_when_blanked}, no face there in the original "
-          f"{f'{r.no_face_in_original} ({r.raised_by_encoding} only the encoder raised)' if r.original_checked else 'not looked at'}, "
-          f"hits {r.hit_count}; "
+          f"{looked_up}, hits {r.hit_count}; "
           f"frames with a detection left before the original was looked at {r.frames_with_detection_left}; "
           f"audit in the render: {meta['audit_findings']} findings in {meta['audit_sampled']} sampled frames; "
           f"teacher tracks shown {len(teacher)}; render {meta['render_s']} s, check {r.check_s:.1f} s", flush=True)

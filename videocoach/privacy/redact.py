@@ -301,7 +301,7 @@ def look_again(policy: ConsentPolicy):
     """The detection pass's second look (``schedule.LookAgain``): its faces hidden with this policy's method, the
     detector again around them at ``schedule.LOOK_MARGIN`` x the policy's threshold, when
     ``VIDEOCOACH_LOOK_AGAIN=on`` (``below``: below the hidden boxes only; off by default: see
-    ``schedule.look_rounds_from_env``)."""
+    ``schedule.look_from_env``)."""
     setting = look_from_env()
     return LookAgain(partial(hide_rect, policy=policy), policy.box_scale, LOOK_MARGIN * policy.threshold,
                      LOOK_SETTINGS[setting], below=setting == "below")

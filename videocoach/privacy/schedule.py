@@ -43,7 +43,7 @@ from videocoach.privacy.tracking import clip_box, enlarge, join_boxes
 
 SCHEDULES = ("every-pass", "motion")
 SCHEDULE_ENV = "VIDEOCOACH_DETECT_SCHEDULE"  # "every-pass" restores the old schedule
-LOOK_ENV = "VIDEOCOACH_LOOK_AGAIN"  # "on" / "below": the second look (LookAgain); off by default (look_rounds_from_env)
+LOOK_ENV = "VIDEOCOACH_LOOK_AGAIN"  # "on" / "below": the second look (LookAgain); off by default (look_from_env)
 DEFAULT_SCHEDULE = "motion"
 
 
@@ -218,7 +218,7 @@ class LookAgain:
     hide: Callable[[np.ndarray, tuple[int, int, int, int]], None]
     box_scale: float
     threshold: float
-    rounds: int = LOOK_ROUNDS  # 0: no second look (the default: ``VIDEOCOACH_LOOK_AGAIN``, ``look_rounds_from_env``)
+    rounds: int = LOOK_ROUNDS  # 0: no second look (the default: ``VIDEOCOACH_LOOK_AGAIN``, ``look_from_env``)
     whole_frame: bool = False  # True: each round runs the detector on the whole hidden frame (the old, costly look)
     below: bool = False  # True: the windows are below each hidden box only (``below_windows``), not around it
 
@@ -257,24 +257,19 @@ class LookAgain:
 
 def look_from_env() -> str:
     """``VIDEOCOACH_LOOK_AGAIN``: ``off`` (the default), ``on`` (around the hidden boxes) or ``below`` (below them
-    only, one round; opt-in, measured in bench/bench_look_again.py as tight1); anything else is an error."""
+    only, one round; opt-in, measured in bench/bench_look_again.py as tight1); anything else is an error.  Its rounds:
+    ``LOOK_SETTINGS``.  Measured (README, issue 19): in crops around the hidden boxes the look costs the one-pass
+    redaction 0.99 -> 1.64 CPU-s per media s (the whole-frame look of stop 22: 2.88) and hides 21 % of the frame
+    instead of 3 % (pupils' hands and bodies beside their hidden faces).  With it the served check (strict, without
+    the original) finds nothing on the clips but one frame of walking.gif and on the lesson's 0:30-0:40 (42 frames
+    without), but 4 frames of 1:40-1:50 (83 without) and 21 of the whole lesson's 3,647 (a door edge, 0.053-0.062,
+    and tables below held mosaics): the mosaic of a body the look hid on an earlier pass, still held by the hold
+    rules, makes the table below it face-like, and a pass's look hides only that pass's boxes.  Not at zero, so not
+    the default."""
     value = os.environ.get(LOOK_ENV, "").strip().lower() or "off"
     if value not in LOOK_SETTINGS:
         raise ValueError(f"{LOOK_ENV} must be 'on', 'below' or 'off', got {value!r}")
     return value
-
-
-def look_rounds_from_env() -> int:
-    """``VIDEOCOACH_LOOK_AGAIN=on`` turns the second look on (``below``: one round below the hidden boxes, see
-    ``look_from_env``); it is off by default (anything else but ``on``, ``below`` or ``off`` is an error). Measured
-    (README, issue 19): in crops around the hidden boxes it costs the one-pass redaction 0.99 -> 1.64 CPU-s per
-    media s (the whole-frame look of stop 22: 2.88) and hides 21 % of the frame instead of 3 % (pupils' hands and
-    bodies beside their hidden faces). With it the served check finds nothing on the clips but one frame of
-    walking.gif and on the lesson's 0:30-0:40 (42 frames without), but 4 frames of 1:40-1:50 (83 without) and 21 of
-    the whole lesson's 3,647 (a door edge, 0.053-0.062, and tables below held mosaics): the mosaic of a body the
-    look hid on an earlier pass, still held by the hold rules, makes the table below it face-like, and a pass's look
-    hides only that pass's boxes. Not at zero, so not the default."""
-    return LOOK_SETTINGS[look_from_env()]
 
 
 def _detect_in(detector: FaceDetector, image: np.ndarray, threshold: float, crops) -> np.ndarray:
@@ -399,7 +394,6 @@ __all__ = [
     "SCHEDULE_ENV",
     "MotionGatedDetector",
     "ScheduleConfig",
-    "look_rounds_from_env",
     "look_windows",
     "merge_carried",
     "schedule_from_env",

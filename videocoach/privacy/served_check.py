@@ -70,7 +70,7 @@ from videocoach.privacy import faces
 from videocoach.privacy.faces import FaceDetector, FaceDetectorError, load_detector
 from videocoach.privacy.policy import ConsentPolicy
 from videocoach.privacy.redact import FILL_BGR, hide_frame, hide_rect, zone_mask
-from videocoach.privacy.tracking import FaceTracks, HideSchedule, enlarge
+from videocoach.privacy.tracking import FaceTracks, HideSchedule, clip_box, enlarge
 
 STAGE = "served check"
 SHOWN_TOLERANCE = 1.2  # a shown face's box (already enlarged by the policy) x 1.2: the detector's box may differ
@@ -189,26 +189,26 @@ def strict_decode(path: str | os.PathLike[str], info: MediaInfo) -> None:
 
 
 def _window(d: Sequence[float], w: int, h: int) -> tuple[int, int, int, int]:
+    """What the detector sees around ``d``: ``BLANKED_WINDOW`` x its size (at least ``BLANKED_MIN_PX``), clipped."""
     cx, cy = (d[0] + d[2]) / 2, (d[1] + d[3]) / 2
     half = max(BLANKED_MIN_PX, BLANKED_WINDOW * max(d[2] - d[0], d[3] - d[1])) / 2
-    return max(0, int(cx - half)), max(0, int(cy - half)), min(w, int(np.ceil(cx + half))), min(h, int(np.ceil(cy + half)))
+    x1, y1 = max(0, int(cx - half)), max(0, int(cy - half))
+    return x1, y1, min(w, int(np.ceil(cx + half))), min(h, int(np.ceil(cy + half)))
 
 
 def hidden_share(box: Sequence[float], mask: np.ndarray) -> float:
     """The share of ``box`` (clipped to the frame) on verified hidden pixels."""
-    h, w = mask.shape
-    x1, y1 = max(0, int(box[0])), max(0, int(box[1]))
-    x2, y2 = min(w, int(np.ceil(box[2]))), min(h, int(np.ceil(box[3])))
-    return float(mask[y1:y2, x1:x2].mean()) if x2 > x1 and y2 > y1 else 0.0
+    r = clip_box(box[:4], mask.shape[1], mask.shape[0])
+    return 0.0 if r is None else float(mask[r[1]:r[3], r[0]:r[2]].mean())
 
 
 def box_diff(a: np.ndarray, b: np.ndarray, d: Sequence[float]) -> float:
-    """Mean absolute difference (grey levels, over the channels) of two frames inside ``d``'s box."""
-    h, w = a.shape[:2]
-    x1, y1 = max(0, int(d[0])), max(0, int(d[1]))
-    x2, y2 = min(w, int(np.ceil(d[2]))), min(h, int(np.ceil(d[3])))
-    if x2 <= x1 or y2 <= y1:
+    """Mean absolute difference (grey levels, over the channels) of two frames inside ``d``'s box (clipped to the
+    frame; infinite when nothing of it is inside)."""
+    r = clip_box(d[:4], a.shape[1], a.shape[0])
+    if r is None:
         return float("inf")
+    x1, y1, x2, y2 = r
     return float(np.abs(a[y1:y2, x1:x2].astype(np.int16) - b[y1:y2, x1:x2].astype(np.int16)).mean())
 
 
@@ -269,9 +269,9 @@ def check_served(
     [x1, y1, x2, y2, score])`` (``privacy.second_opinion``'s ``served_face_like``) labels each hit face-like or not;
     it never removes a hit: ``frames_with_visible_face`` stays the strict count, and ``passed`` then asks for no
     face-like hit (at 0.05 the detector also fires on clasped hands and necklines below a mosaic).  ``original``:
-    the recording the rendition was made from; each hit that touches hidden pixels is then looked up in the same
-    original frame, and counted ``no_face_in_original`` (not a hit) when the detector at the threshold finds no face
-    there in the original and the served pixels there are the render's (see the module's docstring).
+    the recording the rendition was made from; each hit is then looked up in the same original frame, and counted
+    ``no_face_in_original`` (not a hit) when the detector at the threshold finds no face there in the original and
+    the served pixels there are the render's (see the module's docstring).
     Raises ``ServedCheckError`` whenever the check cannot be completed (also when the original cannot be decoded
     in step with the rendition).  ``original_offset``: the original's frame that the rendition's first frame shows
     (a rendition cut from a later point, as the evals check slices).
@@ -344,7 +344,8 @@ def check_served(
                     return
                 allowed = [enlarge(b, SHOWN_TOLERANCE, up=0.0)
                            for tt in (max(0.0, t - half), t, t + half) for b in shown.boxes_at(tt)]
-                mask = hidden_mask(image, hidden.boxes_at(t), policy, zmask)
+                rects = hidden.boxes_at(t)
+                mask = hidden_mask(image, rects, policy, zmask)
                 left = []
                 for d in found:
                     if _in_any(d, allowed):
@@ -372,8 +373,7 @@ def check_served(
                     if at < thr:  # no face there in the original: are the served pixels there the render's?
                         if rehidden is None:
                             rehidden = orig.image.copy()
-                            hide_frame(rehidden, False, zmask, lambda: hidden.boxes_at(t), policy,
-                                       defaultdict(int))
+                            hide_frame(rehidden, False, zmask, lambda: rects, policy, defaultdict(int))
                         if box_diff(image, rehidden, d) <= MOSAIC_MAX_DIFF:
                             counts["no_face_in_original"] += 1
                             if rehidden_dets is None:
@@ -381,7 +381,6 @@ def check_served(
                             counts["by_encoding"] += original_score(rehidden_dets, mask, d) < thr
                             continue
                     scored.append((d, at))
-                left = [d for d, _ in scored]
                 face_like = False
                 for d, at in scored:
                     opinion = None if second_opinion is None else bool(second_opinion(image, d))
@@ -393,7 +392,7 @@ def check_served(
                         hits.append(hit)
                     if on_hit is not None:
                         on_hit(image, hit)
-                counts["visible"] += bool(left)
+                counts["visible"] += bool(scored)
                 counts["face_like"] += face_like
 
             for frame in reader:
